@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from './oci.ts';
+import type { Reference } from './reference.ts';
 
 /**
  * Where content lives, seen read-only (oras-go's ReadOnlyStorage + Resolver): a registry repository or an
@@ -15,4 +16,9 @@ export interface ReadOnlyStorage {
   /** A blob as a stream that fails instead of ending when the content does not match the descriptor. */
   fetchBlob(descriptor: Descriptor): Promise<Readable>;
   exists(descriptor: Descriptor): Promise<boolean>;
+}
+
+/** Opens the storage a reference lives in: its registry repository, or its OCI layout directory. */
+export interface StorageProvider {
+  open(reference: Reference): ReadOnlyStorage;
 }
