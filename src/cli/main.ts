@@ -1,1 +1,3 @@
-console.log("hi", process.version)
+import { run } from './run.ts';
+
+process.exitCode = await run(process.argv.slice(2));

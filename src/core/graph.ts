@@ -92,8 +92,7 @@ export async function walkGraph(storage: ReadOnlyStorage, root: Descriptor): Pro
   return graph;
 }
 
-/** The bytes that cross the gap for content other than manifests. */
-export function blobBytes(descriptors: Iterable<Descriptor>): number {
+export function totalSize(descriptors: Iterable<Descriptor>): number {
   let total = 0;
   for (const descriptor of descriptors) total += descriptor.size;
   return total;

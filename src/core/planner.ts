@@ -1,6 +1,6 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, type BatchEntry } from './batch-list.ts';
-import { walkGraph, type Graph } from './graph.ts';
+import { totalSize, walkGraph, type Graph } from './graph.ts';
 import { entryFor, type LedgerBlob, type LedgerEntry } from './ledger.ts';
 import { Annotation, isManifest, type Descriptor } from './oci.ts';
 import { parseReference, pinned, referenceSelector } from './reference.ts';
@@ -22,6 +22,9 @@ export interface PlannedTar {
   blobs: Descriptor[];
   /** Non-manifest blobs left out because an earlier tar holds them. */
   deduplicated: Descriptor[];
+  /** What the tar will hold before compression: every manifest and the blobs it carries. */
+  bytes: number;
+  deduplicatedBytes: number;
   /** What the far side holds for this name now. */
   previous: TrackerRow | undefined;
 }
@@ -86,6 +89,8 @@ export async function planBatch(input: PlanInput, storage: StorageProvider): Pro
       graph,
       blobs,
       deduplicated,
+      bytes: totalSize(graph.manifests) + totalSize(blobs),
+      deduplicatedBytes: totalSize(deduplicated),
       previous,
     };
     plan.tars.push(tar);

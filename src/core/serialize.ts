@@ -42,7 +42,7 @@ export interface WrittenTar {
 }
 
 export interface SerializeHooks {
-  tarStarted?(tar: PlannedTar, contentBytes: number): void;
+  tarStarted?(tar: PlannedTar): void;
   /** Content bytes since the last call, as they enter the tar. */
   progress?(bytes: number): void;
   /**
@@ -103,10 +103,7 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
   if (await exists(path)) {
     throw new Error(`${path} exists but the tracker does not record it; refusing to overwrite it (move it away and run again)`);
   }
-  const manifests = tar.graph.nodes.filter((node) => node.manifest !== undefined);
-  const manifestBytes = manifests.reduce((sum, node) => sum + node.descriptor.size, 0);
-  const contentBytes = manifestBytes + tar.blobs.reduce((sum, blob) => sum + blob.size, 0);
-  hooks.tarStarted?.(tar, contentBytes);
+  hooks.tarStarted?.(tar);
 
   const prefetcher = new Prefetcher(storage.open(tar.entry.reference), tar.blobs, {
     concurrency: settings.concurrency,
@@ -122,7 +119,7 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
       if (blob) blobs.push(blob);
     }
   }
-  const rootJson = JSON.parse(Buffer.from(manifests[0]?.manifest ?? '{}').toString('utf8')) as ManifestJson;
+  const rootJson = JSON.parse(Buffer.from(tar.graph.nodes[0]?.manifest ?? '{}').toString('utf8')) as ManifestJson;
   const files = settings.manifestJson ? [{ name: 'manifest.json', bytes: dockerLoadManifest(tar.graph, tar.entry.artifact) }] : [];
 
   try {
@@ -152,9 +149,9 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
       bytes: result.bytes,
       sha256: result.sha256,
       blobs: blobs.length,
-      contentBytes,
+      contentBytes: tar.bytes,
       deduplicatedBlobs: tar.deduplicated.length,
-      deduplicatedBytes: tar.deduplicated.reduce((sum, blob) => sum + blob.size, 0),
+      deduplicatedBytes: tar.deduplicatedBytes,
     };
   } finally {
     await prefetcher.close();
