@@ -1,0 +1,196 @@
+/**
+ * One registry repository through the distribution API (go-containerregistry's remote layer):
+ * reads as a ReadOnlyStorage, plus the few writes the far side needs.
+ */
+import { pipeline, type Readable } from 'node:stream';
+import { DigestMismatchError, VerifyingStream, isDigest, sha256, verifyBytes } from '../digest.ts';
+import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } from '../oci.ts';
+import type { RegistryReference } from '../reference.ts';
+import type { ReadOnlyStorage } from '../storage.ts';
+import { pullScope, pushScope } from './auth.ts';
+import { discard, readCapped } from './body.ts';
+import { RegistryError } from './errors.ts';
+import type { RegistryResponse, Transport } from './transport.ts';
+
+const MANIFEST_ACCEPT = manifestMediaTypes.join(', ');
+
+export interface PushBlobOptions {
+  /** Another repository of the same registry that holds the blob: mounted instead of uploaded when allowed. */
+  mountFrom?: string;
+}
+
+export class RegistryRepository implements ReadOnlyStorage {
+  readonly location: string;
+  readonly repository: string;
+  private readonly transport: Transport;
+  private readonly pull: string[];
+
+  constructor(transport: Transport, reference: Pick<RegistryReference, 'registry' | 'repository'>) {
+    this.transport = transport;
+    this.repository = reference.repository;
+    this.location = `${reference.registry}/${reference.repository}`;
+    this.pull = [pullScope(reference.repository)];
+  }
+
+  /** HEAD first; GET when the HEAD answer lacks what a descriptor needs (or failed, for the error's body). */
+  async resolve(selector: string): Promise<Descriptor> {
+    const pinned = isDigest(selector) ? selector : undefined;
+    const head = await this.manifestRequest('HEAD', selector, MANIFEST_ACCEPT, [200, 404]);
+    await head.body.dump();
+    if (head.statusCode === 200) {
+      const digest = header(head, 'docker-content-digest');
+      const mediaType = contentType(head);
+      const size = Number(header(head, 'content-length'));
+      if (digest !== undefined && isDigest(digest) && mediaType !== undefined && Number.isSafeInteger(size)) {
+        if (pinned !== undefined && digest !== pinned) throw this.wrongDigest(selector, digest);
+        return { mediaType, digest, size };
+      }
+    }
+    const get = await this.manifestRequest('GET', selector, MANIFEST_ACCEPT, [200]);
+    const bytes = await readCapped(get.body, MAX_MANIFEST_BYTES, () => tooBig(`manifest ${this.location}:${selector}`, 'is'));
+    const digest = sha256(bytes);
+    const announced = header(get, 'docker-content-digest');
+    if (pinned !== undefined && digest !== pinned) throw this.wrongDigest(selector, digest);
+    if (announced !== undefined && announced !== digest) throw this.wrongDigest(selector, digest, announced);
+    const mediaType = contentType(get) ?? mediaTypeField(bytes);
+    if (mediaType === undefined) throw new RegistryError(`manifest ${this.location}:${selector}: neither Content-Type nor mediaType says what it is`, 200);
+    return { mediaType, digest, size: bytes.byteLength };
+  }
+
+  async fetchManifest(descriptor: Descriptor): Promise<Uint8Array> {
+    const what = `manifest ${this.location}@${descriptor.digest}`;
+    if (descriptor.size > MAX_MANIFEST_BYTES) throw tooBig(what, `is ${descriptor.size} bytes,`);
+    const accept = [descriptor.mediaType, ...manifestMediaTypes.filter((t) => t !== descriptor.mediaType)].join(', ');
+    const response = await this.manifestRequest('GET', descriptor.digest, accept, [200]);
+    checkLength(what, response, descriptor);
+    const bytes = await readCapped(response.body, descriptor.size, () => new DigestMismatchError(what, descriptor, { digest: 'unknown (too long)', size: descriptor.size + 1 }));
+    verifyBytes(what, bytes, descriptor);
+    return bytes;
+  }
+
+  /** Streams the blob through a digest check: the stream errors instead of ending when the content is wrong. */
+  async fetchBlob(descriptor: Descriptor): Promise<Readable> {
+    const what = `blob ${this.location}@${descriptor.digest}`;
+    const response = await this.transport.request({ method: 'GET', path: this.blobPath(descriptor.digest), scopes: this.pull, expect: [200] });
+    checkLength(what, response, descriptor);
+    const verifier = new VerifyingStream(what, descriptor);
+    // pipeline passes a broken download on to the verifier and a destroyed verifier back to the socket.
+    return pipeline(response.body, verifier, () => undefined);
+  }
+
+  async exists(descriptor: Descriptor): Promise<boolean> {
+    if (!isManifest(descriptor.mediaType)) return this.blobExists(descriptor.digest);
+    const response = await this.manifestRequest('HEAD', descriptor.digest, MANIFEST_ACCEPT, [200, 404]);
+    await response.body.dump();
+    return response.statusCode === 200;
+  }
+
+  async blobExists(digest: string): Promise<boolean> {
+    const response = await this.transport.request({ method: 'HEAD', path: this.blobPath(digest), scopes: this.pull, expect: [200, 404] });
+    await response.body.dump();
+    return response.statusCode === 200;
+  }
+
+  /**
+   * A monolithic upload (POST, then PUT ?digest=). With `mountFrom`, asks the registry to mount the blob from
+   * that repository first; a registry that declines starts an ordinary upload instead.
+   */
+  async pushBlob(descriptor: Descriptor, content: Readable | Uint8Array, options: PushBlobOptions = {}): Promise<'mounted' | 'uploaded'> {
+    const push = [pushScope(this.repository)];
+    const mount = options.mountFrom;
+    const query = mount === undefined ? '' : `?${new URLSearchParams({ mount: descriptor.digest, from: mount }).toString()}`;
+    const started = await this.transport.request({
+      method: 'POST',
+      path: `/v2/${this.repository}/blobs/uploads/${query}`,
+      scopes: mount === undefined ? push : [...push, pullScope(mount)],
+      expect: [201, 202],
+      headers: { 'content-length': '0' },
+    });
+    await started.body.dump();
+    if (started.statusCode === 201) return 'mounted';
+    const location = header(started, 'location');
+    if (location === undefined) throw new RegistryError(`upload of ${this.location}@${descriptor.digest}: 202 without a Location`, 202);
+    const target = new URL(location, this.transport.origin);
+    target.searchParams.set('digest', descriptor.digest);
+    const done = await this.transport.request({
+      method: 'PUT',
+      path: target.href,
+      scopes: push,
+      expect: [201],
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(descriptor.size) },
+      body: content,
+    });
+    await done.body.dump();
+    return 'uploaded';
+  }
+
+  /** Stores a manifest under a tag or its digest; returns its descriptor. */
+  async pushManifest(reference: string, mediaType: string, bytes: Uint8Array): Promise<Descriptor> {
+    const digest = sha256(bytes);
+    const response = await this.transport.request({
+      method: 'PUT',
+      path: `/v2/${this.repository}/manifests/${reference}`,
+      scopes: [pushScope(this.repository)],
+      expect: [201],
+      headers: { 'content-type': mediaType },
+      body: bytes,
+    });
+    await response.body.dump();
+    const stored = header(response, 'docker-content-digest');
+    if (stored !== undefined && stored !== digest) {
+      throw new RegistryError(`manifest ${this.location}:${reference}: registry stored ${stored}, we sent ${digest}`, 201);
+    }
+    return { mediaType, digest, size: bytes.byteLength };
+  }
+
+  private manifestRequest(method: 'GET' | 'HEAD', selector: string, accept: string, expect: number[]): Promise<RegistryResponse> {
+    return this.transport.request({
+      method,
+      path: `/v2/${this.repository}/manifests/${selector}`,
+      scopes: this.pull,
+      expect,
+      headers: { accept },
+    });
+  }
+
+  private blobPath(digest: string): string {
+    return `/v2/${this.repository}/blobs/${digest}`;
+  }
+
+  private wrongDigest(selector: string, digest: string, announced?: string): RegistryError {
+    const claim = announced === undefined ? `content is ${digest}` : `registry says ${announced}, content is ${digest}`;
+    return new RegistryError(`manifest ${this.location}:${selector}: ${claim}`, 200);
+  }
+}
+
+function header(response: RegistryResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === '' ? undefined : first;
+}
+
+function contentType(response: RegistryResponse): string | undefined {
+  const value = header(response, 'content-type')?.split(';')[0]?.trim();
+  return value === undefined || value === '' || value === 'application/octet-stream' || value === 'text/plain' ? undefined : value;
+}
+
+function mediaTypeField(bytes: Uint8Array): string | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { mediaType?: unknown };
+    return typeof parsed.mediaType === 'string' && parsed.mediaType !== '' ? parsed.mediaType : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A Content-Length that contradicts the descriptor fails before any byte is read. */
+function checkLength(what: string, response: RegistryResponse, descriptor: Descriptor): void {
+  const length = header(response, 'content-length');
+  if (length === undefined || Number(length) === descriptor.size) return;
+  discard(response.body);
+  throw new DigestMismatchError(what, descriptor, { digest: 'unknown (Content-Length)', size: Number(length) });
+}
+
+function tooBig(what: string, verb: string): RegistryError {
+  return new RegistryError(`${what} ${verb} over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`, 200);
+}

@@ -1,0 +1,197 @@
+/**
+ * HTTP to one registry (go-containerregistry's transport layer): a keep-alive undici Pool for the
+ * registry's origin, a `/v2/` ping to learn its auth scheme, bearer/basic auth, retries with backoff,
+ * and redirects followed by hand so Authorization never leaves the registry's origin.
+ */
+import type { Readable } from 'node:stream';
+import { Pool, type Agent, type Dispatcher } from 'undici';
+import { isLoopbackHost, apiHost } from '../reference.ts';
+import { Authenticator } from './auth.ts';
+import { readCapped } from './body.ts';
+import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statusMessage } from './errors.ts';
+import type { Keychain } from './keychain.ts';
+import { describeError, isRetryableStatus, isTransientError, retryAfterMs, retryDelayMs, waitBeforeRetry, type RetryPolicy } from './retry.ts';
+
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RegistryRequest {
+  method: Method;
+  /** A path and query on the registry (`/v2/...`), or an absolute URL it handed out (an upload location). */
+  path: string;
+  /** Token scopes the request needs: `repository:NAME:pull`. */
+  scopes: readonly string[];
+  /** Statuses the caller handles; any other is thrown as a RegistryError. */
+  expect: readonly number[];
+  headers?: Record<string, string>;
+  /** Bytes can be sent again (retries, auth); a stream is sent once. */
+  body?: Uint8Array | Readable;
+}
+
+export type RegistryResponse = Dispatcher.ResponseData;
+
+export interface TransportOptions {
+  /** The registry as users name it (`docker.io`, `localhost:5000`). */
+  registry: string;
+  keychain: Keychain;
+  /** Hosts spoken to over plain HTTP besides loopback ones: `host` or `host:port`. */
+  insecureHosts: readonly string[];
+  userAgent: string;
+  retry: RetryPolicy;
+  /** Shared by all transports for origins other than registries': token realms and blob storage. */
+  foreign: Agent;
+}
+
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const TOKEN_RESPONSE_LIMIT = 1024 * 1024;
+
+export function registryOrigin(registry: string, insecureHosts: readonly string[]): string {
+  const host = apiHost(registry);
+  const bare = host.replace(/:[0-9]+$/, '');
+  const insecure = isLoopbackHost(host) || insecureHosts.some((h) => h === host || h === registry || h === bare);
+  return `${insecure ? 'http' : 'https'}://${host}`;
+}
+
+export class Transport {
+  readonly registry: string;
+  readonly origin: string;
+  private readonly pool: Pool;
+  private readonly foreign: Agent;
+  private readonly userAgent: string;
+  private readonly retry: RetryPolicy;
+  private readonly auth: Authenticator;
+  private pinged: Promise<void> | undefined;
+
+  constructor(options: TransportOptions) {
+    this.registry = options.registry;
+    this.origin = registryOrigin(options.registry, options.insecureHosts);
+    this.pool = new Pool(this.origin);
+    this.foreign = options.foreign;
+    this.userAgent = options.userAgent;
+    this.retry = options.retry;
+    this.auth = new Authenticator(options.registry, options.keychain, (request) => this.tokenExchange(request));
+  }
+
+  /**
+   * Sends a request with auth, retries and redirects. Resolves only with an expected status; the caller
+   * must then consume or destroy the body. Every other response body is finished here.
+   */
+  async request(request: RegistryRequest): Promise<RegistryResponse> {
+    await this.ping();
+    const url = new URL(request.path, this.origin);
+    const what = describeRequest(request.method, url);
+    const authorization = await this.auth.authorization(request.scopes);
+    let response = await this.send(request, url, what, authorization);
+    if (response.statusCode === 401 && replayable(request.body)) {
+      const challenge = response.headers['www-authenticate'];
+      await response.body.dump();
+      const retried = await this.auth.reauthorize(request.scopes, challenge, authorization);
+      if (retried === undefined) throw await this.unauthorized(what, 401, { codes: [], text: '' });
+      response = await this.send(request, url, what, retried);
+    }
+    if (request.expect.includes(response.statusCode)) return response;
+    const body = await readErrorBody(response.body);
+    if (response.statusCode === 401) throw await this.unauthorized(what, 401, body);
+    throw new RegistryError(statusMessage(what, response.statusCode, response.statusText, body), response.statusCode, body.codes);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /** `GET /v2/` once, to learn whether and how the registry wants auth. */
+  private ping(): Promise<void> {
+    this.pinged ??= (async () => {
+      const url = new URL('/v2/', this.origin);
+      const what = describeRequest('GET', url);
+      const response = await this.dispatch(url, 'GET', this.baseHeaders(), undefined, what);
+      if (response.statusCode === 200) {
+        await response.body.dump();
+        return;
+      }
+      if (response.statusCode === 401) {
+        this.auth.learn(response.headers['www-authenticate']);
+        await response.body.dump();
+        return;
+      }
+      const body = await readErrorBody(response.body);
+      throw new RegistryError(
+        `${statusMessage(what, response.statusCode, response.statusText, body)} (is ${this.registry} an OCI registry?)`,
+        response.statusCode,
+        body.codes,
+      );
+    })();
+    this.pinged.catch(() => (this.pinged = undefined));
+    return this.pinged;
+  }
+
+  /** One logical request: follows redirects of GET and HEAD, sending Authorization only to the registry's origin. */
+  private async send(request: RegistryRequest, start: URL, what: string, authorization: string | undefined): Promise<RegistryResponse> {
+    let url = start;
+    for (let hop = 0; ; hop++) {
+      const headers = { ...this.baseHeaders(), ...request.headers };
+      if (authorization !== undefined && url.origin === this.origin) headers.authorization = authorization;
+      const response = await this.dispatch(url, request.method, headers, request.body, what);
+      const follow = REDIRECTS.has(response.statusCode) && (request.method === 'GET' || request.method === 'HEAD');
+      if (!follow) return response;
+      const location = response.headers.location;
+      await response.body.dump();
+      if (typeof location !== 'string' || location === '') {
+        throw new RegistryError(`${what}: ${response.statusCode} redirect without a Location`, response.statusCode);
+      }
+      if (hop >= MAX_REDIRECTS) throw new RegistryError(`${what}: more than ${MAX_REDIRECTS} redirects`, response.statusCode);
+      url = new URL(location, url);
+    }
+  }
+
+  /** One HTTP exchange, tried again on 429, 5xx (not 501) and broken connections while the body allows it. */
+  private async dispatch(url: URL, method: Method, headers: Record<string, string>, body: Uint8Array | Readable | undefined, what: string): Promise<RegistryResponse> {
+    const dispatcher: Dispatcher = url.origin === this.origin ? this.pool : this.foreign;
+    const canRetry = replayable(body);
+    for (let attempt = 1; ; attempt++) {
+      let response: RegistryResponse;
+      try {
+        response = await dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body: body ?? null });
+      } catch (error) {
+        if (canRetry && attempt < this.retry.attempts && isTransientError(error)) {
+          await waitBeforeRetry(this.retry, { what, attempt, delayMs: retryDelayMs(this.retry, attempt, undefined), reason: describeError(error) });
+          continue;
+        }
+        const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
+        throw new Error(`${what}${url.href.startsWith(this.origin) ? '' : ` → ${describeRequest(method, url)}`}: ${describeError(error)}${tries}`, { cause: error });
+      }
+      if (canRetry && attempt < this.retry.attempts && isRetryableStatus(response.statusCode)) {
+        const delayMs = retryDelayMs(this.retry, attempt, retryAfterMs(response.headers['retry-after']));
+        await response.body.dump();
+        await waitBeforeRetry(this.retry, { what, attempt, delayMs, reason: `${response.statusCode} ${response.statusText}` });
+        continue;
+      }
+      return response;
+    }
+  }
+
+  private async tokenExchange(request: Parameters<ConstructorParameters<typeof Authenticator>[2]>[0]) {
+    const what = describeRequest(request.method, request.url);
+    const response = await this.dispatch(request.url, request.method, { ...this.baseHeaders(), ...request.headers }, request.body, what);
+    const text = await readCapped(response.body, TOKEN_RESPONSE_LIMIT, () => new RegistryError(`${what}: token answer over ${TOKEN_RESPONSE_LIMIT} bytes`, response.statusCode));
+    return { status: response.statusCode, statusText: response.statusText, text: text.toString('utf8') };
+  }
+
+  private async unauthorized(what: string, status: number, body: { codes: string[]; text: string }): Promise<UnauthorizedError> {
+    const said = body.text ? ` [${body.text}]` : '';
+    return new UnauthorizedError(
+      `${what}: ${status} unauthorized: authentication required for ${this.registry}, tried ${await this.auth.identity()}${said} ` +
+        `(check docker login / credentials)`,
+      status,
+      body.codes,
+    );
+  }
+
+  private baseHeaders(): Record<string, string> {
+    return { 'user-agent': this.userAgent };
+  }
+}
+
+function replayable(body: Uint8Array | Readable | undefined): boolean {
+  return body === undefined || body instanceof Uint8Array;
+}

@@ -1,0 +1,60 @@
+/**
+ * Loopback HTTP servers of our own, put in front of or beside the test registry: they record what
+ * clients send and misbehave on demand (redirects to another origin, 503s, dropped connections, wrong bytes).
+ */
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query. */
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+export interface LoopbackServer {
+  /** `http://127.0.0.1:PORT` */
+  origin: string;
+  /** `127.0.0.1:PORT`: the registry part of a reference. */
+  host: string;
+  requests: RecordedRequest[];
+  stop(): Promise<void>;
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export async function startLoopbackServer(handler: Handler): Promise<LoopbackServer> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    Promise.resolve(handler(req, res)).catch((error: unknown) => {
+      res.statusCode = 500;
+      res.end(String(error));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    requests,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Forwards a request to `target` (an origin) as is, Host header included, so upload locations point back at us. */
+export function proxyTo(target: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const upstream = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+      answer.on('end', resolve);
+      answer.on('error', reject);
+    });
+    upstream.on('error', reject);
+    req.pipe(upstream);
+  });
+}
