@@ -1,0 +1,63 @@
+import type { Transform } from 'node:stream';
+import { constants, createGunzip, createGzip, createZstdCompress, createZstdDecompress } from 'node:zlib';
+
+/** How a whole tar stream is wrapped. */
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+export const compressions: readonly Compression[] = ['none', 'gzip', 'zstd'];
+
+export function parseCompression(value: string): Compression {
+  const normalized = value.trim().toLowerCase();
+  const found = compressions.find((c) => c === normalized);
+  if (found === undefined) {
+    throw new Error(`unknown compression ${JSON.stringify(value)} (allowed: ${compressions.join(', ')})`);
+  }
+  return found;
+}
+
+/** undefined for `none`: the caller leaves the stage out of its pipeline. */
+export function compressor(compression: Compression, level?: number): Transform | undefined {
+  switch (compression) {
+    case 'none':
+      return undefined;
+    case 'gzip':
+      return level === undefined ? createGzip() : createGzip({ level });
+    case 'zstd':
+      return level === undefined
+        ? createZstdCompress()
+        : createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: level } });
+  }
+}
+
+export function decompressor(compression: Compression): Transform | undefined {
+  switch (compression) {
+    case 'none':
+      return undefined;
+    case 'gzip':
+      return createGunzip();
+    case 'zstd':
+      return createZstdDecompress();
+  }
+}
+
+export function tarSuffix(compression: Compression): string {
+  switch (compression) {
+    case 'none':
+      return '.tar';
+    case 'gzip':
+      return '.tar.gz';
+    case 'zstd':
+      return '.tar.zst';
+  }
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** By magic bytes, as deserializers must: a file's name says nothing reliable about its content. */
+export function detectCompression(firstBytes: Uint8Array): Compression {
+  const startsWith = (magic: number[]) => magic.every((byte, i) => firstBytes[i] === byte);
+  if (startsWith(ZSTD_MAGIC)) return 'zstd';
+  if (startsWith(GZIP_MAGIC)) return 'gzip';
+  return 'none';
+}

@@ -1,0 +1,327 @@
+import { createHash } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { addAbortSignal, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pack as createPack, type Header, type Pack } from 'tar-stream';
+import { compressor, type Compression } from './compression.ts';
+import { assertDigest, digestHex } from './digest.ts';
+import { MediaType, type Descriptor } from './oci.ts';
+
+/** One blob to write; its stream is verified against the descriptor by whoever opens it. */
+export interface TarBlob {
+  descriptor: Descriptor;
+  open(): Promise<Readable>;
+}
+
+export interface TarContents {
+  /** Already carries the org.opencontainers.image.ref.name annotation. */
+  root: Descriptor;
+  /** Every manifest met in the walk, walk order, unique, root first. */
+  manifests: Descriptor[];
+  /** index.json annotations (serialization version, deduplicated size, tool). */
+  annotations: Record<string, string>;
+  /** In tar order, each digest once; consumed sequentially. */
+  blobs: AsyncIterable<TarBlob> | Iterable<TarBlob>;
+  /** Small extra files (ace-dt's manifest.json), written after the blobs and before the final index.json. */
+  files?: Array<{ name: string; bytes: Uint8Array }>;
+}
+
+/** `bytes` and `sha256` describe the file as written, after compression. */
+export interface TarResult {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface TarOptions {
+  compression: Compression;
+  level?: number;
+  /** Uncompressed blob bytes as they pass, for progress. */
+  onBytes?: (n: number) => void;
+}
+
+type Sink = ReturnType<Pack['entry']>;
+
+const BLOCK = 512;
+const FILE_MODE = 0o666;
+const DIRECTORY_MODE = 0o777;
+const EPOCH = new Date(0);
+const OCI_LAYOUT = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
+const DIRECTORIES = ['blobs', 'blobs/sha256'] as const;
+/** The largest size a ustar header holds in its 11 octal digits (8 GiB - 1). */
+const USTAR_MAX_SIZE = 0o77777777777;
+
+/**
+ * Writes one OCI image layout as a tar (formats.md, "Tar layout") to `path`, which must not exist yet.
+ * The file is fsynced before this resolves; on any failure it is removed and the first error is thrown.
+ */
+export async function writeTar(path: string, contents: TarContents, options: TarOptions): Promise<TarResult> {
+  if (contents.manifests[0]?.digest !== contents.root.digest) {
+    throw new Error(`tar ${path}: the manifests list must start with the root ${contents.root.digest}`);
+  }
+  const firstIndex = indexJson([contents.root], contents.annotations);
+  const compress = compressor(options.compression, options.level);
+  const pack = createPack();
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      done(null, chunk);
+    },
+  });
+  const abort = new AbortController();
+  const tearDown = (error: unknown): never => {
+    if (!abort.signal.aborted) {
+      abort.abort(error);
+      pack.destroy(error instanceof Error ? error : new Error(String(error)));
+    }
+    throw error;
+  };
+
+  const handle = await open(path, 'wx');
+  const file = handle.createWriteStream({ autoClose: false });
+  const source = Readable.from(pack, { objectMode: false });
+  const patch = new HeadPatch(headLength(firstIndex.byteLength), dropDirectorySlashes);
+  const flowing = compress ? pipeline(source, patch, compress, measure, file) : pipeline(source, patch, measure, file);
+  const [flowed, filled] = await Promise.allSettled([
+    flowing.catch(tearDown),
+    fillPack(pack, contents, firstIndex, options.onBytes, abort.signal).catch(tearDown),
+  ]);
+  let failure = rootCause(flowed, filled);
+  if (failure === undefined) await handle.sync().catch((error: unknown) => (failure = { error }));
+  await handle.close().catch((error: unknown) => (failure ??= { error }));
+  if (failure !== undefined) {
+    await rm(path, { force: true });
+    throw failure.error;
+  }
+  return { path, bytes, sha256: 'sha256:' + hash.digest('hex') };
+}
+
+/**
+ * When one side fails the other fails too, in an order streams do not promise: a stream error that is not
+ * the echo of the producer's own error (or of the tear-down) is the cause, else the producer's error is.
+ */
+function rootCause(flowed: PromiseSettledResult<void>, filled: PromiseSettledResult<void>): { error: unknown } | undefined {
+  if (flowed.status === 'rejected') {
+    const echo = filled.status === 'rejected' && (flowed.reason === filled.reason || isTearDownError(flowed.reason));
+    return { error: echo ? filled.reason : flowed.reason };
+  }
+  return filled.status === 'rejected' ? { error: filled.reason } : undefined;
+}
+
+function isTearDownError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (error as Error | null)?.name === 'AbortError' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
+async function fillPack(
+  pack: Pack,
+  contents: TarContents,
+  firstIndex: Buffer,
+  onBytes: ((n: number) => void) | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  await addBytes(pack, 'oci-layout', OCI_LAYOUT);
+  await addBytes(pack, 'index.json', firstIndex);
+  for (const name of DIRECTORIES) {
+    await entryDone(pack, { name, type: 'directory', mode: DIRECTORY_MODE, mtime: EPOCH });
+  }
+  const written = new Set<string>();
+  for await (const blob of contents.blobs) {
+    signal.throwIfAborted();
+    const digest = assertDigest(blob.descriptor.digest, 'tar blob');
+    if (written.has(digest)) throw new Error(`blob ${digest} is listed twice for one tar`);
+    written.add(digest);
+    await addBlob(pack, blob, onBytes, signal);
+  }
+  for (const file of contents.files ?? []) await addBytes(pack, file.name, file.bytes);
+  await addBytes(pack, 'index.json', indexJson(contents.manifests, contents.annotations));
+  pack.finalize();
+}
+
+async function addBlob(pack: Pack, blob: TarBlob, onBytes: ((n: number) => void) | undefined, signal: AbortSignal): Promise<void> {
+  const { digest, size } = blob.descriptor;
+  const what = `blob ${digest}`;
+  const source = addAbortSignal(signal, await blob.open());
+  const { sink, done } = startFileEntry(pack, `blobs/sha256/${digestHex(digest)}`, size);
+  done.catch(() => undefined); // awaited below; a failure meanwhile surfaces through the loop
+  let written = 0;
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    written += chunk.byteLength;
+    if (written > size) throw new Error(`${what}: source gave more than the ${size} bytes its descriptor says`);
+    onBytes?.(chunk.byteLength);
+    if (!sink.write(chunk)) await Promise.race([drained(sink), done]);
+  }
+  if (written < size) throw new Error(`${what}: source ended after ${written} of the ${size} bytes its descriptor says`);
+  sink.end(null); // streamx types want an argument; null adds nothing
+  await done;
+}
+
+/**
+ * Starts a file entry whose body the caller writes to `sink`. tar-stream writes a size past the ustar limit
+ * in GNU base-256 and only adds PAX for long names, so such a size gets a PAX `size` record first
+ * (what GNU tar and Go do); the base-256 field that follows also serves readers that skip PAX.
+ */
+export function startFileEntry(pack: Pack, name: string, size: number): { sink: Sink; done: Promise<void> } {
+  if (size > USTAR_MAX_SIZE) {
+    const record = paxRecord('size', String(size));
+    // tar-stream's typings omit 'pax-header', which its encoder supports (typeflag 'x').
+    const type = 'pax-header' as unknown as Header['type'];
+    pack.entry({ name: paxHeaderName(name), type, mode: FILE_MODE, mtime: EPOCH }, record);
+  }
+  let sink: Sink | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    sink = pack.entry({ name, size, mode: FILE_MODE, mtime: EPOCH }, (error) => (error ? reject(error) : resolve()));
+  });
+  return { sink: sink as Sink, done };
+}
+
+function addBytes(pack: Pack, name: string, body: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry({ name, mode: FILE_MODE, mtime: EPOCH }, body, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+function entryDone(pack: Pack, header: Partial<Header> & { name: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry(header, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** Resolves when the entry takes more bytes; rejects when the tar stream is torn down instead. */
+function drained(sink: Sink): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      sink.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      sink.off('drain', onDrain);
+      reject(new Error('tar stream closed while a blob was being written'));
+    };
+    sink.once('drain', onDrain);
+    sink.once('close', onClose);
+  });
+}
+
+/** GNU tar's default name for an extended header: `%d/PaxHeaders/%f`. */
+function paxHeaderName(name: string): string {
+  const slash = name.lastIndexOf('/');
+  return `${name.slice(0, slash + 1)}PaxHeaders/${name.slice(slash + 1)}`;
+}
+
+/** A PAX record is `LENGTH key=value\n` where LENGTH counts the whole record, itself included. */
+function paxRecord(key: string, value: string): Buffer {
+  const body = ` ${key}=${value}\n`;
+  const bodyLength = Buffer.byteLength(body);
+  let length = bodyLength + String(bodyLength).length;
+  if (String(length).length > String(bodyLength).length) length += 1;
+  return Buffer.from(`${length}${body}`);
+}
+
+/**
+ * index.json as compact JSON with Go's field order (ace-dt's encoder) and sorted annotation keys,
+ * so the same content always gives the same bytes.
+ */
+export function indexJson(manifests: Descriptor[], annotations: Record<string, string>): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: manifests.map(descriptorInGoOrder),
+      annotations: sortedRecord(annotations),
+    }),
+  );
+}
+
+const DESCRIPTOR_ORDER = ['mediaType', 'digest', 'size', 'urls', 'annotations', 'data', 'platform', 'artifactType'];
+const PLATFORM_ORDER = ['architecture', 'os', 'os.version', 'os.features', 'variant'];
+
+function descriptorInGoOrder(descriptor: Descriptor): Record<string, unknown> {
+  const ordered = inOrder(descriptor as unknown as Record<string, unknown>, DESCRIPTOR_ORDER);
+  if (descriptor.annotations) ordered.annotations = sortedRecord(descriptor.annotations);
+  if (descriptor.platform) ordered.platform = inOrder(descriptor.platform as unknown as Record<string, unknown>, PLATFORM_ORDER);
+  return ordered;
+}
+
+/** Known keys in the given order, then any others as they came: nothing a source wrote is dropped. */
+function inOrder(object: Record<string, unknown>, order: string[]): Record<string, unknown> {
+  const keys = [...order.filter((key) => key in object), ...Object.keys(object).filter((key) => !order.includes(key))];
+  return Object.fromEntries(keys.map((key) => [key, object[key]]));
+}
+
+function sortedRecord(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function padded(size: number): number {
+  return Math.ceil(size / BLOCK) * BLOCK;
+}
+
+/** Bytes before the first blob: oci-layout, index.json, then one header block per directory. */
+function headLength(indexJsonBytes: number): number {
+  return BLOCK + padded(OCI_LAYOUT.byteLength) + BLOCK + padded(indexJsonBytes) + DIRECTORIES.length * BLOCK;
+}
+
+/**
+ * tar-stream always ends a directory name with `/`; formats.md wants `blobs` and `blobs/sha256` bare
+ * (as ace-dt writes them). Their header blocks close the head, so they are rewritten there.
+ */
+function dropDirectorySlashes(head: Buffer): void {
+  DIRECTORIES.forEach((name, i) => {
+    const offset = head.byteLength - (DIRECTORIES.length - i) * BLOCK;
+    dropDirectorySlash(head.subarray(offset, offset + BLOCK), name);
+  });
+}
+
+function dropDirectorySlash(block: Buffer, name: string): void {
+  const stored = block.toString('latin1', 0, name.length + 2);
+  if (stored !== `${name}/\0`) {
+    throw new Error(`tar head: expected the header of directory ${name}/, found ${JSON.stringify(stored)}`);
+  }
+  block[name.length] = 0;
+  // Same layout as tar-stream's: six octal digits and a space.
+  block.write(headerChecksum(block).toString(8).padStart(6, '0') + ' ', 148, 'latin1');
+}
+
+/** The ustar checksum: the sum of the block's bytes with the checksum field read as spaces. */
+function headerChecksum(block: Buffer): number {
+  let sum = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i] ?? 0;
+  return sum;
+}
+
+/** Holds the first `length` bytes of a stream so `patch` can rewrite them in place, then passes all through. */
+class HeadPatch extends Transform {
+  private held: Buffer[] | undefined = [];
+  private heldBytes = 0;
+  private readonly length: number;
+  private readonly patch: (head: Buffer) => void;
+
+  constructor(length: number, patch: (head: Buffer) => void) {
+    super();
+    this.length = length;
+    this.patch = patch;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.held === undefined) return done(null, chunk);
+    this.held.push(chunk);
+    this.heldBytes += chunk.byteLength;
+    if (this.heldBytes < this.length) return done();
+    const all = Buffer.concat(this.held);
+    this.held = undefined;
+    try {
+      this.patch(all.subarray(0, this.length));
+    } catch (error) {
+      return done(error as Error);
+    }
+    done(null, all);
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(this.held === undefined ? null : new Error(`tar stream ended within its first ${this.length} bytes`));
+  }
+}
