@@ -93,11 +93,11 @@ export class Authenticator {
     return `Bearer ${(await this.cacheToken(key, challenge, wanted)).value}`;
   }
 
-  /** For messages: `as user "alice"`, `with an identity token`, `anonymously (no credentials found)`. Never a secret. */
+  /** For messages: `user "alice"`, `an identity token`, `anonymous access, no credentials found`. Never a secret. */
   async identity(): Promise<string> {
     const credentials = await this.getCredentials();
-    if (credentials === undefined) return 'anonymously (no credentials found)';
-    return isIdentityToken(credentials) ? 'with an identity token' : `as user ${JSON.stringify(credentials.username)}`;
+    if (credentials === undefined) return 'anonymous access, no credentials found';
+    return isIdentityToken(credentials) ? 'an identity token' : `user ${JSON.stringify(credentials.username)}`;
   }
 
   private getCredentials(): Promise<Credentials | undefined> {

@@ -178,10 +178,10 @@ export class Transport {
   }
 
   private async unauthorized(what: string, status: number, body: { codes: string[]; text: string }): Promise<UnauthorizedError> {
-    const said = body.text ? ` [${body.text}]` : '';
+    const said = body.text ? `: ${body.text}` : '';
     return new UnauthorizedError(
-      `${what}: ${status} unauthorized: authentication required for ${this.registry}, tried ${await this.auth.identity()}${said} ` +
-        `(check docker login / credentials)`,
+      `${what}: ${status} unauthorized: authentication required for ${this.registry}${said} ` +
+        `(tried ${await this.auth.identity()}; check docker login / credentials)`,
       status,
       body.codes,
     );
