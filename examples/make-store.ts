@@ -1,0 +1,16 @@
+/**
+ * Writes the example store: an OCI image layout holding the tutorial's two overlapping `ace-dt mirror gather`
+ * artifacts, tagged `sources1` and `sources2` (a few small images, deterministic bytes, about 57 KB).
+ * Run: npx node examples/make-store.ts [DIR]   (default: examples/store). Rerunning rewrites the same bytes.
+ */
+import { fileURLToPath } from 'node:url';
+import { mergeBlobs, tutorialImages, writeOciLayout } from '../test/support/images.ts';
+
+const dir = process.argv[2] ?? fileURLToPath(new URL('./store', import.meta.url));
+const { sources1, sources2 } = await tutorialImages();
+await writeOciLayout(dir, mergeBlobs([sources1, sources2]), [
+  { descriptor: sources1.root, tag: 'sources1' },
+  { descriptor: sources2.root, tag: 'sources2' },
+]);
+console.log(`${dir}: sources1 ${sources1.root.digest}`);
+console.log(`${dir}: sources2 ${sources2.root.digest}`);
