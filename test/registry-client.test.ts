@@ -189,7 +189,7 @@ describe('against a registry that misbehaves', () => {
 
   test('content that differs from the digest asked for is an error, never a success', async () => {
     const repo = client.repository({ registry: server.host, repository: 'lying' });
-    await expect(repo.resolve(huge.descriptor.digest)).rejects.toThrow(`manifest ${server.host}/lying:${huge.descriptor.digest}: content is ${small.descriptor.digest}`);
+    await expect(repo.resolve(huge.descriptor.digest)).rejects.toThrow(`manifest ${server.host}/lying@${huge.descriptor.digest}: content is ${small.descriptor.digest}`);
     await expect(repo.fetchManifest({ ...huge.descriptor, size: small.descriptor.size })).rejects.toThrow(/does not match its descriptor/);
 
     const stream = await repo.fetchBlob(layer.descriptor);

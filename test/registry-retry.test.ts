@@ -130,6 +130,18 @@ describe('retries', () => {
   });
 });
 
+test('a registry that refuses connections is tried a bounded number of times', async () => {
+  const events: RetryEvent[] = [];
+  const closed = await startLoopbackServer(() => undefined);
+  await closed.stop();
+  const client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: 3, baseDelayMs: 1, onRetry: (e) => events.push(e) } });
+  clients.push(client);
+  await expect(client.repository({ registry: closed.host, repository: 'gone' }).resolve('v1')).rejects.toThrow(
+    `GET ${closed.origin}/v2/: connect ECONNREFUSED ${closed.host} (after 3 attempts)`,
+  );
+  expect(events.map((e) => e.attempt)).toEqual([1, 2]);
+});
+
 test('Retry-After as an HTTP date', () => {
   const now = Date.parse('2024-01-01T00:00:00Z');
   expect(retryAfterMs('Mon, 01 Jan 2024 00:00:02 GMT', now)).toBe(2000);

@@ -47,19 +47,19 @@ export class RegistryRepository implements ReadOnlyStorage {
       }
     }
     const get = await this.manifestRequest('GET', selector, MANIFEST_ACCEPT, [200]);
-    const bytes = await readCapped(get.body, MAX_MANIFEST_BYTES, () => tooBig(`manifest ${this.location}:${selector}`, 'is'));
+    const bytes = await readCapped(get.body, MAX_MANIFEST_BYTES, () => tooBig(this.manifestName(selector)));
     const digest = sha256(bytes);
     const announced = header(get, 'docker-content-digest');
     if (pinned !== undefined && digest !== pinned) throw this.wrongDigest(selector, digest);
     if (announced !== undefined && announced !== digest) throw this.wrongDigest(selector, digest, announced);
     const mediaType = contentType(get) ?? mediaTypeField(bytes);
-    if (mediaType === undefined) throw new RegistryError(`manifest ${this.location}:${selector}: neither Content-Type nor mediaType says what it is`, 200);
+    if (mediaType === undefined) throw new RegistryError(`${this.manifestName(selector)}: neither Content-Type nor mediaType says what it is`, 200);
     return { mediaType, digest, size: bytes.byteLength };
   }
 
   async fetchManifest(descriptor: Descriptor): Promise<Uint8Array> {
-    const what = `manifest ${this.location}@${descriptor.digest}`;
-    if (descriptor.size > MAX_MANIFEST_BYTES) throw tooBig(what, `is ${descriptor.size} bytes,`);
+    const what = this.manifestName(descriptor.digest);
+    if (descriptor.size > MAX_MANIFEST_BYTES) throw tooBig(what, descriptor.size);
     const accept = [descriptor.mediaType, ...manifestMediaTypes.filter((t) => t !== descriptor.mediaType)].join(', ');
     const response = await this.manifestRequest('GET', descriptor.digest, accept, [200]);
     checkLength(what, response, descriptor);
@@ -138,7 +138,7 @@ export class RegistryRepository implements ReadOnlyStorage {
     await response.body.dump();
     const stored = header(response, 'docker-content-digest');
     if (stored !== undefined && stored !== digest) {
-      throw new RegistryError(`manifest ${this.location}:${reference}: registry stored ${stored}, we sent ${digest}`, 201);
+      throw new RegistryError(`${this.manifestName(reference)}: registry stored ${stored}, we sent ${digest}`, 201);
     }
     return { mediaType, digest, size: bytes.byteLength };
   }
@@ -159,7 +159,12 @@ export class RegistryRepository implements ReadOnlyStorage {
 
   private wrongDigest(selector: string, digest: string, announced?: string): RegistryError {
     const claim = announced === undefined ? `content is ${digest}` : `registry says ${announced}, content is ${digest}`;
-    return new RegistryError(`manifest ${this.location}:${selector}: ${claim}`, 200);
+    return new RegistryError(`${this.manifestName(selector)}: ${claim}`, 200);
+  }
+
+  /** `manifest host/repo:tag` or `manifest host/repo@sha256:…` */
+  private manifestName(selector: string): string {
+    return `manifest ${this.location}${isDigest(selector) ? '@' : ':'}${selector}`;
   }
 }
 
@@ -191,6 +196,7 @@ function checkLength(what: string, response: RegistryResponse, descriptor: Descr
   throw new DigestMismatchError(what, descriptor, { digest: 'unknown (Content-Length)', size: Number(length) });
 }
 
-function tooBig(what: string, verb: string): RegistryError {
-  return new RegistryError(`${what} ${verb} over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`, 200);
+function tooBig(what: string, size?: number): RegistryError {
+  const is = size === undefined ? 'is' : `is ${size} bytes,`;
+  return new RegistryError(`${what} ${is} over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`, 200);
 }

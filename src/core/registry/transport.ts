@@ -6,13 +6,13 @@
 import type { Readable } from 'node:stream';
 import { Pool, type Agent, type Dispatcher } from 'undici';
 import { isLoopbackHost, apiHost } from '../reference.ts';
-import { Authenticator } from './auth.ts';
+import { Authenticator, type TokenHttp } from './auth.ts';
 import { readCapped } from './body.ts';
 import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statusMessage } from './errors.ts';
 import type { Keychain } from './keychain.ts';
 import { describeError, isRetryableStatus, isTransientError, retryAfterMs, retryDelayMs, waitBeforeRetry, type RetryPolicy } from './retry.ts';
 
-export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
 
 export interface RegistryRequest {
   method: Method;
@@ -158,7 +158,8 @@ export class Transport {
           continue;
         }
         const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-        throw new Error(`${what}${url.href.startsWith(this.origin) ? '' : ` → ${describeRequest(method, url)}`}: ${describeError(error)}${tries}`, { cause: error });
+        const hop = what.endsWith(describeRequest(method, url)) ? '' : ` → ${describeRequest(method, url)}`;
+        throw new Error(`${what}${hop}: ${describeError(error)}${tries}`, { cause: error });
       }
       if (canRetry && attempt < this.retry.attempts && isRetryableStatus(response.statusCode)) {
         const delayMs = retryDelayMs(this.retry, attempt, retryAfterMs(response.headers['retry-after']));
@@ -170,7 +171,7 @@ export class Transport {
     }
   }
 
-  private async tokenExchange(request: Parameters<ConstructorParameters<typeof Authenticator>[2]>[0]) {
+  private async tokenExchange(request: Parameters<TokenHttp>[0]): ReturnType<TokenHttp> {
     const what = describeRequest(request.method, request.url);
     const response = await this.dispatch(request.url, request.method, { ...this.baseHeaders(), ...request.headers }, request.body, what);
     const text = await readCapped(response.body, TOKEN_RESPONSE_LIMIT, () => new RegistryError(`${what}: token answer over ${TOKEN_RESPONSE_LIMIT} bytes`, response.statusCode));
