@@ -51,7 +51,8 @@ const USTAR_MAX_SIZE = 0o77777777777;
 
 /**
  * Writes one OCI image layout as a tar (formats.md, "Tar layout") to `path`, which must not exist yet.
- * The file is fsynced before this resolves; on any failure it is removed and the first error is thrown.
+ * The file is fsynced before this resolves; on any failure it is removed and the failure's cause is thrown.
+ * Blobs stream through one at a time with backpressure: no blob is ever held whole in memory.
  */
 export async function writeTar(path: string, contents: TarContents, options: TarOptions): Promise<TarResult> {
   if (contents.manifests[0]?.digest !== contents.root.digest) {
@@ -60,6 +61,7 @@ export async function writeTar(path: string, contents: TarContents, options: Tar
   const firstIndex = indexJson([contents.root], contents.annotations);
   const compress = compressor(options.compression, options.level);
   const pack = createPack();
+  pack.on('error', ignore); // what destroys it reaches us through the pipeline and the entries
   const hash = createHash('sha256');
   let bytes = 0;
   const measure = new Transform({
@@ -125,7 +127,7 @@ async function fillPack(
   // tar-stream 3 writes directory names as given (its trailing-slash rule tests a field it never sets), so
   // these come out bare as formats.md wants; the tar tests pin that.
   for (const name of ['blobs', 'blobs/sha256']) {
-    await entryDone(pack, { name, type: 'directory', mode: DIRECTORY_MODE, mtime: EPOCH });
+    await startEntry(pack, { name, type: 'directory', mode: DIRECTORY_MODE, mtime: EPOCH }).done;
   }
   const written = new Set<string>();
   for await (const blob of contents.blobs) {
@@ -159,35 +161,31 @@ async function addBlob(pack: Pack, blob: TarBlob, onBytes: ((n: number) => void)
 }
 
 /**
- * Starts a file entry whose body the caller writes to `sink`. tar-stream writes a size past the ustar limit
- * in GNU base-256 and only adds PAX for long names, so such a size gets a PAX `size` record first
- * (what GNU tar and Go do); the base-256 field that follows also serves readers that skip PAX.
+ * Starts a file entry whose body the caller writes to `sink`. Past the ustar size limit tar-stream alone would
+ * write a GNU base-256 size; asking it for PAX gives an extended header with `path` and `size` records, which
+ * PAX readers (GNU tar, Go, libarchive) take over the ustar fields (tar-stream names that header `PaxHeader`).
  */
 export function startFileEntry(pack: Pack, name: string, size: number): { sink: Sink; done: Promise<void> } {
-  if (size > USTAR_MAX_SIZE) {
-    const record = paxRecord('size', String(size));
-    // tar-stream's typings omit 'pax-header', which its encoder supports (typeflag 'x').
-    const type = 'pax-header' as unknown as Header['type'];
-    pack.entry({ name: paxHeaderName(name), type, mode: FILE_MODE, mtime: EPOCH }, record);
-  }
-  let sink: Sink | undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    sink = pack.entry({ name, size, mode: FILE_MODE, mtime: EPOCH }, (error) => (error ? reject(error) : resolve()));
-  });
-  return { sink: sink as Sink, done };
+  const pax = size > USTAR_MAX_SIZE ? { pax: { size: String(size) } } : {};
+  return startEntry(pack, { name, size, mode: FILE_MODE, mtime: EPOCH, ...pax });
 }
 
 function addBytes(pack: Pack, name: string, body: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    pack.entry({ name, mode: FILE_MODE, mtime: EPOCH }, body, (error) => (error ? reject(error) : resolve()));
-  });
+  return startEntry(pack, { name, mode: FILE_MODE, mtime: EPOCH }, body).done;
 }
 
-function entryDone(pack: Pack, header: Partial<Header> & { name: string }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    pack.entry(header, (error) => (error ? reject(error) : resolve()));
+/** An entry's outcome, through `done` only: tar-stream also emits a failure as an 'error' nobody needs to hear. */
+function startEntry(pack: Pack, header: Partial<Header> & { name: string }, body?: Uint8Array): { sink: Sink; done: Promise<void> } {
+  let sink: Sink | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    const callback = (error?: Error | null) => (error ? reject(error) : resolve());
+    sink = body === undefined ? pack.entry(header, callback) : pack.entry(header, body, callback);
   });
+  (sink as Sink).on('error', ignore);
+  return { sink: sink as Sink, done };
 }
+
+function ignore(): void {}
 
 /** Resolves when the entry takes more bytes; rejects when the tar stream is torn down instead. */
 function drained(sink: Sink): Promise<void> {
@@ -203,21 +201,6 @@ function drained(sink: Sink): Promise<void> {
     sink.once('drain', onDrain);
     sink.once('close', onClose);
   });
-}
-
-/** GNU tar's default name for an extended header: `%d/PaxHeaders/%f`. */
-function paxHeaderName(name: string): string {
-  const slash = name.lastIndexOf('/');
-  return `${name.slice(0, slash + 1)}PaxHeaders/${name.slice(slash + 1)}`;
-}
-
-/** A PAX record is `LENGTH key=value\n` where LENGTH counts the whole record, itself included. */
-function paxRecord(key: string, value: string): Buffer {
-  const body = ` ${key}=${value}\n`;
-  const bodyLength = Buffer.byteLength(body);
-  let length = bodyLength + String(bodyLength).length;
-  if (String(length).length > String(bodyLength).length) length += 1;
-  return Buffer.from(`${length}${body}`);
 }
 
 /**
