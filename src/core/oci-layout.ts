@@ -122,7 +122,7 @@ export class OciLayout implements ReadOnlyStorage {
     } catch {
       throw new Error(`${what}: not in index.json and not a manifest (not JSON)`);
     }
-    const mediaType = json.mediaType ?? (json.manifests ? MediaType.ociIndex : json.config ? MediaType.ociManifest : undefined);
+    const mediaType = json.mediaType ?? unlabelledManifestType(json);
     if (mediaType === undefined || !isManifest(mediaType)) {
       throw new Error(`${what}: not in index.json and not a manifest (media type ${JSON.stringify(mediaType)})`);
     }
@@ -158,4 +158,12 @@ function endsWithTag(name: string | undefined, tag: string): boolean {
   if (name === undefined) return false;
   const colon = name.lastIndexOf(':');
   return colon > 0 && colon > name.lastIndexOf('/') && name.slice(colon + 1) === tag && !name.includes('@');
+}
+
+/** The OCI spec lets a manifest or index leave out mediaType; its shape tells which it is (an image config has no schemaVersion). */
+function unlabelledManifestType(json: ManifestJson): string | undefined {
+  if (json.schemaVersion !== 2) return undefined;
+  if (Array.isArray(json.manifests)) return MediaType.ociIndex;
+  if (typeof json.config?.digest === 'string' && Array.isArray(json.layers)) return MediaType.ociManifest;
+  return undefined;
 }
