@@ -7,13 +7,13 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { extract, pack as createPack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { detectCompression, parseCompression, tarSuffix, type Compression } from '../src/core/compression.ts';
+import { compressor, decompressor, detectCompression, parseCompression, tarSuffix, type Compression } from '../src/core/compression.ts';
 import { digestHex, sha256 } from '../src/core/digest.ts';
 import { walkGraph, type Graph } from '../src/core/graph.ts';
 import { OciLayout } from '../src/core/oci-layout.ts';
 import { Annotation, MediaType, type Descriptor } from '../src/core/oci.ts';
 import { startFileEntry, writeTar, type TarBlob, type TarContents, type TarOptions } from '../src/core/tar-writer.ts';
-import { mergeBlobs, tutorialImages, writeOciLayout, type TutorialImages } from './support/images.ts';
+import { mergeBlobs, seededBytes, tutorialImages, writeOciLayout, type TutorialImages } from './support/images.ts';
 
 const run = promisify(execFile);
 
@@ -75,6 +75,12 @@ function headerOffsets(tar: Buffer): number[] {
     offset += 512 + Math.ceil(parseInt(tar.toString('latin1', offset + 124, offset + 135), 8) / 512) * 512;
   }
   return offsets;
+}
+
+async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 async function entries(tar: Uint8Array): Promise<Entry[]> {
@@ -378,5 +384,16 @@ describe('compression names', () => {
     expect(parseCompression(' GZIP ')).toBe('gzip');
     expect(() => parseCompression('bzip2')).toThrow('unknown compression "bzip2" (allowed: none, gzip, zstd)');
     expect(['none', 'gzip', 'zstd'].map((c) => tarSuffix(c as Compression))).toEqual(['.tar', '.tar.gz', '.tar.zst']);
+  });
+
+  test('what compressor packs, decompressor unpacks, and detectCompression knows which', async () => {
+    const data = Buffer.from(seededBytes('round trip', 100_000));
+    for (const compression of ['gzip', 'zstd'] as const) {
+      const packed = await collect(Readable.from([data]).pipe(compressor(compression, 3)!));
+      expect(detectCompression(packed)).toBe(compression);
+      expect((await collect(Readable.from([packed]).pipe(decompressor(compression)!))).equals(data)).toBe(true);
+    }
+    expect(compressor('none')).toBeUndefined();
+    expect(decompressor('none')).toBeUndefined();
   });
 });
