@@ -282,6 +282,29 @@ describe('writeTar', () => {
       );
     });
 
+    test('the file system refusing a write (EFBIG under ulimit -f)', async () => {
+      const script = join(dir, 'efbig.ts');
+      const path = join(dir, 'efbig.tar');
+      const writer = new URL('../src/core/tar-writer.ts', import.meta.url).href;
+      await writeFile(
+        script,
+        [
+          `import { Readable } from 'node:stream';`,
+          `import { existsSync } from 'node:fs';`,
+          `import { writeTar } from ${JSON.stringify(writer)};`,
+          `process.on('SIGXFSZ', () => {});`,
+          `const contents = ${JSON.stringify({ root, manifests: [root], annotations })};`,
+          `const body = (text) => async () => Readable.from([Buffer.from(text)]);`,
+          `contents.blobs = [{ descriptor: contents.root, open: body('{}') }, { descriptor: ${JSON.stringify(blob)}, open: body(${JSON.stringify(data.toString())}) }];`,
+          `await writeTar(${JSON.stringify(path)}, contents, { compression: 'none' }).catch((e) => console.log(e.message, existsSync(${JSON.stringify(path)})));`,
+        ].join('\n'),
+      );
+      // a few KiB allowed (the unit depends on the shell): the blob's 16000 bytes cannot fit
+      const child = spawnSync('sh', ['-c', 'ulimit -f 8; exec "$0" "$1"', process.execPath, script], { encoding: 'utf8' });
+      expect(child.stderr).toBe('');
+      expect(child.stdout).toBe('EFBIG: file too large, write false\n');
+    });
+
     test('a digest listed twice', async () => {
       const { contents } = await contentsOf('registry', 'registry');
       const blobs = [...(contents.blobs as TarBlob[])];
