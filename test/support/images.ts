@@ -172,31 +172,38 @@ export const tutorialSources = {
   caddy: 'docker.io/library/caddy:2.7.6',
 } as const;
 
+export interface TutorialOptions extends GatherOptions {
+  /** Multiplies every layer size (default 1: about 60 KB in all), for a demo that shows sizes people notice. */
+  layerScale?: number;
+}
+
 /**
- * The tutorial's pair in miniature (about 60 KB): sources1 = {registry (OCI), grafana (Docker v2)},
+ * The tutorial's pair in miniature: sources1 = {registry (OCI), grafana (Docker v2)},
  * sources2 = {grafana, caddy (OCI index of amd64 and arm64 sharing a base layer)}.
  */
-export async function tutorialImages(options: GatherOptions = {}): Promise<TutorialImages> {
-  const registry = await makeImage('registry', { layers: [6000, 900, 300] });
-  const grafana = await makeImage('grafana', { layers: [9000, 4000, 139, 1200], format: 'docker' });
-  const caddyBase = await makeLayer('caddy/base', 7000);
+export async function tutorialImages(options: TutorialOptions = {}): Promise<TutorialImages> {
+  const { layerScale = 1, ...gather } = options;
+  const sizes = (...bytes: number[]) => bytes.map((size) => size * layerScale);
+  const registry = await makeImage('registry', { layers: sizes(6000, 900, 300) });
+  const grafana = await makeImage('grafana', { layers: sizes(9000, 4000, 139, 1200), format: 'docker' });
+  const caddyBase = await makeLayer('caddy/base', 7000 * layerScale);
   const caddy = makeIndex([
-    await makeImage('caddy', { layers: [caddyBase, 3000], platform: linuxAmd64 }),
-    await makeImage('caddy', { layers: [caddyBase, 3100], platform: linuxArm64 }),
+    await makeImage('caddy', { layers: [caddyBase, ...sizes(3000)], platform: linuxAmd64 }),
+    await makeImage('caddy', { layers: [caddyBase, ...sizes(3100)], platform: linuxArm64 }),
   ]);
   const sources1 = makeGather(
     [
       { source: tutorialSources.registry, image: registry },
       { source: tutorialSources.grafana, image: grafana },
     ],
-    options,
+    gather,
   );
   const sources2 = makeGather(
     [
       { source: tutorialSources.grafana, image: grafana },
       { source: tutorialSources.caddy, image: caddy },
     ],
-    options,
+    gather,
   );
   return { registry, grafana, caddy, sources1, sources2 };
 }
