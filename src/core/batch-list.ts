@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
+import { InputError } from './input-error.ts';
 import { parseReference, type Reference } from './reference.ts';
 
 /** One artifact to ship: the winning row of its name. */
@@ -14,13 +15,6 @@ export interface BatchEntry {
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const HEADER = ['name', 'artifact'];
-
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
 
 export async function readBatchList(path: string): Promise<BatchEntry[]> {
   let text: string;

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { replaceFile } from './atomic-file.ts';
-import { InputError } from './batch-list.ts';
+import { readIfExists, replaceFile } from './files.ts';
+import { InputError } from './input-error.ts';
 import { isDigest } from './digest.ts';
 import type { Descriptor } from './oci.ts';
 import type { TrackerRow } from './tracker.ts';
@@ -25,13 +24,7 @@ export function ledgerPath(trackerPath: string): string {
 }
 
 export async function readLedger(path: string): Promise<LedgerEntry[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new InputError(`${path}: cannot read the ledger: ${(error as Error).message}`);
-  }
+  const text = (await readIfExists(path, 'ledger')) ?? '';
   return text.split('\n').flatMap((line, i) => (line.trim() === '' ? [] : [parseEntry(line, `${path}:${i + 1}`)]));
 }
 

@@ -1,5 +1,6 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { InputError, type BatchEntry } from './batch-list.ts';
+import type { BatchEntry } from './batch-list.ts';
+import { InputError } from './input-error.ts';
 import { totalSize, walkGraph, type Graph } from './graph.ts';
 import { entryFor, type LedgerBlob, type LedgerEntry } from './ledger.ts';
 import { Annotation, isManifest, type Descriptor } from './oci.ts';

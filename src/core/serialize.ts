@@ -1,7 +1,7 @@
 import { access, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { syncDirectory } from './atomic-file.ts';
+import { syncDirectory } from './files.ts';
 import type { Compression } from './compression.ts';
 import { writeLedger, type LedgerEntry } from './ledger.ts';
 import { dockerLoadManifest } from './manifest-json.ts';

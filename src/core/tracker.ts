@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { replaceFile } from './atomic-file.ts';
-import { InputError } from './batch-list.ts';
+import { readIfExists, replaceFile } from './files.ts';
+import { InputError } from './input-error.ts';
 import { isDigest } from './digest.ts';
 import { tarSuffix, type Compression } from './compression.ts';
 
@@ -31,14 +30,8 @@ export function parseSyncName(value: string): { number: number; name: string } |
 
 /** A missing tracker is a first run: no rows. */
 export async function readTracker(path: string): Promise<TrackerRow[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new InputError(`${path}: cannot read the tracker: ${(error as Error).message}`);
-  }
-  return parseTracker(text, path);
+  const text = await readIfExists(path, 'tracker');
+  return text === undefined ? [] : parseTracker(text, path);
 }
 
 export function parseTracker(text: string, file: string): TrackerRow[] {

@@ -1,5 +1,6 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { InputError } from './input-error.ts';
 
 /** Replace a file so that readers see the old content or the new, never a mix: temp file, fsync, rename. */
 export async function replaceFile(path: string, content: string | Uint8Array): Promise<void> {
@@ -27,5 +28,15 @@ export async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** A file's text, or undefined when it does not exist; other failures name the file and what it is. */
+export async function readIfExists(path: string, what: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InputError(`${path}: cannot read the ${what}: ${(error as Error).message}`);
   }
 }
