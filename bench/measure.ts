@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../bin/batch-serialize.js', import.meta.url));
+const RSS_PRELOAD = pathToFileURL(fileURLToPath(new URL('./report-rss.ts', import.meta.url))).href;
+
+export interface Timing {
+  seconds: number;
+  /** Peak RSS of the process, when it was measured. */
+  maxRssMiB?: number;
+}
+
+/**
+ * Runs a command to completion and times it from spawn to exit. `stdoutFile` receives its standard output;
+ * a non-zero exit is an error that quotes what the command said on stderr.
+ */
+export async function timeCommand(command: string, args: string[], options: { stdoutFile?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Timing> {
+  const out = options.stdoutFile === undefined ? undefined : await open(options.stdoutFile, 'w');
+  try {
+    const started = performance.now();
+    const child = spawn(command, args, { stdio: ['ignore', out?.fd ?? 'ignore', 'pipe'], env: options.env ?? process.env });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', resolve);
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`${command} ${args.join(' ')}: exit ${code}\n${stderr.trim()}`);
+    return { seconds };
+  } finally {
+    await out?.close();
+  }
+}
+
+/** Our CLI as a user runs it, under this Node, with its peak RSS reported by the preload. */
+export async function timeCli(args: string[], scratch: string): Promise<Timing> {
+  const rssFile = join(scratch, 'rss.txt');
+  const timing = await timeCommand(process.execPath, ['--import', RSS_PRELOAD, CLI, ...args], {
+    env: { ...process.env, BENCH_RSS_FILE: rssFile },
+  });
+  const kib = Number(await readFile(rssFile, 'utf8'));
+  await rm(rssFile, { force: true });
+  return { ...timing, maxRssMiB: kib / 1024 };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
