@@ -254,7 +254,7 @@ describe('bad input fails before anything is written, naming the place', () => {
     [['--compression', 'bzip2'], /compression.*bzip2/i],
     [['--dedup-scope', 'everything'], /--dedup-scope "everything": use name or all/],
     [['--concurrency', '0'], /--concurrency "0": a whole number from 1 to 64/],
-    [['--compression-level', '3'], /--compression-level needs --compression gzip or zstd/],
+    [['--compression-level', '3'], /--compression-level needs compression gzip or zstd/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
   ])('usage error %j exits 2', async (args, message) => {
     const { batch, sync } = await workspace([`tools,${ref('gather:sources1')}`]);

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { BatchSettings } from '../core/batch.ts';
-import { parseCompression } from '../core/compression.ts';
-import type { DedupScope } from '../core/planner.ts';
+import { InputError } from '../core/input-error.ts';
+import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/settings.ts';
 import { DEFAULT_TRACKER_FILENAME } from '../core/tracker.ts';
 
 export const USAGE = `Usage: batch-serialize BATCH-LIST SYNC-DIRECTORY [options]
@@ -68,50 +68,27 @@ export function parseCommandLine(argv: string[]): Command {
     throw new UsageError(`expected BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`);
   }
   const [batchFile = '', syncDir = ''] = positionals;
-
-  let compression;
   try {
-    compression = parseCompression(values.compression);
+    const compression = parseCompressionSetting('--compression', values.compression);
+    const level = values['compression-level'];
+    return {
+      kind: 'serialize',
+      json: values.json,
+      insecureRegistries: values['insecure-registry'],
+      settings: {
+        batchFile,
+        syncDir,
+        trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
+        compression,
+        compressionLevel: level === undefined ? undefined : parseCompressionLevel('--compression-level', compression, level),
+        manifestJson: values['manifest-json'],
+        dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
+        dryRun: values['dry-run'],
+        concurrency: parseWholeNumber('--concurrency', values.concurrency, 1, 64),
+      },
+    };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    if (error instanceof InputError) throw new UsageError(error.message);
+    throw error;
   }
-  const levelText = values['compression-level'];
-  let compressionLevel: number | undefined;
-  if (levelText !== undefined) {
-    const range = { none: undefined, gzip: [0, 9], zstd: [1, 22] }[compression];
-    if (!range) throw new UsageError('--compression-level needs --compression gzip or zstd');
-    compressionLevel = integer('--compression-level', levelText, range[0] as number, range[1] as number);
-  }
-  const trackerFilename = values['tracker-filename'];
-  if (trackerFilename === '' || /[/\\]/.test(trackerFilename) || trackerFilename.startsWith('.')) {
-    throw new UsageError(`--tracker-filename ${JSON.stringify(trackerFilename)}: a plain file name inside SYNC-DIRECTORY`);
-  }
-  const dedupScope = values['dedup-scope'];
-  if (dedupScope !== 'name' && dedupScope !== 'all') {
-    throw new UsageError(`--dedup-scope ${JSON.stringify(dedupScope)}: use name or all`);
-  }
-  return {
-    kind: 'serialize',
-    json: values.json,
-    insecureRegistries: values['insecure-registry'],
-    settings: {
-      batchFile,
-      syncDir,
-      trackerFilename,
-      compression,
-      compressionLevel,
-      manifestJson: values['manifest-json'],
-      dedupScope: dedupScope satisfies DedupScope,
-      dryRun: values['dry-run'],
-      concurrency: integer('--concurrency', values.concurrency, 1, 64),
-    },
-  };
-}
-
-function integer(option: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^-?\d+$/.test(text) || value < min || value > max) {
-    throw new UsageError(`${option} ${JSON.stringify(text)}: a whole number from ${min} to ${max}`);
-  }
-  return value;
 }
