@@ -2,8 +2,9 @@ import { runBatch } from '../core/batch.ts';
 import { Sources } from '../core/sources.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { parseCommandLine, UsageError, USAGE } from './args.ts';
-import { progressReporter } from './progress.ts';
-import { formatReport, jsonReport } from './report.ts';
+import { progressReporter } from '../core/progress.ts';
+import { resultJson } from '../core/result-json.ts';
+import { formatReport } from './report.ts';
 
 /** The CLI: returns the exit code (0 done, 1 failed, 2 bad usage); every error is reported here, once. */
 export async function run(argv: string[]): Promise<number> {
@@ -28,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const result = await runBatch(command.settings, sources, progressReporter(process.stderr));
     process.stdout.write(
-      command.json ? `${JSON.stringify(jsonReport(result, command.settings.dryRun), null, 2)}\n` : `${formatReport(result, command.settings.dryRun)}\n`,
+      command.json ? `${JSON.stringify(resultJson(result, command.settings.dryRun), null, 2)}\n` : `${formatReport(result, command.settings.dryRun)}\n`,
     );
     return 0;
   } catch (error) {

@@ -1,4 +1,4 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { access, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InputError } from './input-error.ts';
 
@@ -39,4 +39,11 @@ export async function readIfExists(path: string, what: string): Promise<string |
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new InputError(`${path}: cannot read the ${what}: ${(error as Error).message}`);
   }
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,7 +1,7 @@
-import { access, readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { syncDirectory } from './files.ts';
+import { pathExists, syncDirectory } from './files.ts';
 import type { Compression } from './compression.ts';
 import { writeLedger, type LedgerEntry } from './ledger.ts';
 import { dockerLoadManifest } from './manifest-json.ts';
@@ -100,7 +100,7 @@ export async function serializePlan(
 
 async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: StorageProvider, hooks: SerializeHooks): Promise<WrittenTar> {
   const path = join(settings.syncDir, tar.syncName);
-  if (await exists(path)) {
+  if (await pathExists(path)) {
     throw new Error(`${path} exists but the tracker does not record it; refusing to overwrite it (move it away and run again)`);
   }
   hooks.tarStarted?.(tar);
@@ -156,11 +156,4 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
   } finally {
     await prefetcher.close();
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

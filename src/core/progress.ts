@@ -1,6 +1,6 @@
-import type { PlannedTar } from '../core/planner.ts';
-import type { SerializeHooks, WrittenTar } from '../core/serialize.ts';
-import { formatBytes } from '../core/format.ts';
+import type { PlannedTar } from './planner.ts';
+import type { SerializeHooks, WrittenTar } from './serialize.ts';
+import { formatBytes } from './format.ts';
 
 const LINE_INTERVAL_MS = 5_000;
 const REDRAW_INTERVAL_MS = 100;

@@ -1,0 +1,120 @@
+import * as core from '@actions/core';
+import { mkdir } from 'node:fs/promises';
+import { readBatchList, type BatchEntry } from '../core/batch-list.ts';
+import { runBatch, type BatchResult } from '../core/batch.ts';
+import { pathExists } from '../core/files.ts';
+import { InputError } from '../core/input-error.ts';
+import { progressReporter } from '../core/progress.ts';
+import { resultJson } from '../core/result-json.ts';
+import type { WrittenTar } from '../core/serialize.ts';
+import { Sources } from '../core/sources.ts';
+import type { ActionSettings } from './inputs.ts';
+import type { Services } from './services.ts';
+import { writePlanSummary, writeSerializeSummary } from './summary.ts';
+import { restoreTracker, saveTracker, trackerArtifactName, trackerFiles } from './tracker-state.ts';
+
+/**
+ * One job: restore the tracker, then plan (pull requests) or serialize. Each tar is uploaded before the
+ * tracker records it, and the tracker is saved only after that, so nothing is marked shipped that did not
+ * reach the artifact store.
+ */
+export async function exportImpl(settings: ActionSettings, services: Services): Promise<void> {
+  // Read first, so a bad row fails the job before anything is restored or fetched.
+  const entries = await readBatchList(settings.batch.batchFile);
+  const files = trackerFiles(settings.batch.syncDir, settings.batch.trackerFilename);
+  const prefix = settings.cacheKeyPrefix;
+  await mkdir(files.syncDir, { recursive: true });
+  const sources = new Sources({
+    insecureRegistries: settings.insecureRegistries,
+    credentials: explicitCredentials(settings, entries),
+  });
+  try {
+    const restored = await restoreTracker(files, prefix, services);
+    core.setOutput('tracker-cache-key', restored.from === 'cache' ? restored.key : '');
+
+    if (settings.mode === 'plan') {
+      const result = await runBatch({ ...settings.batch, dryRun: true }, sources);
+      core.setOutput('plan', JSON.stringify(resultJson(result, true)));
+      setCounts([], result);
+      await writePlanSummary(result, restored, prefix);
+      return;
+    }
+
+    const written: WrittenTar[] = [];
+    const artifactIds = new Map<string, number>();
+    const progress = progressReporter(process.stderr);
+    let result: BatchResult | undefined;
+    let failure: Error | undefined;
+    try {
+      result = await runBatch(settings.batch, sources, {
+        ...progress,
+        async beforeRecord(tar) {
+          if (!settings.upload) return;
+          const uploaded = await services.artifacts.upload(tar.syncName, [tar.path], files.syncDir, settings.retentionDays);
+          artifactIds.set(tar.syncName, uploaded.id);
+          core.info(`Uploaded ${tar.syncName} as artifact ${uploaded.id}.`);
+        },
+        tarRecorded(tar) {
+          progress.tarRecorded(tar);
+          written.push(tar);
+        },
+      });
+    } catch (error) {
+      failure = error as Error;
+    }
+
+    if (written.length > 0) {
+      const key = `${prefix}-${settings.run.id}-${settings.run.attempt}`;
+      await saveTracker(files, prefix, key, restored, services);
+      core.setOutput('tracker-cache-key', key);
+    }
+    if (settings.upload && (await pathExists(files.tracker))) await uploadTrackerArtifact(settings, files.syncDir, [files.tracker, files.ledger], services);
+
+    core.setOutput('tars', JSON.stringify(written.map((tar) => tar.path)));
+    core.setOutput('bytes', String(written.reduce((sum, tar) => sum + tar.bytes, 0)));
+    core.setOutput('artifact-ids', JSON.stringify(Object.fromEntries(artifactIds)));
+    setCounts(written, result);
+    await writeSerializeSummary(result, written, artifactIds, restored, prefix, failure);
+    if (failure) throw failure;
+  } finally {
+    await sources.close();
+  }
+}
+
+function setCounts(written: readonly WrittenTar[], result: BatchResult | undefined): void {
+  core.setOutput('shipped', String(written.length));
+  core.setOutput('skipped', String(result?.plan.upToDate.length ?? 0));
+}
+
+/** A backup of the tracker and ledger in the artifact store, for when the cache evicts its entry. */
+async function uploadTrackerArtifact(settings: ActionSettings, syncDir: string, paths: string[], services: Services): Promise<void> {
+  const name = trackerArtifactName(settings.cacheKeyPrefix);
+  const existing = [];
+  for (const path of paths) if (await pathExists(path)) existing.push(path);
+  try {
+    const uploaded = await services.artifacts.upload(name, existing, syncDir, settings.retentionDays);
+    core.info(`Uploaded the tracker as artifact ${name} (${uploaded.id}).`);
+  } catch (error) {
+    core.warning(`Could not upload the tracker backup artifact ${name}: ${(error as Error).message}. The cache holds it.`);
+  }
+}
+
+/**
+ * registry-username/password are sent to one registry only: the `registry` input, or the one registry the
+ * batch list names. Several registries need `registry`, so a password never reaches another host.
+ */
+function explicitCredentials(settings: ActionSettings, entries: BatchEntry[]): Record<string, { username: string; password: string }> {
+  const login = settings.registryLogin;
+  if (!login) return {};
+  let registry = login.registry;
+  if (registry === undefined) {
+    const registries = [...new Set(entries.flatMap(({ reference }) => (reference.kind === 'registry' ? [reference.registry] : [])))];
+    if (registries.length !== 1) {
+      throw new InputError(
+        `input registry is needed with registry-username: ${settings.batch.batchFile} names ${registries.length} registries (${registries.join(', ')})`,
+      );
+    }
+    registry = registries[0] as string;
+  }
+  return { [registry]: { username: login.username, password: login.password } };
+}

@@ -1,0 +1,79 @@
+import * as core from '@actions/core';
+import type { BatchResult } from '../core/batch.ts';
+import { formatBytes } from '../core/format.ts';
+import type { WrittenTar } from '../core/serialize.ts';
+import type { Restored } from './tracker-state.ts';
+
+const header = (...cells: string[]) => cells.map((data) => ({ data, header: true }));
+
+/** The job summary says first, and loudly when it was not the cache, where the tracker came from. */
+function restoredNote(restored: Restored, prefix: string): string {
+  switch (restored.from) {
+    case 'cache':
+      return `Tracker restored from cache entry <code>${restored.key}</code>.`;
+    case 'artifact':
+      return `⚠️ <b>No cache entry for <code>${prefix}-</code></b> (evicted?): the tracker was rebuilt from artifact <code>${restored.name}</code> of run ${restored.runId}.`;
+    case 'nothing':
+      return `⚠️ <b>No tracker found</b> (no cache entry for <code>${prefix}-</code>, no artifact <code>${prefix}-tracker</code>): a first run, everything is serialized.`;
+  }
+}
+
+export async function writeSerializeSummary(
+  result: BatchResult | undefined,
+  written: readonly WrittenTar[],
+  artifactIds: ReadonlyMap<string, number>,
+  restored: Restored,
+  prefix: string,
+  failure: Error | undefined,
+): Promise<void> {
+  const summary = core.summary.addHeading('batch-serialize: export', 2).addRaw(restoredNote(restored, prefix), true);
+  if (failure) summary.addQuote(`❌ The run failed: ${failure.message}. Tars listed below are uploaded and recorded; nothing else is.`);
+  if (written.length > 0) {
+    const rows = written.map((tar) => [
+      tar.syncName,
+      tar.artifact,
+      String(tar.blobs),
+      formatBytes(tar.bytes),
+      `${formatBytes(tar.deduplicatedBytes)} (${tar.deduplicatedBlobs} blobs)`,
+      String(artifactIds.get(tar.syncName) ?? 'not uploaded'),
+    ]);
+    const sum = (pick: (tar: WrittenTar) => number) => written.reduce((total, tar) => total + pick(tar), 0);
+    rows.push([
+      '<b>total</b>',
+      '',
+      String(sum((t) => t.blobs)),
+      formatBytes(sum((t) => t.bytes)),
+      `${formatBytes(sum((t) => t.deduplicatedBytes))} (${sum((t) => t.deduplicatedBlobs)} blobs)`,
+      '',
+    ]);
+    summary.addTable([header('tar', 'artifact', 'blobs', 'size', 'dedup saved', 'artifact id'), ...rows]);
+  } else if (!failure) {
+    summary.addRaw('<p>Nothing new to serialize: every artifact is up to date.</p>', true);
+  }
+  addUpToDate(result);
+  await summary.write();
+}
+
+export async function writePlanSummary(result: BatchResult, restored: Restored, prefix: string): Promise<void> {
+  const summary = core.summary.addHeading('batch-serialize: plan', 2).addRaw(restoredNote(restored, prefix), true);
+  if (result.plan.tars.length === 0) {
+    summary.addRaw('<p>Nothing would ship: every artifact is up to date.</p>', true);
+  } else {
+    const rows = result.plan.tars.map((tar) => [
+      tar.entry.name,
+      `${tar.previous?.artifact ?? '(new)'} → ${tar.entry.artifact}`,
+      `${tar.blobs.length} / ${tar.blobs.length + tar.deduplicated.length}`,
+      formatBytes(tar.bytes),
+      formatBytes(tar.deduplicatedBytes),
+    ]);
+    summary.addTable([header('name', 'reference', 'new blobs / total', 'bytes to ship', 'saved by dedup'), ...rows]);
+  }
+  addUpToDate(result);
+  await summary.write();
+}
+
+function addUpToDate(result: BatchResult | undefined): void {
+  const upToDate = result?.plan.upToDate ?? [];
+  if (upToDate.length === 0) return;
+  core.summary.addRaw('<p>Up to date:</p>', true).addList(upToDate.map(({ entry, row }) => `${entry.name}: ${entry.artifact} (in ${row.syncName})`));
+}
