@@ -103,7 +103,6 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
   const recorded: RecordedRequest[] = [];
   const failures: Error[] = [];
 
-  let route: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> = async () => undefined;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const record: RecordedRequest = { method: req.method ?? '', path: url.pathname, query: url.searchParams, status: undefined };
@@ -122,8 +121,8 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  // Created once the port is known: signed URLs point back here.
-  const blobs: BlobStore = new BlobStore({
+  // Created once the port is known, as signed URLs point back here; no request can come before.
+  const blobs = new BlobStore({
     dir: join(root, 'blobs'),
     origin,
     secret,
@@ -141,13 +140,13 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
     return key === undefined ? undefined : { kind: 'cache', key };
   }
 
-  route = async (req, res, url) => {
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const twirp = /^\/twirp\/github\.actions\.results\.api\.v1\.(CacheService|ArtifactService)\/(\w+)$/.exec(url.pathname);
     if (twirp !== null) return callTwirp(req, res, twirp[1] === 'CacheService' ? caches : artifacts, twirp[2]!);
     if (url.pathname.startsWith('/blob/')) return blobs.handle(req, res, url);
     if (url.pathname.startsWith('/repos/')) return handleRest(req, res, url, { artifacts, token: restToken, apiUrl: origin });
     sendJson(res, 404, { message: 'Not Found' });
-  };
+  }
 
   async function callTwirp(req: IncomingMessage, res: ServerResponse, service: CacheService | ArtifactService, method: string): Promise<void> {
     try {
@@ -163,7 +162,9 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
   }
 
   function identity(run: RunOptions): RunIdentity {
-    return { repository: run.repository ?? defaultRepository, runId: run.runId, attempt: run.attempt ?? 1 };
+    const repository = run.repository ?? defaultRepository;
+    if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) throw new Error(`repository ${repository} is not owner/name`);
+    return { repository, runId: run.runId, attempt: run.attempt ?? 1 };
   }
 
   return {
@@ -178,9 +179,9 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
       const temp = join(work, '_temp');
       for (const made of [dir, workspace, temp]) mkdirSync(made, { recursive: true });
       const files: Record<string, string> = {};
-      for (const name of ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_PATH', 'GITHUB_STEP_SUMMARY']) {
-        files[name] = join(dir, name.toLowerCase());
-        writeFileSync(files[name], '', { flag: 'a' });
+      for (const variable of ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_PATH', 'GITHUB_STEP_SUMMARY']) {
+        files[variable] = join(dir, variable.toLowerCase());
+        writeFileSync(files[variable], '', { flag: 'a' });
       }
       return {
         CI: 'true',
@@ -212,21 +213,7 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
     },
     runtimeToken: (run) => tokens.issue(identity(run)),
     caches: () => caches.entries(),
-    artifacts: () =>
-      artifacts.all().map((a) => ({
-        id: a.id,
-        name: a.name,
-        repository: a.repository,
-        runId: a.runId,
-        attempt: a.attempt,
-        size: a.size,
-        digest: a.digest,
-        mimeType: a.mimeType,
-        finalized: a.finalized,
-        expired: a.expired,
-        createdAt: a.createdAt,
-        expiresAt: a.expiresAt,
-      })),
+    artifacts: () => artifacts.infos(),
     async artifactZip(id) {
       const artifact = artifacts.byId(id);
       if (artifact === undefined || !artifact.finalized) throw new Error(`no finalized artifact with id ${id}`);
@@ -235,11 +222,7 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
     failUploads: (fault = {}) => faults.add(fault),
     clearFaults: () => faults.clear(),
     evictCache: (prefix) => caches.evict(prefix),
-    expireArtifact(id) {
-      const artifact = artifacts.byId(id);
-      if (artifact === undefined) throw new Error(`no artifact with id ${id}`);
-      artifact.expired = true;
-    },
+    expireArtifact: (id) => artifacts.expire(id),
     requests: () => recorded.map((r) => ({ ...r })),
     async stop() {
       server.closeAllConnections();

@@ -49,6 +49,16 @@ export class ArtifactService {
     return this.#artifacts;
   }
 
+  infos(): ArtifactInfo[] {
+    return this.#artifacts.map(({ runBackendId: _run, jobBackendId: _job, blobPath: _path, updatedAt: _updated, ...info }) => ({ ...info }));
+  }
+
+  expire(id: number): void {
+    const artifact = this.byId(id);
+    if (artifact === undefined) throw new Error(`no artifact with id ${id}`);
+    artifact.expired = true;
+  }
+
   byId(id: number): Artifact | undefined {
     return this.#artifacts.find((a) => a.id === id);
   }
