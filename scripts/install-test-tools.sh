@@ -4,7 +4,7 @@
 set -euo pipefail
 declare -A package_of=(
   [docker-registry]=docker-registry [skopeo]=skopeo [umoci]=umoci [htpasswd]=apache2-utils
-  [zstd]=zstd [openssl]=openssl [curl]=curl [tar]=tar [gzip]=gzip
+  [zstd]=zstd [openssl]=openssl [curl]=curl [tar]=tar [gzip]=gzip [unzip]=unzip
 )
 missing=()
 for tool in "${!package_of[@]}"; do
