@@ -48,6 +48,8 @@ async function tarFromArtifact(name: string): Promise<string> {
   const dir = await mkdtemp(join(scratch, 'artifact-'));
   await writeFile(join(dir, 'a.zip'), await server.artifactZip(artifact.id));
   await exec('unzip', ['-q', 'a.zip'], { cwd: dir });
+  // The checksum travels in the same artifact as its tar.
+  await exec('sha256sum', ['-c', `${name}.sha256`], { cwd: dir });
   return join(dir, name);
 }
 

@@ -49,7 +49,7 @@ describe('the tutorial, end to end against a real registry', () => {
     const first = await runCli([batch, sync]);
     expect(first.stderr).not.toMatch(/error/);
     expect(first.code).toBe(0);
-    expect((await readdir(sync)).sort()).toEqual(['000001-tools.tar', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect((await readdir(sync)).sort()).toEqual(['000001-tools.tar', '000001-tools.tar.sha256', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
     expect(await readFile(join(sync, 'record-keeping.csv'), 'utf8')).toBe(
       `sync_name,artifact,digest\n000001-tools.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n`,
     );
@@ -78,7 +78,17 @@ describe('the tutorial, end to end against a real registry', () => {
     const third = await runCli([batch, sync]);
     expect(third.code).toBe(0);
     expect(third.stdout).toMatch(/Nothing new to serialize; nothing was written/);
-    expect((await readdir(sync)).sort()).toEqual(['000001-tools.tar', '000002-tools.tar.zst', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect((await readdir(sync)).sort()).toEqual([
+      '000001-tools.tar',
+      '000001-tools.tar.sha256',
+      '000002-tools.tar.zst',
+      '000002-tools.tar.zst.sha256',
+      'record-keeping.csv',
+      'record-keeping.ledger.jsonl',
+    ]);
+    // The checksums travel with the tars: sha256sum checks them with no tool of ours.
+    const { stdout } = await exec('sha256sum', ['-c', '000001-tools.tar.sha256', '000002-tools.tar.zst.sha256'], { cwd: sync });
+    expect(stdout).toBe('000001-tools.tar: OK\n000002-tools.tar.zst: OK\n');
   });
 
   test('skopeo reads full tars: copy --all of a gather, inspect of a nested index, copy of one image', async () => {
@@ -276,14 +286,14 @@ describe('failures lose nothing', () => {
     const failed = await runCli([batch, sync]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(new RegExp(`batch-serialize: error: .*${layer}`));
-    expect((await readdir(sync)).sort()).toEqual(['000001-a.tar', '000002-b.tar', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect((await readdir(sync)).sort()).toEqual(['000001-a.tar', '000001-a.tar.sha256', '000002-b.tar', '000002-b.tar.sha256', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
     expect((await readFile(join(sync, 'record-keeping.csv'), 'utf8')).trim().split('\n')).toHaveLength(3);
 
     await writeFile(join(sync, '000003-c.tar.partial'), 'left by a run that died');
     await pushImageSet(registry.url, 'victim', 'v1', victim);
     const rerun = await runCli([batch, sync]);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect((await readdir(sync)).sort()).toEqual(['000001-a.tar', '000002-b.tar', '000003-c.tar', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect((await readdir(sync)).filter((f) => !f.endsWith('.sha256')).sort()).toEqual(['000001-a.tar', '000002-b.tar', '000003-c.tar', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
     expect(blobDigests(await readTar(join(sync, '000003-c.tar')))).toEqual(new Set(victim.blobs.keys()));
   });
 });

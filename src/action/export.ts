@@ -50,7 +50,7 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
         ...progress,
         async beforeRecord(tar) {
           if (!settings.upload) return;
-          const uploaded = await services.artifacts.upload(tar.syncName, [tar.path], files.syncDir, settings.retentionDays);
+          const uploaded = await services.artifacts.upload(tar.syncName, [tar.path, tar.checksumPath], files.syncDir, settings.retentionDays);
           artifactIds.set(tar.syncName, uploaded.id);
           core.info(`Uploaded ${tar.syncName} as artifact ${uploaded.id}.`);
         },

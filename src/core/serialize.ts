@@ -1,7 +1,8 @@
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pathExists, syncDirectory } from './files.ts';
+import { digestHex } from './digest.ts';
+import { pathExists, replaceFile, syncDirectory } from './files.ts';
 import type { Compression } from './compression.ts';
 import { writeLedger, type LedgerEntry } from './ledger.ts';
 import { dockerLoadManifest } from './manifest-json.ts';
@@ -27,6 +28,8 @@ export interface SerializeSettings {
 export interface WrittenTar {
   syncName: string;
   path: string;
+  /** `PATH.sha256`, in sha256sum's format: `sha256sum -c` checks the tar on the far side. */
+  checksumPath: string;
   name: string;
   artifact: string;
   digest: string;
@@ -68,7 +71,8 @@ export async function removeLeftovers(syncDir: string): Promise<string[]> {
 }
 
 /**
- * Writes the planned tars one by one. Each is written as `NAME.partial`, renamed when complete, handed to
+ * Writes the planned tars one by one. Each is written as `NAME.partial`, gets its `NAME.sha256` beside it, is
+ * renamed when complete, handed to
  * `beforeRecord`, and only then recorded: ledger, then tracker, each replaced atomically.
  */
 export async function serializePlan(
@@ -138,11 +142,13 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
       },
       { compression: settings.compression, level: settings.compressionLevel, onBytes: hooks.progress },
     );
+    await replaceFile(`${path}.sha256`, `${digestHex(result.sha256)}  ${tar.syncName}\n`);
     await rename(`${path}.partial`, path);
     await syncDirectory(settings.syncDir);
     return {
       syncName: tar.syncName,
       path,
+      checksumPath: `${path}.sha256`,
       name: tar.entry.name,
       artifact: tar.entry.artifact,
       digest: tar.root.digest,
