@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
-import { addAbortSignal, Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack as createPack, type Header, type Pack } from 'tar-stream';
 import { compressor, type Compression } from './compression.ts';
@@ -46,6 +46,11 @@ const FILE_MODE = 0o666;
 const DIRECTORY_MODE = 0o777;
 const EPOCH = new Date(0);
 const OCI_LAYOUT = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
+/**
+ * How far the tar may run ahead of the disk. A deep buffer reaches the file in a few large writev calls while the
+ * next blobs stream in; the default 64 KiB made a 400 MB tar about 15% slower (`npm run bench`).
+ */
+const FILE_BUFFER_BYTES = 8 * 1024 * 1024;
 /** The largest size a ustar header holds in its 11 octal digits (8 GiB - 1). */
 const USTAR_MAX_SIZE = 0o77777777777;
 
@@ -82,7 +87,7 @@ export async function writeTar(path: string, contents: TarContents, options: Tar
 
   const handle = await open(path, 'wx');
   // `flush` fsyncs before the stream closes the file, and pipeline settles only once it has closed.
-  const file = handle.createWriteStream({ flush: true });
+  const file = handle.createWriteStream({ flush: true, highWaterMark: FILE_BUFFER_BYTES });
   const source = Readable.from(pack, { objectMode: false });
   const flowing = compress ? pipeline(source, compress, measure, file) : pipeline(source, measure, file);
   const [flowed, filled] = await Promise.allSettled([
@@ -142,20 +147,30 @@ async function fillPack(
   pack.finalize();
 }
 
+/**
+ * Copies one blob into its entry through a pipeline, which reads in flowing mode: chunk by chunk as they came
+ * (async iteration would join everything a prefetched stream holds into one buffer per read).
+ */
 async function addBlob(pack: Pack, blob: TarBlob, onBytes: ((n: number) => void) | undefined, signal: AbortSignal): Promise<void> {
   const { digest, size } = blob.descriptor;
   const what = `blob ${digest}`;
-  const source = addAbortSignal(signal, await blob.open());
+  const source = await blob.open();
   const { sink, done } = startFileEntry(pack, `blobs/sha256/${digestHex(digest)}`, size);
-  done.catch(() => undefined); // awaited below; a failure meanwhile surfaces through the loop
+  done.catch(() => undefined); // awaited below; a failure meanwhile reaches the copy through the race in write()
   let written = 0;
-  for await (const chunk of source as AsyncIterable<Buffer>) {
-    written += chunk.byteLength;
-    if (written > size) throw new Error(`${what}: source gave more than the ${size} bytes its descriptor says`);
-    onBytes?.(chunk.byteLength);
-    if (!sink.write(chunk)) await Promise.race([drained(sink), done]);
-  }
-  if (written < size) throw new Error(`${what}: source ended after ${written} of the ${size} bytes its descriptor says`);
+  const into = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      written += chunk.byteLength;
+      if (written > size) return callback(new Error(`${what}: source gave more than the ${size} bytes its descriptor says`));
+      onBytes?.(chunk.byteLength);
+      if (sink.write(chunk)) callback();
+      else Promise.race([drained(sink), done]).then(() => callback(), callback);
+    },
+    final(callback) {
+      callback(written < size ? new Error(`${what}: source ended after ${written} of the ${size} bytes its descriptor says`) : null);
+    },
+  });
+  await pipeline(source, into, { signal });
   sink.end(null); // streamx types want an argument; null adds nothing
   await done;
 }
