@@ -1,10 +1,16 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { BatchSettings } from '../core/batch.ts';
+import { parseDestination } from '../core/destination.ts';
 import { InputError } from '../core/input-error.ts';
 import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/settings.ts';
 import { DEFAULT_TRACKER_FILENAME } from '../core/tracker.ts';
+import type { VerifyOptions } from '../core/verify.ts';
+import type { Destination } from '../core/destination.ts';
+import type { DedupScope } from '../core/planner.ts';
 
 export const USAGE = `Usage: batch-serialize BATCH-LIST SYNC-DIRECTORY [options]
+       batch-serialize verify SYNC-DIRECTORY [options]           (see verify --help)
+       batch-serialize deserialize SYNC-DIRECTORY DEST [options] (see deserialize --help)
 
 Serializes the artifacts of BATCH-LIST (CSV: name,artifact) into numbered OCI-layout tars in
 SYNC-DIRECTORY, holding only the blobs that no earlier tar holds, and records them in the tracker.
@@ -25,19 +31,137 @@ Options:
 
 Credentials come from the Docker config (DOCKER_CONFIG or ~/.docker/config.json), as after docker login.`;
 
+export const VERIFY_USAGE = `Usage: batch-serialize verify SYNC-DIRECTORY [options]
+
+Checks the tars of SYNC-DIRECTORY offline, in number order: each .sha256 sidecar, each tar stream, every
+blob against its name, index.json, and each artifact's graph complete once the earlier tars of the same
+name are counted. Reports gaps in the numbering and the blobs a tar needs that no tar here holds, with the
+tar that should have held them. Exits 0 only when everything checks out.
+
+Options:
+  --dedup-scope name|all         earlier tars of the same name (default) or of any name count
+  --tracker-filename NAME        the near side's tracker, when it travelled (default ${DEFAULT_TRACKER_FILENAME})
+  --json                         print the report as JSON on stdout
+  -h, --help                     show this help`;
+
+export const DESERIALIZE_USAGE = `Usage: batch-serialize deserialize SYNC-DIRECTORY DEST [options]
+
+Loads the tars of SYNC-DIRECTORY in number order into the registry DEST (HOST[:PORT][/PATH]): each
+NNNNNN-NAME.tar into repository DEST/NAME, tagged with its artifact's tag. A tar is checked whole before
+anything of it is pushed; blobs the destination holds are skipped; each finished tar is recorded in
+SYNC-DIRECTORY/successful-syncs.csv at once, so a rerun resumes where a failed run stopped.
+
+Options:
+  --dedup-scope name|all         blobs a tar leaves out must be in DEST/NAME (default) or in any DEST/<name>
+  --scatter                      also push each gathered image to its source path under DEST
+                                 (docker.io/grafana/grafana:10.4.1 -> DEST/grafana/grafana:10.4.1)
+  --scatter-map FILE             SOURCE-PREFIX=DEST-PREFIX lines: the longest matching prefix is replaced
+  --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
+  --json                         print the result as JSON on stdout
+  -h, --help                     show this help
+
+Credentials come from the Docker config (DOCKER_CONFIG or ~/.docker/config.json), as after docker login.`;
+
 export class UsageError extends Error {
-  constructor(message: string) {
+  readonly usage: string;
+
+  constructor(message: string, usage: string = USAGE) {
     super(message);
     this.name = 'UsageError';
+    this.usage = usage;
   }
 }
 
-export type Command =
-  | { kind: 'help' }
-  | { kind: 'version' }
-  | { kind: 'serialize'; settings: BatchSettings; insecureRegistries: string[]; json: boolean };
+export interface DeserializeCommand {
+  kind: 'deserialize';
+  dir: string;
+  destination: Destination;
+  dedupScope: DedupScope;
+  scatter: boolean;
+  scatterMap: string | undefined;
+  insecureRegistries: string[];
+  json: boolean;
+}
 
+export type Command =
+  | { kind: 'help'; usage: string }
+  | { kind: 'version' }
+  | { kind: 'serialize'; settings: BatchSettings; insecureRegistries: string[]; json: boolean }
+  | { kind: 'verify'; options: VerifyOptions; json: boolean }
+  | DeserializeCommand;
+
+/** `verify` and `deserialize` as the first word choose the far side; anything else is a batch list (`./verify` is one). */
 export function parseCommandLine(argv: string[]): Command {
+  const [first, ...rest] = argv;
+  if (first === 'verify') return parseVerify(rest);
+  if (first === 'deserialize') return parseDeserialize(rest);
+  return parseSerialize(argv);
+}
+
+function parseVerify(argv: string[]): Command {
+  const { values, positionals } = parse(argv, VERIFY_USAGE, {
+    'dedup-scope': { type: 'string', default: 'name' },
+    'tracker-filename': { type: 'string', default: DEFAULT_TRACKER_FILENAME },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) return { kind: 'help', usage: VERIFY_USAGE };
+  if (positionals.length !== 1) throw new UsageError(`verify expects SYNC-DIRECTORY, got ${positionals.length} argument(s)`, VERIFY_USAGE);
+  return checked(VERIFY_USAGE, () => ({
+    kind: 'verify',
+    json: values.json,
+    options: {
+      dir: positionals[0] as string,
+      dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
+      trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
+    },
+  }));
+}
+
+function parseDeserialize(argv: string[]): Command {
+  const { values, positionals } = parse(argv, DESERIALIZE_USAGE, {
+    'dedup-scope': { type: 'string', default: 'name' },
+    scatter: { type: 'boolean', default: false },
+    'scatter-map': { type: 'string' },
+    'insecure-registry': { type: 'string', multiple: true, default: [] },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) return { kind: 'help', usage: DESERIALIZE_USAGE };
+  if (positionals.length !== 2) throw new UsageError(`deserialize expects SYNC-DIRECTORY and DEST, got ${positionals.length} argument(s)`, DESERIALIZE_USAGE);
+  const scatterMap = values['scatter-map'];
+  if (scatterMap !== undefined && values.scatter !== true) throw new UsageError('--scatter-map needs --scatter', DESERIALIZE_USAGE);
+  return checked(DESERIALIZE_USAGE, () => ({
+    kind: 'deserialize',
+    dir: positionals[0] as string,
+    destination: parseDestination(positionals[1] as string),
+    dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
+    scatter: values.scatter,
+    scatterMap,
+    insecureRegistries: values['insecure-registry'],
+    json: values.json,
+  }));
+}
+
+function parse<const T extends ParseArgsOptionsConfig>(argv: string[], usage: string, options: T) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+  } catch (error) {
+    throw new UsageError((error as Error).message, usage);
+  }
+}
+
+/** A setting's InputError is bad usage. */
+function checked(usage: string, build: () => Command): Command {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof InputError) throw new UsageError(error.message, usage);
+    throw error;
+  }
+}
+
+function parseSerialize(argv: string[]): Command {
   let parsed;
   try {
     parsed = parseArgs({
@@ -62,7 +186,7 @@ export function parseCommandLine(argv: string[]): Command {
     throw new UsageError((error as Error).message);
   }
   const { values, positionals } = parsed;
-  if (values.help) return { kind: 'help' };
+  if (values.help) return { kind: 'help', usage: USAGE };
   if (values.version) return { kind: 'version' };
   if (positionals.length !== 2) {
     throw new UsageError(`expected BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`);

@@ -1,5 +1,7 @@
 import type { BatchResult } from '../core/batch.ts';
+import type { DeserializeResult } from '../core/deserialize.ts';
 import { formatBytes, formatTable } from '../core/format.ts';
+import type { ExpectedHolder, VerifyReport } from '../core/verify.ts';
 
 /** The end-of-run table: each tar, its blobs and bytes, and what deduplication saved. */
 export function formatReport(result: BatchResult, dryRun: boolean): string {
@@ -39,5 +41,66 @@ export function formatReport(result: BatchResult, dryRun: boolean): string {
     `${formatBytes(sum((t) => t.deduplicatedBytes))} (${sum((t) => t.deduplicatedBlobs)} blobs)`,
   ]);
   lines.push(formatTable(['tar', 'blobs', 'content', 'file', 'dedup saved'], rows));
+  return lines.join('\n');
+}
+
+/** verify's report: a line per tar, then every problem and note, each naming its tar. */
+export function formatVerifyReport(report: VerifyReport): string {
+  const rows = report.tars.map((tar) => [
+    tar.syncName,
+    tar.bytes === null ? '-' : formatBytes(tar.bytes),
+    tar.sidecar ?? '-',
+    String(tar.blobs),
+    String(tar.fromEarlierTars + tar.fromLoadedTars.length),
+    tar.ok ? 'ok' : 'FAILED',
+  ]);
+  const lines = rows.length > 0 ? [formatTable(['tar', 'size', 'sidecar', 'blobs', 'from earlier', 'result'], rows)] : [];
+  const problems = [
+    ...report.problems,
+    ...report.tars.flatMap((tar) => [
+      ...tar.problems.map((problem) => `${tar.syncName}: ${problem}`),
+      ...tar.missing.slice(0, LISTED_BLOBS).map((blob) => `${tar.syncName}: needs ${blob.digest} (${blob.mediaType}, ${blob.size} bytes), ${holders(blob.expectedIn)}`),
+      ...(tar.missing.length > LISTED_BLOBS ? [`${tar.syncName}: … and ${tar.missing.length - LISTED_BLOBS} more blob(s) (--json lists them all)`] : []),
+    ]),
+  ];
+  const notes = [...report.notes, ...report.tars.flatMap((tar) => tar.notes.map((note) => `${tar.syncName}: ${note}`))];
+  if (problems.length > 0) lines.push('Problems:', ...problems.map((p) => `  ${p}`));
+  if (notes.length > 0) lines.push('Notes:', ...notes.map((n) => `  ${n}`));
+  const failed = report.tars.filter((tar) => !tar.ok).length;
+  lines.push(
+    report.ok
+      ? `Verified: ${report.tars.length} tar(s) in ${report.dir}, everything checks out.`
+      : `FAILED: ${failed} of ${report.tars.length} tar(s) have problems, ${report.problems.length} problem(s) with the directory.`,
+  );
+  return lines.join('\n');
+}
+
+const LISTED_BLOBS = 10;
+
+function holders(expectedIn: ExpectedHolder[]): string {
+  if (expectedIn.length === 0) return 'which no earlier tar could have held (the tar itself is incomplete)';
+  const named = expectedIn.map((holder) => `${holder.syncName} (${holder.state === 'absent' ? 'not here' : holder.state})`);
+  return `which should be in ${named.length === 1 ? named[0] : `one of ${named.join(', ')}`}`;
+}
+
+/** deserialize's summary: each tar loaded, what went up, where it is tagged. */
+export function formatDeserializeResult(result: DeserializeResult): string {
+  const lines: string[] = [];
+  if (result.skipped.length > 0) lines.push(`Already loaded (successful-syncs.csv): ${result.skipped.join(', ')}`);
+  if (result.loaded.length === 0) {
+    lines.push('Nothing new to load.');
+    return lines.join('\n');
+  }
+  const rows = result.loaded.map((tar) => [
+    tar.syncName,
+    tar.reference,
+    `${tar.uploaded} (${formatBytes(tar.uploadedBytes)})`,
+    String(tar.mounted),
+    String(tar.present),
+    String(tar.manifestsPushed),
+  ]);
+  lines.push(formatTable(['tar', 'loaded as', 'uploaded', 'mounted', 'present', 'manifests'], rows));
+  const scattered = result.loaded.flatMap((tar) => tar.scattered);
+  if (scattered.length > 0) lines.push('Scattered:', ...scattered.map((image) => `  ${image.source} -> ${image.target}`));
   return lines.join('\n');
 }

@@ -1,30 +1,53 @@
 import { runBatch } from '../core/batch.ts';
+import { deserializeSyncDir } from '../core/deserialize.ts';
+import { formatBytes } from '../core/format.ts';
+import { progressReporter } from '../core/progress.ts';
+import { RegistryClient } from '../core/registry/client.ts';
+import { defaultKeychain } from '../core/registry/keychain.ts';
+import { resultJson } from '../core/result-json.ts';
+import { readScatterMap } from '../core/scatter-map.ts';
 import { Sources } from '../core/sources.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { parseCommandLine, UsageError, USAGE } from './args.ts';
-import { progressReporter } from '../core/progress.ts';
-import { resultJson } from '../core/result-json.ts';
-import { formatReport } from './report.ts';
+import { verifySyncDir } from '../core/verify.ts';
+import { parseCommandLine, UsageError, type Command, type DeserializeCommand } from './args.ts';
+import { formatDeserializeResult, formatReport, formatVerifyReport } from './report.ts';
 
 /** The CLI: returns the exit code (0 done, 1 failed, 2 bad usage); every error is reported here, once. */
 export async function run(argv: string[]): Promise<number> {
-  let command;
+  let command: Command;
   try {
     command = parseCommandLine(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`batch-serialize: ${error.message}\n\n${USAGE}\n`);
+    process.stderr.write(`batch-serialize: ${error.message}\n\n${error.usage}\n`);
     return 2;
   }
-  if (command.kind === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(`${command.usage}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`${TOOL_VERSION}\n`);
+      return 0;
+    case 'serialize':
+      return reportingErrors(() => serialize(command));
+    case 'verify':
+      return reportingErrors(() => verify(command));
+    case 'deserialize':
+      return reportingErrors(() => deserialize(command));
   }
-  if (command.kind === 'version') {
-    process.stdout.write(`${TOOL_VERSION}\n`);
-    return 0;
-  }
+}
 
+async function reportingErrors(action: () => Promise<number>): Promise<number> {
+  try {
+    return await action();
+  } catch (error) {
+    process.stderr.write(`batch-serialize: error: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function serialize(command: Extract<Command, { kind: 'serialize' }>): Promise<number> {
   const sources = new Sources({ insecureRegistries: command.insecureRegistries });
   try {
     const result = await runBatch(command.settings, sources, progressReporter(process.stderr));
@@ -32,10 +55,31 @@ export async function run(argv: string[]): Promise<number> {
       command.json ? `${JSON.stringify(resultJson(result, command.settings.dryRun), null, 2)}\n` : `${formatReport(result, command.settings.dryRun)}\n`,
     );
     return 0;
-  } catch (error) {
-    process.stderr.write(`batch-serialize: error: ${(error as Error).message}\n`);
-    return 1;
   } finally {
     await sources.close();
+  }
+}
+
+async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<number> {
+  const report = await verifySyncDir(command.options, {
+    tarChecked: (tar) => process.stderr.write(`${tar.syncName}: ${tar.ok ? 'ok' : 'FAILED'}${tar.bytes === null ? '' : `, ${formatBytes(tar.bytes)}`}\n`),
+  });
+  process.stdout.write(command.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+async function deserialize(command: DeserializeCommand): Promise<number> {
+  const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
+  const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
+  try {
+    const result = await deserializeSyncDir({ dir: command.dir, destination: command.destination, dedupScope: command.dedupScope, scatter }, registries, {
+      tarStarted: (tar) => process.stderr.write(`${tar.syncName}: checking, then loading\n`),
+      note: (tar, note) => process.stderr.write(`${tar.syncName}: note: ${note}\n`),
+      tarLoaded: (tar) => process.stderr.write(`${tar.syncName}: loaded as ${tar.reference}, recorded\n`),
+    });
+    process.stdout.write(command.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDeserializeResult(result)}\n`);
+    return 0;
+  } finally {
+    await registries.close();
   }
 }
