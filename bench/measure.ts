@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -14,9 +14,11 @@ export interface Timing {
 
 /**
  * Runs a command to completion and times it from spawn to exit. `stdoutFile` receives its standard output;
- * a non-zero exit is an error that quotes what the command said on stderr.
+ * a non-zero exit is an error that quotes what the command said on stderr. Dirty pages left by whatever ran
+ * before (the registry's uploads, the last output) are written back first, or they would land on whoever fsyncs.
  */
 export async function timeCommand(command: string, args: string[], options: { stdoutFile?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Timing> {
+  execFileSync('sync');
   const out = options.stdoutFile === undefined ? undefined : await open(options.stdoutFile, 'w');
   try {
     const started = performance.now();
