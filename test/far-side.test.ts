@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { writeAceDtTar } from './support/ace-dt-tar.ts';
 import { runCli } from './support/cli.ts';
 import { digestsOf, fetchGraph, resolveTag } from './support/far-registry.ts';
 import { pushImageSet, tutorialImages, tutorialSources, type ImageSet, type TutorialImages } from './support/images.ts';
@@ -91,5 +92,51 @@ describe('round trip through tars into a second registry', () => {
     const bundle = join(work, 'bundle');
     await exec('umoci', ['unpack', '--rootless', '--image', `${layout}:registry`, bundle]);
     expect((await readFile(join(bundle, 'rootfs', 'data', 'registry_linux_amd64_0.bin'))).byteLength).toBe(6000);
+  });
+
+  test('tars in ace-dt\'s layout by GNU tar, gzip and zstd, without sidecars: verify, then deserialize', async () => {
+    const sync = join(work, 'acedt');
+    await mkdir(sync);
+    const shipped = new Set(images.sources1.blobs.keys());
+    await writeAceDtTar(join(sync, '000001-tools.tar.gz'), images.sources1, { refName: ref('gather:sources1'), compression: 'gzip' });
+    await writeAceDtTar(join(sync, '000002-tools.tar.zst'), images.sources2, { refName: ref('gather:sources2'), compression: 'zstd', leaveOut: shipped });
+    await writeAceDtTar(join(sync, '000003-nested.tar'), fallback, { refName: ref('gather:fallback'), compression: 'none' });
+
+    const verified = await ok(['verify', sync]);
+    expect(verified).toMatch(/000002-tools\.tar\.zst\s.*missing\s+\d+\s+[1-9]\d*\s+ok/);
+    expect(verified).toMatch(/no \.sha256 sidecar/);
+    expect(verified).toMatch(/everything checks out/);
+
+    await ok(['deserialize', sync, `${far.host}/acedt`]);
+    await expectSame('acedt/tools', 'sources2', images.sources2);
+    expect(await fetchGraph(far.url, 'acedt/tools', images.sources1.root.digest)).toEqual(digestsOf(images.sources1));
+    await expectSame('acedt/nested', 'fallback', fallback);
+  });
+
+  test('--dedup-scope all: another name\'s blobs are mounted from its repository; a digest-only artifact loads untagged', async () => {
+    const sync = join(work, 'scope-all');
+    const batch = join(work, 'scope-all.csv');
+    await writeFile(batch, `name,artifact\nops,${ref(`gather@${images.sources1.root.digest}`)}\ntools,${ref('gather:sources2')}\n`);
+    await ok([batch, sync, '--dedup-scope', 'all']);
+
+    const byName = await runCli(['verify', sync]);
+    expect(byName.code).toBe(1);
+    expect(byName.stdout).toMatch(/000002-tools\.tar: \d+ blob\(s\) of the artifact are in neither this tar nor an earlier tar here \(000001-ops\.tar of another name holds some: serialized with --dedup-scope all\?\)/);
+    expect(await ok(['verify', sync, '--dedup-scope', 'all'])).toMatch(/000002-tools\.tar\s.*\s[1-9]\d*\s+ok/);
+
+    // Two runs, so the second knows nothing of the first: it must find grafana's blobs in all/ops by asking.
+    await rename(join(sync, '000002-tools.tar'), join(work, '000002-tools.tar'));
+    await ok(['deserialize', sync, `${far.host}/all`, '--dedup-scope', 'all']);
+    expect(await fetchGraph(far.url, 'all/ops', images.sources1.root.digest)).toEqual(digestsOf(images.sources1));
+    await rename(join(work, '000002-tools.tar'), join(sync, '000002-tools.tar'));
+    const json = JSON.parse(await ok(['deserialize', sync, `${far.host}/all`, '--dedup-scope', 'all', '--json'])) as {
+      loaded: Array<{ syncName: string; mounted: number; reference: string }>;
+      skipped: string[];
+    };
+    expect(json.skipped).toEqual(['000001-ops.tar']);
+    expect(json.loaded[0]?.mounted).toBeGreaterThan(0);
+    await expectSame('all/tools', 'sources2', images.sources2);
+    const syncs = await readFile(join(sync, 'successful-syncs.csv'), 'utf8');
+    expect(syncs).toContain(`000001-ops.tar,${far.host}/all/ops@${images.sources1.root.digest},`);
   });
 });

@@ -81,7 +81,13 @@ export async function deserializeSyncDir(settings: DeserializeSettings, registri
       continue;
     }
     hooks.tarStarted?.(tar);
-    const loaded = await loader.load(tar, hooks);
+    let loaded: LoadedTar;
+    try {
+      loaded = await loader.load(tar, hooks);
+    } catch (error) {
+      const resume = result.loaded.length + result.skipped.length > 0 ? ` (the tars before it are recorded in ${syncsPath}: a rerun resumes with ${tar.syncName})` : '';
+      throw new Error(`${(error as Error).message}${resume}`, { cause: error });
+    }
     records.push({ filename: tar.syncName, artifact: loaded.reference, timestamp: new Date().toISOString() });
     await writeSuccessfulSyncs(syncsPath, records);
     result.loaded.push(loaded);

@@ -75,7 +75,7 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
       const bytes = stream as AsyncIterable<Buffer>;
       const body = Readable.from(entry.digest === undefined ? bytes : verified(bytes, entry), { objectMode: false });
       await visit(entry, body);
-      if (!body.readableEnded) for await (const _ of body);
+      if (!body.readableEnded && !body.destroyed) for await (const _ of body);
       current = undefined;
     }
     await flowing;

@@ -58,7 +58,7 @@ export async function scanTar(path: string, options: ScanOptions = {}): Promise<
   }
   if (options.hashFile ?? true) {
     scan.sidecar = await checkSidecar(path, scan.file.sha256);
-    if (scan.sidecar.state === 'mismatch') scan.problems.push(`checksum mismatch: ${scan.sidecar.reason}`);
+    if (scan.sidecar.state === 'mismatch') scan.problems.unshift(`checksum mismatch: ${scan.sidecar.reason}`);
     if (scan.sidecar.state === 'missing') scan.notes.push('no .sha256 sidecar (ace-dt writes none): the file as a whole is unchecked');
   }
   visitor.finish();
