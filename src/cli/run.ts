@@ -1,16 +1,9 @@
-import { runBatch } from '../core/batch.ts';
-import { deserializeSyncDir } from '../core/deserialize.ts';
 import { formatBytes } from '../core/format.ts';
-import { progressReporter } from '../core/progress.ts';
-import { RegistryClient } from '../core/registry/client.ts';
-import { defaultKeychain } from '../core/registry/keychain.ts';
-import { resultJson } from '../core/result-json.ts';
-import { readScatterMap } from '../core/scatter-map.ts';
-import { Sources } from '../core/sources.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { verifySyncDir } from '../core/verify.ts';
 import { parseCommandLine, UsageError, type Command, type DeserializeCommand } from './args.ts';
 import { formatDeserializeResult, formatReport, formatVerifyReport } from './report.ts';
+
+// Each command loads only the engine it runs: verify, offline, starts without the registry client.
 
 /** The CLI: returns the exit code (0 done, 1 failed, 2 bad usage); every error is reported here, once. */
 export async function run(argv: string[]): Promise<number> {
@@ -48,6 +41,12 @@ async function reportingErrors(action: () => Promise<number>): Promise<number> {
 }
 
 async function serialize(command: Extract<Command, { kind: 'serialize' }>): Promise<number> {
+  const [{ runBatch }, { Sources }, { progressReporter }, { resultJson }] = await Promise.all([
+    import('../core/batch.ts'),
+    import('../core/sources.ts'),
+    import('../core/progress.ts'),
+    import('../core/result-json.ts'),
+  ]);
   const sources = new Sources({ insecureRegistries: command.insecureRegistries });
   try {
     const result = await runBatch(command.settings, sources, progressReporter(process.stderr));
@@ -61,6 +60,7 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
 }
 
 async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<number> {
+  const { verifySyncDir } = await import('../core/verify.ts');
   const report = await verifySyncDir(command.options, {
     tarChecked: (tar) => process.stderr.write(`${tar.syncName}: ${tar.ok ? 'ok' : 'FAILED'}${tar.bytes === null ? '' : `, ${formatBytes(tar.bytes)}`}\n`),
   });
@@ -69,6 +69,12 @@ async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<nu
 }
 
 async function deserialize(command: DeserializeCommand): Promise<number> {
+  const [{ deserializeSyncDir }, { RegistryClient }, { defaultKeychain }, { readScatterMap }] = await Promise.all([
+    import('../core/deserialize.ts'),
+    import('../core/registry/client.ts'),
+    import('../core/registry/keychain.ts'),
+    import('../core/scatter-map.ts'),
+  ]);
   const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
   const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
   try {

@@ -1,7 +1,26 @@
 import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 
-/** SHA-256 of a file's bytes as they stream past. */
-export class FileHasher {
+/** SHA-256 of a file's bytes as they stream past, in the order given. */
+export interface FileHasher {
+  /** Resolves when the hasher can take more (a worker that falls behind holds the reader back). */
+  update(chunk: Buffer): Promise<void> | void;
+  digest(): Promise<string>;
+  /** Gives up (the read failed); idempotent. */
+  close(): void;
+}
+
+/**
+ * Big files are hashed on a worker thread, so that the reader's own work (tar parsing, every blob hashed
+ * against its name) runs beside it on a second core; below this size a worker costs more to start than it saves.
+ */
+const WORKER_THRESHOLD = 64 * 1024 * 1024;
+
+export function fileHasher(size: number): FileHasher {
+  return size >= WORKER_THRESHOLD ? new WorkerHasher() : new InlineHasher();
+}
+
+class InlineHasher implements FileHasher {
   private readonly hash = createHash('sha256');
 
   update(chunk: Buffer): void {
@@ -13,4 +32,74 @@ export class FileHasher {
   }
 
   close(): void {}
+}
+
+/** Runs in the worker: each message a chunk to hash (acknowledged with its size), `null` asks for the digest. */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const hash = require('node:crypto').createHash('sha256');
+parentPort.on('message', (chunk) => {
+  if (chunk === null) parentPort.postMessage('sha256:' + hash.digest('hex'));
+  else {
+    hash.update(new Uint8Array(chunk));
+    parentPort.postMessage(chunk.byteLength);
+  }
+});`;
+
+/** Chunks sent but not yet hashed, at most: the reader waits beyond it. */
+const MAX_PENDING = 8 * 1024 * 1024;
+
+class WorkerHasher implements FileHasher {
+  private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
+  private pending = 0;
+  private room: (() => void) | undefined;
+  private result: { resolve(digest: string): void; reject(error: Error): void } | undefined;
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor() {
+    this.worker.on('message', (message: number | string) => {
+      if (typeof message === 'string') return this.result?.resolve(message);
+      this.pending -= message;
+      if (this.pending <= MAX_PENDING) this.wake();
+    });
+    this.worker.on('error', (error) => {
+      this.failure = error;
+      this.wake();
+      this.result?.reject(error);
+    });
+  }
+
+  async update(chunk: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    // A copy the worker owns: the reader still needs the original.
+    const copy = new Uint8Array(chunk);
+    this.pending += copy.byteLength;
+    this.worker.postMessage(copy.buffer, [copy.buffer]);
+    if (this.pending > MAX_PENDING) await new Promise<void>((resolve) => (this.room = resolve));
+    if (this.failure) throw this.failure;
+  }
+
+  async digest(): Promise<string> {
+    if (this.failure) throw this.failure;
+    const digest = new Promise<string>((resolve, reject) => (this.result = { resolve, reject }));
+    this.worker.postMessage(null);
+    try {
+      return await digest;
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    void this.worker.terminate();
+  }
+
+  private wake(): void {
+    const room = this.room;
+    this.room = undefined;
+    room?.();
+  }
 }

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as createExtract, type Header } from 'tar-stream';
 import { decompressor, detectCompression, type Compression } from './compression.ts';
 import { DigestMismatchError } from './digest.ts';
-import { FileHasher } from './file-hasher.ts';
+import { fileHasher } from './file-hasher.ts';
 
 /** One entry of a tar, its name cleaned as ace-dt's lenient reader does (no `./`, no trailing `/`). */
 export interface TarEntry {
@@ -56,7 +56,7 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  */
 export async function readTarFile(path: string, visit: EntryVisitor, options: ReadOptions = {}): Promise<TarFile> {
   const compression = detectCompression(await readHead(path));
-  const hasher = options.hashFile === false ? undefined : new FileHasher();
+  const hasher = options.hashFile === false ? undefined : fileHasher((await stat(path)).size);
   const tap = new CountingStream((chunk) => hasher?.update(chunk));
   const inner = new CountingStream();
   const unpack = decompressor(compression);
@@ -126,20 +126,23 @@ async function* verified(stream: AsyncIterable<Buffer>, entry: TarEntry): AsyncG
   if (digest !== expected.digest) throw new DigestMismatchError(`blob ${expected.digest}`, expected, { digest, size: seen });
 }
 
-/** Passes bytes through, counting them and showing each chunk to `see`. */
+type Seer = (chunk: Buffer) => Promise<void> | void;
+
+/** Passes bytes through, counting them and showing each chunk to `see` (waiting when it asks to). */
 class CountingStream extends Transform {
   bytes = 0;
-  private readonly see: ((chunk: Buffer) => void) | undefined;
+  private readonly see: Seer | undefined;
 
-  constructor(see?: (chunk: Buffer) => void) {
+  constructor(see?: Seer) {
     super({ highWaterMark: READ_CHUNK });
     this.see = see;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.byteLength;
-    this.see?.(chunk);
-    done(null, chunk);
+    const seen = this.see?.(chunk);
+    if (seen === undefined) done(null, chunk);
+    else seen.then(() => done(null, chunk), done);
   }
 }
 
