@@ -1,7 +1,7 @@
 /**
  * `npx node bench/verify.ts`: the far side on the benchmark's ~400 MB gather artifact (bench/artifact.ts).
  * `verify` against `sha256sum` on the same tar (the ratio), and the round trip: serialize from one loopback
- * registry, verify, deserialize into a second one. Medians of 3 runs after a warm-up, all in this one run.
+ * registry, verify, deserialize into a second one. Medians of 5 runs after a warm-up, all in this one run.
  * Needs docker-registry (`bash scripts/install-test-tools.sh`) and Node 24.
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { startRegistry, type RunningRegistry } from '../test/support/registry.ts
 import { pushBigArtifact } from './artifact.ts';
 import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 
-const RUNS = 3;
+const RUNS = 5;
 
 async function main(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'bs-bench-verify-'));
@@ -35,11 +35,15 @@ async function main(): Promise<void> {
 
     log(`measuring (${RUNS} runs each after a warm-up)...`);
     const runs = { sha256sum: [] as Timing[], verify: [] as Timing[], verifyZstd: [] as Timing[], deserialize: [] as Timing[] };
+    // Reading first, interleaved; then the loads, whose writes would disturb the reading.
     for (let round = 0; round <= RUNS; round++) {
       const keep = (list: Timing[], timing: Timing) => round > 0 && list.push(timing);
       keep(runs.sha256sum, await timeCommand('sha256sum', [tar]));
       keep(runs.verify, await timeCli(['verify', plain], scratch));
       keep(runs.verifyZstd, await timeCli(['verify', zstd], scratch));
+    }
+    for (let round = 0; round <= RUNS; round++) {
+      const keep = (list: Timing[], timing: Timing) => round > 0 && list.push(timing);
       await rm(join(plain, 'successful-syncs.csv'), { force: true });
       keep(runs.deserialize, await timeCli(['deserialize', plain, `${far.host}/round-${round}`], scratch));
       const loaded = await resolveTag(far.url, `round-${round}/bench`, 'v1');

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -82,6 +82,9 @@ describe('round trip through tars into a second registry', () => {
       `000003-nested.tar.zst,${far.host}/ours/nested:fallback`,
     ]);
     expect(await ok(['deserialize', sync, `${far.host}/ours`])).toMatch(/Nothing new to load/);
+    // Another destination is another load: the records name where each tar went.
+    expect(await ok(['deserialize', sync, `${far.host}/again`])).toMatch(/000003-nested\.tar\.zst\s+\S+\/again\/nested:fallback/);
+    await expectSame('again/tools', 'sources2', images.sources2);
 
     // Standard tools read the far registry: skopeo copies the flat gather index and the multi-platform caddy
     // index whole (skopeo 1.9 cannot copy --all through an index nested in an index), umoci unpacks an image.
@@ -111,6 +114,18 @@ describe('round trip through tars into a second registry', () => {
     await expectSame('acedt/tools', 'sources2', images.sources2);
     expect(await fetchGraph(far.url, 'acedt/tools', images.sources1.root.digest)).toEqual(digestsOf(images.sources1));
     await expectSame('acedt/nested', 'fallback', fallback);
+
+    // A far side ace-dt's batch-deserialize loaded (every name into DEST itself, tagged with the name, recorded
+    // as DEST:NAME): ours skips what it recorded and mounts the blobs later tars leave out from DEST.
+    const legacy = join(work, 'acedt-legacy');
+    await mkdir(legacy);
+    await pushImageSet(far.url, 'legacy', 'tools', images.sources1);
+    await cp(join(sync, '000002-tools.tar.zst'), join(legacy, '000002-tools.tar.zst'));
+    const aceDtRow = `000001-tools.tar.gz,${far.host}/legacy:tools,2024-01-27 16:16:00.123456789 -0500 EST m=+1.000000001`;
+    await writeFile(join(legacy, 'successful-syncs.csv'), `filename,artifact,timestamp\n${aceDtRow}\n`);
+    expect(await ok(['deserialize', legacy, `${far.host}/legacy`])).toMatch(/000002-tools\.tar\.zst\s+\S+\/legacy\/tools:sources2\s+\d+ \(.*\)\s+[1-9]\d*\s/);
+    await expectSame('legacy/tools', 'sources2', images.sources2);
+    expect((await readFile(join(legacy, 'successful-syncs.csv'), 'utf8')).split('\n').slice(0, 2)).toEqual(['filename,artifact,timestamp', aceDtRow]);
   });
 
   test('--dedup-scope all: another name\'s blobs are mounted from its repository; a digest-only artifact loads untagged', async () => {

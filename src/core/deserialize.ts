@@ -71,7 +71,7 @@ export async function deserializeSyncDir(settings: DeserializeSettings, registri
   const syncsPath = join(settings.dir, SUCCESSFUL_SYNCS_FILENAME);
   const records = await readSuccessfulSyncs(syncsPath);
   const target = formatDestination(settings.destination);
-  const isLoaded = (tar: SyncTar) => records.some((r) => r.filename === tar.syncName && loadedInto(r, target));
+  const isLoaded = (tar: SyncTar) => records.some((r) => r.filename === tar.syncName && loadedInto(r, target, tar.name));
   const loader = new Loader(settings, registries, listing.tars, records);
 
   const result: DeserializeResult = { loaded: [], skipped: [] };
@@ -96,9 +96,10 @@ export async function deserializeSyncDir(settings: DeserializeSettings, registri
   return result;
 }
 
-/** ace-dt records `DEST:NAME`; we record `DEST/NAME:TAG`: either says which destination took the tar. */
-function loadedInto(record: SyncRecord, destination: string): boolean {
-  return record.artifact === '' || record.artifact.startsWith(`${destination}/`) || record.artifact.startsWith(`${destination}:`);
+/** ace-dt records `DEST:NAME` (its older releases nothing); we record `DEST/NAME:TAG` or `DEST/NAME@DIGEST`. */
+function loadedInto(record: SyncRecord, destination: string, name: string): boolean {
+  const { artifact } = record;
+  return artifact === '' || artifact === `${destination}:${name}` || artifact.startsWith(`${destination}/${name}:`) || artifact.startsWith(`${destination}/${name}@`);
 }
 
 class Loader {
@@ -106,6 +107,8 @@ class Loader {
   private readonly registries: RegistryClient;
   private readonly tars: readonly SyncTar[];
   private readonly loadedNames: Set<string>;
+  /** DEST itself, when ace-dt's batch-deserialize loaded earlier tars there (all names in one repository). */
+  private readonly aceDtRepository: RegistryRepository | undefined;
   /** Where this run knows each blob to be: a later tar mounts rather than uploads it. */
   private readonly located = new Map<string, RegistryRepository>();
 
@@ -114,6 +117,10 @@ class Loader {
     this.registries = registries;
     this.tars = tars;
     this.loadedNames = new Set([...tars.map((t) => t.name), ...records.flatMap((r) => parseSyncName(r.filename)?.name ?? [])]);
+    const { registry, path } = settings.destination;
+    const target = formatDestination(settings.destination);
+    const byAceDt = records.some((r) => r.artifact === `${target}:${parseSyncName(r.filename)?.name}`);
+    this.aceDtRepository = byAceDt && path !== '' ? registries.repository({ registry, repository: path }) : undefined;
   }
 
   async load(tar: SyncTar, hooks: DeserializeHooks): Promise<LoadedTar> {
@@ -177,17 +184,21 @@ class Loader {
     return new Set(graph.blobs.filter((_, i) => held[i]).map((blob) => blob.digest));
   }
 
-  /** For blobs a tar leaves out and its repository lacks: another repository of the destination that holds each. */
+  /**
+   * For blobs a tar leaves out and its repository lacks: another repository of the destination that holds each
+   * (one this run put it in, ace-dt's single repository, or with `--dedup-scope all` another name's).
+   */
   private async locate(blobs: Descriptor[], name: string, repository: RegistryRepository): Promise<Map<string, RegistryRepository>> {
     const found = new Map<string, RegistryRepository>();
-    if (this.settings.dedupScope !== 'all') return found;
-    const others = [...this.loadedNames].filter((other) => other !== name).flatMap((other) => {
+    const names = this.settings.dedupScope === 'all' ? [...this.loadedNames].filter((other) => other !== name) : [];
+    const others = names.flatMap((other) => {
       try {
         return [this.registries.repository(repositoryUnder(this.settings.destination, other, other))];
       } catch {
         return []; // a name that cannot be a repository never loaded anywhere
       }
     });
+    if (this.aceDtRepository !== undefined) others.unshift(this.aceDtRepository);
     const limit = pLimit(HEADS);
     await Promise.all(
       blobs.map((blob) =>
