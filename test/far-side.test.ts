@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeAceDtTar } from './support/ace-dt-tar.ts';
 import { runCli } from './support/cli.ts';
 import { digestsOf, fetchGraph, resolveTag } from './support/far-registry.ts';
-import { pushImageSet, tutorialImages, tutorialSources, type ImageSet, type TutorialImages } from './support/images.ts';
+import { pushImageSet, tutorialImages, type ImageSet, type TutorialImages } from './support/images.ts';
 import { startRegistry, type RunningRegistry } from './support/registry.ts';
 
 const exec = promisify(execFile);

@@ -3,6 +3,8 @@ import { TOOL_VERSION } from '../core/version.ts';
 import { parseCommandLine, UsageError, type Command, type DeserializeCommand } from './args.ts';
 import { formatDeserializeResult, formatReport, formatVerifyReport } from './report.ts';
 
+const PROGRESS_INTERVAL_MS = 5_000;
+
 // Each command loads only the engine it runs: verify, offline, starts without the registry client.
 
 /** The CLI: returns the exit code (0 done, 1 failed, 2 bad usage); every error is reported here, once. */
@@ -77,10 +79,16 @@ async function deserialize(command: DeserializeCommand): Promise<number> {
   ]);
   const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
   const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
+  let lastProgress = Date.now();
   try {
     const result = await deserializeSyncDir({ dir: command.dir, destination: command.destination, dedupScope: command.dedupScope, scatter }, registries, {
       tarStarted: (tar) => process.stderr.write(`${tar.syncName}: checking, then loading\n`),
       note: (tar, note) => process.stderr.write(`${tar.syncName}: note: ${note}\n`),
+      uploading: (tar, done, total) => {
+        if (Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
+        lastProgress = Date.now();
+        process.stderr.write(`${tar.syncName}: ${formatBytes(done)} of ${formatBytes(total)} uploaded\n`);
+      },
       tarLoaded: (tar) => process.stderr.write(`${tar.syncName}: loaded as ${tar.reference}, recorded\n`),
     });
     process.stdout.write(command.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDeserializeResult(result)}\n`);

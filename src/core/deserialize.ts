@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { pipeline, Transform } from 'node:stream';
 import pLimit from 'p-limit';
 import { copyBlob } from './blob-copy.ts';
 import { formatDestination, repositoryUnder, type Destination } from './destination.ts';
@@ -52,6 +53,8 @@ export interface DeserializeHooks {
   tarStarted?(tar: SyncTar): void;
   /** Sidecar missing and the like: said, not failures. */
   note?(tar: SyncTar, note: string): void;
+  /** Bytes uploaded from the tar so far, of those it must upload; called as they go. */
+  uploading?(tar: SyncTar, done: number, total: number): void;
   tarLoaded?(loaded: LoadedTar): void;
 }
 
@@ -161,7 +164,7 @@ class Loader {
         loaded.mounted++;
       }
     }
-    if (toUpload.size > 0) await this.upload(tar, scan, repository, toUpload, loaded);
+    if (toUpload.size > 0) await this.upload(tar, scan, repository, toUpload, loaded, hooks);
     for (const { descriptor, bytes } of graph.manifests) {
       const isRoot = descriptor.digest === root.digest;
       if (isRoot && tag !== undefined) await repository.pushManifest(tag, descriptor.mediaType, bytes);
@@ -218,13 +221,29 @@ class Loader {
   }
 
   /** The second pass: streams the blobs the destination lacks from the tar to the registry. */
-  private async upload(tar: SyncTar, scan: TarScan, repository: RegistryRepository, blobs: Map<string, Descriptor>, loaded: LoadedTar): Promise<void> {
+  private async upload(
+    tar: SyncTar,
+    scan: TarScan,
+    repository: RegistryRepository,
+    blobs: Map<string, Descriptor>,
+    loaded: LoadedTar,
+    hooks: DeserializeHooks,
+  ): Promise<void> {
+    const total = [...blobs.values()].reduce((sum, blob) => sum + blob.size, 0);
+    let done = 0;
     await readTarFile(
       tar.path,
       async (entry, body) => {
         const blob = entry.digest === undefined ? undefined : blobs.get(entry.digest);
         if (blob === undefined) return;
-        await repository.pushBlob(blob, body);
+        const counted = new Transform({
+          transform(chunk: Buffer, _encoding, next) {
+            done += chunk.byteLength;
+            hooks.uploading?.(tar, done, total);
+            next(null, chunk);
+          },
+        });
+        await repository.pushBlob(blob, pipeline(body, counted, () => undefined));
         blobs.delete(blob.digest);
         loaded.uploaded++;
         loaded.uploadedBytes += blob.size;
