@@ -81,8 +81,9 @@ export interface VerifyHooks {
  */
 export async function verifySyncDir(options: VerifyOptions, hooks: VerifyHooks = {}): Promise<VerifyReport> {
   const listing = await listSyncDir(options.dir);
-  const context = await readContext(options);
-  const report: VerifyReport = { dir: options.dir, ok: true, dedupScope: options.dedupScope, tars: [], absent: absentTars(listing.tars, context), problems: [], notes: [] };
+  const notes: string[] = [];
+  const context = await readContext(options, notes);
+  const report: VerifyReport = { dir: options.dir, ok: true, dedupScope: options.dedupScope, tars: [], absent: absentTars(listing.tars, context), problems: [], notes };
   for (const { number, syncNames } of listing.duplicates) report.problems.push(`${syncNames.join(' and ')} share number ${formatNumber(number)}: their order is unknowable`);
   for (const partial of listing.partials) report.notes.push(`${partial}: a tar whose writing never finished (not a tar to load)`);
   for (const absent of report.absent) {
@@ -109,12 +110,18 @@ interface Context {
   loaded: SyncRecord[];
 }
 
-async function readContext(options: VerifyOptions): Promise<Context> {
+/** The tracker, ledger and successful-syncs.csv only help name what is missing: a damaged one is noted and left out. */
+async function readContext(options: VerifyOptions, notes: string[]): Promise<Context> {
   const trackerPath = join(options.dir, options.trackerFilename);
+  const optional = async <T>(read: () => Promise<T[]>): Promise<T[]> =>
+    read().catch((error: unknown) => {
+      notes.push(`${(error as Error).message} (ignored)`);
+      return [];
+    });
   return {
-    tracker: await readTracker(trackerPath),
-    ledger: await readLedger(ledgerPath(trackerPath)),
-    loaded: await readSuccessfulSyncs(join(options.dir, SUCCESSFUL_SYNCS_FILENAME)),
+    tracker: await optional(() => readTracker(trackerPath)),
+    ledger: await optional(() => readLedger(ledgerPath(trackerPath))),
+    loaded: await optional(() => readSuccessfulSyncs(join(options.dir, SUCCESSFUL_SYNCS_FILENAME))),
   };
 }
 
