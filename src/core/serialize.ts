@@ -63,9 +63,9 @@ export interface SyncState {
 
 const PARTIAL = /^\d{6,}-.+\.tar(?:\.gz|\.zst)?\.partial$/;
 
-/** A `.partial` tar or a spool directory left by a run that died is ours to remove. */
+/** A `.partial` tar left by a run that died is ours to remove. */
 export async function removeLeftovers(syncDir: string): Promise<string[]> {
-  const names = (await readdir(syncDir).catch(() => [])).filter((name) => PARTIAL.test(name) || name.startsWith('.spool-'));
+  const names = (await readdir(syncDir).catch(() => [])).filter((name) => PARTIAL.test(name));
   await Promise.all(names.map((name) => rm(join(syncDir, name), { recursive: true, force: true })));
   return names;
 }
@@ -109,10 +109,7 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
   }
   hooks.tarStarted?.(tar);
 
-  const prefetcher = new Prefetcher(storage.open(tar.entry.reference), tar.blobs, {
-    concurrency: settings.concurrency,
-    spoolParent: settings.syncDir,
-  });
+  const prefetcher = new Prefetcher(storage.open(tar.entry.reference), tar.blobs, { concurrency: settings.concurrency });
   const fetched = new Map(prefetcher.blobs().map((blob) => [blob.descriptor.digest, blob]));
   const blobs: TarBlob[] = [];
   for (const node of tar.graph.nodes) {
