@@ -78,6 +78,8 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(second.code, second.stdout + second.stderr).toBe(0);
     expect(second.stdout).toContain(`Restored the tracker from the cache entry ${prefix}-${runId - 1}-1`);
     expect(second.summary).toContain(`cache entry <code>${prefix}-${runId - 1}-1</code>`);
+    expect(second.summary).toMatch(/<tr><td>000002-tools\.tar<\/td><td>[^<]+gather:sources2<\/td><td>\d+<\/td><td>[^<]+<\/td><td>[^<]+ \(5 blobs\)<\/td><td>\d+<\/td><\/tr>/);
+    expect(second.summary.match(/<td>/g)?.length).toBe(second.summary.match(/<\/td>/g)?.length);
     const incremental = blobDigests(await readTar(await tarFromArtifact('000002-tools.tar')));
     for (const digest of nonManifest(images.sources1)) expect(incremental.has(digest)).toBe(false);
     expect(Number(second.outputs.bytes)).toBeLessThan(Number(first.outputs.bytes));

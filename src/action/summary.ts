@@ -38,13 +38,14 @@ export async function writeSerializeSummary(
       String(artifactIds.get(tar.syncName) ?? 'not uploaded'),
     ]);
     const sum = (pick: (tar: WrittenTar) => number) => written.reduce((total, tar) => total + pick(tar), 0);
+    // @actions/core leaves an empty cell unclosed: a space keeps the table whole.
     rows.push([
       '<b>total</b>',
-      '',
+      ' ',
       String(sum((t) => t.blobs)),
       formatBytes(sum((t) => t.bytes)),
       `${formatBytes(sum((t) => t.deduplicatedBytes))} (${sum((t) => t.deduplicatedBlobs)} blobs)`,
-      '',
+      ' ',
     ]);
     summary.addTable([header('tar', 'artifact', 'blobs', 'size', 'dedup saved', 'artifact id'), ...rows]);
   } else if (!failure) {
