@@ -31,10 +31,6 @@ export function isManifest(mediaType: string): boolean {
   return manifestMediaTypes.includes(mediaType);
 }
 
-export function isIndex(mediaType: string): boolean {
-  return mediaType === MediaType.ociIndex || mediaType === MediaType.dockerManifestList;
-}
-
 /** The parts of an image manifest or index that point at other content. */
 export interface ManifestJson {
   schemaVersion?: number;

@@ -20,8 +20,6 @@ export interface PrefetchedBlob {
 export interface PrefetchOptions {
   /** Blobs downloading at once: the one being written and `concurrency - 1` ahead of it. */
   concurrency: number;
-  /** Unused since blobs ahead wait in memory; stays until serialize.ts stops passing it. */
-  spoolParent?: string;
 }
 
 /**

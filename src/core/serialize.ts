@@ -1,14 +1,14 @@
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { digestHex } from './digest.ts';
-import { pathExists, replaceFile, syncDirectory } from './files.ts';
+import { pathExists, syncDirectory } from './files.ts';
 import type { Compression } from './compression.ts';
 import { writeLedger, type LedgerEntry } from './ledger.ts';
 import { dockerLoadManifest } from './manifest-json.ts';
 import { Annotation, type ManifestJson } from './oci.ts';
 import type { PlannedTar } from './planner.ts';
 import { Prefetcher } from './prefetch.ts';
+import { writeSidecar } from './sidecar.ts';
 import type { StorageProvider } from './storage.ts';
 import { writeTar, type TarBlob } from './tar-writer.ts';
 import { writeTracker, type TrackerRow } from './tracker.ts';
@@ -139,13 +139,13 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
       },
       { compression: settings.compression, level: settings.compressionLevel, onBytes: hooks.progress },
     );
-    await replaceFile(`${path}.sha256`, `${digestHex(result.sha256)}  ${tar.syncName}\n`);
+    const checksumPath = await writeSidecar(path, result.sha256);
     await rename(`${path}.partial`, path);
     await syncDirectory(settings.syncDir);
     return {
       syncName: tar.syncName,
       path,
-      checksumPath: `${path}.sha256`,
+      checksumPath,
       name: tar.entry.name,
       artifact: tar.entry.artifact,
       digest: tar.root.digest,

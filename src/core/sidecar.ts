@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { digestHex } from './digest.ts';
-import { readIfExists } from './files.ts';
+import { readIfExists, replaceFile } from './files.ts';
 
 /** What a tar's `NAME.sha256` (sha256sum's format, written by the serializer) says about the file. */
 export type SidecarCheck =
@@ -11,8 +11,15 @@ export type SidecarCheck =
 
 const LINE = /^([a-f0-9]{64}) [ *](.+)$/;
 
-export function sidecarPath(tarPath: string): string {
+function sidecarPath(tarPath: string): string {
   return `${tarPath}.sha256`;
+}
+
+/** Writes the tar's `NAME.sha256` (atomically) and returns its path. */
+export async function writeSidecar(tarPath: string, sha256: string): Promise<string> {
+  const path = sidecarPath(tarPath);
+  await replaceFile(path, `${digestHex(sha256)}  ${basename(tarPath)}\n`);
+  return path;
 }
 
 /** Compares the sidecar with the file's digest as read, as `sha256sum -c` would. */
