@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MediaType } from '../src/core/oci.ts';
 import { startRegistry, type RunningRegistry } from '../test/support/registry.ts';
 import { blobPaths, pushBigArtifact, pushSmallArtifacts, type PushedArtifact } from './artifact.ts';
@@ -18,6 +19,7 @@ const RUNS = 3;
 const SMALL_ARTIFACTS = 20;
 const TARGET = { curlRatio: 1.5, maxRssMiB: 256, nothingChangedSeconds: 1.25 };
 const MANIFEST_ACCEPT = Object.values(MediaType).join(', ');
+const DOWNLOAD_FLOOR = fileURLToPath(new URL('./download-floor.ts', import.meta.url));
 
 async function main(): Promise<void> {
   const major = Number(process.versions.node.split('.')[0]);
@@ -55,6 +57,8 @@ interface BigResults {
   curl: Timing[];
   /** curl, then an fsync of its file: the durability every tar of ours pays before it is recorded. */
   curlFsync: Timing[];
+  /** bench/download-floor.ts: what Node itself costs to receive the same bytes. */
+  nodeFloor: Timing[];
   ours: Timing[];
   zstd: Timing[];
   skopeo: Timing[];
@@ -67,7 +71,7 @@ async function measureBig(registry: RunningRegistry, artifact: PushedArtifact, f
   await writeFile(batch, `name,artifact\nbench,${artifact.reference}\n`);
   const urls = blobPaths(artifact).map((path) => `${registry.url}${path}`);
   const curlArgs = ['-sS', '--fail', '-H', `Accept: ${MANIFEST_ACCEPT}`];
-  const results: BigResults = { curl: [], curlFsync: [], ours: [], zstd: [], skopeo: [], tarBytes: 0 };
+  const results: BigResults = { curl: [], curlFsync: [], nodeFloor: [], ours: [], zstd: [], skopeo: [], tarBytes: 0 };
   for (let round = 0; round <= RUNS; round++) {
     const keep = (list: Timing[], timing: Timing) => round > 0 && list.push(timing);
 
@@ -76,6 +80,9 @@ async function measureBig(registry: RunningRegistry, artifact: PushedArtifact, f
     await expectSize('curl output', fetched, artifact.bytes);
     await rm(fetched);
     keep(results.curlFsync, await timeCommand('sh', ['-c', 'out=$1; shift; curl "$@" > "$out" && sync "$out"', 'sh', fetched, ...curlArgs, ...urls]));
+    await rm(fetched);
+    keep(results.nodeFloor, await timeCommand(process.execPath, [DOWNLOAD_FLOOR, fetched, MANIFEST_ACCEPT, ...urls]));
+    await expectSize('bare Node download', fetched, artifact.bytes);
     await rm(fetched);
 
     for (const [list, compression] of [[results.ours, 'none'], [results.zstd, 'zstd']] as const) {
@@ -148,6 +155,7 @@ async function report(big: BigResults, unchanged: NothingChangedResults, artifac
     '',
     row('curl, 1 connection, 1 file', big.curl, ''),
     row('curl, then fsync of its file', big.curlFsync, `ours ${ratio(ours / curlFsync)} this (info)`),
+    row('bare Node download (undici) **', big.nodeFloor, `ours ${ratio(ours / time(big.nodeFloor))} this (info)`),
     row('skopeo copy --all oci-archive *', big.skopeo, ''),
     row('ours, --compression none', big.ours, `${ratio(ours / curl)} curl, ${ratio(ours / skopeo)} skopeo`),
     row('ours, --compression zstd', big.zstd, `${ratio(zstd / curl)} curl (info)`),
@@ -155,6 +163,7 @@ async function report(big: BigResults, unchanged: NothingChangedResults, artifac
     row(`nothing changed, ${SMALL_ARTIFACTS} artifacts`, unchanged.rerun, `${ratio(rerun / start)} process start`),
     '* skopeo 1.9 cannot copy --all an index nested in an index: it copies a flat gather of the same images',
     '  (same configs and layers, every platform manifest listed directly, no nested index manifests).',
+    '** bench/download-floor.ts: the same blobs fetched in turn, hashed once and written to one file, no tar, no fsync.',
     '',
     `${verdict(ours / curl <= TARGET.curlRatio)}  ours/curl ${ratio(ours / curl)} (target <= ${TARGET.curlRatio}x)`,
     `${verdict(rss < TARGET.maxRssMiB)}  peak RSS ${rss.toFixed(0)} MiB (target < ${TARGET.maxRssMiB} MiB; nothing-changed run ${rerunRss.toFixed(0)} MiB)`,
