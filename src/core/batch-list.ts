@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readRequired } from './files.ts';
 import { parse } from 'csv-parse/sync';
 import { InputError } from './input-error.ts';
 import { parseReference, type Reference } from './reference.ts';
@@ -17,13 +17,7 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const HEADER = ['name', 'artifact'];
 
 export async function readBatchList(path: string): Promise<BatchEntry[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new InputError(`${path}: cannot read the batch list: ${(error as Error).message}`);
-  }
-  return parseBatchList(text, path);
+  return parseBatchList(await readRequired(path, 'batch list'), path);
 }
 
 /**

@@ -31,6 +31,15 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** A file's text; failing to read it is the user's to fix, so the message names the file and what it is. */
+export async function readRequired(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`${path}: cannot read the ${what}: ${(error as Error).message}`);
+  }
+}
+
 /** A file's text, or undefined when it does not exist; other failures name the file and what it is. */
 export async function readIfExists(path: string, what: string): Promise<string | undefined> {
   try {

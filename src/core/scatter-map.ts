@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readRequired } from './files.ts';
 import { repositoryUnder, type Destination } from './destination.ts';
 import { InputError } from './input-error.ts';
 import { formatReference, parseReference, type RegistryReference } from './reference.ts';
@@ -18,12 +18,7 @@ export interface ScatterTarget {
 
 /** `SOURCE-PREFIX=DEST-PREFIX` per line; `#` comments and blank lines are skipped. */
 export async function readScatterMap(path: string): Promise<ScatterRule[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new InputError(`${path}: cannot read the scatter map: ${(error as Error).message}`);
-  }
+  const text = await readRequired(path, 'scatter map');
   return text.split(/\r?\n/).flatMap((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return [];
