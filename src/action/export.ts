@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { readBatchList, type BatchEntry } from '../core/batch-list.ts';
 import { runBatch, type BatchResult } from '../core/batch.ts';
 import { pathExists } from '../core/files.ts';
+import { totalsOf } from '../core/format.ts';
 import { InputError } from '../core/input-error.ts';
 import { progressReporter } from '../core/progress.ts';
 import { resultJson } from '../core/result-json.ts';
@@ -71,7 +72,7 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
     if (settings.upload && (await pathExists(files.tracker))) await uploadTrackerArtifact(settings, files.syncDir, [files.tracker, files.ledger], services);
 
     core.setOutput('tars', JSON.stringify(written.map((tar) => tar.path)));
-    core.setOutput('bytes', String(written.reduce((sum, tar) => sum + tar.bytes, 0)));
+    core.setOutput('bytes', String(totalsOf(written).bytes));
     core.setOutput('artifact-ids', JSON.stringify(Object.fromEntries(artifactIds)));
     setCounts(written, result);
     await writeSerializeSummary(result, written, artifactIds, restored, prefix, failure);

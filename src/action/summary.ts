@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import type { BatchResult } from '../core/batch.ts';
-import { formatBytes } from '../core/format.ts';
+import { formatBytes, formatSaved, totalsOf } from '../core/format.ts';
 import type { WrittenTar } from '../core/serialize.ts';
 import type { Restored } from './tracker-state.ts';
 
@@ -34,19 +34,12 @@ export async function writeSerializeSummary(
       tar.artifact,
       String(tar.blobs),
       formatBytes(tar.bytes),
-      `${formatBytes(tar.deduplicatedBytes)} (${tar.deduplicatedBlobs} blobs)`,
+      formatSaved(tar),
       String(artifactIds.get(tar.syncName) ?? 'not uploaded'),
     ]);
-    const sum = (pick: (tar: WrittenTar) => number) => written.reduce((total, tar) => total + pick(tar), 0);
+    const total = totalsOf(written);
     // @actions/core leaves an empty cell unclosed: a space keeps the table whole.
-    rows.push([
-      '<b>total</b>',
-      ' ',
-      String(sum((t) => t.blobs)),
-      formatBytes(sum((t) => t.bytes)),
-      `${formatBytes(sum((t) => t.deduplicatedBytes))} (${sum((t) => t.deduplicatedBlobs)} blobs)`,
-      ' ',
-    ]);
+    rows.push(['<b>total</b>', ' ', String(total.blobs), formatBytes(total.bytes), formatSaved(total), ' ']);
     summary.addTable([header('tar', 'artifact', 'blobs', 'size', 'dedup saved', 'artifact id'), ...rows]);
   } else if (!failure) {
     summary.addRaw('<p>Nothing new to serialize: every artifact is up to date.</p>', true);

@@ -1,6 +1,6 @@
 import type { BatchResult } from '../core/batch.ts';
 import type { DeserializeResult } from '../core/deserialize.ts';
-import { formatBytes, formatTable } from '../core/format.ts';
+import { formatBytes, formatSaved, formatTable, totalsOf } from '../core/format.ts';
 import type { ExpectedHolder, VerifyReport } from '../core/verify.ts';
 
 /** The end-of-run table: each tar, its blobs and bytes, and what deduplication saved. */
@@ -30,16 +30,10 @@ export function formatReport(result: BatchResult, dryRun: boolean): string {
     String(tar.blobs),
     formatBytes(tar.contentBytes),
     formatBytes(tar.bytes),
-    `${formatBytes(tar.deduplicatedBytes)} (${tar.deduplicatedBlobs} blobs)`,
+    formatSaved(tar),
   ]);
-  const sum = (pick: (tar: (typeof result.written)[number]) => number) => result.written.reduce((total, tar) => total + pick(tar), 0);
-  rows.push([
-    'total',
-    String(sum((t) => t.blobs)),
-    formatBytes(sum((t) => t.contentBytes)),
-    formatBytes(sum((t) => t.bytes)),
-    `${formatBytes(sum((t) => t.deduplicatedBytes))} (${sum((t) => t.deduplicatedBlobs)} blobs)`,
-  ]);
+  const total = totalsOf(result.written);
+  rows.push(['total', String(total.blobs), formatBytes(total.contentBytes), formatBytes(total.bytes), formatSaved(total)]);
   lines.push(formatTable(['tar', 'blobs', 'content', 'file', 'dedup saved'], rows));
   return lines.join('\n');
 }

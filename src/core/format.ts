@@ -1,3 +1,5 @@
+import type { WrittenTar } from './serialize.ts';
+
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
 /** 1536 → "1.5 KiB": sizes as people read them in logs and summaries. */
@@ -11,6 +13,11 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
+/** What deduplication left out of a tar: "13.7 MiB (5 blobs)". */
+export function formatSaved(tar: { deduplicatedBytes: number; deduplicatedBlobs: number }): string {
+  return `${formatBytes(tar.deduplicatedBytes)} (${tar.deduplicatedBlobs} blobs)`;
+}
+
 /** Left-aligned first column, right-aligned others: a plain-text table for terminals and logs. */
 export function formatTable(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
@@ -18,4 +25,13 @@ export function formatTable(header: string[], rows: string[][]): string {
   const line = (row: string[]) =>
     row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** What a run's tars add up to: the total row of the CLI's table and of the Action's summary. */
+export type TarTotals = Pick<WrittenTar, 'blobs' | 'contentBytes' | 'bytes' | 'deduplicatedBlobs' | 'deduplicatedBytes'>;
+
+export function totalsOf(tars: readonly WrittenTar[]): TarTotals {
+  const totals: TarTotals = { blobs: 0, contentBytes: 0, bytes: 0, deduplicatedBlobs: 0, deduplicatedBytes: 0 };
+  for (const tar of tars) for (const key of Object.keys(totals) as Array<keyof TarTotals>) totals[key] += tar[key];
+  return totals;
 }
