@@ -25,7 +25,7 @@ function progressReporter(stream) {
     const status = (c) => {
         const seconds = Math.max((Date.now() - c.started) / 1000, 0.001);
         const percent = c.total === 0 ? 100 : Math.floor((c.done / c.total) * 100);
-        return `${c.syncName}  ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z)(c.done)} / ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z)(c.total)} (${percent}%)  ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z)(c.done / seconds)}/s`;
+        return `${c.syncName}  ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(c.done)} / ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(c.total)} (${percent}%)  ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(c.done / seconds)}/s`;
     };
     const draw = (c) => {
         const filled = c.total === 0 ? BAR_WIDTH : Math.round((c.done / c.total) * BAR_WIDTH);
@@ -38,7 +38,7 @@ function progressReporter(stream) {
             if (live)
                 draw(current);
             else
-                stream.write(`${tar.syncName}: ${tar.entry.artifact}, ${tar.blobs.length} new blobs, ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z)(tar.bytes)} to write\n`);
+                stream.write(`${tar.syncName}: ${tar.entry.artifact}, ${tar.blobs.length} new blobs, ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(tar.bytes)} to write\n`);
         },
         progress(bytes) {
             if (!current)
@@ -59,7 +59,7 @@ function progressReporter(stream) {
                 stream.write('\n');
             }
             const seconds = current ? (Date.now() - current.started) / 1000 : 0;
-            stream.write(`${tar.syncName}: done, ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z)(tar.bytes)} in ${seconds.toFixed(1)} s, recorded\n`);
+            stream.write(`${tar.syncName}: done, ${(0,_format_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(tar.bytes)} in ${seconds.toFixed(1)} s, recorded\n`);
             current = undefined;
         },
     };

@@ -10,8 +10,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */   readScatterMap: () => (/* binding */ readScatterMap),
 /* harmony export */   scatterTarget: () => (/* binding */ scatterTarget)
 /* harmony export */ });
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _files_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9928);
 /* harmony import */ var _destination_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(171);
 /* harmony import */ var _input_error_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(496);
 /* harmony import */ var _reference_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(5378);
@@ -21,13 +20,7 @@ __webpack_require__.r(__webpack_exports__);
 
 /** `SOURCE-PREFIX=DEST-PREFIX` per line; `#` comments and blank lines are skipped. */
 async function readScatterMap(path) {
-    let text;
-    try {
-        text = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)(path, 'utf8');
-    }
-    catch (error) {
-        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${path}: cannot read the scatter map: ${error.message}`);
-    }
+    const text = await (0,_files_js__WEBPACK_IMPORTED_MODULE_0__/* .readRequired */ .yu)(path, 'scatter map');
     return text.split(/\r?\n/).flatMap((raw, i) => {
         const line = raw.trim();
         if (line === '' || line.startsWith('#'))

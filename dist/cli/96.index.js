@@ -17,6 +17,8 @@ __webpack_require__.d(__webpack_exports__, {
 var promises_ = __webpack_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __webpack_require__(6760);
+// EXTERNAL MODULE: ./src/core/files.ts
+var core_files = __webpack_require__(9928);
 // EXTERNAL MODULE: ./node_modules/csv-parse/lib/sync.js + 9 modules
 var sync = __webpack_require__(5175);
 // EXTERNAL MODULE: ./src/core/input-error.ts
@@ -31,14 +33,7 @@ var core_reference = __webpack_require__(5378);
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const HEADER = ['name', 'artifact'];
 async function readBatchList(path) {
-    let text;
-    try {
-        text = await (0,promises_.readFile)(path, 'utf8');
-    }
-    catch (error) {
-        throw new input_error/* InputError */.d(`${path}: cannot read the batch list: ${error.message}`);
-    }
-    return parseBatchList(text, path);
+    return parseBatchList(await (0,core_files/* readRequired */.yu)(path, 'batch list'), path);
 }
 /**
  * formats.md "Batch list": a header only when it reads name,artifact; `#` outside quotes starts a comment;
@@ -232,8 +227,6 @@ class KnownBlobs {
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __webpack_require__(7075);
-// EXTERNAL MODULE: ./src/core/files.ts
-var core_files = __webpack_require__(9928);
 // EXTERNAL MODULE: ./src/core/digest.ts
 var core_digest = __webpack_require__(5543);
 ;// CONCATENATED MODULE: ./src/core/manifest-json.ts

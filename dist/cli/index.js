@@ -297,42 +297,36 @@ function formatReport(result, dryRun) {
             tar.syncName,
             `${tar.previous?.artifact ?? '(new)'} -> ${tar.entry.artifact}`,
             `${tar.blobs.length}/${tar.blobs.length + tar.deduplicated.length}`,
-            (0,format/* formatBytes */.z)(tar.bytes),
-            (0,format/* formatBytes */.z)(tar.deduplicatedBytes),
+            (0,format/* formatBytes */.z3)(tar.bytes),
+            (0,format/* formatBytes */.z3)(tar.deduplicatedBytes),
         ]);
         lines.push('Dry run: nothing was written. Would write:');
-        lines.push((0,format/* formatTable */.k)(['tar', 'artifact', 'new blobs', 'bytes', 'dedup saved'], rows));
+        lines.push((0,format/* formatTable */.ku)(['tar', 'artifact', 'new blobs', 'bytes', 'dedup saved'], rows));
         return lines.join('\n');
     }
     const rows = result.written.map((tar) => [
         tar.syncName,
         String(tar.blobs),
-        (0,format/* formatBytes */.z)(tar.contentBytes),
-        (0,format/* formatBytes */.z)(tar.bytes),
-        `${(0,format/* formatBytes */.z)(tar.deduplicatedBytes)} (${tar.deduplicatedBlobs} blobs)`,
+        (0,format/* formatBytes */.z3)(tar.contentBytes),
+        (0,format/* formatBytes */.z3)(tar.bytes),
+        (0,format/* formatSaved */.LT)(tar),
     ]);
-    const sum = (pick) => result.written.reduce((total, tar) => total + pick(tar), 0);
-    rows.push([
-        'total',
-        String(sum((t) => t.blobs)),
-        (0,format/* formatBytes */.z)(sum((t) => t.contentBytes)),
-        (0,format/* formatBytes */.z)(sum((t) => t.bytes)),
-        `${(0,format/* formatBytes */.z)(sum((t) => t.deduplicatedBytes))} (${sum((t) => t.deduplicatedBlobs)} blobs)`,
-    ]);
-    lines.push((0,format/* formatTable */.k)(['tar', 'blobs', 'content', 'file', 'dedup saved'], rows));
+    const total = (0,format/* totalsOf */.vA)(result.written);
+    rows.push(['total', String(total.blobs), (0,format/* formatBytes */.z3)(total.contentBytes), (0,format/* formatBytes */.z3)(total.bytes), (0,format/* formatSaved */.LT)(total)]);
+    lines.push((0,format/* formatTable */.ku)(['tar', 'blobs', 'content', 'file', 'dedup saved'], rows));
     return lines.join('\n');
 }
 /** verify's report: a line per tar, then every problem and note, each naming its tar. */
 function formatVerifyReport(report) {
     const rows = report.tars.map((tar) => [
         tar.syncName,
-        tar.bytes === null ? '-' : (0,format/* formatBytes */.z)(tar.bytes),
+        tar.bytes === null ? '-' : (0,format/* formatBytes */.z3)(tar.bytes),
         tar.sidecar ?? '-',
         String(tar.blobs),
         String(tar.fromEarlierTars + tar.fromLoadedTars.length),
         tar.ok ? 'ok' : 'FAILED',
     ]);
-    const lines = rows.length > 0 ? [(0,format/* formatTable */.k)(['tar', 'size', 'sidecar', 'blobs', 'from earlier', 'result'], rows)] : [];
+    const lines = rows.length > 0 ? [(0,format/* formatTable */.ku)(['tar', 'size', 'sidecar', 'blobs', 'from earlier', 'result'], rows)] : [];
     const problems = [
         ...report.problems,
         ...report.tars.flatMap((tar) => [
@@ -371,12 +365,12 @@ function formatDeserializeResult(result) {
     const rows = result.loaded.map((tar) => [
         tar.syncName,
         tar.reference,
-        `${tar.uploaded} (${(0,format/* formatBytes */.z)(tar.uploadedBytes)})`,
+        `${tar.uploaded} (${(0,format/* formatBytes */.z3)(tar.uploadedBytes)})`,
         String(tar.mounted),
         String(tar.present),
         String(tar.manifestsPushed),
     ]);
-    lines.push((0,format/* formatTable */.k)(['tar', 'loaded as', 'uploaded', 'mounted', 'present', 'manifests'], rows));
+    lines.push((0,format/* formatTable */.ku)(['tar', 'loaded as', 'uploaded', 'mounted', 'present', 'manifests'], rows));
     const scattered = result.loaded.flatMap((tar) => tar.scattered);
     if (scattered.length > 0)
         lines.push('Scattered:', ...scattered.map((image) => `  ${image.source} -> ${image.target}`));
@@ -446,7 +440,7 @@ async function serialize(command) {
 async function verify(command) {
     const { verifySyncDir } = await Promise.all(/* import() */[__nccwpck_require__.e(351), __nccwpck_require__.e(754), __nccwpck_require__.e(190)]).then(__nccwpck_require__.bind(__nccwpck_require__, 7190));
     const report = await verifySyncDir(command.options, {
-        tarChecked: (tar) => process.stderr.write(`${tar.syncName}: ${tar.ok ? 'ok' : 'FAILED'}${tar.bytes === null ? '' : `, ${(0,format/* formatBytes */.z)(tar.bytes)}`}\n`),
+        tarChecked: (tar) => process.stderr.write(`${tar.syncName}: ${tar.ok ? 'ok' : 'FAILED'}${tar.bytes === null ? '' : `, ${(0,format/* formatBytes */.z3)(tar.bytes)}`}\n`),
     });
     process.stdout.write(command.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
     return report.ok ? 0 : 1;
@@ -469,7 +463,7 @@ async function deserialize(command) {
                 if (Date.now() - lastProgress < PROGRESS_INTERVAL_MS)
                     return;
                 lastProgress = Date.now();
-                process.stderr.write(`${tar.syncName}: ${(0,format/* formatBytes */.z)(done)} of ${(0,format/* formatBytes */.z)(total)} uploaded\n`);
+                process.stderr.write(`${tar.syncName}: ${(0,format/* formatBytes */.z3)(done)} of ${(0,format/* formatBytes */.z3)(total)} uploaded\n`);
             },
             tarLoaded: (tar) => process.stderr.write(`${tar.syncName}: loaded as ${tar.reference}, recorded\n`),
         });
@@ -700,6 +694,7 @@ class VerifyingStream extends node_stream__WEBPACK_IMPORTED_MODULE_1__.Transform
 /* harmony export */   OR: () => (/* binding */ readIfExists),
 /* harmony export */   fR: () => (/* binding */ replaceFile),
 /* harmony export */   s0: () => (/* binding */ pathExists),
+/* harmony export */   yu: () => (/* binding */ readRequired),
 /* harmony export */   zR: () => (/* binding */ syncDirectory)
 /* harmony export */ });
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
@@ -740,6 +735,15 @@ async function syncDirectory(dir) {
         await handle.close();
     }
 }
+/** A file's text; failing to read it is the user's to fix, so the message names the file and what it is. */
+async function readRequired(path, what) {
+    try {
+        return await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)(path, 'utf8');
+    }
+    catch (error) {
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${path}: cannot read the ${what}: ${error.message}`);
+    }
+}
 /** A file's text, or undefined when it does not exist; other failures name the file and what it is. */
 async function readIfExists(path, what) {
     try {
@@ -762,8 +766,10 @@ async function pathExists(path) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   k: () => (/* binding */ formatTable),
-/* harmony export */   z: () => (/* binding */ formatBytes)
+/* harmony export */   LT: () => (/* binding */ formatSaved),
+/* harmony export */   ku: () => (/* binding */ formatTable),
+/* harmony export */   vA: () => (/* binding */ totalsOf),
+/* harmony export */   z3: () => (/* binding */ formatBytes)
 /* harmony export */ });
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 /** 1536 → "1.5 KiB": sizes as people read them in logs and summaries. */
@@ -776,12 +782,23 @@ function formatBytes(bytes) {
     }
     return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
+/** What deduplication left out of a tar: "13.7 MiB (5 blobs)". */
+function formatSaved(tar) {
+    return `${formatBytes(tar.deduplicatedBytes)} (${tar.deduplicatedBlobs} blobs)`;
+}
 /** Left-aligned first column, right-aligned others: a plain-text table for terminals and logs. */
 function formatTable(header, rows) {
     const all = [header, ...rows];
     const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
     const line = (row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ').trimEnd();
     return [line(header), ...rows.map(line)].join('\n');
+}
+function totalsOf(tars) {
+    const totals = { blobs: 0, contentBytes: 0, bytes: 0, deduplicatedBlobs: 0, deduplicatedBytes: 0 };
+    for (const tar of tars)
+        for (const key of Object.keys(totals))
+            totals[key] += tar[key];
+    return totals;
 }
 
 
