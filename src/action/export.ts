@@ -7,7 +7,7 @@ import { totalsOf } from '../core/format.ts';
 import { InputError } from '../core/input-error.ts';
 import { progressReporter } from '../core/progress.ts';
 import { resultJson } from '../core/result-json.ts';
-import type { WrittenTar } from '../core/serialize.ts';
+import type { SerializeHooks, WrittenTar } from '../core/serialize.ts';
 import { Sources } from '../core/sources.ts';
 import type { ActionSettings } from './inputs.ts';
 import type { Services } from './services.ts';
@@ -34,7 +34,7 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
     core.setOutput('tracker-cache-key', restored.from === 'cache' ? restored.key : '');
 
     if (settings.mode === 'plan') {
-      const result = await runBatch({ ...settings.batch, dryRun: true }, sources);
+      const result = await runBatch({ ...settings.batch, dryRun: true }, sources, {}, entries);
       core.setOutput('plan', JSON.stringify(resultJson(result, true)));
       setCounts([], result);
       await writePlanSummary(result, restored, prefix);
@@ -46,20 +46,21 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
     const progress = progressReporter(process.stderr);
     let result: BatchResult | undefined;
     let failure: Error | undefined;
+    const hooks: SerializeHooks = {
+      ...progress,
+      async beforeRecord(tar) {
+        if (!settings.upload) return;
+        const uploaded = await services.artifacts.upload(tar.syncName, [tar.path, tar.checksumPath], files.syncDir, settings.retentionDays);
+        artifactIds.set(tar.syncName, uploaded.id);
+        core.info(`Uploaded ${tar.syncName} as artifact ${uploaded.id}.`);
+      },
+      tarRecorded(tar) {
+        progress.tarRecorded(tar);
+        written.push(tar);
+      },
+    };
     try {
-      result = await runBatch(settings.batch, sources, {
-        ...progress,
-        async beforeRecord(tar) {
-          if (!settings.upload) return;
-          const uploaded = await services.artifacts.upload(tar.syncName, [tar.path, tar.checksumPath], files.syncDir, settings.retentionDays);
-          artifactIds.set(tar.syncName, uploaded.id);
-          core.info(`Uploaded ${tar.syncName} as artifact ${uploaded.id}.`);
-        },
-        tarRecorded(tar) {
-          progress.tarRecorded(tar);
-          written.push(tar);
-        },
-      });
+      result = await runBatch(settings.batch, sources, hooks, entries);
     } catch (error) {
       failure = error as Error;
     }

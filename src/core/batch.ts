@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readBatchList } from './batch-list.ts';
+import { readBatchList, type BatchEntry } from './batch-list.ts';
 import type { Compression } from './compression.ts';
 import { ledgerPath, readLedger } from './ledger.ts';
 import { planBatch, type DedupScope, type Plan } from './planner.ts';
@@ -28,8 +28,14 @@ export interface BatchResult {
 }
 
 /** ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (formats.md). */
-export async function runBatch(settings: BatchSettings, storage: StorageProvider, hooks: SerializeHooks = {}): Promise<BatchResult> {
-  const entries = await readBatchList(settings.batchFile);
+export async function runBatch(
+  settings: BatchSettings,
+  storage: StorageProvider,
+  hooks: SerializeHooks = {},
+  /** The batch list when the caller has read it already (the Action reads it first, to fail fast). */
+  entries?: BatchEntry[],
+): Promise<BatchResult> {
+  entries ??= await readBatchList(settings.batchFile);
   const trackerPath = join(settings.syncDir, settings.trackerFilename);
   const ledger = ledgerPath(trackerPath);
   const state = { tracker: await readTracker(trackerPath), ledger: await readLedger(ledger) };
