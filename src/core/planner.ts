@@ -159,7 +159,8 @@ class KnownBlobs {
     if (known) return known;
     try {
       const reference = pinned(parseReference(row.artifact), row.digest);
-      const graph = await walkGraph(this.storage.open(reference), { ...(await this.storage.open(reference).resolve(row.digest)) });
+      const storage = this.storage.open(reference);
+      const graph = await walkGraph(storage, await storage.resolve(row.digest));
       const blobs: LedgerBlob[] = graph.nodes.map(({ descriptor: { digest, size, mediaType } }) => ({ digest, size, mediaType }));
       const entry: LedgerEntry = { syncName: row.syncName, artifact: row.artifact, digest: row.digest, tar: null, blobs };
       if (!entryFor(this.learned, row)) this.learned.push(entry);
