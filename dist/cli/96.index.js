@@ -211,7 +211,8 @@ class KnownBlobs {
             return known;
         try {
             const reference = (0,core_reference/* pinned */.dp)((0,core_reference/* parseReference */.F2)(row.artifact), row.digest);
-            const graph = await (0,core_graph/* walkGraph */.ig)(this.storage.open(reference), { ...(await this.storage.open(reference).resolve(row.digest)) });
+            const storage = this.storage.open(reference);
+            const graph = await (0,core_graph/* walkGraph */.ig)(storage, await storage.resolve(row.digest));
             const blobs = graph.nodes.map(({ descriptor: { digest, size, mediaType } }) => ({ digest, size, mediaType }));
             const entry = { syncName: row.syncName, artifact: row.artifact, digest: row.digest, tar: null, blobs };
             if (!(0,core_ledger/* entryFor */.cy)(this.learned, row))
@@ -811,8 +812,10 @@ async function writeOne(tar, settings, storage, hooks) {
 
 
 /** ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (formats.md). */
-async function runBatch(settings, storage, hooks = {}) {
-    const entries = await readBatchList(settings.batchFile);
+async function runBatch(settings, storage, hooks = {}, 
+/** The batch list when the caller has read it already (the Action reads it first, to fail fast). */
+entries) {
+    entries ??= await readBatchList(settings.batchFile);
     const trackerPath = (0,external_node_path_.join)(settings.syncDir, settings.trackerFilename);
     const ledger = (0,core_ledger/* ledgerPath */.tf)(trackerPath);
     const state = { tracker: await (0,tracker/* readTracker */.T_)(trackerPath), ledger: await (0,core_ledger/* readLedger */.SC)(ledger) };
