@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { isDigest } from './digest.ts';
 import { Annotation, isManifest, type Descriptor, type ManifestJson } from './oci.ts';
 import type { ReadOnlyStorage } from './storage.ts';
 
@@ -52,7 +53,7 @@ function checkDescriptor(descriptor: Descriptor, where: string): void {
     descriptor !== null &&
     typeof descriptor === 'object' &&
     typeof descriptor.mediaType === 'string' &&
-    /^sha256:[a-f0-9]{64}$/.test(descriptor.digest) &&
+    isDigest(descriptor.digest) &&
     Number.isSafeInteger(descriptor.size) &&
     descriptor.size >= 0;
   if (!valid) throw new Error(`${where}: bad descriptor ${JSON.stringify(descriptor)} (sha256 digests and sizes only)`);

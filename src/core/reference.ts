@@ -3,6 +3,8 @@
  * and `ocidir://PATH[:TAG|@DIGEST]` (regclient's scheme) for an OCI image layout on disk.
  */
 
+import { isDigest } from './digest.ts';
+
 export interface RegistryReference {
   kind: 'registry';
   /** As users name it: `docker.io`, `localhost:5000`, `ghcr.io`. */
@@ -29,7 +31,6 @@ const DOMAIN = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-z
 const IPV6_DOMAIN = /^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 const MAX_NAME = 255;
 
 export class ReferenceError extends Error {
@@ -107,7 +108,7 @@ function parseLayoutReference(text: string): LayoutReference {
 
 function checkDigest(input: string, digest: string): string {
   if (!DIGEST.test(digest)) throw new ReferenceError(input, `bad digest ${JSON.stringify(digest)}`);
-  if (!SHA256.test(digest)) throw new ReferenceError(input, `unsupported digest ${JSON.stringify(digest)} (sha256 only)`);
+  if (!isDigest(digest)) throw new ReferenceError(input, `unsupported digest ${JSON.stringify(digest)} (sha256 only)`);
   return digest;
 }
 
