@@ -162,37 +162,26 @@ function checked(usage: string, build: () => Command): Command {
 }
 
 function parseSerialize(argv: string[]): Command {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        compression: { type: 'string', default: 'none' },
-        'compression-level': { type: 'string' },
-        'tracker-filename': { type: 'string', default: DEFAULT_TRACKER_FILENAME },
-        'manifest-json': { type: 'boolean', default: false },
-        'dedup-scope': { type: 'string', default: 'name' },
-        'dry-run': { type: 'boolean', default: false },
-        concurrency: { type: 'string', default: '4' },
-        'insecure-registry': { type: 'string', multiple: true, default: [] },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', short: 'v', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parse(argv, USAGE, {
+    compression: { type: 'string', default: 'none' },
+    'compression-level': { type: 'string' },
+    'tracker-filename': { type: 'string', default: DEFAULT_TRACKER_FILENAME },
+    'manifest-json': { type: 'boolean', default: false },
+    'dedup-scope': { type: 'string', default: 'name' },
+    'dry-run': { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '4' },
+    'insecure-registry': { type: 'string', multiple: true, default: [] },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+    version: { type: 'boolean', short: 'v', default: false },
+  });
   if (values.help) return { kind: 'help', usage: USAGE };
   if (values.version) return { kind: 'version' };
   if (positionals.length !== 2) {
-    throw new UsageError(`expected BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`);
+    throw new UsageError(`expected BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`, USAGE);
   }
   const [batchFile = '', syncDir = ''] = positionals;
-  try {
+  return checked(USAGE, () => {
     const compression = parseCompressionSetting('--compression', values.compression);
     const level = values['compression-level'];
     return {
@@ -211,8 +200,5 @@ function parseSerialize(argv: string[]): Command {
         concurrency: parseWholeNumber('--concurrency', values.concurrency, 1, 64),
       },
     };
-  } catch (error) {
-    if (error instanceof InputError) throw new UsageError(error.message);
-    throw error;
-  }
+  });
 }
