@@ -10,8 +10,10 @@ export const modules = {
 /* harmony export */   ig: () => (/* binding */ walkGraph),
 /* harmony export */   ir: () => (/* binding */ successors)
 /* harmony export */ });
-/* harmony import */ var p_limit__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(370);
-/* harmony import */ var _oci_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(754);
+/* harmony import */ var p_limit__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(370);
+/* harmony import */ var _digest_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(5543);
+/* harmony import */ var _oci_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(754);
+
 
 
 const MANIFEST_FETCHES = 8;
@@ -30,7 +32,7 @@ function successors(manifest, where, isRoot) {
     const found = [...(json.manifests ?? []), ...(json.config ? [json.config] : []), ...(json.layers ?? [])];
     if (json.subject)
         found.push(json.subject);
-    const extra = isRoot ? json.annotations?.[_oci_js__WEBPACK_IMPORTED_MODULE_0__/* .Annotation */ .YH.extraManifests] : undefined;
+    const extra = isRoot ? json.annotations?.[_oci_js__WEBPACK_IMPORTED_MODULE_1__/* .Annotation */ .YH.extraManifests] : undefined;
     if (extra !== undefined)
         found.push(...parseExtraManifests(extra, where));
     for (const descriptor of found)
@@ -46,13 +48,13 @@ function parseExtraManifests(value, where) {
     catch {
         // reported below with the annotation's name
     }
-    throw new Error(`${where}: annotation ${_oci_js__WEBPACK_IMPORTED_MODULE_0__/* .Annotation */ .YH.extraManifests} is not a JSON array of descriptors`);
+    throw new Error(`${where}: annotation ${_oci_js__WEBPACK_IMPORTED_MODULE_1__/* .Annotation */ .YH.extraManifests} is not a JSON array of descriptors`);
 }
 function checkDescriptor(descriptor, where) {
     const valid = descriptor !== null &&
         typeof descriptor === 'object' &&
         typeof descriptor.mediaType === 'string' &&
-        /^sha256:[a-f0-9]{64}$/.test(descriptor.digest) &&
+        (0,_digest_js__WEBPACK_IMPORTED_MODULE_0__/* .isDigest */ .Bc)(descriptor.digest) &&
         Number.isSafeInteger(descriptor.size) &&
         descriptor.size >= 0;
     if (!valid)
@@ -60,7 +62,7 @@ function checkDescriptor(descriptor, where) {
 }
 /** Walks an artifact's graph from its root, fetching every manifest (children of an index concurrently). */
 async function walkGraph(storage, root) {
-    const limit = (0,p_limit__WEBPACK_IMPORTED_MODULE_1__/* ["default"] */ .A)(MANIFEST_FETCHES);
+    const limit = (0,p_limit__WEBPACK_IMPORTED_MODULE_2__/* ["default"] */ .A)(MANIFEST_FETCHES);
     const fetches = new Map();
     const fetchManifest = (descriptor) => {
         let pending = fetches.get(descriptor.digest);
@@ -77,7 +79,7 @@ async function walkGraph(storage, root) {
         if (seen.has(descriptor.digest))
             return;
         seen.add(descriptor.digest);
-        if (!(0,_oci_js__WEBPACK_IMPORTED_MODULE_0__/* .isManifest */ .Yh)(descriptor.mediaType)) {
+        if (!(0,_oci_js__WEBPACK_IMPORTED_MODULE_1__/* .isManifest */ .Yh)(descriptor.mediaType)) {
             graph.nodes.push({ descriptor });
             return;
         }
@@ -86,7 +88,7 @@ async function walkGraph(storage, root) {
         graph.manifests.push(descriptor);
         const next = successors(manifest, `${storage.location}@${descriptor.digest}`, isRoot);
         for (const child of next)
-            if ((0,_oci_js__WEBPACK_IMPORTED_MODULE_0__/* .isManifest */ .Yh)(child.mediaType) && !seen.has(child.digest))
+            if ((0,_oci_js__WEBPACK_IMPORTED_MODULE_1__/* .isManifest */ .Yh)(child.mediaType) && !seen.has(child.digest))
                 void fetchManifest(child);
         for (const child of next)
             await visit(child, false);

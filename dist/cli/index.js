@@ -220,40 +220,28 @@ function checked(usage, build) {
     }
 }
 function parseSerialize(argv) {
-    let parsed;
-    try {
-        parsed = (0,external_node_util_.parseArgs)({
-            args: argv,
-            allowPositionals: true,
-            strict: true,
-            options: {
-                compression: { type: 'string', default: 'none' },
-                'compression-level': { type: 'string' },
-                'tracker-filename': { type: 'string', default: tracker/* DEFAULT_TRACKER_FILENAME */.Lk },
-                'manifest-json': { type: 'boolean', default: false },
-                'dedup-scope': { type: 'string', default: 'name' },
-                'dry-run': { type: 'boolean', default: false },
-                concurrency: { type: 'string', default: '4' },
-                'insecure-registry': { type: 'string', multiple: true, default: [] },
-                json: { type: 'boolean', default: false },
-                help: { type: 'boolean', short: 'h', default: false },
-                version: { type: 'boolean', short: 'v', default: false },
-            },
-        });
-    }
-    catch (error) {
-        throw new UsageError(error.message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parse(argv, USAGE, {
+        compression: { type: 'string', default: 'none' },
+        'compression-level': { type: 'string' },
+        'tracker-filename': { type: 'string', default: tracker/* DEFAULT_TRACKER_FILENAME */.Lk },
+        'manifest-json': { type: 'boolean', default: false },
+        'dedup-scope': { type: 'string', default: 'name' },
+        'dry-run': { type: 'boolean', default: false },
+        concurrency: { type: 'string', default: '4' },
+        'insecure-registry': { type: 'string', multiple: true, default: [] },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+    });
     if (values.help)
         return { kind: 'help', usage: USAGE };
     if (values.version)
         return { kind: 'version' };
     if (positionals.length !== 2) {
-        throw new UsageError(`expected BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`);
+        throw new UsageError(`expected BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`, USAGE);
     }
     const [batchFile = '', syncDir = ''] = positionals;
-    try {
+    return checked(USAGE, () => {
         const compression = parseCompressionSetting('--compression', values.compression);
         const level = values['compression-level'];
         return {
@@ -272,12 +260,7 @@ function parseSerialize(argv) {
                 concurrency: parseWholeNumber('--concurrency', values.concurrency, 1, 64),
             },
         };
-    }
-    catch (error) {
-        if (error instanceof input_error/* InputError */.d)
-            throw new UsageError(error.message);
-        throw error;
-    }
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/cli/report.ts
@@ -833,10 +816,12 @@ class InputError extends Error {
 /* harmony export */   nz: () => (/* binding */ apiHost)
 /* harmony export */ });
 /* unused harmony export ReferenceError */
+/* harmony import */ var _digest_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5543);
 /**
  * References as users write them: the docker grammar (distribution/reference) for registries,
  * and `ocidir://PATH[:TAG|@DIGEST]` (regclient's scheme) for an OCI image layout on disk.
  */
+
 const DOCKER_HUB = 'docker.io';
 const OCIDIR_SCHEME = 'ocidir://';
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
@@ -844,7 +829,6 @@ const DOMAIN = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-z
 const IPV6_DOMAIN = /^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 const MAX_NAME = 255;
 class ReferenceError extends Error {
     constructor(reference, why) {
@@ -923,7 +907,7 @@ function parseLayoutReference(text) {
 function checkDigest(input, digest) {
     if (!DIGEST.test(digest))
         throw new ReferenceError(input, `bad digest ${JSON.stringify(digest)}`);
-    if (!SHA256.test(digest))
+    if (!(0,_digest_js__WEBPACK_IMPORTED_MODULE_0__/* .isDigest */ .Bc)(digest))
         throw new ReferenceError(input, `unsupported digest ${JSON.stringify(digest)} (sha256 only)`);
     return digest;
 }
