@@ -5,7 +5,8 @@ import { formatDeserializeResult, formatReport, formatVerifyReport } from './rep
 
 const PROGRESS_INTERVAL_MS = 5_000;
 
-// Each command loads only the engine it runs: verify, offline, starts without the registry client.
+// Each command loads only the engine it runs: verify, offline, starts without the registry client. The
+// webpackMode comments keep the bundle (dist/cli) one file, with no module copied into several chunks.
 
 /** The CLI: returns the exit code (0 done, 1 failed, 2 bad usage); every error is reported here, once. */
 export async function run(argv: string[]): Promise<number> {
@@ -44,10 +45,10 @@ async function reportingErrors(action: () => Promise<number>): Promise<number> {
 
 async function serialize(command: Extract<Command, { kind: 'serialize' }>): Promise<number> {
   const [{ runBatch }, { Sources }, { progressReporter }, { resultJson }] = await Promise.all([
-    import('../core/batch.ts'),
-    import('../core/sources.ts'),
-    import('../core/progress.ts'),
-    import('../core/result-json.ts'),
+    import(/* webpackMode: "eager" */ '../core/batch.ts'),
+    import(/* webpackMode: "eager" */ '../core/sources.ts'),
+    import(/* webpackMode: "eager" */ '../core/progress.ts'),
+    import(/* webpackMode: "eager" */ '../core/result-json.ts'),
   ]);
   const sources = new Sources({ insecureRegistries: command.insecureRegistries });
   try {
@@ -62,7 +63,7 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
 }
 
 async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<number> {
-  const { verifySyncDir } = await import('../core/verify.ts');
+  const { verifySyncDir } = await import(/* webpackMode: "eager" */ '../core/verify.ts');
   const report = await verifySyncDir(command.options, {
     tarChecked: (tar) => process.stderr.write(`${tar.syncName}: ${tar.ok ? 'ok' : 'FAILED'}${tar.bytes === null ? '' : `, ${formatBytes(tar.bytes)}`}\n`),
   });
@@ -72,10 +73,10 @@ async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<nu
 
 async function deserialize(command: DeserializeCommand): Promise<number> {
   const [{ deserializeSyncDir }, { RegistryClient }, { defaultKeychain }, { readScatterMap }] = await Promise.all([
-    import('../core/deserialize.ts'),
-    import('../core/registry/client.ts'),
-    import('../core/registry/keychain.ts'),
-    import('../core/scatter-map.ts'),
+    import(/* webpackMode: "eager" */ '../core/deserialize.ts'),
+    import(/* webpackMode: "eager" */ '../core/registry/client.ts'),
+    import(/* webpackMode: "eager" */ '../core/registry/keychain.ts'),
+    import(/* webpackMode: "eager" */ '../core/scatter-map.ts'),
   ]);
   const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
   const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
