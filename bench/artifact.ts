@@ -7,7 +7,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { isManifest, type Descriptor } from '../src/core/oci.ts';
+import { isManifest, type Descriptor } from '../src/core/oci/descriptor.ts';
 import {
   linuxAmd64,
   linuxArm64,
@@ -20,7 +20,7 @@ import {
   type GatherEntry,
   type ImageSet,
   type Layer,
-} from '../test/support/images.ts';
+} from '../testkit/images.ts';
 
 export interface PushedArtifact {
   /** `127.0.0.1:PORT/repo:tag` */

@@ -7,10 +7,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from '../src/core/format.ts';
-import { runAction } from '../test/support/action-run.ts';
-import { startActionsServer } from '../test/support/actions-server.ts';
-import { pushImageSet, tutorialImages } from '../test/support/images.ts';
-import { startRegistry } from '../test/support/registry.ts';
+import { runAction } from '../testkit/action-run.ts';
+import { startActionsServer } from '../testkit/actions-server.ts';
+import { pushImageSet, tutorialImages } from '../testkit/images.ts';
+import { startRegistry } from '../testkit/registry.ts';
 
 const LAYER_SCALE = 1000; // the tutorial pair at about 30 MB
 

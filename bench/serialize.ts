@@ -10,8 +10,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MediaType } from '../src/core/oci.ts';
-import { startRegistry, type RunningRegistry } from '../test/support/registry.ts';
+import { MediaType } from '../src/core/oci/descriptor.ts';
+import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
 import { blobPaths, pushBigArtifact, pushSmallArtifacts, type PushedArtifact } from './artifact.ts';
 import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 

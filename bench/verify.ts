@@ -8,8 +8,8 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveTag } from '../test/support/far-registry.ts';
-import { startRegistry, type RunningRegistry } from '../test/support/registry.ts';
+import { resolveTag } from '../testkit/far-registry.ts';
+import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
 import { pushBigArtifact } from './artifact.ts';
 import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 

@@ -4,7 +4,7 @@
  * Run: npx node examples/make-store.ts [DIR]   (default: examples/store). Rerunning rewrites the same bytes.
  */
 import { fileURLToPath } from 'node:url';
-import { mergeBlobs, tutorialImages, writeOciLayout } from '../test/support/images.ts';
+import { mergeBlobs, tutorialImages, writeOciLayout } from '../testkit/images.ts';
 
 const dir = process.argv[2] ?? fileURLToPath(new URL('./store', import.meta.url));
 const { sources1, sources2 } = await tutorialImages({ layerScale: 40 });

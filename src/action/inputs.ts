@@ -1,9 +1,9 @@
 import * as core from '@actions/core';
 import { join } from 'node:path';
-import type { BatchSettings } from '../core/batch.ts';
+import type { BatchSettings } from '../core/serialize/run.ts';
 import { InputError } from '../core/input-error.ts';
-import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/settings.ts';
-import { DEFAULT_TRACKER_FILENAME } from '../core/tracker.ts';
+import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/setting-values.ts';
+import { DEFAULT_TRACKER_FILENAME } from '../core/sync-dir/tracker.ts';
 
 export type Mode = 'serialize' | 'plan';
 

@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
-import type { BatchResult } from '../core/batch.ts';
+import type { BatchResult } from '../core/serialize/run.ts';
 import { formatBytes, formatSaved, totalsOf } from '../core/format.ts';
-import type { WrittenTar } from '../core/serialize.ts';
+import type { WrittenTar } from '../core/serialize/write-tars.ts';
 import type { Restored } from './tracker-state.ts';
 
 const header = (...cells: string[]) => cells.map((data) => ({ data, header: true }));

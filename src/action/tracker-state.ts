@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { join } from 'node:path';
-import { pathExists } from '../core/files.ts';
-import { ledgerPath } from '../core/ledger.ts';
+import { pathExists } from '../core/sync-dir/files.ts';
+import { ledgerPath } from '../core/sync-dir/ledger.ts';
 import type { Services } from './services.ts';
 
 /** Where this run's tracker came from: said in the log and, loudly, in the summary. */

@@ -1,12 +1,12 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import type { BatchSettings } from '../core/batch.ts';
-import { parseDestination } from '../core/destination.ts';
+import type { BatchSettings } from '../core/serialize/run.ts';
+import { parseDestination } from '../core/far-side/destination.ts';
 import { InputError } from '../core/input-error.ts';
-import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/settings.ts';
-import { DEFAULT_TRACKER_FILENAME } from '../core/tracker.ts';
-import type { VerifyOptions } from '../core/verify.ts';
-import type { Destination } from '../core/destination.ts';
-import type { DedupScope } from '../core/planner.ts';
+import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/setting-values.ts';
+import { DEFAULT_TRACKER_FILENAME } from '../core/sync-dir/tracker.ts';
+import type { VerifyOptions } from '../core/far-side/verify.ts';
+import type { Destination } from '../core/far-side/destination.ts';
+import type { DedupScope } from '../core/serialize/planner.ts';
 
 export const USAGE = `Usage: batch-serialize BATCH-LIST SYNC-DIRECTORY [options]
        batch-serialize verify SYNC-DIRECTORY [options]           (see verify --help)

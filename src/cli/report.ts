@@ -1,7 +1,7 @@
-import type { BatchResult } from '../core/batch.ts';
-import type { DeserializeResult } from '../core/deserialize.ts';
+import type { BatchResult } from '../core/serialize/run.ts';
+import type { DeserializeResult } from '../core/far-side/deserialize.ts';
 import { formatBytes, formatSaved, formatTable, totalsOf } from '../core/format.ts';
-import type { ExpectedHolder, VerifyReport } from '../core/verify.ts';
+import type { ExpectedHolder, VerifyReport } from '../core/far-side/verify.ts';
 
 /** The end-of-run table: each tar, its blobs and bytes, and what deduplication saved. */
 export function formatReport(result: BatchResult, dryRun: boolean): string {

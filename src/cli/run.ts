@@ -45,10 +45,10 @@ async function reportingErrors(action: () => Promise<number>): Promise<number> {
 
 async function serialize(command: Extract<Command, { kind: 'serialize' }>): Promise<number> {
   const [{ runBatch }, { Sources }, { progressReporter }, { resultJson }] = await Promise.all([
-    import(/* webpackMode: "eager" */ '../core/batch.ts'),
-    import(/* webpackMode: "eager" */ '../core/sources.ts'),
-    import(/* webpackMode: "eager" */ '../core/progress.ts'),
-    import(/* webpackMode: "eager" */ '../core/result-json.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/run.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/storages.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/progress.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/result-json.ts'),
   ]);
   const sources = new Sources({ insecureRegistries: command.insecureRegistries });
   try {
@@ -63,7 +63,7 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
 }
 
 async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<number> {
-  const { verifySyncDir } = await import(/* webpackMode: "eager" */ '../core/verify.ts');
+  const { verifySyncDir } = await import(/* webpackMode: "eager" */ '../core/far-side/verify.ts');
   const report = await verifySyncDir(command.options, {
     tarChecked: (tar) => process.stderr.write(`${tar.syncName}: ${tar.ok ? 'ok' : 'FAILED'}${tar.bytes === null ? '' : `, ${formatBytes(tar.bytes)}`}\n`),
   });
@@ -73,10 +73,10 @@ async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<nu
 
 async function deserialize(command: DeserializeCommand): Promise<number> {
   const [{ deserializeSyncDir }, { RegistryClient }, { defaultKeychain }, { readScatterMap }] = await Promise.all([
-    import(/* webpackMode: "eager" */ '../core/deserialize.ts'),
+    import(/* webpackMode: "eager" */ '../core/far-side/deserialize.ts'),
     import(/* webpackMode: "eager" */ '../core/registry/client.ts'),
     import(/* webpackMode: "eager" */ '../core/registry/keychain.ts'),
-    import(/* webpackMode: "eager" */ '../core/scatter-map.ts'),
+    import(/* webpackMode: "eager" */ '../core/far-side/scatter-map.ts'),
   ]);
   const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
   const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });

@@ -1,4 +1,4 @@
-import type { WrittenTar } from './serialize.ts';
+import type { WrittenTar } from './serialize/write-tars.ts';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 

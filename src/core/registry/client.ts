@@ -1,5 +1,5 @@
 import { Agent } from 'undici';
-import type { RegistryReference } from '../reference.ts';
+import type { RegistryReference } from '../oci/reference.ts';
 import type { Keychain } from './keychain.ts';
 import { RegistryRepository } from './repository.ts';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry.ts';

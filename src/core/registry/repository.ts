@@ -3,10 +3,10 @@
  * reads as a ReadOnlyStorage, plus the few writes the far side needs.
  */
 import { pipeline, type Readable } from 'node:stream';
-import { DigestMismatchError, VerifyingStream, isDigest, sha256, verifyBytes } from '../digest.ts';
-import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } from '../oci.ts';
-import type { RegistryReference } from '../reference.ts';
-import type { ReadOnlyStorage } from '../storage.ts';
+import { DigestMismatchError, VerifyingStream, isDigest, sha256, verifyBytes } from '../oci/digest.ts';
+import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } from '../oci/descriptor.ts';
+import type { RegistryReference } from '../oci/reference.ts';
+import type { ReadOnlyStorage } from '../oci/storage.ts';
 import { pullScope, pushScope } from './auth.ts';
 import { discard, readCapped } from './body.ts';
 import { RegistryError } from './errors.ts';

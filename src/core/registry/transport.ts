@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Pool, type Agent, type Dispatcher } from 'undici';
-import { isLoopbackHost, apiHost } from '../reference.ts';
+import { isLoopbackHost, apiHost } from '../oci/reference.ts';
 import { Authenticator, type TokenHttp } from './auth.ts';
 import { readCapped } from './body.ts';
 import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statusMessage } from './errors.ts';

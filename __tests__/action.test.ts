@@ -1,0 +1,198 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { runAction, type ActionRun } from '../testkit/action-run.ts';
+import { startActionsServer, type ActionsServer } from '../testkit/actions-server.ts';
+import { startHtpasswdRegistry, type AuthRegistry } from './support/auth-registry.ts';
+import { manifestsChildrenFirst, pushImageSet, tutorialImages, type TutorialImages } from '../testkit/images.ts';
+import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+import { blobDigests, readTar } from './support/tar-contents.ts';
+
+const exec = promisify(execFile);
+let registry: RunningRegistry;
+let server: ActionsServer;
+let images: TutorialImages;
+let scratch: string;
+let runId = 1000;
+
+beforeAll(async () => {
+  [registry, server, images] = await Promise.all([startRegistry(), startActionsServer(), tutorialImages()]);
+  await pushImageSet(registry.url, 'gather', 'sources1', images.sources1);
+  await pushImageSet(registry.url, 'gather', 'sources2', images.sources2);
+  scratch = await mkdtemp(join(tmpdir(), 'bs-action-'));
+});
+afterAll(async () => {
+  await Promise.all([registry?.stop(), server?.stop()]);
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+// Each hosted run starts on a fresh machine: only the cache and the artifacts carry state between runs.
+beforeEach(() => server.resetRunner());
+
+const ref = (tag: string) => `${registry.host}/gather:${tag}`;
+
+/** One nightly run: a fresh runner, the batch list checked out in its workspace, the bundled action. */
+async function nightly(rows: string[], inputs: Record<string, string> = {}, event = 'schedule'): Promise<ActionRun> {
+  await server.resetRunner();
+  const workspace = server.env({ runId: ++runId }).GITHUB_WORKSPACE as string;
+  await writeFile(join(workspace, 'batch.csv'), ['name,artifact', ...rows].join('\n') + '\n');
+  return runAction(server, { runId, event }, { 'github-token': server.token, ...inputs });
+}
+
+async function tarFromArtifact(name: string): Promise<string> {
+  const artifact = server.artifacts().find((a) => a.name === name && a.finalized);
+  if (!artifact) throw new Error(`no artifact ${name}`);
+  const dir = await mkdtemp(join(scratch, 'artifact-'));
+  await writeFile(join(dir, 'a.zip'), await server.artifactZip(artifact.id));
+  await exec('unzip', ['-q', 'a.zip'], { cwd: dir });
+  // The checksum travels in the same artifact as its tar.
+  await exec('sha256sum', ['-c', `${name}.sha256`], { cwd: dir });
+  return join(dir, name);
+}
+
+const nonManifest = (set: { blobs: Map<string, Uint8Array> } & Parameters<typeof manifestsChildrenFirst>[0]) => {
+  const manifests = new Set(manifestsChildrenFirst(set).map((m) => m.digest));
+  return [...set.blobs.keys()].filter((d) => !manifests.has(d));
+};
+
+describe('nightly runs on the real cache and artifact services', () => {
+  test('first full, second incremental, third nothing new', async () => {
+    const prefix = 'nightly';
+    const first = await nightly([`tools,${ref('sources1')}`], { 'cache-key-prefix': prefix });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.outputs.shipped).toBe('1');
+    expect(JSON.parse(first.outputs.tars ?? '[]')).toEqual([expect.stringMatching(/000001-tools\.tar$/)]);
+    expect(first.outputs['tracker-cache-key']).toBe(`${prefix}-${runId}-1`);
+    expect(first.summary).toMatch(/No tracker found/);
+    expect(Object.keys(JSON.parse(first.outputs['artifact-ids'] ?? '{}'))).toEqual(['000001-tools.tar']);
+
+    // The uploaded tar, downloaded back from the artifact store, is read by skopeo.
+    const full = await tarFromArtifact('000001-tools.tar');
+    const { stdout } = await exec('skopeo', ['inspect', '--raw', `oci-archive:${full}:${ref('sources1')}`]);
+    expect(JSON.parse(stdout)).toMatchObject({ artifactType: 'application/vnd.act3-ace.data.gather+json' });
+
+    const second = await nightly([`tools,${ref('sources1')}`, `tools,${ref('sources2')}`], { 'cache-key-prefix': prefix });
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(second.stdout).toContain(`Restored the tracker from the cache entry ${prefix}-${runId - 1}-1`);
+    expect(second.summary).toContain(`cache entry <code>${prefix}-${runId - 1}-1</code>`);
+    expect(second.summary).toMatch(/<tr><td>000002-tools\.tar<\/td><td>[^<]+gather:sources2<\/td><td>\d+<\/td><td>[^<]+<\/td><td>[^<]+ \(5 blobs\)<\/td><td>\d+<\/td><\/tr>/);
+    expect(second.summary.match(/<td>/g)?.length).toBe(second.summary.match(/<\/td>/g)?.length);
+    const incremental = blobDigests(await readTar(await tarFromArtifact('000002-tools.tar')));
+    for (const digest of nonManifest(images.sources1)) expect(incremental.has(digest)).toBe(false);
+    expect(Number(second.outputs.bytes)).toBeLessThan(Number(first.outputs.bytes));
+
+    const third = await nightly([`tools,${ref('sources1')}`, `tools,${ref('sources2')}`], { 'cache-key-prefix': prefix });
+    expect(third.code).toBe(0);
+    expect(third.outputs).toMatchObject({ shipped: '0', skipped: '1', tars: '[]', 'tracker-cache-key': `${prefix}-${runId - 1}-1` });
+    expect(third.summary).toMatch(/Nothing new to serialize/);
+    expect(server.caches().filter((c) => c.key.startsWith(`${prefix}-`)).map((c) => c.key)).toEqual([
+      `${prefix}-${runId - 2}-1`,
+      `${prefix}-${runId - 1}-1`,
+    ]);
+    const tarArtifacts = server.artifacts().filter((a) => a.name.endsWith('-tools.tar')).map((a) => a.name);
+    expect(tarArtifacts).toEqual(['000001-tools.tar', '000002-tools.tar']);
+    expect(server.artifacts().filter((a) => a.name === `${prefix}-tracker`)).toHaveLength(3);
+  });
+
+  test('an evicted cache is rebuilt from the newest tracker artifact, and says so', async () => {
+    const prefix = 'evicted';
+    expect((await nightly([`tools,${ref('sources1')}`], { 'cache-key-prefix': prefix })).code).toBe(0);
+    expect(await server.evictCache(`${prefix}-`)).toBe(1);
+    const rebuilt = await nightly([`tools,${ref('sources2')}`], { 'cache-key-prefix': prefix });
+    expect(rebuilt.code, rebuilt.stdout).toBe(0);
+    expect(rebuilt.summary).toMatch(new RegExp(`No cache entry for <code>${prefix}-</code></b> \\(evicted\\?\\): the tracker was rebuilt from artifact <code>${prefix}-tracker</code> of run ${runId - 1}`));
+    expect(rebuilt.stdout).toMatch(/::warning::No cache entry starts with evicted-; rebuilt the tracker/);
+    const tar = blobDigests(await readTar(await tarFromArtifact('000002-tools.tar')));
+    for (const digest of nonManifest(images.sources1)) expect(tar.has(digest)).toBe(false);
+  });
+
+  test('an upload that fails half way: the tracker does not claim it, the next run ships it again', async () => {
+    const prefix = 'flaky';
+    const rows = [`a,${ref('sources1')}`, `b,${ref('sources2')}`];
+    server.failUploads({ artifactName: '000002-b.tar', afterBytes: 1024, times: 1 });
+    const failed = await nightly(rows, { 'cache-key-prefix': prefix });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/::error::.*000002-b\.tar|::error::.*upload/i);
+    expect(failed.outputs.shipped).toBe('1');
+    expect(failed.summary).toMatch(/The run failed/);
+    expect(server.caches().filter((c) => c.key.startsWith(prefix)).map((c) => c.key)).toEqual([`${prefix}-${runId}-1`]);
+
+    const retried = await nightly(rows, { 'cache-key-prefix': prefix });
+    expect(retried.code, retried.stdout).toBe(0);
+    expect(retried.outputs.shipped).toBe('1');
+    expect(JSON.parse(retried.outputs.tars ?? '[]')).toEqual([expect.stringMatching(/000002-b\.tar$/)]);
+    expect(server.artifacts().filter((a) => a.name === '000002-b.tar' && a.finalized)).toHaveLength(1);
+    expect(server.artifacts().filter((a) => a.name === '000001-a.tar' && a.finalized)).toHaveLength(1);
+  });
+});
+
+describe('pull requests plan', () => {
+  test('a plan in the summary, against the restored tracker; nothing uploaded or saved', async () => {
+    const prefix = 'planned';
+    expect((await nightly([`tools,${ref('sources1')}`], { 'cache-key-prefix': prefix })).code).toBe(0);
+    const before = { caches: server.caches().length, artifacts: server.artifacts().length };
+    const plan = await nightly([`tools,${ref('sources2')}`], { 'cache-key-prefix': prefix }, 'pull_request');
+    expect(plan.code, plan.stdout).toBe(0);
+    expect(plan.summary).toMatch(/batch-serialize: plan/);
+    expect(plan.summary).toContain(`${ref('sources1')} → ${ref('sources2')}`);
+    const planned = JSON.parse(plan.outputs.plan ?? '{}') as { planned: Array<{ name: string; blobs: number; deduplicatedBlobs: number }> };
+    expect(planned.planned).toEqual([expect.objectContaining({ name: 'tools', deduplicatedBlobs: nonManifest(images.sources2).filter((d) => images.sources1.blobs.has(d)).length })]);
+    expect({ caches: server.caches().length, artifacts: server.artifacts().length }).toEqual(before);
+  });
+
+  test('a row that cannot be resolved fails the check with the file and line', async () => {
+    const plan = await nightly([`tools,${ref('sources1')}`, `ops,${ref('no-such-tag')}`], { 'cache-key-prefix': 'planfail' }, 'pull_request');
+    expect(plan.code).toBe(1);
+    expect(plan.stdout).toMatch(/::error::.*batch\.csv:3: .*no-such-tag/);
+  });
+});
+
+describe('inputs and secrets', () => {
+  test.each([
+    [{ compression: 'bzip2' }, /input compression: unknown compression "bzip2"/],
+    [{ mode: 'yolo' }, /input mode "yolo": use auto, serialize or plan/],
+    [{ 'batch-file': 'missing.csv' }, /missing\.csv: cannot read the batch list/],
+    [{ 'registry-username': 'u' }, /registry-username and registry-password go together/],
+  ])('bad input %j fails clearly and ships nothing', async (inputs, message) => {
+    const before = server.artifacts().length;
+    const result = await nightly([`tools,${ref('sources1')}`], inputs);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(message);
+    expect(server.artifacts().length).toBe(before);
+  });
+
+  test('a registry password is masked and reaches no log, output, summary, tar or cache', async () => {
+    const auth: AuthRegistry = await startHtpasswdRegistry();
+    try {
+      const basic = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+      await pushImageSet(auth.registry.url, 'private', 'v1', images.sources1, { authorization: basic });
+      const result = await nightly([`private,${auth.registry.host}/private:v1`], {
+        'cache-key-prefix': 'secret',
+        'registry-username': auth.username,
+        'registry-password': auth.password,
+      });
+      expect(result.code, result.stdout).toBe(0);
+      expect(result.stdout).toContain(`::add-mask::${auth.password}`);
+      const everywhere = [result.stdout.replace(`::add-mask::${auth.password}`, ''), result.stderr, result.summary, JSON.stringify(result.outputs)];
+      const files = await readdir(join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'sync'));
+      for (const file of files) everywhere.push((await readFile(join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'sync', file))).toString('latin1'));
+      for (const text of everywhere) expect(text).not.toContain(auth.password);
+    } finally {
+      await auth.stop();
+    }
+  });
+});
+
+test('the README documents every input and output of action.yml', async () => {
+  const action = parseYaml(await readFile('action.yml', 'utf8')) as { inputs: Record<string, unknown>; outputs: Record<string, unknown> };
+  const readme = await readFile('README.md', 'utf8');
+  const documented = (heading: string) => {
+    const section = readme.split(`### ${heading}`)[1]?.split('\n#')[0] ?? '';
+    return [...section.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
+  };
+  expect(documented('Inputs')).toEqual(Object.keys(action.inputs));
+  expect(documented('Outputs')).toEqual(Object.keys(action.outputs));
+});

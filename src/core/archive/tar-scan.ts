@@ -1,0 +1,243 @@
+import type { Readable } from 'node:stream';
+import { DigestMismatchError } from '../oci/digest.ts';
+import { successors } from '../oci/graph.ts';
+import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type ManifestJson } from '../oci/descriptor.ts';
+import { checkSidecar, type SidecarCheck } from './sidecar.ts';
+import { readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
+
+/** What one sync tar holds, read once from end to end, and everything wrong with it. */
+export interface TarScan {
+  path: string;
+  /** Undefined when the stream could not be read to its end (the reason is among the problems). */
+  file: TarFile | undefined;
+  sidecar: SidecarCheck | undefined;
+  /** The root as the first index.json names it, with its ref.name annotation (the batch-list reference). */
+  root: Descriptor | undefined;
+  /** Blobs whose content hashes to their names: digest → size. */
+  held: Map<string, number>;
+  /** The bytes of every manifest met, each checked. */
+  manifests: Map<string, Uint8Array>;
+  graph: TarGraph | undefined;
+  /** Failures: the tar must not be trusted or loaded. */
+  problems: string[];
+  /** Worth saying, not failures (a missing sidecar: ace-dt writes none). */
+  notes: string[];
+}
+
+/** The artifact's graph from its root, as the manifests in the tar describe it. */
+export interface TarGraph {
+  /** Each manifest after everything it points at, the root last: the order a registry accepts them in. */
+  manifests: Array<{ descriptor: Descriptor; bytes: Uint8Array }>;
+  /** Every non-manifest blob the graph needs, once each, in walk order. */
+  blobs: Descriptor[];
+}
+
+export interface ScanOptions {
+  /** Hash the file and compare its sidecar (default true). */
+  hashFile?: boolean;
+}
+
+const MAX_INDEX_JSON_BYTES = 32 * 1024 * 1024;
+const LAYOUT_VERSION = '1.0.0';
+
+/**
+ * Reads a tar (ours or ace-dt's, any compression) the way a deserializer must trust it: the layout file, the
+ * root in index.json, every blob against its name, every manifest parsed (they come before what they point at),
+ * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
+ * tar; other blobs may have been left out because an earlier tar holds them).
+ */
+export async function scanTar(path: string, options: ScanOptions = {}): Promise<TarScan> {
+  const scan: TarScan = { path, file: undefined, sidecar: undefined, root: undefined, held: new Map(), manifests: new Map(), graph: undefined, problems: [], notes: [] };
+  const visitor = new ScanVisitor(scan);
+  try {
+    scan.file = await readTarFile(path, (entry, body) => visitor.visit(entry, body), { hashFile: options.hashFile ?? true });
+  } catch (error) {
+    if (!(error instanceof TarReadError)) throw error;
+    scan.problems.push(error.message);
+    return scan;
+  }
+  if (options.hashFile ?? true) {
+    scan.sidecar = await checkSidecar(path, scan.file.sha256);
+    if (scan.sidecar.state === 'mismatch') scan.problems.unshift(`checksum mismatch: ${scan.sidecar.reason}`);
+    if (scan.sidecar.state === 'missing') scan.notes.push('no .sha256 sidecar (ace-dt writes none): the file as a whole is unchecked');
+  }
+  visitor.finish();
+  return scan;
+}
+
+class ScanVisitor {
+  private readonly scan: TarScan;
+  /** Descriptors learned from index.json and the manifests read so far; the first met wins. */
+  private readonly known = new Map<string, Descriptor>();
+  private entries = 0;
+  private indexes: Descriptor[][] = [];
+
+  constructor(scan: TarScan) {
+    this.scan = scan;
+  }
+
+  async visit(entry: TarEntry, body: Readable): Promise<void> {
+    const position = this.entries++;
+    if (entry.digest !== undefined) return this.blob(entry, entry.digest, body);
+    if (entry.type === 'directory') {
+      if (entry.name !== 'blobs' && entry.name !== 'blobs/sha256') this.scan.notes.push(`unexpected directory ${entry.name} (ignored)`);
+      return;
+    }
+    if (entry.name === 'oci-layout') return this.layout(body, position);
+    if (entry.name === 'index.json') return this.index(entry, body);
+    // ace-dt's --manifest-json adds a docker-load style manifest.json; nothing to load from it.
+    if (entry.name !== 'manifest.json') this.scan.notes.push(`unexpected entry ${entry.name} (${entry.type}, ignored)`);
+  }
+
+  finish(): void {
+    const { scan } = this;
+    const [first, last] = [this.indexes[0], this.indexes.at(-1)];
+    if (first === undefined) {
+      scan.problems.push('no index.json: nothing names the root');
+      return;
+    }
+    if (this.indexes.length < 2) scan.problems.push('no closing index.json after the blobs (formats.md: index.json comes again last)');
+    else if (last !== undefined) this.checkClosingIndex(last);
+    if (scan.root !== undefined) scan.graph = this.graph(scan.root);
+  }
+
+  private async layout(body: Readable, position: number): Promise<void> {
+    const text = (await collect(body, MAX_INDEX_JSON_BYTES)).toString('utf8');
+    let version: unknown;
+    try {
+      version = (JSON.parse(text) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+    } catch {
+      version = undefined;
+    }
+    if (version !== LAYOUT_VERSION) this.scan.problems.push(`oci-layout is not {"imageLayoutVersion":"${LAYOUT_VERSION}"}: ${JSON.stringify(text.slice(0, 100))}`);
+    if (position !== 0) this.scan.notes.push('oci-layout is not the first entry');
+  }
+
+  private async index(entry: TarEntry, body: Readable): Promise<void> {
+    const ordinal = this.indexes.length + 1;
+    if (entry.size > MAX_INDEX_JSON_BYTES) {
+      this.scan.problems.push(`index.json #${ordinal} is ${entry.size} bytes, over the ${MAX_INDEX_JSON_BYTES}-byte limit`);
+      return;
+    }
+    let json: ManifestJson;
+    try {
+      json = JSON.parse((await collect(body, MAX_INDEX_JSON_BYTES)).toString('utf8')) as ManifestJson;
+    } catch (error) {
+      this.scan.problems.push(`index.json #${ordinal} is not JSON: ${(error as Error).message}`);
+      this.indexes.push([]);
+      return;
+    }
+    const manifests = Array.isArray(json.manifests) ? json.manifests : [];
+    this.indexes.push(manifests);
+    if (ordinal > 2) this.scan.problems.push(`index.json appears ${ordinal} times (formats.md: once before the blobs, once after)`);
+    if (ordinal !== 1) return;
+    // ace-dt's deserializer: the one manifest, or the one named by ref.name.
+    const named = manifests.filter((m) => m?.annotations?.[Annotation.refName] !== undefined);
+    const root = named.length === 1 ? named[0] : manifests.length === 1 ? manifests[0] : undefined;
+    if (root === undefined || !isManifest(root.mediaType)) {
+      this.scan.problems.push(`index.json names no root: expected one manifest, or one with ${Annotation.refName} (found ${manifests.length}, ${named.length} named)`);
+      return;
+    }
+    this.scan.root = root;
+    this.known.set(root.digest, root);
+  }
+
+  private async blob(entry: TarEntry, digest: string, body: Readable): Promise<void> {
+    const { scan } = this;
+    if (scan.held.has(digest)) {
+      scan.problems.push(`blob ${digest} appears twice`);
+      return;
+    }
+    const known = this.known.get(digest);
+    if (known !== undefined && known.size !== entry.size) {
+      scan.problems.push(`blob ${digest} is ${entry.size} bytes; the descriptor that points at it says ${known.size}`);
+    }
+    const manifest = known !== undefined && isManifest(known.mediaType);
+    if (manifest && entry.size > MAX_MANIFEST_BYTES) {
+      scan.problems.push(`manifest ${digest} is ${entry.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`);
+    }
+    let bytes: Buffer | undefined;
+    try {
+      if (manifest && entry.size <= MAX_MANIFEST_BYTES) bytes = await collect(body, MAX_MANIFEST_BYTES);
+      else for await (const _ of body);
+    } catch (error) {
+      if (!(error instanceof DigestMismatchError)) throw error;
+      scan.problems.push(error.message);
+      return;
+    }
+    scan.held.set(digest, entry.size);
+    if (bytes === undefined) return;
+    try {
+      for (const child of successors(bytes, `manifest ${digest}`, digest === scan.root?.digest)) {
+        if (!this.known.has(child.digest)) this.known.set(child.digest, child);
+      }
+      scan.manifests.set(digest, bytes);
+    } catch (error) {
+      scan.problems.push((error as Error).message);
+    }
+  }
+
+  private checkClosingIndex(listed: Descriptor[]): void {
+    const { scan } = this;
+    const [first] = listed;
+    if (scan.root !== undefined && first?.digest !== scan.root.digest) {
+      scan.problems.push(`the closing index.json starts with ${first?.digest ?? 'nothing'}, not the root ${scan.root.digest}`);
+    }
+    if (first?.annotations?.[Annotation.refName] === undefined) scan.problems.push(`the closing index.json's root has no ${Annotation.refName} annotation`);
+    for (const descriptor of listed) {
+      if (!scan.manifests.has(descriptor?.digest)) scan.problems.push(`the closing index.json lists manifest ${descriptor?.digest} that the tar does not hold`);
+    }
+  }
+
+  /** The root's graph; a manifest the tar lacks (or holds before anything points at it) is a problem. */
+  private graph(root: Descriptor): TarGraph {
+    const { scan } = this;
+    const { missing, ...graph } = walkManifests(root, scan.manifests);
+    for (const descriptor of missing) {
+      if (!scan.held.has(descriptor.digest)) scan.problems.push(`manifest ${descriptor.digest} (${descriptor.mediaType}) is not in the tar; every tar carries all its manifests`);
+      else if (!scan.problems.some((p) => p.includes(descriptor.digest))) scan.problems.push(`manifest ${descriptor.digest} comes before anything in the tar points at it (formats.md: depth first)`);
+    }
+    const needed = new Set([...graph.manifests.map((m) => m.descriptor.digest), ...graph.blobs.map((d) => d.digest)]);
+    const strays = [...scan.held.keys()].filter((digest) => !needed.has(digest));
+    if (strays.length > 0) scan.notes.push(`${strays.length} blob(s) not in the root's graph: ${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', …' : ''}`);
+    return graph;
+  }
+}
+
+/**
+ * The graph below `top` through manifests held in memory: each manifest after what it points at, the other blobs
+ * in walk order, and the manifests that are not at hand. `top` is walked as a root (extra-manifests count) when it is one.
+ */
+export function walkManifests(top: Descriptor, manifests: ReadonlyMap<string, Uint8Array>, isRoot = true): TarGraph & { missing: Descriptor[] } {
+  const graph: TarGraph & { missing: Descriptor[] } = { manifests: [], blobs: [], missing: [] };
+  const seen = new Set<string>();
+  const visit = (descriptor: Descriptor, root: boolean): void => {
+    if (seen.has(descriptor.digest)) return;
+    seen.add(descriptor.digest);
+    if (!isManifest(descriptor.mediaType)) {
+      graph.blobs.push(descriptor);
+      return;
+    }
+    const bytes = manifests.get(descriptor.digest);
+    if (bytes === undefined) {
+      graph.missing.push(descriptor);
+      return;
+    }
+    for (const child of successors(bytes, `manifest ${descriptor.digest}`, root)) visit(child, false);
+    graph.manifests.push({ descriptor, bytes });
+  };
+  visit(top, isRoot);
+  return graph;
+}
+
+/** An entry's bytes in memory; `limit` guards against a size header that lies. */
+async function collect(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    if (total > limit) throw new Error(`entry runs past ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}

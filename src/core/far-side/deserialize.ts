@@ -1,0 +1,284 @@
+import { join } from 'node:path';
+import { pipeline, Transform } from 'node:stream';
+import pLimit from 'p-limit';
+import { copyBlob } from '../registry/blob-copy.ts';
+import { formatDestination, repositoryUnder, type Destination } from './destination.ts';
+import { InputError } from '../input-error.ts';
+import { Annotation, type Descriptor } from '../oci/descriptor.ts';
+import type { DedupScope } from '../serialize/planner.ts';
+import { parseReference } from '../oci/reference.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import type { RegistryRepository } from '../registry/repository.ts';
+import { scatterArtifact, type ScatteredImage } from './scatter.ts';
+import type { ScatterRule } from './scatter-map.ts';
+import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, writeSuccessfulSyncs, type SyncRecord } from '../sync-dir/successful-syncs.ts';
+import { formatNumber, listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
+import { readTarFile } from '../archive/tar-reader.ts';
+import { scanTar, type TarGraph, type TarScan } from '../archive/tar-scan.ts';
+import { parseSyncName } from '../sync-dir/tracker.ts';
+
+export interface DeserializeSettings {
+  dir: string;
+  destination: Destination;
+  /** `name`: a blob a tar leaves out must be in DEST/NAME already; `all`: in any DEST/<name> (then mounted). */
+  dedupScope: DedupScope;
+  /** Also push each gathered image to its original path under the destination (undefined: don't). */
+  scatter: { rules: ScatterRule[] } | undefined;
+}
+
+export interface LoadedTar {
+  syncName: string;
+  name: string;
+  /** `host/dest/name:tag` (or `@sha256:…` for an artifact pinned by digest only). */
+  reference: string;
+  digest: string;
+  /** Blobs uploaded from the tar, and their bytes. */
+  uploaded: number;
+  uploadedBytes: number;
+  /** Blobs mounted (or copied) from another repository of the destination. */
+  mounted: number;
+  /** Blobs the destination had already. */
+  present: number;
+  manifestsPushed: number;
+  scattered: ScatteredImage[];
+}
+
+export interface DeserializeResult {
+  loaded: LoadedTar[];
+  /** Tars that successful-syncs.csv records as loaded into this destination. */
+  skipped: string[];
+}
+
+export interface DeserializeHooks {
+  tarStarted?(tar: SyncTar): void;
+  /** Sidecar missing and the like: said, not failures. */
+  note?(tar: SyncTar, note: string): void;
+  /** Bytes uploaded from the tar so far, of those it must upload; called as they go. */
+  uploading?(tar: SyncTar, done: number, total: number): void;
+  tarLoaded?(loaded: LoadedTar): void;
+}
+
+const HEADS = 8;
+
+/**
+ * ace-dt's `mirror batch-deserialize SYNC-DIRECTORY DESTINATION`, made resumable: the tars in number order, each
+ * checked whole and its left-out blobs found at the destination before anything of it is pushed, then its blobs,
+ * its manifests children first, the root tagged, and only then recorded in successful-syncs.csv.
+ */
+export async function deserializeSyncDir(settings: DeserializeSettings, registries: RegistryClient, hooks: DeserializeHooks = {}): Promise<DeserializeResult> {
+  const listing = await listSyncDir(settings.dir);
+  if (listing.duplicates.length > 0) {
+    const [first] = listing.duplicates;
+    throw new InputError(`${settings.dir}: ${first?.syncNames.join(' and ')} share a number; their order is unknowable`);
+  }
+  const syncsPath = join(settings.dir, SUCCESSFUL_SYNCS_FILENAME);
+  const records = await readSuccessfulSyncs(syncsPath);
+  const target = formatDestination(settings.destination);
+  const isLoaded = (tar: SyncTar) => records.some((r) => r.filename === tar.syncName && loadedInto(r, target, tar.name));
+  const loader = new Loader(settings, registries, listing.tars, records);
+
+  const result: DeserializeResult = { loaded: [], skipped: [] };
+  for (const tar of listing.tars) {
+    if (isLoaded(tar)) {
+      result.skipped.push(tar.syncName);
+      continue;
+    }
+    hooks.tarStarted?.(tar);
+    let loaded: LoadedTar;
+    try {
+      loaded = await loader.load(tar, hooks);
+    } catch (error) {
+      const resume = result.loaded.length + result.skipped.length > 0 ? ` (the tars before it are recorded in ${syncsPath}: a rerun resumes with ${tar.syncName})` : '';
+      throw new Error(`${(error as Error).message}${resume}`, { cause: error });
+    }
+    records.push({ filename: tar.syncName, artifact: loaded.reference, timestamp: new Date().toISOString() });
+    await writeSuccessfulSyncs(syncsPath, records);
+    result.loaded.push(loaded);
+    hooks.tarLoaded?.(loaded);
+  }
+  return result;
+}
+
+/** ace-dt records `DEST:NAME` (its older releases nothing); we record `DEST/NAME:TAG` or `DEST/NAME@DIGEST`. */
+function loadedInto(record: SyncRecord, destination: string, name: string): boolean {
+  const { artifact } = record;
+  return artifact === '' || artifact === `${destination}:${name}` || artifact.startsWith(`${destination}/${name}:`) || artifact.startsWith(`${destination}/${name}@`);
+}
+
+class Loader {
+  private readonly settings: DeserializeSettings;
+  private readonly registries: RegistryClient;
+  private readonly tars: readonly SyncTar[];
+  private readonly loadedNames: Set<string>;
+  /** DEST itself, when ace-dt's batch-deserialize loaded earlier tars there (all names in one repository). */
+  private readonly aceDtRepository: RegistryRepository | undefined;
+  /** Where this run knows each blob to be: a later tar mounts rather than uploads it. */
+  private readonly located = new Map<string, RegistryRepository>();
+
+  constructor(settings: DeserializeSettings, registries: RegistryClient, tars: readonly SyncTar[], records: readonly SyncRecord[]) {
+    this.settings = settings;
+    this.registries = registries;
+    this.tars = tars;
+    this.loadedNames = new Set([...tars.map((t) => t.name), ...records.flatMap((r) => parseSyncName(r.filename)?.name ?? [])]);
+    const { registry, path } = settings.destination;
+    const target = formatDestination(settings.destination);
+    const byAceDt = records.some((r) => r.artifact === `${target}:${parseSyncName(r.filename)?.name}`);
+    this.aceDtRepository = byAceDt && path !== '' ? registries.repository({ registry, repository: path }) : undefined;
+  }
+
+  async load(tar: SyncTar, hooks: DeserializeHooks): Promise<LoadedTar> {
+    const scan = await scanTar(tar.path);
+    if (scan.problems.length > 0 || scan.root === undefined || scan.graph === undefined) {
+      throw new Error(`${tar.syncName}: refused, the tar is damaged (nothing of it was pushed):\n  ${scan.problems.join('\n  ')}`);
+    }
+    for (const note of scan.notes) hooks.note?.(tar, note);
+    const { root, graph } = scan;
+    const repository = this.registries.repository(repositoryUnder(this.settings.destination, tar.name, tar.syncName));
+    const tag = tagOf(root);
+
+    const present = await this.present(repository, graph);
+    const missing = graph.blobs.filter((blob) => !present.has(blob.digest));
+    const leftOut = missing.filter((blob) => !scan.held.has(blob.digest));
+    const sources = await this.locate(leftOut, tar.name, repository);
+    const unfound = leftOut.filter((blob) => !sources.has(blob.digest));
+    if (unfound.length > 0) throw this.refusal(tar, repository, unfound);
+
+    const loaded: LoadedTar = {
+      syncName: tar.syncName,
+      name: tar.name,
+      reference: `${repository.location}${tag === undefined ? `@${root.digest}` : `:${tag}`}`,
+      digest: root.digest,
+      uploaded: 0,
+      uploadedBytes: 0,
+      mounted: 0,
+      present: present.size,
+      manifestsPushed: 0,
+      scattered: [],
+    };
+    const toUpload = new Map<string, Descriptor>();
+    for (const blob of missing) {
+      const source = sources.get(blob.digest) ?? this.elsewhere(blob.digest, repository);
+      if (source === undefined) toUpload.set(blob.digest, blob);
+      else {
+        await copyBlob(repository, blob, source);
+        loaded.mounted++;
+      }
+    }
+    if (toUpload.size > 0) await this.upload(tar, scan, repository, toUpload, loaded, hooks);
+    for (const { descriptor, bytes } of graph.manifests) {
+      const isRoot = descriptor.digest === root.digest;
+      if (isRoot && tag !== undefined) await repository.pushManifest(tag, descriptor.mediaType, bytes);
+      else if (await repository.exists(descriptor)) continue;
+      else await repository.pushManifest(descriptor.digest, descriptor.mediaType, bytes);
+      loaded.manifestsPushed++;
+    }
+    for (const blob of graph.blobs) this.located.set(blob.digest, repository);
+    if (this.settings.scatter !== undefined) {
+      const input = { root, manifests: scan.manifests, loadedInto: repository, destination: this.settings.destination, rules: this.settings.scatter.rules };
+      loaded.scattered = await scatterArtifact(input, this.registries);
+    }
+    return loaded;
+  }
+
+  /** The graph's blobs the repository holds already (HEAD each). */
+  private async present(repository: RegistryRepository, graph: TarGraph): Promise<Set<string>> {
+    const limit = pLimit(HEADS);
+    const held = await Promise.all(graph.blobs.map((blob) => limit(() => repository.blobExists(blob.digest))));
+    return new Set(graph.blobs.filter((_, i) => held[i]).map((blob) => blob.digest));
+  }
+
+  /**
+   * For blobs a tar leaves out and its repository lacks: another repository of the destination that holds each
+   * (one this run put it in, ace-dt's single repository, or with `--dedup-scope all` another name's).
+   */
+  private async locate(blobs: Descriptor[], name: string, repository: RegistryRepository): Promise<Map<string, RegistryRepository>> {
+    const found = new Map<string, RegistryRepository>();
+    const names = this.settings.dedupScope === 'all' ? [...this.loadedNames].filter((other) => other !== name) : [];
+    const others = names.flatMap((other) => {
+      try {
+        return [this.registries.repository(repositoryUnder(this.settings.destination, other, other))];
+      } catch {
+        return []; // a name that cannot be a repository never loaded anywhere
+      }
+    });
+    if (this.aceDtRepository !== undefined) others.unshift(this.aceDtRepository);
+    const limit = pLimit(HEADS);
+    await Promise.all(
+      blobs.map((blob) =>
+        limit(async () => {
+          const known = this.elsewhere(blob.digest, repository);
+          if (known !== undefined) return void found.set(blob.digest, known);
+          for (const other of others) if (await other.blobExists(blob.digest)) return void found.set(blob.digest, other);
+        }),
+      ),
+    );
+    return found;
+  }
+
+  private elsewhere(digest: string, repository: RegistryRepository): RegistryRepository | undefined {
+    const known = this.located.get(digest);
+    return known !== undefined && known.location !== repository.location ? known : undefined;
+  }
+
+  /** The second pass: streams the blobs the destination lacks from the tar to the registry. */
+  private async upload(
+    tar: SyncTar,
+    scan: TarScan,
+    repository: RegistryRepository,
+    blobs: Map<string, Descriptor>,
+    loaded: LoadedTar,
+    hooks: DeserializeHooks,
+  ): Promise<void> {
+    const total = [...blobs.values()].reduce((sum, blob) => sum + blob.size, 0);
+    let done = 0;
+    await readTarFile(
+      tar.path,
+      async (entry, body) => {
+        const blob = entry.digest === undefined ? undefined : blobs.get(entry.digest);
+        if (blob === undefined) return;
+        const counted = new Transform({
+          transform(chunk: Buffer, _encoding, next) {
+            done += chunk.byteLength;
+            hooks.uploading?.(tar, done, total);
+            next(null, chunk);
+          },
+        });
+        await repository.pushBlob(blob, pipeline(body, counted, () => undefined));
+        blobs.delete(blob.digest);
+        loaded.uploaded++;
+        loaded.uploadedBytes += blob.size;
+      },
+      { hashFile: false },
+    );
+    if (blobs.size > 0) throw new Error(`${scan.path}: changed since it was checked: ${[...blobs.keys()][0]} is no longer in it`);
+  }
+
+  private refusal(tar: SyncTar, repository: RegistryRepository, unfound: Descriptor[]): Error {
+    const present = new Set(this.tars.map((t) => t.number));
+    const gaps = missingNumbers(tar.number - 1, present).map((n) => `${formatNumber(n)}-*.tar`);
+    const where = this.settings.dedupScope === 'all' ? `any repository under ${formatDestination(this.settings.destination)}` : repository.location;
+    const listed = unfound.slice(0, 5).map((blob) => `${blob.digest} (${blob.mediaType}, ${blob.size} bytes)`);
+    const more = unfound.length > listed.length ? [`… and ${unfound.length - listed.length} more`] : [];
+    const hint =
+      gaps.length > 0
+        ? `an earlier tar held them and is not loaded: load ${gaps.join(', ')} first`
+        : `an earlier tar of ${tar.name} held them, but none is missing from the numbering here: was it loaded into another destination, or serialized with --dedup-scope all (then deserialize with --dedup-scope all)?`;
+    return new Error(
+      `${tar.syncName}: refused, nothing of it was pushed: it leaves out ${unfound.length} blob(s) that ${where} does not hold; ${hint}:\n  ${[...listed, ...more].join('\n  ')}`,
+    );
+  }
+}
+
+/**
+ * The tag the root gets: that of the batch-list reference in ref.name (`host/gather:sources1` → `sources1`,
+ * `ubuntu` → `latest`); a reference pinned by digest alone gives none.
+ */
+export function tagOf(root: Descriptor): string | undefined {
+  const name = root.annotations?.[Annotation.refName];
+  if (name === undefined || name === '') return undefined;
+  try {
+    return parseReference(name).tag;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,69 @@
+import pLimit from 'p-limit';
+import { copyBlob } from '../registry/blob-copy.ts';
+import type { Destination } from './destination.ts';
+import { successors } from '../oci/graph.ts';
+import { Annotation, isManifest, type Descriptor } from '../oci/descriptor.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import type { RegistryRepository } from '../registry/repository.ts';
+import { scatterTarget, type ScatterRule } from './scatter-map.ts';
+import { walkManifests } from '../archive/tar-scan.ts';
+
+/** One gathered image pushed to its own repository. */
+export interface ScatteredImage {
+  source: string;
+  /** `host/repo:tag` or `host/repo@sha256:…` */
+  target: string;
+  digest: string;
+}
+
+export interface ScatterInput {
+  root: Descriptor;
+  /** Every manifest of the artifact, by digest. */
+  manifests: ReadonlyMap<string, Uint8Array>;
+  /** Where the whole artifact was loaded: holds every blob. */
+  loadedInto: RegistryRepository;
+  destination: Destination;
+  rules: readonly ScatterRule[];
+}
+
+const BLOB_CHECKS = 4;
+
+/**
+ * ace-dt's `mirror scatter`: each image the gather artifact lists (children with `vnd.act3-ace.manifest.source`)
+ * goes to its original repository path under the destination, its blobs mounted from where the artifact was loaded.
+ */
+export async function scatterArtifact(input: ScatterInput, registries: RegistryClient): Promise<ScatteredImage[]> {
+  const rootBytes = input.manifests.get(input.root.digest);
+  if (rootBytes === undefined) throw new Error(`scatter: the root manifest ${input.root.digest} is not at hand`);
+  const images = successors(rootBytes, `manifest ${input.root.digest}`, true).filter(
+    (child) => isManifest(child.mediaType) && child.annotations?.[Annotation.manifestSource] !== undefined,
+  );
+  const scattered: ScatteredImage[] = [];
+  for (const image of images) {
+    const source = image.annotations?.[Annotation.manifestSource] as string;
+    const target = scatterTarget(source, input.destination, input.rules);
+    const repository = registries.repository(target.reference);
+    await pushImage(image, repository, target.tag, input);
+    const where = `${target.reference.registry}/${target.reference.repository}`;
+    scattered.push({ source, target: target.tag === undefined ? `${where}@${image.digest}` : `${where}:${target.tag}`, digest: image.digest });
+  }
+  return scattered;
+}
+
+async function pushImage(image: Descriptor, repository: RegistryRepository, tag: string | undefined, input: ScatterInput): Promise<void> {
+  const graph = walkManifests(image, input.manifests, false);
+  if (graph.missing.length > 0) throw new Error(`scatter: manifest ${graph.missing[0]?.digest} of ${image.digest} is not at hand`);
+  const limit = pLimit(BLOB_CHECKS);
+  await Promise.all(
+    graph.blobs.map((blob) =>
+      limit(async () => {
+        if (!(await repository.blobExists(blob.digest))) await copyBlob(repository, blob, input.loadedInto);
+      }),
+    ),
+  );
+  for (const { descriptor, bytes } of graph.manifests) {
+    const top = descriptor.digest === image.digest;
+    if (top && tag !== undefined) await repository.pushManifest(tag, descriptor.mediaType, bytes);
+    else if (!(await repository.exists(descriptor))) await repository.pushManifest(descriptor.digest, descriptor.mediaType, bytes);
+  }
+}

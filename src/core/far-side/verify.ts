@@ -1,0 +1,237 @@
+import { join } from 'node:path';
+import type { Compression } from '../archive/compression.ts';
+import { ledgerPath, readLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
+import type { DedupScope } from '../serialize/planner.ts';
+import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, type SyncRecord } from '../sync-dir/successful-syncs.ts';
+import { formatNumber, listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
+import { Annotation, isManifest } from '../oci/descriptor.ts';
+import { scanTar, type TarScan } from '../archive/tar-scan.ts';
+import { parseSyncName, readTracker, type TrackerRow } from '../sync-dir/tracker.ts';
+
+export interface VerifyOptions {
+  dir: string;
+  /** Which earlier tars may hold a blob a tar leaves out: the serializer's `--dedup-scope`. */
+  dedupScope: DedupScope;
+  /** The near side's tracker, when it travelled with the tars: names the tars that are missing. */
+  trackerFilename: string;
+}
+
+export interface MissingBlob {
+  digest: string;
+  size: number;
+  mediaType: string;
+  /** The tars that should have held it, as far as can be told (`000002-*.tar` when the name is unknown). */
+  expectedIn: ExpectedHolder[];
+}
+
+export interface ExpectedHolder {
+  syncName: string;
+  /** `absent`: not here; `damaged`: here but unreadable or failing; `loaded`: absent, recorded as loaded. */
+  state: 'absent' | 'damaged' | 'loaded';
+}
+
+export interface TarVerdict {
+  syncName: string;
+  number: number;
+  name: string;
+  ok: boolean;
+  compression: Compression | null;
+  bytes: number | null;
+  sha256: string | null;
+  sidecar: 'match' | 'missing' | 'mismatch' | null;
+  root: { digest: string; mediaType: string; refName: string | null } | null;
+  manifests: number;
+  /** Blobs (manifests included) in the tar, their content checked. */
+  blobs: number;
+  /** Blobs the graph needs that this tar leaves out and an earlier tar here holds. */
+  fromEarlierTars: number;
+  /** Blobs left out that tars already loaded at the far side (successful-syncs.csv) should have delivered. */
+  fromLoadedTars: MissingBlob[];
+  /** Blobs the graph needs that no tar here holds and no loaded tar explains. */
+  missing: MissingBlob[];
+  problems: string[];
+  notes: string[];
+}
+
+export interface AbsentTar {
+  number: number;
+  /** Known from the tracker or successful-syncs.csv, else `NNNNNN-*.tar`. */
+  syncName: string;
+  /** `loaded`: recorded in successful-syncs.csv; `missing`: lost between tars that are here; `earlier`: before the first tar here. */
+  state: 'loaded' | 'missing' | 'earlier';
+}
+
+export interface VerifyReport {
+  dir: string;
+  ok: boolean;
+  dedupScope: DedupScope;
+  tars: TarVerdict[];
+  absent: AbsentTar[];
+  problems: string[];
+  notes: string[];
+}
+
+export interface VerifyHooks {
+  tarChecked?(verdict: TarVerdict): void;
+}
+
+/**
+ * Checks a sync directory offline: every tar whole (sidecar, tar stream, blobs against their names, index.json,
+ * manifests), every artifact's graph complete once the earlier tars are counted, and the numbering without gaps.
+ */
+export async function verifySyncDir(options: VerifyOptions, hooks: VerifyHooks = {}): Promise<VerifyReport> {
+  const listing = await listSyncDir(options.dir);
+  const notes: string[] = [];
+  const context = await readContext(options, notes);
+  const report: VerifyReport = { dir: options.dir, ok: true, dedupScope: options.dedupScope, tars: [], absent: absentTars(listing.tars, context), problems: [], notes };
+  for (const { number, syncNames } of listing.duplicates) report.problems.push(`${syncNames.join(' and ')} share number ${formatNumber(number)}: their order is unknowable`);
+  for (const partial of listing.partials) report.notes.push(`${partial}: a tar whose writing never finished (not a tar to load)`);
+  for (const absent of report.absent) {
+    if (absent.state === 'missing') report.problems.push(`${absent.syncName} is missing (the numbering has a gap)`);
+    else if (absent.state === 'earlier') report.notes.push(`${absent.syncName} is not here and not recorded as loaded`);
+  }
+  if (listing.tars.length === 0) report.problems.push(`no tars (NNNNNN-NAME.tar[.gz|.zst]) in ${options.dir}`);
+
+  const chain = new DedupChain(options.dedupScope);
+  for (const tar of listing.tars) {
+    const scan = await scanTar(tar.path);
+    const verdict = judge(tar, scan, chain, report.absent, context);
+    chain.add(tar, scan);
+    report.tars.push(verdict);
+    hooks.tarChecked?.(verdict);
+  }
+  report.ok = report.problems.length === 0 && report.tars.every((tar) => tar.ok);
+  return report;
+}
+
+interface Context {
+  tracker: TrackerRow[];
+  ledger: LedgerEntry[];
+  loaded: SyncRecord[];
+}
+
+/** The tracker, ledger and successful-syncs.csv only help name what is missing: a damaged one is noted and left out. */
+async function readContext(options: VerifyOptions, notes: string[]): Promise<Context> {
+  const trackerPath = join(options.dir, options.trackerFilename);
+  const optional = async <T>(read: () => Promise<T[]>): Promise<T[]> =>
+    read().catch((error: unknown) => {
+      notes.push(`${(error as Error).message} (ignored)`);
+      return [];
+    });
+  return {
+    tracker: await optional(() => readTracker(trackerPath)),
+    ledger: await optional(() => readLedger(ledgerPath(trackerPath))),
+    loaded: await optional(() => readSuccessfulSyncs(join(options.dir, SUCCESSFUL_SYNCS_FILENAME))),
+  };
+}
+
+function absentTars(tars: readonly SyncTar[], context: Context): AbsentTar[] {
+  const recorded = [...context.tracker.map((row) => ({ number: row.number, syncName: row.syncName })), ...context.loaded.flatMap(numbered)];
+  const present = new Set(tars.map((tar) => tar.number));
+  const highest = Math.max(0, ...tars.map((tar) => tar.number), ...recorded.map((r) => r.number));
+  const numbers = missingNumbers(highest, present);
+  const lowest = Math.min(...present);
+  return numbers.map((number) => {
+    const syncName = recorded.find((r) => r.number === number)?.syncName ?? `${formatNumber(number)}-*.tar`;
+    const loaded = context.loaded.some((record) => record.filename === syncName);
+    return { number, syncName, state: loaded ? 'loaded' : number < lowest ? 'earlier' : 'missing' };
+  });
+}
+
+function numbered(record: SyncRecord): Array<{ number: number; syncName: string }> {
+  const parsed = parseSyncName(record.filename);
+  return parsed ? [{ number: parsed.number, syncName: record.filename }] : [];
+}
+
+/** What the tars read so far hold, by name: what a later tar may leave out. */
+class DedupChain {
+  readonly scope: DedupScope;
+  /** Earlier tars here that could not be trusted whole: what they should have held may be what is missing. */
+  readonly damaged: SyncTar[] = [];
+  private readonly byName = new Map<string, Set<string>>();
+  /** Any tar's, for the hint when a tar leaves out what only another name's tar holds. */
+  private readonly firstHolder = new Map<string, string>();
+
+  constructor(scope: DedupScope) {
+    this.scope = scope;
+  }
+
+  holds(name: string, digest: string): boolean {
+    if (this.scope === 'all') return this.firstHolder.has(digest);
+    return this.byName.get(name)?.has(digest) ?? false;
+  }
+
+  holder(digest: string): string | undefined {
+    return this.firstHolder.get(digest);
+  }
+
+  add(tar: SyncTar, scan: TarScan): void {
+    if (scan.problems.length > 0) this.damaged.push(tar);
+    const set = this.byName.get(tar.name) ?? new Set<string>();
+    for (const digest of scan.held.keys()) {
+      set.add(digest);
+      if (!this.firstHolder.has(digest)) this.firstHolder.set(digest, tar.syncName);
+    }
+    this.byName.set(tar.name, set);
+  }
+}
+
+function judge(tar: SyncTar, scan: TarScan, chain: DedupChain, absent: readonly AbsentTar[], context: Context): TarVerdict {
+  const verdict: TarVerdict = {
+    syncName: tar.syncName,
+    number: tar.number,
+    name: tar.name,
+    ok: false,
+    compression: scan.file?.compression ?? null,
+    bytes: scan.file?.bytes ?? null,
+    sha256: scan.file?.sha256 ?? null,
+    sidecar: scan.sidecar?.state ?? null,
+    root: scan.root ? { digest: scan.root.digest, mediaType: scan.root.mediaType, refName: scan.root.annotations?.[Annotation.refName] ?? null } : null,
+    manifests: scan.manifests.size,
+    blobs: scan.held.size,
+    fromEarlierTars: 0,
+    fromLoadedTars: [],
+    missing: [],
+    problems: [...scan.problems],
+    notes: [...scan.notes],
+  };
+  for (const descriptor of scan.graph?.blobs ?? []) {
+    if (isManifest(descriptor.mediaType) || scan.held.has(descriptor.digest)) continue;
+    if (chain.holds(tar.name, descriptor.digest)) {
+      verdict.fromEarlierTars++;
+      continue;
+    }
+    const expectedIn = expectedHolders(tar, descriptor.digest, chain, absent, context);
+    const blob = { digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType, expectedIn };
+    const loaded = expectedIn.length > 0 && expectedIn.every((holder) => holder.state === 'loaded');
+    if (loaded) verdict.fromLoadedTars.push(blob);
+    else verdict.missing.push(blob);
+  }
+  if (verdict.missing.length > 0) {
+    const other = verdict.missing.map((blob) => chain.holder(blob.digest)).find((holder) => holder !== undefined);
+    verdict.problems.push(`${verdict.missing.length} blob(s) of the artifact are in neither this tar nor an earlier tar here` + (other ? ` (${other} of another name holds some: serialized with --dedup-scope all?)` : ''));
+  }
+  if (verdict.fromLoadedTars.length > 0) {
+    verdict.notes.push(`${verdict.fromLoadedTars.length} blob(s) come from tars already loaded (successful-syncs.csv): deserialize checks the registry holds them`);
+  }
+  verdict.ok = verdict.problems.length === 0;
+  return verdict;
+}
+
+/**
+ * The tars that should have held a blob a tar leaves out: earlier tars in scope that are not here, or damaged.
+ * The ledger, when it travelled, says exactly which.
+ */
+function expectedHolders(tar: SyncTar, digest: string, chain: DedupChain, absent: readonly AbsentTar[], context: Context): ExpectedHolder[] {
+  const inScope = (syncName: string) => {
+    const name = parseSyncName(syncName)?.name;
+    return chain.scope === 'all' || name === undefined || name === '*' || name === tar.name;
+  };
+  const candidates: Array<{ number: number } & ExpectedHolder> = [
+    ...absent.map((a) => ({ number: a.number, syncName: a.syncName, state: a.state === 'loaded' ? ('loaded' as const) : ('absent' as const) })),
+    ...chain.damaged.map((d) => ({ number: d.number, syncName: d.syncName, state: 'damaged' as const })),
+  ].filter((c) => c.number < tar.number && inScope(c.syncName));
+  candidates.sort((a, b) => a.number - b.number);
+  const exact = candidates.filter((c) => context.ledger.some((entry) => entry.syncName === c.syncName && entry.blobs.some((blob) => blob.digest === digest)));
+  return (exact.length > 0 ? exact : candidates).map(({ syncName, state }) => ({ syncName, state }));
+}

@@ -1,0 +1,100 @@
+import pLimit from 'p-limit';
+import { isDigest } from './digest.ts';
+import { Annotation, isManifest, type Descriptor, type ManifestJson } from './descriptor.ts';
+import type { ReadOnlyStorage } from './storage.ts';
+
+export interface GraphNode {
+  descriptor: Descriptor;
+  /** The bytes of a manifest or index (always shipped, so always fetched); absent for other blobs. */
+  manifest?: Uint8Array;
+}
+
+export interface Graph {
+  root: Descriptor;
+  /** Every distinct blob in tar order: depth first, each manifest before what it points at. */
+  nodes: GraphNode[];
+  /** Every manifest met, in walk order, root first, each as the descriptor it was first met by. */
+  manifests: Descriptor[];
+}
+
+const MANIFEST_FETCHES = 8;
+
+/**
+ * oras-go's FindSuccessors: an index points at its manifests, a manifest at its config and layers, either at
+ * its subject; the root may name more in the `vnd.act3-ace.data.extra-manifests` annotation.
+ */
+export function successors(manifest: Uint8Array, where: string, isRoot: boolean): Descriptor[] {
+  let json: ManifestJson;
+  try {
+    json = JSON.parse(Buffer.from(manifest).toString('utf8')) as ManifestJson;
+  } catch (error) {
+    throw new Error(`${where}: manifest is not JSON: ${(error as Error).message}`);
+  }
+  const found = [...(json.manifests ?? []), ...(json.config ? [json.config] : []), ...(json.layers ?? [])];
+  if (json.subject) found.push(json.subject);
+  const extra = isRoot ? json.annotations?.[Annotation.extraManifests] : undefined;
+  if (extra !== undefined) found.push(...parseExtraManifests(extra, where));
+  for (const descriptor of found) checkDescriptor(descriptor, where);
+  return found;
+}
+
+function parseExtraManifests(value: string, where: string): Descriptor[] {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (Array.isArray(parsed)) return parsed as Descriptor[];
+  } catch {
+    // reported below with the annotation's name
+  }
+  throw new Error(`${where}: annotation ${Annotation.extraManifests} is not a JSON array of descriptors`);
+}
+
+function checkDescriptor(descriptor: Descriptor, where: string): void {
+  const valid =
+    descriptor !== null &&
+    typeof descriptor === 'object' &&
+    typeof descriptor.mediaType === 'string' &&
+    isDigest(descriptor.digest) &&
+    Number.isSafeInteger(descriptor.size) &&
+    descriptor.size >= 0;
+  if (!valid) throw new Error(`${where}: bad descriptor ${JSON.stringify(descriptor)} (sha256 digests and sizes only)`);
+}
+
+/** Walks an artifact's graph from its root, fetching every manifest (children of an index concurrently). */
+export async function walkGraph(storage: ReadOnlyStorage, root: Descriptor): Promise<Graph> {
+  const limit = pLimit(MANIFEST_FETCHES);
+  const fetches = new Map<string, Promise<Uint8Array>>();
+  const fetchManifest = (descriptor: Descriptor): Promise<Uint8Array> => {
+    let pending = fetches.get(descriptor.digest);
+    if (!pending) {
+      pending = limit(() => storage.fetchManifest(descriptor));
+      pending.catch(() => undefined); // awaited in visit(); a sibling's failure must not go unhandled meanwhile
+      fetches.set(descriptor.digest, pending);
+    }
+    return pending;
+  };
+
+  const graph: Graph = { root, nodes: [], manifests: [] };
+  const seen = new Set<string>();
+  const visit = async (descriptor: Descriptor, isRoot: boolean): Promise<void> => {
+    if (seen.has(descriptor.digest)) return;
+    seen.add(descriptor.digest);
+    if (!isManifest(descriptor.mediaType)) {
+      graph.nodes.push({ descriptor });
+      return;
+    }
+    const manifest = await fetchManifest(descriptor);
+    graph.nodes.push({ descriptor, manifest });
+    graph.manifests.push(descriptor);
+    const next = successors(manifest, `${storage.location}@${descriptor.digest}`, isRoot);
+    for (const child of next) if (isManifest(child.mediaType) && !seen.has(child.digest)) void fetchManifest(child);
+    for (const child of next) await visit(child, false);
+  };
+  await visit(root, true);
+  return graph;
+}
+
+export function totalSize(descriptors: Iterable<Descriptor>): number {
+  let total = 0;
+  for (const descriptor of descriptors) total += descriptor.size;
+  return total;
+}

@@ -1,0 +1,175 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { BatchEntry } from './batch-list.ts';
+import { InputError } from '../input-error.ts';
+import { totalSize, walkGraph, type Graph } from '../oci/graph.ts';
+import { entryFor, type LedgerBlob, type LedgerEntry } from '../sync-dir/ledger.ts';
+import { Annotation, isManifest, type Descriptor } from '../oci/descriptor.ts';
+import { parseReference, pinned, referenceSelector } from '../oci/reference.ts';
+import type { StorageProvider } from '../oci/storage.ts';
+import { newestRow, nextNumber, syncName, type TrackerRow } from '../sync-dir/tracker.ts';
+import type { Compression } from '../archive/compression.ts';
+
+/** formats.md: `name` looks only at earlier tars of the same name (ace-dt); `all` at every earlier tar. */
+export type DedupScope = 'name' | 'all';
+
+export interface PlannedTar {
+  entry: BatchEntry;
+  number: number;
+  syncName: string;
+  /** The root as written into index.json: the batch-list reference as its ref.name. */
+  root: Descriptor;
+  graph: Graph;
+  /** Non-manifest blobs this tar carries. */
+  blobs: Descriptor[];
+  /** Non-manifest blobs left out because an earlier tar holds them. */
+  deduplicated: Descriptor[];
+  /** What the tar will hold before compression: every manifest and the blobs it carries. */
+  bytes: number;
+  deduplicatedBytes: number;
+  /** What the far side holds for this name now. */
+  previous: TrackerRow | undefined;
+}
+
+export interface UpToDate {
+  entry: BatchEntry;
+  row: TrackerRow;
+}
+
+export interface Plan {
+  tars: PlannedTar[];
+  upToDate: UpToDate[];
+  /** Ledger entries learned from the registry for tracker rows the ledger did not describe. */
+  learned: LedgerEntry[];
+}
+
+export interface PlanInput {
+  entries: BatchEntry[];
+  tracker: TrackerRow[];
+  ledger: LedgerEntry[];
+  compression: Compression;
+  dedupScope: DedupScope;
+  concurrency: number;
+}
+
+/**
+ * Resolves every artifact before anything is written (a bad row fails the run with nothing created),
+ * then decides per artifact what its tar must carry.
+ */
+export async function planBatch(input: PlanInput, storage: StorageProvider): Promise<Plan> {
+  const limit = pLimit(input.concurrency);
+  const roots = await resolveAll(input.entries, storage, limit);
+
+  const plan: Plan = { tars: [], upToDate: [], learned: [] };
+  const toShip: Array<{ entry: BatchEntry; root: Descriptor; previous: TrackerRow | undefined }> = [];
+  input.entries.forEach((entry, i) => {
+    const root = roots[i] as Descriptor;
+    const previous = newestRow(input.tracker, entry.name);
+    if (previous?.digest === root.digest) plan.upToDate.push({ entry, row: previous });
+    else toShip.push({ entry, root, previous });
+  });
+  if (toShip.length === 0) return plan;
+
+  const graphs = await Promise.all(toShip.map(({ entry, root }) => walkEntry(entry, root, storage)));
+  const known = new KnownBlobs(input, storage, limit);
+  let number = nextNumber(input.tracker);
+  for (const [i, { entry, root, previous }] of toShip.entries()) {
+    const graph = graphs[i] as Graph;
+    const shipped = await known.before(entry.name);
+    const blobs: Descriptor[] = [];
+    const deduplicated: Descriptor[] = [];
+    for (const { descriptor } of graph.nodes) {
+      if (isManifest(descriptor.mediaType)) continue;
+      (shipped.has(descriptor.digest) ? deduplicated : blobs).push(descriptor);
+    }
+    const name = syncName(number, entry.name, input.compression);
+    const tar: PlannedTar = {
+      entry,
+      number,
+      syncName: name,
+      root: { ...root, annotations: { ...root.annotations, [Annotation.refName]: entry.artifact } },
+      graph,
+      blobs,
+      deduplicated,
+      bytes: totalSize(graph.manifests) + totalSize(blobs),
+      deduplicatedBytes: totalSize(deduplicated),
+      previous,
+    };
+    plan.tars.push(tar);
+    known.add(entry.name, graph);
+    number++;
+  }
+  plan.learned = known.learned;
+  return plan;
+}
+
+async function resolveAll(entries: BatchEntry[], storage: StorageProvider, limit: LimitFunction): Promise<Descriptor[]> {
+  const results = await Promise.allSettled(
+    entries.map((entry) => limit(() => storage.open(entry.reference).resolve(referenceSelector(entry.reference)))),
+  );
+  const failures = results.flatMap((result, i) =>
+    result.status === 'rejected' ? [`${entries[i]?.where}: ${entries[i]?.artifact}: ${(result.reason as Error).message}`] : [],
+  );
+  if (failures.length > 0) {
+    throw new InputError(`cannot resolve ${failures.length} of ${entries.length} artifacts; nothing was written:\n  ${failures.join('\n  ')}`);
+  }
+  return results.map((result) => (result as PromiseFulfilledResult<Descriptor>).value);
+}
+
+async function walkEntry(entry: BatchEntry, root: Descriptor, storage: StorageProvider): Promise<Graph> {
+  try {
+    return await walkGraph(storage.open(entry.reference), root);
+  } catch (error) {
+    throw new InputError(`${entry.where}: ${entry.artifact}: ${(error as Error).message}`);
+  }
+}
+
+/** What earlier tars hold, from the ledger, or (for rows it lacks) by walking `repo@digest` in the registry. */
+class KnownBlobs {
+  readonly learned: LedgerEntry[] = [];
+  private readonly input: PlanInput;
+  private readonly storage: StorageProvider;
+  private readonly limit: LimitFunction;
+  /** Blobs of tars planned in this run, by name. */
+  private readonly planned = new Map<string, Set<string>>();
+
+  constructor(input: PlanInput, storage: StorageProvider, limit: LimitFunction) {
+    this.input = input;
+    this.storage = storage;
+    this.limit = limit;
+  }
+
+  async before(name: string): Promise<Set<string>> {
+    const inScope = (rowName: string) => this.input.dedupScope === 'all' || rowName === name;
+    const rows = this.input.tracker.filter((row) => inScope(row.name));
+    const entries = await Promise.all(rows.map((row) => this.limit(() => this.describe(row))));
+    const digests = new Set<string>();
+    for (const entry of entries) for (const blob of entry.blobs) digests.add(blob.digest);
+    for (const [plannedName, blobs] of this.planned) if (inScope(plannedName)) for (const digest of blobs) digests.add(digest);
+    return digests;
+  }
+
+  add(name: string, graph: Graph): void {
+    const blobs = this.planned.get(name) ?? new Set<string>();
+    for (const { descriptor } of graph.nodes) blobs.add(descriptor.digest);
+    this.planned.set(name, blobs);
+  }
+
+  private async describe(row: TrackerRow): Promise<LedgerEntry> {
+    const known = entryFor(this.input.ledger, row) ?? entryFor(this.learned, row);
+    if (known) return known;
+    try {
+      const reference = pinned(parseReference(row.artifact), row.digest);
+      const storage = this.storage.open(reference);
+      const graph = await walkGraph(storage, await storage.resolve(row.digest));
+      const blobs: LedgerBlob[] = graph.nodes.map(({ descriptor: { digest, size, mediaType } }) => ({ digest, size, mediaType }));
+      const entry: LedgerEntry = { syncName: row.syncName, artifact: row.artifact, digest: row.digest, tar: null, blobs };
+      if (!entryFor(this.learned, row)) this.learned.push(entry);
+      return entry;
+    } catch (error) {
+      throw new InputError(
+        `tracker row ${row.syncName} (${row.artifact}@${row.digest}): no ledger entry, and its blobs cannot be learned ` +
+          `from the registry: ${(error as Error).message}. Restore the ledger, or start a new sync directory.`,
+      );
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readBatchList, type BatchEntry } from './batch-list.ts';
+import type { Compression } from '../archive/compression.ts';
+import { ledgerPath, readLedger } from '../sync-dir/ledger.ts';
+import { planBatch, type DedupScope, type Plan } from './planner.ts';
+import { removeLeftovers, serializePlan, type SerializeHooks, type WrittenTar } from './write-tars.ts';
+import type { StorageProvider } from '../oci/storage.ts';
+import { readTracker } from '../sync-dir/tracker.ts';
+
+/** Everything one batch run needs to know, validated once by the entry that drives it (CLI or Action). */
+export interface BatchSettings {
+  batchFile: string;
+  syncDir: string;
+  trackerFilename: string;
+  compression: Compression;
+  compressionLevel: number | undefined;
+  manifestJson: boolean;
+  dedupScope: DedupScope;
+  /** Plan only: fetch manifests, no layer blobs, write nothing. */
+  dryRun: boolean;
+  concurrency: number;
+}
+
+export interface BatchResult {
+  plan: Plan;
+  written: WrittenTar[];
+}
+
+/** ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (formats.md). */
+export async function runBatch(
+  settings: BatchSettings,
+  storage: StorageProvider,
+  hooks: SerializeHooks = {},
+  /** The batch list when the caller has read it already (the Action reads it first, to fail fast). */
+  entries?: BatchEntry[],
+): Promise<BatchResult> {
+  entries ??= await readBatchList(settings.batchFile);
+  const trackerPath = join(settings.syncDir, settings.trackerFilename);
+  const ledger = ledgerPath(trackerPath);
+  const state = { tracker: await readTracker(trackerPath), ledger: await readLedger(ledger) };
+  if (!settings.dryRun) await removeLeftovers(settings.syncDir);
+  const plan = await planBatch(
+    { entries, ...state, compression: settings.compression, dedupScope: settings.dedupScope, concurrency: settings.concurrency },
+    storage,
+  );
+  if (settings.dryRun || plan.tars.length === 0) return { plan, written: [] };
+
+  await mkdir(settings.syncDir, { recursive: true });
+  state.ledger.push(...plan.learned);
+  const written = await serializePlan(
+    plan.tars,
+    state,
+    { ...settings, trackerPath, ledgerPath: ledger },
+    storage,
+    hooks,
+  );
+  return { plan, written };
+}

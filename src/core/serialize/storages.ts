@@ -1,0 +1,39 @@
+import { OciLayout } from '../oci/layout.ts';
+import type { Reference } from '../oci/reference.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { defaultKeychain, type BasicCredentials } from '../registry/keychain.ts';
+import type { ReadOnlyStorage, StorageProvider } from '../oci/storage.ts';
+
+export interface SourceOptions {
+  /** Hosts that may be reached over plain HTTP besides loopback ones. */
+  insecureRegistries: string[];
+  /** Credentials given explicitly (the Action's inputs), ahead of the Docker config. */
+  credentials?: Record<string, BasicCredentials>;
+}
+
+/** Registries through one shared client (a connection pool per host); layouts opened once per path. */
+export class Sources implements StorageProvider {
+  private readonly registries: RegistryClient;
+  private readonly layouts = new Map<string, OciLayout>();
+
+  constructor(options: SourceOptions) {
+    this.registries = new RegistryClient({
+      keychain: defaultKeychain(options.credentials ?? {}),
+      insecureHosts: options.insecureRegistries,
+    });
+  }
+
+  open(reference: Reference): ReadOnlyStorage {
+    if (reference.kind === 'registry') return this.registries.repository(reference);
+    let layout = this.layouts.get(reference.path);
+    if (!layout) {
+      layout = new OciLayout(reference.path);
+      this.layouts.set(reference.path, layout);
+    }
+    return layout;
+  }
+
+  async close(): Promise<void> {
+    await this.registries.close();
+  }
+}

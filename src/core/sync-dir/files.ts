@@ -1,0 +1,58 @@
+import { access, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { InputError } from '../input-error.ts';
+
+/** Replace a file so that readers see the old content or the new, never a mix: temp file, fsync, rename. */
+export async function replaceFile(path: string, content: string | Uint8Array): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}`;
+  try {
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncDirectory(dirname(path));
+}
+
+/** A rename is durable only once its directory is. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A file's text; failing to read it is the user's to fix, so the message names the file and what it is. */
+export async function readRequired(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`${path}: cannot read the ${what}: ${(error as Error).message}`);
+  }
+}
+
+/** A file's text, or undefined when it does not exist; other failures name the file and what it is. */
+export async function readIfExists(path: string, what: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InputError(`${path}: cannot read the ${what}: ${(error as Error).message}`);
+  }
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
