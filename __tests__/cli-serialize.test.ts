@@ -205,10 +205,10 @@ describe('outputs', () => {
     const { batch, sync } = await workspace([`tools,${ref('gather:sources1')}`]);
     const result = await runCli([batch, sync, '--dry-run', '--json']);
     expect(result.code).toBe(0);
-    const report = JSON.parse(result.stdout) as { dryRun: boolean; planned: Array<{ syncName: string; blobs: number; bytes: number }> };
+    const report = JSON.parse(result.stdout) as { dryRun: boolean; planned: Array<{ syncName: string; blobs: number; contentBytes: number }> };
     expect(report.dryRun).toBe(true);
     const total = [...images.sources1.blobs.values()].reduce((sum, b) => sum + b.byteLength, 0);
-    expect(report.planned).toMatchObject([{ syncName: '000001-tools.tar', blobs: nonManifestBlobs(images.sources1).size, bytes: total }]);
+    expect(report.planned).toMatchObject([{ syncName: '000001-tools.tar', blobs: images.sources1.blobs.size, contentBytes: total }]);
     await expect(readdir(sync)).rejects.toThrow(/ENOENT/);
   });
 

@@ -4,7 +4,7 @@ import { progressReporter } from '../src/core/serialize/progress.ts';
 import type { WrittenTar } from '../src/core/serialize/write-tars.ts';
 
 const MiB = 1024 * 1024;
-const tar = { syncName: '000002-tools.tar', bytes: 100 * MiB, blobs: [{}, {}], entry: { artifact: 'localhost:5000/gather:sources2' } } as unknown as PlannedTar;
+const tar = { syncName: '000002-tools.tar', contentBytes: 100 * MiB, blobs: [{}, {}], entry: { artifact: 'localhost:5000/gather:sources2' } } as unknown as PlannedTar;
 const written = { syncName: '000002-tools.tar', bytes: 100 * MiB } as WrittenTar;
 
 function terminal(isTTY: boolean) {
@@ -25,7 +25,7 @@ test('in a CI log: a line when a tar starts, one every 5 s with bytes, percent a
   }
   progress.tarRecorded(written);
   expect(chunks).toEqual([
-    '000002-tools.tar: localhost:5000/gather:sources2, 2 new blobs, 100.0 MiB to write\n',
+    '000002-tools.tar: localhost:5000/gather:sources2, 2 blobs, 100.0 MiB to write\n',
     '  000002-tools.tar  25.0 MiB / 100.0 MiB (25%)  5.0 MiB/s\n',
     '  000002-tools.tar  50.0 MiB / 100.0 MiB (50%)  5.0 MiB/s\n',
     '000002-tools.tar: done, 100.0 MiB in 10.0 s, recorded\n',

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { pack as createPack } from 'tar-stream';
 import { digestHex, sha256 } from '../src/core/oci/digest.ts';
 import { successors } from '../src/core/oci/graph.ts';
-import { Annotation, isManifest, MediaType, type Descriptor, type ManifestJson, type Platform } from '../src/core/oci/descriptor.ts';
+import { Annotation, isManifest, MediaType, type Descriptor, type Manifest, type Platform } from '../src/core/oci/descriptor.ts';
 
 /** Content addressed by digest, and the manifest or index it hangs from. */
 export interface ImageSet {
@@ -234,8 +234,8 @@ export function layersOf(set: ImageSet): Descriptor[] {
   return manifestsChildrenFirst(set).flatMap((descriptor) => parseManifest(set, descriptor).layers ?? []);
 }
 
-export function parseManifest(set: ImageSet, descriptor: Descriptor): ManifestJson {
-  return JSON.parse(Buffer.from(blobOf(set, descriptor)).toString('utf8')) as ManifestJson;
+export function parseManifest(set: ImageSet, descriptor: Descriptor): Manifest {
+  return JSON.parse(Buffer.from(blobOf(set, descriptor)).toString('utf8')) as Manifest;
 }
 
 /**
@@ -305,7 +305,7 @@ export async function writeOciLayout(
 
 async function existingManifests(indexFile: string): Promise<Descriptor[]> {
   try {
-    return (JSON.parse(await readFile(indexFile, 'utf8')) as ManifestJson).manifests ?? [];
+    return (JSON.parse(await readFile(indexFile, 'utf8')) as Manifest).manifests ?? [];
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;

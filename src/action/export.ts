@@ -3,12 +3,12 @@ import { mkdir } from 'node:fs/promises';
 import { readBatchList, type BatchEntry } from '../core/serialize/batch-list.ts';
 import { runBatch, type BatchResult } from '../core/serialize/run.ts';
 import { pathExists } from '../core/sync-dir/files.ts';
-import { totalsOf } from '../core/format.ts';
+import { totalsOf } from '../core/serialize/write-tars.ts';
 import { InputError } from '../core/input-error.ts';
 import { progressReporter } from '../core/serialize/progress.ts';
 import { resultJson } from '../core/serialize/result-json.ts';
 import type { SerializeHooks, WrittenTar } from '../core/serialize/write-tars.ts';
-import { Sources } from '../core/serialize/storages.ts';
+import { RegistryAndLayoutStorages } from '../core/serialize/storages.ts';
 import type { ActionSettings } from './inputs.ts';
 import type { Services } from './services.ts';
 import { writePlanSummary, writeSerializeSummary } from './summary.ts';
@@ -25,7 +25,7 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
   const files = trackerFiles(settings.batch.syncDir, settings.batch.trackerFilename);
   const prefix = settings.cacheKeyPrefix;
   await mkdir(files.syncDir, { recursive: true });
-  const sources = new Sources({
+  const storages = new RegistryAndLayoutStorages({
     insecureRegistries: settings.insecureRegistries,
     credentials: explicitCredentials(settings, entries),
   });
@@ -34,7 +34,7 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
     core.setOutput('tracker-cache-key', restored.from === 'cache' ? restored.key : '');
 
     if (settings.mode === 'plan') {
-      const result = await runBatch({ ...settings.batch, dryRun: true }, sources, {}, entries);
+      const result = await runBatch({ ...settings.batch, dryRun: true }, storages, {}, entries);
       core.setOutput('plan', JSON.stringify(resultJson(result, true)));
       setCounts([], result);
       await writePlanSummary(result, restored, prefix);
@@ -60,7 +60,7 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
       },
     };
     try {
-      result = await runBatch(settings.batch, sources, hooks, entries);
+      result = await runBatch(settings.batch, storages, hooks, entries);
     } catch (error) {
       failure = error as Error;
     }
@@ -79,7 +79,7 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
     await writeSerializeSummary(result, written, artifactIds, restored, prefix, failure);
     if (failure) throw failure;
   } finally {
-    await sources.close();
+    await storages.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import type { BatchResult } from '../core/serialize/run.ts';
-import { formatBytes, formatSaved, totalsOf } from '../core/format.ts';
-import type { WrittenTar } from '../core/serialize/write-tars.ts';
+import { formatBytes, formatSaved } from '../core/format.ts';
+import { totalsOf, type WrittenTar } from '../core/serialize/write-tars.ts';
 import type { Restored } from './tracker-state.ts';
 
 const header = (...cells: string[]) => cells.map((data) => ({ data, header: true }));
@@ -56,11 +56,11 @@ export async function writePlanSummary(result: BatchResult, restored: Restored, 
     const rows = result.plan.tars.map((tar) => [
       tar.entry.name,
       `${tar.previous?.artifact ?? '(new)'} → ${tar.entry.artifact}`,
-      `${tar.blobs.length} / ${tar.blobs.length + tar.deduplicated.length}`,
-      formatBytes(tar.bytes),
-      formatBytes(tar.deduplicatedBytes),
+      String(tar.blobs.length),
+      formatBytes(tar.contentBytes),
+      formatSaved({ deduplicatedBlobs: tar.deduplicated.length, deduplicatedBytes: tar.deduplicatedBytes }),
     ]);
-    summary.addTable([header('name', 'reference', 'new blobs / total', 'bytes to ship', 'saved by dedup'), ...rows]);
+    summary.addTable([header('name', 'reference', 'blobs', 'content', 'dedup saved'), ...rows]);
   }
   addUpToDate(result);
   await summary.write();

@@ -6,7 +6,7 @@ import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, p
 import { DEFAULT_TRACKER_FILENAME } from '../core/sync-dir/tracker.ts';
 import type { VerifyOptions } from '../core/far-side/verify.ts';
 import type { Destination } from '../core/far-side/destination.ts';
-import type { DedupScope } from '../core/serialize/planner.ts';
+import type { DedupScope } from '../core/sync-dir/dedup-scope.ts';
 
 export const USAGE = `Usage: batch-serialize BATCH-LIST SYNC-DIRECTORY [options]
        batch-serialize verify SYNC-DIRECTORY [options]           (see verify --help)

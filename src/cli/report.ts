@@ -1,6 +1,7 @@
 import type { BatchResult } from '../core/serialize/run.ts';
 import type { DeserializeResult } from '../core/far-side/deserialize.ts';
-import { formatBytes, formatSaved, formatTable, totalsOf } from '../core/format.ts';
+import { formatBytes, formatSaved, formatTable } from '../core/format.ts';
+import { totalsOf } from '../core/serialize/write-tars.ts';
 import type { ExpectedHolder, VerifyReport } from '../core/far-side/verify.ts';
 
 /** The end-of-run table: each tar, its blobs and bytes, and what deduplication saved. */
@@ -17,12 +18,12 @@ export function formatReport(result: BatchResult, dryRun: boolean): string {
     const rows = result.plan.tars.map((tar) => [
       tar.syncName,
       `${tar.previous?.artifact ?? '(new)'} -> ${tar.entry.artifact}`,
-      `${tar.blobs.length}/${tar.blobs.length + tar.deduplicated.length}`,
-      formatBytes(tar.bytes),
-      formatBytes(tar.deduplicatedBytes),
+      String(tar.blobs.length),
+      formatBytes(tar.contentBytes),
+      formatSaved({ deduplicatedBlobs: tar.deduplicated.length, deduplicatedBytes: tar.deduplicatedBytes }),
     ]);
     lines.push('Dry run: nothing was written. Would write:');
-    lines.push(formatTable(['tar', 'artifact', 'new blobs', 'bytes', 'dedup saved'], rows));
+    lines.push(formatTable(['tar', 'artifact', 'blobs', 'content', 'dedup saved'], rows));
     return lines.join('\n');
   }
   const rows = result.written.map((tar) => [

@@ -44,21 +44,21 @@ async function reportingErrors(action: () => Promise<number>): Promise<number> {
 }
 
 async function serialize(command: Extract<Command, { kind: 'serialize' }>): Promise<number> {
-  const [{ runBatch }, { Sources }, { progressReporter }, { resultJson }] = await Promise.all([
+  const [{ runBatch }, { RegistryAndLayoutStorages }, { progressReporter }, { resultJson }] = await Promise.all([
     import(/* webpackMode: "eager" */ '../core/serialize/run.ts'),
     import(/* webpackMode: "eager" */ '../core/serialize/storages.ts'),
     import(/* webpackMode: "eager" */ '../core/serialize/progress.ts'),
     import(/* webpackMode: "eager" */ '../core/serialize/result-json.ts'),
   ]);
-  const sources = new Sources({ insecureRegistries: command.insecureRegistries });
+  const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries });
   try {
-    const result = await runBatch(command.settings, sources, progressReporter(process.stderr));
+    const result = await runBatch(command.settings, storages, progressReporter(process.stderr));
     process.stdout.write(
       command.json ? `${JSON.stringify(resultJson(result, command.settings.dryRun), null, 2)}\n` : `${formatReport(result, command.settings.dryRun)}\n`,
     );
     return 0;
   } finally {
-    await sources.close();
+    await storages.close();
   }
 }
 

@@ -1,5 +1,3 @@
-import type { WrittenTar } from './serialize/write-tars.ts';
-
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
 /** 1536 → "1.5 KiB": sizes as people read them in logs and summaries. */
@@ -25,13 +23,4 @@ export function formatTable(header: string[], rows: string[][]): string {
   const line = (row: string[]) =>
     row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
-}
-
-/** What a run's tars add up to: the total row of the CLI's table and of the Action's summary. */
-export type TarTotals = Pick<WrittenTar, 'blobs' | 'contentBytes' | 'bytes' | 'deduplicatedBlobs' | 'deduplicatedBytes'>;
-
-export function totalsOf(tars: readonly WrittenTar[]): TarTotals {
-  const totals: TarTotals = { blobs: 0, contentBytes: 0, bytes: 0, deduplicatedBlobs: 0, deduplicatedBytes: 0 };
-  for (const tar of tars) for (const key of Object.keys(totals) as Array<keyof TarTotals>) totals[key] += tar[key];
-  return totals;
 }

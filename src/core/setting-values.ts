@@ -1,6 +1,6 @@
 import { parseCompression, type Compression } from './archive/compression.ts';
 import { InputError } from './input-error.ts';
-import type { DedupScope } from './serialize/planner.ts';
+import type { DedupScope } from './sync-dir/dedup-scope.ts';
 
 /**
  * Checks for the values a user sets (CLI options, Action inputs); `what` names the option or input in the

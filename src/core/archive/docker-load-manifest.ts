@@ -1,6 +1,6 @@
 import { digestHex } from '../oci/digest.ts';
 import type { Graph } from '../oci/graph.ts';
-import { Annotation, type ManifestJson } from '../oci/descriptor.ts';
+import { Annotation, type Manifest } from '../oci/descriptor.ts';
 
 interface DockerLoadEntry {
   Config: string;
@@ -18,7 +18,7 @@ export function dockerLoadManifest(graph: Graph, artifact: string): Uint8Array {
   const entries: DockerLoadEntry[] = [];
   for (const { descriptor, manifest } of graph.nodes) {
     if (manifest === undefined) continue;
-    const json = JSON.parse(Buffer.from(manifest).toString('utf8')) as ManifestJson;
+    const json = JSON.parse(Buffer.from(manifest).toString('utf8')) as Manifest;
     if (!json.config) continue;
     const tag = descriptor.digest === graph.root.digest ? artifact : descriptor.annotations?.[Annotation.refName];
     entries.push({

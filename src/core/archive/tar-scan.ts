@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DigestMismatchError } from '../oci/digest.ts';
-import { successors } from '../oci/graph.ts';
-import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type ManifestJson } from '../oci/descriptor.ts';
+import { successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph.ts';
+import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
 import { checkSidecar, type SidecarCheck } from './sidecar.ts';
 import { readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
 
@@ -17,19 +17,11 @@ export interface TarScan {
   held: Map<string, number>;
   /** The bytes of every manifest met, each checked. */
   manifests: Map<string, Uint8Array>;
-  graph: TarGraph | undefined;
+  graph: ChildrenFirstGraph | undefined;
   /** Failures: the tar must not be trusted or loaded. */
   problems: string[];
   /** Worth saying, not failures (a missing sidecar: ace-dt writes none). */
   notes: string[];
-}
-
-/** The artifact's graph from its root, as the manifests in the tar describe it. */
-export interface TarGraph {
-  /** Each manifest after everything it points at, the root last: the order a registry accepts them in. */
-  manifests: Array<{ descriptor: Descriptor; bytes: Uint8Array }>;
-  /** Every non-manifest blob the graph needs, once each, in walk order. */
-  blobs: Descriptor[];
 }
 
 export interface ScanOptions {
@@ -119,9 +111,9 @@ class ScanVisitor {
       this.scan.problems.push(`index.json #${ordinal} is ${entry.size} bytes, over the ${MAX_INDEX_JSON_BYTES}-byte limit`);
       return;
     }
-    let json: ManifestJson;
+    let json: Manifest;
     try {
-      json = JSON.parse((await collect(body, MAX_INDEX_JSON_BYTES)).toString('utf8')) as ManifestJson;
+      json = JSON.parse((await collect(body, MAX_INDEX_JSON_BYTES)).toString('utf8')) as Manifest;
     } catch (error) {
       this.scan.problems.push(`index.json #${ordinal} is not JSON: ${(error as Error).message}`);
       this.indexes.push([]);
@@ -190,7 +182,7 @@ class ScanVisitor {
   }
 
   /** The root's graph; a manifest the tar lacks (or holds before anything points at it) is a problem. */
-  private graph(root: Descriptor): TarGraph {
+  private graph(root: Descriptor): ChildrenFirstGraph {
     const { scan } = this;
     const { missing, ...graph } = walkManifests(root, scan.manifests);
     for (const descriptor of missing) {
@@ -202,32 +194,6 @@ class ScanVisitor {
     if (strays.length > 0) scan.notes.push(`${strays.length} blob(s) not in the root's graph: ${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', …' : ''}`);
     return graph;
   }
-}
-
-/**
- * The graph below `top` through manifests held in memory: each manifest after what it points at, the other blobs
- * in walk order, and the manifests that are not at hand. `top` is walked as a root (extra-manifests count) when it is one.
- */
-export function walkManifests(top: Descriptor, manifests: ReadonlyMap<string, Uint8Array>, isRoot = true): TarGraph & { missing: Descriptor[] } {
-  const graph: TarGraph & { missing: Descriptor[] } = { manifests: [], blobs: [], missing: [] };
-  const seen = new Set<string>();
-  const visit = (descriptor: Descriptor, root: boolean): void => {
-    if (seen.has(descriptor.digest)) return;
-    seen.add(descriptor.digest);
-    if (!isManifest(descriptor.mediaType)) {
-      graph.blobs.push(descriptor);
-      return;
-    }
-    const bytes = manifests.get(descriptor.digest);
-    if (bytes === undefined) {
-      graph.missing.push(descriptor);
-      return;
-    }
-    for (const child of successors(bytes, `manifest ${descriptor.digest}`, root)) visit(child, false);
-    graph.manifests.push({ descriptor, bytes });
-  };
-  visit(top, isRoot);
-  return graph;
 }
 
 /** An entry's bytes in memory; `limit` guards against a size header that lies. */

@@ -5,17 +5,18 @@ import { copyBlob } from '../registry/blob-copy.ts';
 import { formatDestination, repositoryUnder, type Destination } from './destination.ts';
 import { InputError } from '../input-error.ts';
 import { Annotation, type Descriptor } from '../oci/descriptor.ts';
-import type { DedupScope } from '../serialize/planner.ts';
+import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { parseReference } from '../oci/reference.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import type { RegistryRepository } from '../registry/repository.ts';
 import { scatterArtifact, type ScatteredImage } from './scatter.ts';
 import type { ScatterRule } from './scatter-map.ts';
 import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, writeSuccessfulSyncs, type SyncRecord } from '../sync-dir/successful-syncs.ts';
-import { formatNumber, listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
+import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
+import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { readTarFile } from '../archive/tar-reader.ts';
-import { scanTar, type TarGraph, type TarScan } from '../archive/tar-scan.ts';
-import { parseSyncName } from '../sync-dir/tracker.ts';
+import { scanTar, type TarScan } from '../archive/tar-scan.ts';
+import type { ChildrenFirstGraph } from '../oci/graph.ts';
 
 export interface DeserializeSettings {
   dir: string;
@@ -181,7 +182,7 @@ class Loader {
   }
 
   /** The graph's blobs the repository holds already (HEAD each). */
-  private async present(repository: RegistryRepository, graph: TarGraph): Promise<Set<string>> {
+  private async present(repository: RegistryRepository, graph: ChildrenFirstGraph): Promise<Set<string>> {
     const limit = pLimit(HEADS);
     const held = await Promise.all(graph.blobs.map((blob) => limit(() => repository.blobExists(blob.digest))));
     return new Set(graph.blobs.filter((_, i) => held[i]).map((blob) => blob.digest));

@@ -1,12 +1,11 @@
 import pLimit from 'p-limit';
 import { copyBlob } from '../registry/blob-copy.ts';
 import type { Destination } from './destination.ts';
-import { successors } from '../oci/graph.ts';
+import { successors, walkManifests } from '../oci/graph.ts';
 import { Annotation, isManifest, type Descriptor } from '../oci/descriptor.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import type { RegistryRepository } from '../registry/repository.ts';
 import { scatterTarget, type ScatterRule } from './scatter-map.ts';
-import { walkManifests } from '../archive/tar-scan.ts';
 
 /** One gathered image pushed to its own repository. */
 export interface ScatteredImage {

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import type { Compression } from '../archive/compression.ts';
 import { ledgerPath, readLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
-import type { DedupScope } from '../serialize/planner.ts';
+import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, type SyncRecord } from '../sync-dir/successful-syncs.ts';
-import { formatNumber, listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
+import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
+import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { Annotation, isManifest } from '../oci/descriptor.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
-import { parseSyncName, readTracker, type TrackerRow } from '../sync-dir/tracker.ts';
+import { readTracker, type TrackerRow } from '../sync-dir/tracker.ts';
 
 export interface VerifyOptions {
   dir: string;

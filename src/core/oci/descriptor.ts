@@ -32,7 +32,7 @@ export function isManifest(mediaType: string): boolean {
 }
 
 /** The parts of an image manifest or index that point at other content. */
-export interface ManifestJson {
+export interface Manifest {
   schemaVersion?: number;
   mediaType?: string;
   artifactType?: string;

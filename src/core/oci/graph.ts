@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { isDigest } from './digest.ts';
-import { Annotation, isManifest, type Descriptor, type ManifestJson } from './descriptor.ts';
+import { Annotation, isManifest, type Descriptor, type Manifest } from './descriptor.ts';
 import type { ReadOnlyStorage } from './storage.ts';
 
 export interface GraphNode {
@@ -24,9 +24,9 @@ const MANIFEST_FETCHES = 8;
  * its subject; the root may name more in the `vnd.act3-ace.data.extra-manifests` annotation.
  */
 export function successors(manifest: Uint8Array, where: string, isRoot: boolean): Descriptor[] {
-  let json: ManifestJson;
+  let json: Manifest;
   try {
-    json = JSON.parse(Buffer.from(manifest).toString('utf8')) as ManifestJson;
+    json = JSON.parse(Buffer.from(manifest).toString('utf8')) as Manifest;
   } catch (error) {
     throw new Error(`${where}: manifest is not JSON: ${(error as Error).message}`);
   }
@@ -97,4 +97,38 @@ export function totalSize(descriptors: Iterable<Descriptor>): number {
   let total = 0;
   for (const descriptor of descriptors) total += descriptor.size;
   return total;
+}
+
+/** An artifact's graph as a registry accepts it pushed. */
+export interface ChildrenFirstGraph {
+  /** Each manifest after everything it points at, the top last. */
+  manifests: Array<{ descriptor: Descriptor; bytes: Uint8Array }>;
+  /** Every non-manifest blob, once each, in walk order. */
+  blobs: Descriptor[];
+}
+
+/**
+ * The graph below `top` through manifests held in memory: each manifest after what it points at, the other blobs
+ * in walk order, and the manifests that are not at hand. `top` is walked as a root (extra-manifests count) when it is one.
+ */
+export function walkManifests(top: Descriptor, manifests: ReadonlyMap<string, Uint8Array>, isRoot = true): ChildrenFirstGraph & { missing: Descriptor[] } {
+  const graph: ChildrenFirstGraph & { missing: Descriptor[] } = { manifests: [], blobs: [], missing: [] };
+  const seen = new Set<string>();
+  const visit = (descriptor: Descriptor, root: boolean): void => {
+    if (seen.has(descriptor.digest)) return;
+    seen.add(descriptor.digest);
+    if (!isManifest(descriptor.mediaType)) {
+      graph.blobs.push(descriptor);
+      return;
+    }
+    const bytes = manifests.get(descriptor.digest);
+    if (bytes === undefined) {
+      graph.missing.push(descriptor);
+      return;
+    }
+    for (const child of successors(bytes, `manifest ${descriptor.digest}`, root)) visit(child, false);
+    graph.manifests.push({ descriptor, bytes });
+  };
+  visit(top, isRoot);
+  return graph;
 }

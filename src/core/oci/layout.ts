@@ -2,7 +2,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { assertDigest, digestHex, isDigest, verifyBytes, VerifyingStream } from './digest.ts';
-import { Annotation, isManifest, MAX_MANIFEST_BYTES, MediaType, type Descriptor, type ManifestJson } from './descriptor.ts';
+import { Annotation, isManifest, MAX_MANIFEST_BYTES, MediaType, type Descriptor, type Manifest } from './descriptor.ts';
 import type { ReadOnlyStorage } from './storage.ts';
 
 /** index.json is read whole; a layout listing this much is not one we were meant to read. */
@@ -89,11 +89,11 @@ export class OciLayout implements ReadOnlyStorage {
       throw new Error(`${this.location}: not an OCI image layout (${layoutFile} has no imageLayoutVersion)`);
     }
     const indexFile = join(this.dir, 'index.json');
-    let index: ManifestJson;
+    let index: Manifest;
     try {
       const { size } = await stat(indexFile);
       if (size > MAX_INDEX_JSON_BYTES) throw new Error(`${size} bytes is over the ${MAX_INDEX_JSON_BYTES} byte limit`);
-      index = JSON.parse(await readFile(indexFile, 'utf8')) as ManifestJson;
+      index = JSON.parse(await readFile(indexFile, 'utf8')) as Manifest;
     } catch (error) {
       throw new Error(`${this.location}: cannot read ${indexFile}: ${(error as Error).message}`);
     }
@@ -116,9 +116,9 @@ export class OciLayout implements ReadOnlyStorage {
     const what = `${this.location}@${digest}`;
     const bytes = await this.readBlob(digest, MAX_MANIFEST_BYTES);
     verifyBytes(what, bytes, { digest, size: bytes.byteLength });
-    let json: ManifestJson;
+    let json: Manifest;
     try {
-      json = JSON.parse(Buffer.from(bytes).toString('utf8')) as ManifestJson;
+      json = JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest;
     } catch {
       throw new Error(`${what}: not in index.json and not a manifest (not JSON)`);
     }
@@ -161,7 +161,7 @@ function endsWithTag(name: string | undefined, tag: string): boolean {
 }
 
 /** The OCI spec lets a manifest or index leave out mediaType; its shape tells which it is (an image config has no schemaVersion). */
-function unlabelledManifestType(json: ManifestJson): string | undefined {
+function unlabelledManifestType(json: Manifest): string | undefined {
   if (json.schemaVersion !== 2) return undefined;
   if (Array.isArray(json.manifests)) return MediaType.ociIndex;
   if (typeof json.config?.digest === 'string' && Array.isArray(json.layers)) return MediaType.ociManifest;

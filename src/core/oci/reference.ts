@@ -33,18 +33,18 @@ const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 const MAX_NAME = 255;
 
-export class ReferenceError extends Error {
+export class InvalidReferenceError extends Error {
   constructor(reference: string, why: string) {
     super(`invalid reference ${JSON.stringify(reference)}: ${why}`);
-    this.name = 'ReferenceError';
+    this.name = 'InvalidReferenceError';
   }
 }
 
 export function parseReference(input: string): Reference {
   const text = input.trim();
-  if (text === '') throw new ReferenceError(input, 'empty');
+  if (text === '') throw new InvalidReferenceError(input, 'empty');
   if (text.startsWith(OCIDIR_SCHEME)) return parseLayoutReference(text);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new ReferenceError(input, 'unsupported scheme (only ocidir:// and plain registry references)');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new InvalidReferenceError(input, 'unsupported scheme (only ocidir:// and plain registry references)');
 
   let rest = text;
   let digest: string | undefined;
@@ -57,18 +57,18 @@ export function parseReference(input: string): Reference {
   const colon = rest.lastIndexOf(':');
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
-    if (!TAG.test(tag)) throw new ReferenceError(input, `bad tag ${JSON.stringify(tag)}`);
+    if (!TAG.test(tag)) throw new InvalidReferenceError(input, `bad tag ${JSON.stringify(tag)}`);
     rest = rest.slice(0, colon);
   }
-  if (rest.length > MAX_NAME) throw new ReferenceError(input, `repository name longer than ${MAX_NAME} characters`);
+  if (rest.length > MAX_NAME) throw new InvalidReferenceError(input, `repository name longer than ${MAX_NAME} characters`);
 
   const { registry, repository } = splitDomain(rest);
   if (registry !== DOCKER_HUB && !DOMAIN.test(registry) && !IPV6_DOMAIN.test(registry)) {
-    throw new ReferenceError(input, `bad registry ${JSON.stringify(registry)}`);
+    throw new InvalidReferenceError(input, `bad registry ${JSON.stringify(registry)}`);
   }
   for (const part of repository.split('/')) {
     if (!PATH_COMPONENT.test(part)) {
-      throw new ReferenceError(input, `bad repository path component ${JSON.stringify(part)} (lowercase letters, digits and . _ - only)`);
+      throw new InvalidReferenceError(input, `bad repository path component ${JSON.stringify(part)} (lowercase letters, digits and . _ - only)`);
     }
   }
   return withTagAndDigest({ kind: 'registry', registry, repository }, tag, digest);
@@ -99,16 +99,16 @@ function parseLayoutReference(text: string): LayoutReference {
   const colon = rest.lastIndexOf(':');
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
-    if (!TAG.test(tag)) throw new ReferenceError(text, `bad tag ${JSON.stringify(tag)}`);
+    if (!TAG.test(tag)) throw new InvalidReferenceError(text, `bad tag ${JSON.stringify(tag)}`);
     rest = rest.slice(0, colon);
   }
-  if (rest === '') throw new ReferenceError(text, 'ocidir:// needs a path');
+  if (rest === '') throw new InvalidReferenceError(text, 'ocidir:// needs a path');
   return withTagAndDigest({ kind: 'ocidir', path: rest }, tag, digest);
 }
 
 function checkDigest(input: string, digest: string): string {
-  if (!DIGEST.test(digest)) throw new ReferenceError(input, `bad digest ${JSON.stringify(digest)}`);
-  if (!isDigest(digest)) throw new ReferenceError(input, `unsupported digest ${JSON.stringify(digest)} (sha256 only)`);
+  if (!DIGEST.test(digest)) throw new InvalidReferenceError(input, `bad digest ${JSON.stringify(digest)}`);
+  if (!isDigest(digest)) throw new InvalidReferenceError(input, `unsupported digest ${JSON.stringify(digest)} (sha256 only)`);
   return digest;
 }
 

@@ -19,6 +19,6 @@ export interface ReadOnlyStorage {
 }
 
 /** Opens the storage a reference lives in: its registry repository, or its OCI layout directory. */
-export interface StorageProvider {
+export interface Storages {
   open(reference: Reference): ReadOnlyStorage;
 }

@@ -5,12 +5,12 @@ import { totalSize, walkGraph, type Graph } from '../oci/graph.ts';
 import { entryFor, type LedgerBlob, type LedgerEntry } from '../sync-dir/ledger.ts';
 import { Annotation, isManifest, type Descriptor } from '../oci/descriptor.ts';
 import { parseReference, pinned, referenceSelector } from '../oci/reference.ts';
-import type { StorageProvider } from '../oci/storage.ts';
-import { newestRow, nextNumber, syncName, type TrackerRow } from '../sync-dir/tracker.ts';
+import type { Storages } from '../oci/storage.ts';
+import { newestRow, nextNumber, type TrackerRow } from '../sync-dir/tracker.ts';
 import type { Compression } from '../archive/compression.ts';
+import type { DedupScope } from '../sync-dir/dedup-scope.ts';
+import { syncName } from '../sync-dir/sync-name.ts';
 
-/** formats.md: `name` looks only at earlier tars of the same name (ace-dt); `all` at every earlier tar. */
-export type DedupScope = 'name' | 'all';
 
 export interface PlannedTar {
   entry: BatchEntry;
@@ -19,12 +19,12 @@ export interface PlannedTar {
   /** The root as written into index.json: the batch-list reference as its ref.name. */
   root: Descriptor;
   graph: Graph;
-  /** Non-manifest blobs this tar carries. */
+  /** Every blob the tar holds, in tar order: all the artifact's manifests and the other blobs not shipped before. */
   blobs: Descriptor[];
-  /** Non-manifest blobs left out because an earlier tar holds them. */
+  /** Blobs left out because an earlier tar holds them (never a manifest: every tar carries all of them). */
   deduplicated: Descriptor[];
-  /** What the tar will hold before compression: every manifest and the blobs it carries. */
-  bytes: number;
+  /** The blobs' bytes: what the tar holds before framing and compression. */
+  contentBytes: number;
   deduplicatedBytes: number;
   /** What the far side holds for this name now. */
   previous: TrackerRow | undefined;
@@ -55,9 +55,9 @@ export interface PlanInput {
  * Resolves every artifact before anything is written (a bad row fails the run with nothing created),
  * then decides per artifact what its tar must carry.
  */
-export async function planBatch(input: PlanInput, storage: StorageProvider): Promise<Plan> {
+export async function planBatch(input: PlanInput, storages: Storages): Promise<Plan> {
   const limit = pLimit(input.concurrency);
-  const roots = await resolveAll(input.entries, storage, limit);
+  const roots = await resolveAll(input.entries, storages, limit);
 
   const plan: Plan = { tars: [], upToDate: [], learned: [] };
   const toShip: Array<{ entry: BatchEntry; root: Descriptor; previous: TrackerRow | undefined }> = [];
@@ -69,8 +69,8 @@ export async function planBatch(input: PlanInput, storage: StorageProvider): Pro
   });
   if (toShip.length === 0) return plan;
 
-  const graphs = await Promise.all(toShip.map(({ entry, root }) => walkEntry(entry, root, storage)));
-  const known = new KnownBlobs(input, storage, limit);
+  const graphs = await Promise.all(toShip.map(({ entry, root }) => walkEntry(entry, root, storages)));
+  const known = new KnownBlobs(input, storages, limit);
   let number = nextNumber(input.tracker);
   for (const [i, { entry, root, previous }] of toShip.entries()) {
     const graph = graphs[i] as Graph;
@@ -78,8 +78,8 @@ export async function planBatch(input: PlanInput, storage: StorageProvider): Pro
     const blobs: Descriptor[] = [];
     const deduplicated: Descriptor[] = [];
     for (const { descriptor } of graph.nodes) {
-      if (isManifest(descriptor.mediaType)) continue;
-      (shipped.has(descriptor.digest) ? deduplicated : blobs).push(descriptor);
+      const leaveOut = !isManifest(descriptor.mediaType) && shipped.has(descriptor.digest);
+      (leaveOut ? deduplicated : blobs).push(descriptor);
     }
     const name = syncName(number, entry.name, input.compression);
     const tar: PlannedTar = {
@@ -90,7 +90,7 @@ export async function planBatch(input: PlanInput, storage: StorageProvider): Pro
       graph,
       blobs,
       deduplicated,
-      bytes: totalSize(graph.manifests) + totalSize(blobs),
+      contentBytes: totalSize(blobs),
       deduplicatedBytes: totalSize(deduplicated),
       previous,
     };
@@ -102,9 +102,9 @@ export async function planBatch(input: PlanInput, storage: StorageProvider): Pro
   return plan;
 }
 
-async function resolveAll(entries: BatchEntry[], storage: StorageProvider, limit: LimitFunction): Promise<Descriptor[]> {
+async function resolveAll(entries: BatchEntry[], storages: Storages, limit: LimitFunction): Promise<Descriptor[]> {
   const results = await Promise.allSettled(
-    entries.map((entry) => limit(() => storage.open(entry.reference).resolve(referenceSelector(entry.reference)))),
+    entries.map((entry) => limit(() => storages.open(entry.reference).resolve(referenceSelector(entry.reference)))),
   );
   const failures = results.flatMap((result, i) =>
     result.status === 'rejected' ? [`${entries[i]?.where}: ${entries[i]?.artifact}: ${(result.reason as Error).message}`] : [],
@@ -115,9 +115,9 @@ async function resolveAll(entries: BatchEntry[], storage: StorageProvider, limit
   return results.map((result) => (result as PromiseFulfilledResult<Descriptor>).value);
 }
 
-async function walkEntry(entry: BatchEntry, root: Descriptor, storage: StorageProvider): Promise<Graph> {
+async function walkEntry(entry: BatchEntry, root: Descriptor, storages: Storages): Promise<Graph> {
   try {
-    return await walkGraph(storage.open(entry.reference), root);
+    return await walkGraph(storages.open(entry.reference), root);
   } catch (error) {
     throw new InputError(`${entry.where}: ${entry.artifact}: ${(error as Error).message}`);
   }
@@ -127,14 +127,14 @@ async function walkEntry(entry: BatchEntry, root: Descriptor, storage: StoragePr
 class KnownBlobs {
   readonly learned: LedgerEntry[] = [];
   private readonly input: PlanInput;
-  private readonly storage: StorageProvider;
+  private readonly storages: Storages;
   private readonly limit: LimitFunction;
   /** Blobs of tars planned in this run, by name. */
   private readonly planned = new Map<string, Set<string>>();
 
-  constructor(input: PlanInput, storage: StorageProvider, limit: LimitFunction) {
+  constructor(input: PlanInput, storages: Storages, limit: LimitFunction) {
     this.input = input;
-    this.storage = storage;
+    this.storages = storages;
     this.limit = limit;
   }
 
@@ -159,7 +159,7 @@ class KnownBlobs {
     if (known) return known;
     try {
       const reference = pinned(parseReference(row.artifact), row.digest);
-      const storage = this.storage.open(reference);
+      const storage = this.storages.open(reference);
       const graph = await walkGraph(storage, await storage.resolve(row.digest));
       const blobs: LedgerBlob[] = graph.nodes.map(({ descriptor: { digest, size, mediaType } }) => ({ digest, size, mediaType }));
       const entry: LedgerEntry = { syncName: row.syncName, artifact: row.artifact, digest: row.digest, tar: null, blobs };

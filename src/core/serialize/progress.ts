@@ -34,10 +34,10 @@ export function progressReporter(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'wri
 
   return {
     tarStarted(tar: PlannedTar) {
-      current = { syncName: tar.syncName, total: tar.bytes, done: 0, started: Date.now() };
+      current = { syncName: tar.syncName, total: tar.contentBytes, done: 0, started: Date.now() };
       lastDraw = Date.now();
       if (live) draw(current);
-      else stream.write(`${tar.syncName}: ${tar.entry.artifact}, ${tar.blobs.length} new blobs, ${formatBytes(tar.bytes)} to write\n`);
+      else stream.write(`${tar.syncName}: ${tar.entry.artifact}, ${tar.blobs.length} blobs, ${formatBytes(tar.contentBytes)} to write\n`);
     },
     progress(bytes: number) {
       if (!current) return;

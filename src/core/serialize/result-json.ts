@@ -13,7 +13,7 @@ export function resultJson(result: BatchResult, dryRun: boolean): unknown {
       digest: tar.root.digest,
       manifests: tar.graph.manifests.length,
       blobs: tar.blobs.length,
-      bytes: tar.bytes,
+      contentBytes: tar.contentBytes,
       deduplicatedBlobs: tar.deduplicated.length,
       deduplicatedBytes: tar.deduplicatedBytes,
     })),

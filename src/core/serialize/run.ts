@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { readBatchList, type BatchEntry } from './batch-list.ts';
 import type { Compression } from '../archive/compression.ts';
 import { ledgerPath, readLedger } from '../sync-dir/ledger.ts';
-import { planBatch, type DedupScope, type Plan } from './planner.ts';
+import type { DedupScope } from '../sync-dir/dedup-scope.ts';
+import { planBatch, type Plan } from './planner.ts';
 import { removeLeftovers, serializePlan, type SerializeHooks, type WrittenTar } from './write-tars.ts';
-import type { StorageProvider } from '../oci/storage.ts';
+import type { Storages } from '../oci/storage.ts';
 import { readTracker } from '../sync-dir/tracker.ts';
 
 /** Everything one batch run needs to know, validated once by the entry that drives it (CLI or Action). */
@@ -30,7 +31,7 @@ export interface BatchResult {
 /** ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (formats.md). */
 export async function runBatch(
   settings: BatchSettings,
-  storage: StorageProvider,
+  storages: Storages,
   hooks: SerializeHooks = {},
   /** The batch list when the caller has read it already (the Action reads it first, to fail fast). */
   entries?: BatchEntry[],
@@ -42,7 +43,7 @@ export async function runBatch(
   if (!settings.dryRun) await removeLeftovers(settings.syncDir);
   const plan = await planBatch(
     { entries, ...state, compression: settings.compression, dedupScope: settings.dedupScope, concurrency: settings.concurrency },
-    storage,
+    storages,
   );
   if (settings.dryRun || plan.tars.length === 0) return { plan, written: [] };
 
@@ -52,7 +53,7 @@ export async function runBatch(
     plan.tars,
     state,
     { ...settings, trackerPath, ledgerPath: ledger },
-    storage,
+    storages,
     hooks,
   );
   return { plan, written };

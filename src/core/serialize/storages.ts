@@ -2,9 +2,9 @@ import { OciLayout } from '../oci/layout.ts';
 import type { Reference } from '../oci/reference.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { defaultKeychain, type BasicCredentials } from '../registry/keychain.ts';
-import type { ReadOnlyStorage, StorageProvider } from '../oci/storage.ts';
+import type { ReadOnlyStorage, Storages } from '../oci/storage.ts';
 
-export interface SourceOptions {
+export interface StorageOptions {
   /** Hosts that may be reached over plain HTTP besides loopback ones. */
   insecureRegistries: string[];
   /** Credentials given explicitly (the Action's inputs), ahead of the Docker config. */
@@ -12,11 +12,11 @@ export interface SourceOptions {
 }
 
 /** Registries through one shared client (a connection pool per host); layouts opened once per path. */
-export class Sources implements StorageProvider {
+export class RegistryAndLayoutStorages implements Storages {
   private readonly registries: RegistryClient;
   private readonly layouts = new Map<string, OciLayout>();
 
-  constructor(options: SourceOptions) {
+  constructor(options: StorageOptions) {
     this.registries = new RegistryClient({
       keychain: defaultKeychain(options.credentials ?? {}),
       insecureHosts: options.insecureRegistries,

@@ -5,13 +5,14 @@ import { pathExists, syncDirectory } from '../sync-dir/files.ts';
 import type { Compression } from '../archive/compression.ts';
 import { writeLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
 import { dockerLoadManifest } from '../archive/docker-load-manifest.ts';
-import { Annotation, type ManifestJson } from '../oci/descriptor.ts';
+import { Annotation, isManifest, type Manifest } from '../oci/descriptor.ts';
 import type { PlannedTar } from './planner.ts';
 import { Prefetcher } from './prefetch.ts';
 import { writeSidecar } from '../archive/sidecar.ts';
-import type { StorageProvider } from '../oci/storage.ts';
+import type { Storages } from '../oci/storage.ts';
 import { writeTar, type TarBlob } from '../archive/tar-writer.ts';
 import { writeTracker, type TrackerRow } from '../sync-dir/tracker.ts';
+import { isPartialName, partialName } from '../sync-dir/sync-name.ts';
 import { TOOL_VERSION } from '../version.ts';
 
 export interface SerializeSettings {
@@ -61,11 +62,9 @@ export interface SyncState {
   ledger: LedgerEntry[];
 }
 
-const PARTIAL = /^\d{6,}-.+\.tar(?:\.gz|\.zst)?\.partial$/;
-
 /** A `.partial` tar left by a run that died is ours to remove. */
 export async function removeLeftovers(syncDir: string): Promise<string[]> {
-  const names = (await readdir(syncDir).catch(() => [])).filter((name) => PARTIAL.test(name));
+  const names = (await readdir(syncDir).catch(() => [])).filter(isPartialName);
   await Promise.all(names.map((name) => rm(join(syncDir, name), { recursive: true, force: true })));
   return names;
 }
@@ -79,12 +78,12 @@ export async function serializePlan(
   tars: readonly PlannedTar[],
   state: SyncState,
   settings: SerializeSettings,
-  storage: StorageProvider,
+  storages: Storages,
   hooks: SerializeHooks = {},
 ): Promise<WrittenTar[]> {
   const written: WrittenTar[] = [];
   for (const tar of tars) {
-    const done = await writeOne(tar, settings, storage, hooks);
+    const done = await writeOne(tar, settings, storages, hooks);
     await hooks.beforeRecord?.(done);
     state.ledger.push({
       syncName: done.syncName,
@@ -102,14 +101,15 @@ export async function serializePlan(
   return written;
 }
 
-async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: StorageProvider, hooks: SerializeHooks): Promise<WrittenTar> {
+async function writeOne(tar: PlannedTar, settings: SerializeSettings, storages: Storages, hooks: SerializeHooks): Promise<WrittenTar> {
   const path = join(settings.syncDir, tar.syncName);
   if (await pathExists(path)) {
     throw new Error(`${path} exists but the tracker does not record it; refusing to overwrite it (move it away and run again)`);
   }
   hooks.tarStarted?.(tar);
 
-  const prefetcher = new Prefetcher(storage.open(tar.entry.reference), tar.blobs, { concurrency: settings.concurrency });
+  const downloads = tar.blobs.filter((descriptor) => !isManifest(descriptor.mediaType));
+  const prefetcher = new Prefetcher(storages.open(tar.entry.reference), downloads, { concurrency: settings.concurrency });
   const fetched = new Map(prefetcher.blobs().map((blob) => [blob.descriptor.digest, blob]));
   const blobs: TarBlob[] = [];
   for (const node of tar.graph.nodes) {
@@ -120,12 +120,12 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
       if (blob) blobs.push(blob);
     }
   }
-  const rootJson = JSON.parse(Buffer.from(tar.graph.nodes[0]?.manifest ?? '{}').toString('utf8')) as ManifestJson;
+  const rootJson = JSON.parse(Buffer.from(tar.graph.nodes[0]?.manifest ?? '{}').toString('utf8')) as Manifest;
   const files = settings.manifestJson ? [{ name: 'manifest.json', bytes: dockerLoadManifest(tar.graph, tar.entry.artifact) }] : [];
 
   try {
     const result = await writeTar(
-      `${path}.partial`,
+      partialName(path),
       {
         root: tar.root,
         manifests: [tar.root, ...tar.graph.manifests.slice(1)],
@@ -140,7 +140,7 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
       { compression: settings.compression, level: settings.compressionLevel, onBytes: hooks.progress },
     );
     const checksumPath = await writeSidecar(path, result.sha256);
-    await rename(`${path}.partial`, path);
+    await rename(partialName(path), path);
     await syncDirectory(settings.syncDir);
     return {
       syncName: tar.syncName,
@@ -152,11 +152,20 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storage: S
       bytes: result.bytes,
       sha256: result.sha256,
       blobs: blobs.length,
-      contentBytes: tar.bytes,
+      contentBytes: tar.contentBytes,
       deduplicatedBlobs: tar.deduplicated.length,
       deduplicatedBytes: tar.deduplicatedBytes,
     };
   } finally {
     await prefetcher.close();
   }
+}
+
+/** What a run's tars add up to: the total row of the CLI's table and of the Action's summary. */
+export type TarTotals = Pick<WrittenTar, 'blobs' | 'contentBytes' | 'bytes' | 'deduplicatedBlobs' | 'deduplicatedBytes'>;
+
+export function totalsOf(tars: readonly WrittenTar[]): TarTotals {
+  const totals: TarTotals = { blobs: 0, contentBytes: 0, bytes: 0, deduplicatedBlobs: 0, deduplicatedBytes: 0 };
+  for (const tar of tars) for (const key of Object.keys(totals) as Array<keyof TarTotals>) totals[key] += tar[key];
+  return totals;
 }

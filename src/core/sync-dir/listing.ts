@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../input-error.ts';
-import { parseSyncName } from './tracker.ts';
+import { isPartialName, parseSyncName } from './sync-name.ts';
 
 /** A numbered tar found in a sync directory. */
 export interface SyncTar {
@@ -37,7 +37,7 @@ export async function listSyncDir(dir: string): Promise<SyncDirListing> {
   const byNumber = new Map<number, string[]>();
   for (const tar of tars) byNumber.set(tar.number, [...(byNumber.get(tar.number) ?? []), tar.syncName]);
   const duplicates = [...byNumber].filter(([, syncNames]) => syncNames.length > 1).map(([number, syncNames]) => ({ number, syncNames }));
-  const partials = names.filter((name) => name.endsWith('.partial') && parseSyncName(name.slice(0, -'.partial'.length)));
+  const partials = names.filter(isPartialName);
   return { tars, duplicates, partials: partials.sort() };
 }
 
@@ -46,8 +46,4 @@ export function missingNumbers(highest: number, present: ReadonlySet<number>): n
   const missing: number[] = [];
   for (let number = 1; number <= highest; number++) if (!present.has(number)) missing.push(number);
   return missing;
-}
-
-export function formatNumber(number: number): string {
-  return String(number).padStart(6, '0');
 }

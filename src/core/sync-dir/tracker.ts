@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { readIfExists, replaceFile } from './files.ts';
 import { InputError } from '../input-error.ts';
 import { isDigest } from '../oci/digest.ts';
-import { tarSuffix, type Compression } from '../archive/compression.ts';
+import { parseSyncName } from './sync-name.ts';
 
 /** One row of `record-keeping.csv`: a tar that was completed and shipped. */
 export interface TrackerRow {
@@ -17,16 +17,6 @@ export interface TrackerRow {
 
 export const DEFAULT_TRACKER_FILENAME = 'record-keeping.csv';
 const HEADER = 'sync_name,artifact,digest';
-const SYNC_NAME = /^(\d{6,})-(.+?)\.tar(\.gz|\.zst)?$/;
-
-export function syncName(number: number, name: string, compression: Compression): string {
-  return `${String(number).padStart(6, '0')}-${name}${tarSuffix(compression)}`;
-}
-
-export function parseSyncName(value: string): { number: number; name: string } | undefined {
-  const match = SYNC_NAME.exec(value);
-  return match ? { number: Number(match[1]), name: match[2] as string } : undefined;
-}
 
 /** A missing tracker is a first run: no rows. */
 export async function readTracker(path: string): Promise<TrackerRow[]> {
