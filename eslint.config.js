@@ -2,6 +2,15 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** Imports a folder may not make: the architecture, enforced (README, "Layout"). */
+const forbid = (...groups) => ({ 'no-restricted-imports': ['error', { patterns: groups.map(([group, message]) => ({ group, message })) }] });
+const NO_GITHUB = [['@actions/*'], 'src/core and src/cli know nothing of GitHub: only src/action imports @actions/*'];
+const NO_ENTRIES = [['**/cli/**', '**/action/**'], 'src/core is the engine: the CLI and the Action import it, never the other way'];
+const NO_NEAR_SIDE = [['**/serialize/**'], 'the far side does not depend on the near side (shared pieces live in oci/, archive/ or sync-dir/)'];
+const NO_FAR_SIDE = [['**/far-side/**'], 'the near side does not depend on the far side'];
+const NO_SIDES = [['**/serialize/**', '**/far-side/**'], 'oci/, registry/, archive/ and sync-dir/ are the building blocks both sides use'];
+const NO_TESTS = [['**/__tests__/**'], 'the tests folder is for tests: shared fixtures live in testkit/'];
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'examples/store/', 'demo-sync/', '.scratch/'] },
   js.configs.recommended,
@@ -12,4 +21,10 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  { files: ['src/core/**'], rules: forbid(NO_GITHUB, NO_ENTRIES) },
+  { files: ['src/core/{oci,registry,archive,sync-dir}/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_SIDES) },
+  { files: ['src/core/far-side/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_NEAR_SIDE) },
+  { files: ['src/core/serialize/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_FAR_SIDE) },
+  { files: ['src/cli/**'], rules: forbid(NO_GITHUB) },
+  { files: ['bench/**', 'examples/**', 'testkit/**', 'scripts/**'], rules: forbid(NO_TESTS) },
 );
