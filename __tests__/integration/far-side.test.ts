@@ -6,9 +6,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeAceDtTar } from './support/ace-dt-tar.ts';
 import { runCli } from './support/cli.ts';
-import { digestsOf, fetchGraph, resolveTag } from '../testkit/far-registry.ts';
-import { pushImageSet, tutorialImages, type ImageSet, type TutorialImages } from '../testkit/images.ts';
-import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+import { digestsOf, fetchGraph, resolveTag } from '../../testkit/far-registry.ts';
+import { pushImageSet, tutorialImages, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
+import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 const exec = promisify(execFile);
 let source: RunningRegistry;

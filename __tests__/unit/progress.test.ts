@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
-import type { PlannedTar } from '../src/core/serialize/planner.ts';
-import { progressReporter } from '../src/core/serialize/progress.ts';
-import type { WrittenTar } from '../src/core/serialize/write-tars.ts';
+import type { PlannedTar } from '../../src/core/serialize/planner.ts';
+import { progressReporter } from '../../src/core/serialize/progress.ts';
+import type { WrittenTar } from '../../src/core/serialize/write-tars.ts';
 
 const MiB = 1024 * 1024;
 const tar = { syncName: '000002-tools.tar', contentBytes: 100 * MiB, blobs: [{}, {}], entry: { artifact: 'localhost:5000/gather:sources2' } } as unknown as PlannedTar;

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { parseChallenges } from '../src/core/registry/challenge.ts';
+import { parseChallenges } from '../../src/core/registry/challenge.ts';
 
 test('a Docker Hub bearer challenge', () => {
   expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"')).toEqual([

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { sha256 } from '../src/core/oci/digest.ts';
-import { Annotation } from '../src/core/oci/descriptor.ts';
+import { sha256 } from '../../src/core/oci/digest.ts';
+import { Annotation } from '../../src/core/oci/descriptor.ts';
 import { runCli } from './support/cli.ts';
-import { makeGather, makeImage, manifestsChildrenFirst, pushImageSet, tutorialImages, tutorialSources, type ImageSet, type TutorialImages } from '../testkit/images.ts';
-import { freePort, startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+import { makeGather, makeImage, manifestsChildrenFirst, pushImageSet, tutorialImages, tutorialSources, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
+import { freePort, startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 import { blobDigests, readTar } from './support/tar-contents.ts';
 
 const exec = promisify(execFile);

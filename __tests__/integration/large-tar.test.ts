@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { digestHex, sha256 } from '../src/core/oci/digest.ts';
+import { digestHex, sha256 } from '../../src/core/oci/digest.ts';
 import { runCli } from './support/cli.ts';
-import { makeGather, makeImage, writeOciLayout, type ImageSet } from '../testkit/images.ts';
+import { makeGather, makeImage, writeOciLayout, type ImageSet } from '../../testkit/images.ts';
 
 const exec = promisify(execFile);
 let dir: string;

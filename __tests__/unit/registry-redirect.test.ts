@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { sha256 } from '../src/core/oci/digest.ts';
-import { RegistryClient } from '../src/core/registry/client.ts';
-import { StaticKeychain } from '../src/core/registry/keychain.ts';
-import { startLoopbackServer, type LoopbackServer } from './support/redirect-server.ts';
+import { sha256 } from '../../src/core/oci/digest.ts';
+import { RegistryClient } from '../../src/core/registry/client.ts';
+import { StaticKeychain } from '../../src/core/registry/keychain.ts';
+import { startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
 
 const content = randomBytes(100_000);
 const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(content), size: content.byteLength };

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { runAction, type ActionRun } from '../testkit/action-run.ts';
-import { startActionsServer, type ActionsServer } from '../testkit/actions-server.ts';
+import { runAction, type ActionRun } from '../../testkit/action-run.ts';
+import { startActionsServer, type ActionsServer } from '../../testkit/actions-server.ts';
 import { startHtpasswdRegistry, type AuthRegistry } from './support/auth-registry.ts';
-import { manifestsChildrenFirst, pushImageSet, tutorialImages, type TutorialImages } from '../testkit/images.ts';
-import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+import { manifestsChildrenFirst, pushImageSet, tutorialImages, type TutorialImages } from '../../testkit/images.ts';
+import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 import { blobDigests, readTar } from './support/tar-contents.ts';
 
 const exec = promisify(execFile);

@@ -8,10 +8,10 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { digestHex } from '../../src/core/oci/digest.ts';
-import { successors } from '../../src/core/oci/graph.ts';
-import { Annotation, isManifest, MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
-import type { ImageSet } from '../../testkit/images.ts';
+import { digestHex } from '../../../src/core/oci/digest.ts';
+import { successors } from '../../../src/core/oci/graph.ts';
+import { Annotation, isManifest, MediaType, type Descriptor } from '../../../src/core/oci/descriptor.ts';
+import type { ImageSet } from '../../../testkit/images.ts';
 
 const exec = promisify(execFile);
 

@@ -10,8 +10,8 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startLoopbackServer, type LoopbackServer } from './redirect-server.ts';
-import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
+import { startLoopbackServer, type LoopbackServer } from '../../support/redirect-server.ts';
+import { startRegistry, type RunningRegistry } from '../../../testkit/registry.ts';
 
 const run = promisify(execFile);
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
-import { applyEnv, startActionsServer, type ActionsServer } from '../testkit/actions-server.ts';
+import { applyEnv, startActionsServer, type ActionsServer } from '../../testkit/actions-server.ts';
 
 let server: ActionsServer;
 let restoreEnv: () => void;
@@ -17,8 +17,8 @@ afterAll(async () => {
 });
 
 test('two runs on one prefix: the later save warns that another run saved meanwhile', async () => {
-  const { githubServices } = await import('../src/action/services.ts');
-  const { restoreTracker, saveTracker, trackerFiles } = await import('../src/action/tracker-state.ts');
+  const { githubServices } = await import('../../src/action/services.ts');
+  const { restoreTracker, saveTracker, trackerFiles } = await import('../../src/action/tracker-state.ts');
   const services = githubServices({ token: server.token, repository: server.repository, apiUrl: server.url });
   const syncDir = join(process.env.RUNNER_TEMP as string, 'sync');
   await mkdir(syncDir, { recursive: true });

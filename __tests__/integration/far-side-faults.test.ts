@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startHtpasswdRegistry, type AuthRegistry } from './support/auth-registry.ts';
 import { runCli } from './support/cli.ts';
 import { startCountingProxy, type CountingProxy } from './support/counting-proxy.ts';
-import { digestsOf, fetchGraph, repositories, resolveTag } from '../testkit/far-registry.ts';
-import { pushImageSet, tutorialImages, type TutorialImages } from '../testkit/images.ts';
-import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+import { digestsOf, fetchGraph, repositories, resolveTag } from '../../testkit/far-registry.ts';
+import { pushImageSet, tutorialImages, type TutorialImages } from '../../testkit/images.ts';
+import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 let source: RunningRegistry;
 let far: RunningRegistry;

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { sha256 } from '../src/core/oci/digest.ts';
-import { MediaType } from '../src/core/oci/descriptor.ts';
-import { RegistryClient } from '../src/core/registry/client.ts';
-import { StaticKeychain } from '../src/core/registry/keychain.ts';
-import { retryAfterMs, type RetryEvent, type RetryOptions } from '../src/core/registry/retry.ts';
-import { proxyTo, startLoopbackServer, type LoopbackServer } from './support/redirect-server.ts';
-import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+import { sha256 } from '../../src/core/oci/digest.ts';
+import { MediaType } from '../../src/core/oci/descriptor.ts';
+import { RegistryClient } from '../../src/core/registry/client.ts';
+import { StaticKeychain } from '../../src/core/registry/keychain.ts';
+import { retryAfterMs, type RetryEvent, type RetryOptions } from '../../src/core/registry/retry.ts';
+import { proxyTo, startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
+import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 const content = randomBytes(50_000);
 const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(content), size: content.byteLength };

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { sha256 } from '../src/core/oci/digest.ts';
-import { Annotation, MediaType, type Descriptor } from '../src/core/oci/descriptor.ts';
+import { sha256 } from '../../src/core/oci/digest.ts';
+import { Annotation, MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
 import {
   GATHER_ARTIFACT_TYPE,
   layersOf,
@@ -19,8 +19,8 @@ import {
   tutorialSources,
   type ImageSet,
   type TutorialImages,
-} from '../testkit/images.ts';
-import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+} from '../../testkit/images.ts';
+import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 const run = promisify(execFile);
 

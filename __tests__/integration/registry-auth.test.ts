@@ -3,11 +3,11 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { sha256 } from '../src/core/oci/digest.ts';
-import { MediaType, type Descriptor } from '../src/core/oci/descriptor.ts';
-import { RegistryClient } from '../src/core/registry/client.ts';
-import { UnauthorizedError } from '../src/core/registry/errors.ts';
-import { DockerConfigKeychain, StaticKeychain, type Keychain } from '../src/core/registry/keychain.ts';
+import { sha256 } from '../../src/core/oci/digest.ts';
+import { MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
+import { RegistryClient } from '../../src/core/registry/client.ts';
+import { UnauthorizedError } from '../../src/core/registry/errors.ts';
+import { DockerConfigKeychain, StaticKeychain, type Keychain } from '../../src/core/registry/keychain.ts';
 import { startHtpasswdRegistry, startTokenRegistry, type AuthRegistry, type TokenAuthRegistry } from './support/auth-registry.ts';
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { registryOrigin } from '../src/core/registry/transport.ts';
+import { registryOrigin } from '../../src/core/registry/transport.ts';
 
 test('https, except loopback hosts and hosts named insecure', () => {
   expect(registryOrigin('ghcr.io', [])).toBe('https://ghcr.io');

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { digestHex, DigestMismatchError, sha256 } from '../src/core/oci/digest.ts';
-import { readTarFile, TarReadError, type TarEntry } from '../src/core/archive/tar-reader.ts';
+import { digestHex, DigestMismatchError, sha256 } from '../../src/core/oci/digest.ts';
+import { readTarFile, TarReadError, type TarEntry } from '../../src/core/archive/tar-reader.ts';
 
 const run = promisify(execFile);
 let dir: string;

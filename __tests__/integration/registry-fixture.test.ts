@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 let registry: RunningRegistry;
 beforeAll(async () => (registry = await startRegistry()));

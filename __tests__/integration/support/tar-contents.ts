@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
-import { decompressor, detectCompression } from '../../src/core/archive/compression.ts';
+import { decompressor, detectCompression } from '../../../src/core/archive/compression.ts';
 
 export interface TarEntry {
   name: string;

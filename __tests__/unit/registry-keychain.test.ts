@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { DockerConfigKeychain, defaultKeychain, registryKey } from '../src/core/registry/keychain.ts';
+import { DockerConfigKeychain, defaultKeychain, registryKey } from '../../src/core/registry/keychain.ts';
 
 let dir: string;
 beforeAll(async () => (dir = await mkdtemp(join(tmpdir(), 'bs-keychain-'))));

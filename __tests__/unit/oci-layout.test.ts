@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { digestHex, DigestMismatchError, sha256 } from '../src/core/oci/digest.ts';
-import { OciLayout } from '../src/core/oci/layout.ts';
-import { MAX_MANIFEST_BYTES, MediaType, type Descriptor } from '../src/core/oci/descriptor.ts';
-import { makeImage, mergeBlobs, parseManifest, tutorialImages, writeOciLayout, type TutorialImages } from '../testkit/images.ts';
+import { digestHex, DigestMismatchError, sha256 } from '../../src/core/oci/digest.ts';
+import { OciLayout } from '../../src/core/oci/layout.ts';
+import { MAX_MANIFEST_BYTES, MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
+import { makeImage, mergeBlobs, parseManifest, tutorialImages, writeOciLayout, type TutorialImages } from '../../testkit/images.ts';
 
 let dir: string;
 let images: TutorialImages;

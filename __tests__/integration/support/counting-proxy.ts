@@ -2,7 +2,7 @@
  * A loopback proxy in front of a registry that counts what reaches it (completed blob uploads, mounts, manifest
  * PUTs) and can die in the middle of an upload, as a destination that goes down mid-push.
  */
-import { proxyTo, startLoopbackServer, type LoopbackServer } from './redirect-server.ts';
+import { proxyTo, startLoopbackServer, type LoopbackServer } from '../../support/redirect-server.ts';
 
 export interface CountingProxy extends LoopbackServer {
   /** Digests whose upload the registry completed (`PUT …?digest=` answered 201), in order. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { apiHost, formatReference, isLoopbackHost, parseReference, pinned } from '../src/core/oci/reference.ts';
+import { apiHost, formatReference, isLoopbackHost, parseReference, pinned } from '../../src/core/oci/reference.ts';
 
 const D = 'sha256:' + 'a'.repeat(64);
 

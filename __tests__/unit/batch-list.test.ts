@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseBatchList } from '../src/core/serialize/batch-list.ts';
+import { parseBatchList } from '../../src/core/serialize/batch-list.ts';
 
 const rows = (text: string) => parseBatchList(text, 'batch.csv').map(({ name, artifact, where }) => [name, artifact, where]);
 

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { formatTracker, newestRow, nextNumber, parseTracker, readTracker, writeTracker } from '../src/core/sync-dir/tracker.ts';
-import { syncName } from '../src/core/sync-dir/sync-name.ts';
+import { formatTracker, newestRow, nextNumber, parseTracker, readTracker, writeTracker } from '../../src/core/sync-dir/tracker.ts';
+import { syncName } from '../../src/core/sync-dir/sync-name.ts';
 
 const A = 'sha256:' + 'a'.repeat(64);
 const B = 'sha256:' + 'b'.repeat(64);

@@ -7,13 +7,13 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { extract, pack as createPack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compressor, decompressor, detectCompression, parseCompression, tarSuffix, type Compression } from '../src/core/archive/compression.ts';
-import { digestHex, sha256 } from '../src/core/oci/digest.ts';
-import { walkGraph, type Graph } from '../src/core/oci/graph.ts';
-import { OciLayout } from '../src/core/oci/layout.ts';
-import { Annotation, MediaType, type Descriptor } from '../src/core/oci/descriptor.ts';
-import { startFileEntry, writeTar, type TarBlob, type TarContents, type TarOptions } from '../src/core/archive/tar-writer.ts';
-import { mergeBlobs, seededBytes, tutorialImages, writeOciLayout, type TutorialImages } from '../testkit/images.ts';
+import { compressor, decompressor, detectCompression, parseCompression, tarSuffix, type Compression } from '../../src/core/archive/compression.ts';
+import { digestHex, sha256 } from '../../src/core/oci/digest.ts';
+import { walkGraph, type Graph } from '../../src/core/oci/graph.ts';
+import { OciLayout } from '../../src/core/oci/layout.ts';
+import { Annotation, MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
+import { startFileEntry, writeTar, type TarBlob, type TarContents, type TarOptions } from '../../src/core/archive/tar-writer.ts';
+import { mergeBlobs, seededBytes, tutorialImages, writeOciLayout, type TutorialImages } from '../../testkit/images.ts';
 
 const run = promisify(execFile);
 
@@ -285,7 +285,7 @@ describe('writeTar', () => {
     test('the file system refusing a write (EFBIG under ulimit -f)', async () => {
       const script = join(dir, 'efbig.ts');
       const path = join(dir, 'efbig.tar');
-      const writer = new URL('../src/core/archive/tar-writer.ts', import.meta.url).href;
+      const writer = new URL('../../src/core/archive/tar-writer.ts', import.meta.url).href;
       await writeFile(
         script,
         [

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { mergeBlobs, tutorialImages, writeOciLayout } from '../testkit/images.ts';
+import { mergeBlobs, tutorialImages, writeOciLayout } from '../../testkit/images.ts';
 
 const exec = promisify(execFile);
-const BUNDLE = fileURLToPath(new URL('../dist/cli', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../../dist/cli', import.meta.url));
 let dir: string;
 
 beforeAll(async () => {

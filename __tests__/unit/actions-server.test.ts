@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { applyEnv, startActionsServer, type ActionsServer } from '../testkit/actions-server.ts';
+import { applyEnv, startActionsServer, type ActionsServer } from '../../testkit/actions-server.ts';
 
 let server: ActionsServer;
 let restoreEnv = (): void => undefined;
