@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from './descriptor.ts';
-import type { Reference } from './reference.ts';
+import type { Reference, RegistryReference } from './reference.ts';
 
 /**
  * Where content lives, seen read-only (oras-go's ReadOnlyStorage + Resolver): a registry repository or an
@@ -21,4 +21,35 @@ export interface ReadOnlyStorage {
 /** Opens the storage a reference lives in: its registry repository, or its OCI layout directory. */
 export interface Storages {
   open(reference: Reference): ReadOnlyStorage;
+}
+
+/** How a blob is pushed: `mountFrom` names another repository of the same registry that holds it. */
+export interface PushBlobOptions {
+  /** Mounted from there instead of uploaded when the target can and will; a target may ignore it (then it uploads). */
+  mountFrom?: string;
+}
+
+/**
+ * Where the far side writes (oras-go's Target, as far as pushing goes): a registry repository or an in-memory store.
+ * Pushed content is verified against its descriptor; a manifest is pushed after everything it points at.
+ */
+export interface Target {
+  /** For messages: `registry.internal:5000/mirror/tools`. */
+  readonly location: string;
+  /** The repository's name on its registry (`mirror/tools`): what another repository there mounts from. */
+  readonly repository: string;
+  exists(descriptor: Descriptor): Promise<boolean>;
+  blobExists(digest: string): Promise<boolean>;
+  /** Stores a blob from `content` (or mounts it, see PushBlobOptions); says which it did. */
+  pushBlob(descriptor: Descriptor, content: Readable | Uint8Array, options?: PushBlobOptions): Promise<'mounted' | 'uploaded'>;
+  /** Stores a manifest under a tag or its digest; returns its descriptor. */
+  pushManifest(reference: string, mediaType: string, bytes: Uint8Array): Promise<Descriptor>;
+}
+
+/** A repository read and written (oras-go's registry.Repository): what the far side loads into and copies from. */
+export interface Repository extends ReadOnlyStorage, Target {}
+
+/** Opens a registry's repositories by name (oras-go's registry.Registry): a registry client, or an in-memory registry. */
+export interface Repositories {
+  repository(reference: Pick<RegistryReference, 'registry' | 'repository'>): Repository;
 }

@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
 import type { RegistryReference } from '../oci/reference.ts';
+import type { Repositories } from '../oci/storage.ts';
 import type { Keychain } from './keychain.ts';
 import { RegistryRepository } from './repository.ts';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry.ts';
@@ -16,7 +17,7 @@ export interface RegistryClientOptions {
 const DEFAULT_USER_AGENT = 'batch-serialize';
 
 /** Entry point to registries: one transport (connection pool, auth state) per registry, shared by its repositories. */
-export class RegistryClient {
+export class RegistryClient implements Repositories {
   private readonly keychain: Keychain;
   private readonly insecureHosts: readonly string[];
   private readonly userAgent: string;

@@ -6,7 +6,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { DigestMismatchError, VerifyingStream, isDigest, sha256, verifyBytes } from '../oci/digest.ts';
 import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } from '../oci/descriptor.ts';
 import type { RegistryReference } from '../oci/reference.ts';
-import type { ReadOnlyStorage } from '../oci/storage.ts';
+import type { Repository } from '../oci/storage.ts';
 import { pullScope, pushScope } from './auth.ts';
 import { discard, readCapped } from './body.ts';
 import { RegistryError } from './errors.ts';
@@ -19,7 +19,7 @@ export interface PushBlobOptions {
   mountFrom?: string;
 }
 
-export class RegistryRepository implements ReadOnlyStorage {
+export class RegistryRepository implements Repository {
   readonly location: string;
   readonly repository: string;
   private readonly transport: Transport;
