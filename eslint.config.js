@@ -26,5 +26,12 @@ export default tseslint.config(
   { files: ['src/core/far-side/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_NEAR_SIDE) },
   { files: ['src/core/serialize/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_FAR_SIDE) },
   { files: ['src/cli/**'], rules: forbid(NO_GITHUB) },
+  {
+    // The worker runs from its own file as it is (the bundler copies it): Node's modules, and types only.
+    files: ['src/core/archive/worker.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['./*', '../*'], allowTypeImports: true, message: 'the worker file runs alone' }] }],
+    },
+  },
   { files: ['bench/**', 'examples/**', 'testkit/**', 'scripts/**'], rules: forbid(NO_TESTS) },
 );

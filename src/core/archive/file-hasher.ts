@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { startWorker } from './worker-protocol.ts';
 
 /** SHA-256 of a file's bytes as they stream past, in the order given. */
 export interface FileHasher {
@@ -34,23 +34,11 @@ class InlineHasher implements FileHasher {
   close(): void {}
 }
 
-/** Runs in the worker: each message a chunk to hash (acknowledged with its size), `null` asks for the digest. */
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const hash = require('node:crypto').createHash('sha256');
-parentPort.on('message', (chunk) => {
-  if (chunk === null) parentPort.postMessage('sha256:' + hash.digest('hex'));
-  else {
-    hash.update(new Uint8Array(chunk));
-    parentPort.postMessage(chunk.byteLength);
-  }
-});`;
-
 /** Chunks sent but not yet hashed, at most: the reader waits beyond it. */
 const MAX_PENDING = 8 * 1024 * 1024;
 
 class WorkerHasher implements FileHasher {
-  private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
+  private readonly worker = startWorker({ job: 'hash' });
   private pending = 0;
   private room: (() => void) | undefined;
   private result: { resolve(digest: string): void; reject(error: Error): void } | undefined;

@@ -1,14 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Transform, Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { COMPRESSOR_CHUNK_BYTES, compressor, type Compression } from './compression.ts';
+import { startWorker, type Batch, type Written } from './worker-protocol.ts';
 
-/** What reached the file: its size and SHA-256, after compression. */
-export interface Written {
-  bytes: number;
-  sha256: string;
-}
 
 /**
  * The tail of a pipeline that (compresses,) hashes and writes into an open file, fsyncing it before the last
@@ -36,8 +31,9 @@ export interface FileSinkOptions {
 const WORKER_THRESHOLD = 64 * 1024 * 1024;
 
 export function fileSink(handle: FileHandle, options: FileSinkOptions): FileSink {
-  const worker = options.compression !== 'none' && options.expectedBytes >= WORKER_THRESHOLD;
-  return worker ? workerSink(handle, options) : inlineSink(handle, options);
+  const { compression } = options;
+  const onWorker = compression !== 'none' && options.expectedBytes >= WORKER_THRESHOLD;
+  return onWorker ? workerSink(handle, { ...options, compression }) : inlineSink(handle, options);
 }
 
 /**
@@ -66,63 +62,18 @@ function inlineSink(handle: FileHandle, options: FileSinkOptions): FileSink {
   };
 }
 
-/**
- * Runs in the worker, for gzip or zstd. Messages in: `{ buffer, length }` batches of bytes, then `null` for the end; each buffer
- * goes back once written (for the next batch: no allocation, no garbage), and the end is answered with
- * `{ bytes, sha256 }` once the file is fsynced. A failure (a full disk) is thrown, which ends the worker with an
- * 'error' for the main thread.
- */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { writeSync, fsyncSync } = require('node:fs');
-const zlib = require('node:zlib');
-const { fd, compression, level, chunkSize } = workerData;
-const hash = require('node:crypto').createHash('sha256');
-let bytes = 0;
-function write(chunk) {
-  hash.update(chunk);
-  bytes += chunk.byteLength;
-  for (let at = 0; at < chunk.byteLength; ) at += writeSync(fd, chunk, at);
-}
-function finish() {
-  fsyncSync(fd);
-  parentPort.postMessage({ bytes, sha256: 'sha256:' + hash.digest('hex') });
-}
-const compress =
-  compression === 'gzip' ? zlib.createGzip(level === undefined ? { chunkSize } : { chunkSize, level })
-  : zlib.createZstdCompress(level === undefined ? { chunkSize } : { chunkSize, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
-compress.on('data', write);
-compress.on('end', finish);
-compress.on('error', (error) => { throw error; });
-// A compressor ends only once every batch went through on its own: zstd frames the last input differently when
-// it comes with the end, which would make the file depend on timing.
-let compressing = 0;
-let ending = false;
-const endWhenIdle = () => ending && compressing === 0 && compress.end();
-const giveBack = (buffer) => parentPort.postMessage(buffer, [buffer]);
-parentPort.on('message', (batch) => {
-  if (batch === null) {
-    ending = true;
-    return endWhenIdle();
-  }
-  const chunk = new Uint8Array(batch.buffer, 0, batch.length);
-  compressing++;
-  compress.write(chunk, () => {
-    compressing--;
-    giveBack(batch.buffer);
-    endWhenIdle();
-  });
-});`;
-
 /** Bytes gathered into one message: few enough messages that posting costs little, each one copy. */
 const BATCH_BYTES = 2 * 1024 * 1024;
 /** Batches posted but not yet taken, at most: the tar waits beyond it. */
 const MAX_IN_FLIGHT = 4;
 
-function workerSink(handle: FileHandle, options: FileSinkOptions): FileSink {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { fd: handle.fd, compression: options.compression, level: options.level, chunkSize: COMPRESSOR_CHUNK_BYTES },
+function workerSink(handle: FileHandle, options: FileSinkOptions & { compression: 'gzip' | 'zstd' }): FileSink {
+  const worker = startWorker({
+    job: 'compress-to-file',
+    fd: handle.fd,
+    compression: options.compression,
+    level: options.level,
+    chunkSize: COMPRESSOR_CHUNK_BYTES,
   });
   const free: ArrayBuffer[] = [];
   let batch = new Uint8Array(BATCH_BYTES);
@@ -157,7 +108,8 @@ function workerSink(handle: FileHandle, options: FileSinkOptions): FileSink {
     waiting = (error) => (error ? done(error) : settled(done, ready));
   };
   const post = () => {
-    worker.postMessage({ buffer: batch.buffer, length: filled }, [batch.buffer]);
+    const message: Batch = { buffer: batch.buffer, length: filled };
+    worker.postMessage(message, [batch.buffer]);
     inFlight++;
     const reused = free.pop();
     batch = reused === undefined ? new Uint8Array(BATCH_BYTES) : new Uint8Array(reused);
