@@ -7,8 +7,8 @@ import { InputError } from '../input-error.ts';
 import { Annotation, type Descriptor } from '../oci/descriptor.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { parseReference } from '../oci/reference.ts';
-import type { RegistryClient } from '../registry/client.ts';
-import type { RegistryRepository } from '../registry/repository.ts';
+import type { Repositories, Repository } from '../oci/storage.ts';
+import { pushGraph } from './push-graph.ts';
 import { scatterArtifact, type ScatteredImage } from './scatter.ts';
 import type { ScatterRule } from './scatter-map.ts';
 import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, writeSuccessfulSyncs, type SyncRecord } from '../sync-dir/successful-syncs.ts';
@@ -16,7 +16,6 @@ import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.t
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { readTarFile } from '../archive/tar-reader.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
-import type { ChildrenFirstGraph } from '../oci/graph.ts';
 
 export interface DeserializeSettings {
   dir: string;
@@ -66,7 +65,11 @@ const HEADS = 8;
  * checked whole and its left-out blobs found at the destination before anything of it is pushed, then its blobs,
  * its manifests children first, the root tagged, and only then recorded in successful-syncs.csv.
  */
-export async function deserializeSyncDir(settings: DeserializeSettings, registries: RegistryClient, hooks: DeserializeHooks = {}): Promise<DeserializeResult> {
+export async function deserializeSyncDir(
+  settings: DeserializeSettings,
+  registries: Repositories,
+  hooks: DeserializeHooks = {},
+): Promise<DeserializeResult> {
   const listing = await listSyncDir(settings.dir);
   if (listing.duplicates.length > 0) {
     const [first] = listing.duplicates;
@@ -108,15 +111,15 @@ function loadedInto(record: SyncRecord, destination: string, name: string): bool
 
 class Loader {
   private readonly settings: DeserializeSettings;
-  private readonly registries: RegistryClient;
+  private readonly registries: Repositories;
   private readonly tars: readonly SyncTar[];
   private readonly loadedNames: Set<string>;
   /** DEST itself, when ace-dt's batch-deserialize loaded earlier tars there (all names in one repository). */
-  private readonly aceDtRepository: RegistryRepository | undefined;
+  private readonly aceDtRepository: Repository | undefined;
   /** Where this run knows each blob to be: a later tar mounts rather than uploads it. */
-  private readonly located = new Map<string, RegistryRepository>();
+  private readonly located = new Map<string, Repository>();
 
-  constructor(settings: DeserializeSettings, registries: RegistryClient, tars: readonly SyncTar[], records: readonly SyncRecord[]) {
+  constructor(settings: DeserializeSettings, registries: Repositories, tars: readonly SyncTar[], records: readonly SyncRecord[]) {
     this.settings = settings;
     this.registries = registries;
     this.tars = tars;
@@ -137,13 +140,6 @@ class Loader {
     const repository = this.registries.repository(repositoryUnder(this.settings.destination, tar.name, tar.syncName));
     const tag = tagOf(root);
 
-    const present = await this.present(repository, graph);
-    const missing = graph.blobs.filter((blob) => !present.has(blob.digest));
-    const leftOut = missing.filter((blob) => !scan.held.has(blob.digest));
-    const sources = await this.locate(leftOut, tar.name, repository);
-    const unfound = leftOut.filter((blob) => !sources.has(blob.digest));
-    if (unfound.length > 0) throw this.refusal(tar, repository, unfound);
-
     const loaded: LoadedTar = {
       syncName: tar.syncName,
       name: tar.name,
@@ -152,10 +148,38 @@ class Loader {
       uploaded: 0,
       uploadedBytes: 0,
       mounted: 0,
-      present: present.size,
+      present: 0,
       manifestsPushed: 0,
       scattered: [],
     };
+    const putBlobs = (missing: Descriptor[]) => this.putBlobs(tar, scan, repository, missing, loaded, hooks);
+    const pushed = await pushGraph(repository, graph, root, tag, putBlobs);
+    loaded.present = pushed.present.size;
+    loaded.manifestsPushed = pushed.manifestsPushed;
+    for (const blob of graph.blobs) this.located.set(blob.digest, repository);
+    if (this.settings.scatter !== undefined) {
+      const input = { root, manifests: scan.manifests, loadedInto: repository, destination: this.settings.destination, rules: this.settings.scatter.rules };
+      loaded.scattered = await scatterArtifact(input, this.registries);
+    }
+    return loaded;
+  }
+
+  /**
+   * The blobs the repository lacks: those the tar leaves out must be in another repository of the destination
+   * (else the tar is refused, nothing of it pushed) and are mounted from there, the others stream from the tar.
+   */
+  private async putBlobs(
+    tar: SyncTar,
+    scan: TarScan,
+    repository: Repository,
+    missing: Descriptor[],
+    loaded: LoadedTar,
+    hooks: DeserializeHooks,
+  ): Promise<void> {
+    const leftOut = missing.filter((blob) => !scan.held.has(blob.digest));
+    const sources = await this.locate(leftOut, tar.name, repository);
+    const unfound = leftOut.filter((blob) => !sources.has(blob.digest));
+    if (unfound.length > 0) throw this.refusal(tar, repository, unfound);
     const toUpload = new Map<string, Descriptor>();
     for (const blob of missing) {
       const source = sources.get(blob.digest) ?? this.elsewhere(blob.digest, repository);
@@ -166,34 +190,14 @@ class Loader {
       }
     }
     if (toUpload.size > 0) await this.upload(tar, scan, repository, toUpload, loaded, hooks);
-    for (const { descriptor, bytes } of graph.manifests) {
-      const isRoot = descriptor.digest === root.digest;
-      if (isRoot && tag !== undefined) await repository.pushManifest(tag, descriptor.mediaType, bytes);
-      else if (await repository.exists(descriptor)) continue;
-      else await repository.pushManifest(descriptor.digest, descriptor.mediaType, bytes);
-      loaded.manifestsPushed++;
-    }
-    for (const blob of graph.blobs) this.located.set(blob.digest, repository);
-    if (this.settings.scatter !== undefined) {
-      const input = { root, manifests: scan.manifests, loadedInto: repository, destination: this.settings.destination, rules: this.settings.scatter.rules };
-      loaded.scattered = await scatterArtifact(input, this.registries);
-    }
-    return loaded;
-  }
-
-  /** The graph's blobs the repository holds already (HEAD each). */
-  private async present(repository: RegistryRepository, graph: ChildrenFirstGraph): Promise<Set<string>> {
-    const limit = pLimit(HEADS);
-    const held = await Promise.all(graph.blobs.map((blob) => limit(() => repository.blobExists(blob.digest))));
-    return new Set(graph.blobs.filter((_, i) => held[i]).map((blob) => blob.digest));
   }
 
   /**
    * For blobs a tar leaves out and its repository lacks: another repository of the destination that holds each
    * (one this run put it in, ace-dt's single repository, or with `--dedup-scope all` another name's).
    */
-  private async locate(blobs: Descriptor[], name: string, repository: RegistryRepository): Promise<Map<string, RegistryRepository>> {
-    const found = new Map<string, RegistryRepository>();
+  private async locate(blobs: Descriptor[], name: string, repository: Repository): Promise<Map<string, Repository>> {
+    const found = new Map<string, Repository>();
     const names = this.settings.dedupScope === 'all' ? [...this.loadedNames].filter((other) => other !== name) : [];
     const others = names.flatMap((other) => {
       try {
@@ -216,7 +220,7 @@ class Loader {
     return found;
   }
 
-  private elsewhere(digest: string, repository: RegistryRepository): RegistryRepository | undefined {
+  private elsewhere(digest: string, repository: Repository): Repository | undefined {
     const known = this.located.get(digest);
     return known !== undefined && known.location !== repository.location ? known : undefined;
   }
@@ -225,7 +229,7 @@ class Loader {
   private async upload(
     tar: SyncTar,
     scan: TarScan,
-    repository: RegistryRepository,
+    repository: Repository,
     blobs: Map<string, Descriptor>,
     loaded: LoadedTar,
     hooks: DeserializeHooks,
@@ -254,7 +258,7 @@ class Loader {
     if (blobs.size > 0) throw new Error(`${scan.path}: changed since it was checked: ${[...blobs.keys()][0]} is no longer in it`);
   }
 
-  private refusal(tar: SyncTar, repository: RegistryRepository, unfound: Descriptor[]): Error {
+  private refusal(tar: SyncTar, repository: Repository, unfound: Descriptor[]): Error {
     const present = new Set(this.tars.map((t) => t.number));
     const gaps = missingNumbers(tar.number - 1, present).map((n) => `${formatNumber(n)}-*.tar`);
     const where = this.settings.dedupScope === 'all' ? `any repository under ${formatDestination(this.settings.destination)}` : repository.location;

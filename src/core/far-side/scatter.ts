@@ -3,8 +3,8 @@ import { copyBlob } from '../registry/blob-copy.ts';
 import type { Destination } from './destination.ts';
 import { successors, walkManifests } from '../oci/graph.ts';
 import { Annotation, isManifest, type Descriptor } from '../oci/descriptor.ts';
-import type { RegistryClient } from '../registry/client.ts';
-import type { RegistryRepository } from '../registry/repository.ts';
+import type { Repositories, Repository } from '../oci/storage.ts';
+import { pushGraph } from './push-graph.ts';
 import { scatterTarget, type ScatterRule } from './scatter-map.ts';
 
 /** One gathered image pushed to its own repository. */
@@ -20,18 +20,18 @@ export interface ScatterInput {
   /** Every manifest of the artifact, by digest. */
   manifests: ReadonlyMap<string, Uint8Array>;
   /** Where the whole artifact was loaded: holds every blob. */
-  loadedInto: RegistryRepository;
+  loadedInto: Repository;
   destination: Destination;
   rules: readonly ScatterRule[];
 }
 
-const BLOB_CHECKS = 4;
+const BLOB_COPIES = 4;
 
 /**
  * ace-dt's `mirror scatter`: each image the gather artifact lists (children with `vnd.act3-ace.manifest.source`)
  * goes to its original repository path under the destination, its blobs mounted from where the artifact was loaded.
  */
-export async function scatterArtifact(input: ScatterInput, registries: RegistryClient): Promise<ScatteredImage[]> {
+export async function scatterArtifact(input: ScatterInput, registries: Repositories): Promise<ScatteredImage[]> {
   const rootBytes = input.manifests.get(input.root.digest);
   if (rootBytes === undefined) throw new Error(`scatter: the root manifest ${input.root.digest} is not at hand`);
   const images = successors(rootBytes, `manifest ${input.root.digest}`, true).filter(
@@ -49,20 +49,11 @@ export async function scatterArtifact(input: ScatterInput, registries: RegistryC
   return scattered;
 }
 
-async function pushImage(image: Descriptor, repository: RegistryRepository, tag: string | undefined, input: ScatterInput): Promise<void> {
+async function pushImage(image: Descriptor, repository: Repository, tag: string | undefined, input: ScatterInput): Promise<void> {
   const graph = walkManifests(image, input.manifests, false);
   if (graph.missing.length > 0) throw new Error(`scatter: manifest ${graph.missing[0]?.digest} of ${image.digest} is not at hand`);
-  const limit = pLimit(BLOB_CHECKS);
-  await Promise.all(
-    graph.blobs.map((blob) =>
-      limit(async () => {
-        if (!(await repository.blobExists(blob.digest))) await copyBlob(repository, blob, input.loadedInto);
-      }),
-    ),
-  );
-  for (const { descriptor, bytes } of graph.manifests) {
-    const top = descriptor.digest === image.digest;
-    if (top && tag !== undefined) await repository.pushManifest(tag, descriptor.mediaType, bytes);
-    else if (!(await repository.exists(descriptor))) await repository.pushManifest(descriptor.digest, descriptor.mediaType, bytes);
-  }
+  await pushGraph(repository, graph, image, tag, async (missing) => {
+    const limit = pLimit(BLOB_COPIES);
+    await Promise.all(missing.map((blob) => limit(() => copyBlob(repository, blob, input.loadedInto))));
+  });
 }

@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.ts';
-import type { RegistryRepository } from './repository.ts';
+import type { Repository, Target } from '../oci/storage.ts';
 
 /**
  * Puts a blob that `source` holds into `target`: mounted when both are on one registry and it agrees, else
  * streamed through us (the download starts only if the registry declined the mount).
  */
-export async function copyBlob(target: RegistryRepository, descriptor: Descriptor, source: RegistryRepository): Promise<'mounted' | 'uploaded'> {
+export async function copyBlob(target: Target, descriptor: Descriptor, source: Repository): Promise<'mounted' | 'uploaded'> {
   const content = Readable.from(download(source, descriptor), { objectMode: false });
   try {
     const mountFrom = registryOf(source) === registryOf(target) ? { mountFrom: source.repository } : {};
@@ -16,10 +16,10 @@ export async function copyBlob(target: RegistryRepository, descriptor: Descripto
   }
 }
 
-async function* download(source: RegistryRepository, descriptor: Descriptor): AsyncGenerator<Buffer> {
+async function* download(source: Repository, descriptor: Descriptor): AsyncGenerator<Buffer> {
   yield* (await source.fetchBlob(descriptor)) as AsyncIterable<Buffer>;
 }
 
-function registryOf(repository: RegistryRepository): string {
+function registryOf(repository: Target): string {
   return repository.location.slice(0, repository.location.length - repository.repository.length - 1);
 }
