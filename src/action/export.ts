@@ -10,6 +10,7 @@ import { resultJson } from '../core/serialize/result-json.ts';
 import type { SerializeHooks, WrittenTar } from '../core/serialize/write-tars.ts';
 import { RegistryAndLayoutStorages } from '../core/serialize/storages.ts';
 import type { ActionSettings } from './inputs.ts';
+import { Inputs, Outputs } from './constants.ts';
 import type { Services } from './services.ts';
 import { writePlanSummary, writeSerializeSummary } from './summary.ts';
 import { restoreTracker, saveTracker, trackerArtifactName, trackerFiles } from './tracker-state.ts';
@@ -31,11 +32,11 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
   });
   try {
     const restored = await restoreTracker(files, prefix, services);
-    core.setOutput('tracker-cache-key', restored.from === 'cache' ? restored.key : '');
+    core.setOutput(Outputs.TrackerCacheKey, restored.from === 'cache' ? restored.key : '');
 
     if (settings.mode === 'plan') {
       const result = await runBatch({ ...settings.batch, dryRun: true }, storages, {}, entries);
-      core.setOutput('plan', JSON.stringify(resultJson(result, true)));
+      core.setOutput(Outputs.Plan, JSON.stringify(resultJson(result, true)));
       setCounts([], result);
       await writePlanSummary(result, restored, prefix);
       return;
@@ -68,13 +69,13 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
     if (written.length > 0) {
       const key = `${prefix}-${settings.run.id}-${settings.run.attempt}`;
       await saveTracker(files, prefix, key, restored, services);
-      core.setOutput('tracker-cache-key', key);
+      core.setOutput(Outputs.TrackerCacheKey, key);
     }
     if (settings.upload && (await pathExists(files.tracker))) await uploadTrackerArtifact(settings, files.syncDir, [files.tracker, files.ledger], services);
 
-    core.setOutput('tars', JSON.stringify(written.map((tar) => tar.path)));
-    core.setOutput('bytes', String(totalsOf(written).bytes));
-    core.setOutput('artifact-ids', JSON.stringify(Object.fromEntries(artifactIds)));
+    core.setOutput(Outputs.Tars, JSON.stringify(written.map((tar) => tar.path)));
+    core.setOutput(Outputs.Bytes, String(totalsOf(written).bytes));
+    core.setOutput(Outputs.ArtifactIds, JSON.stringify(Object.fromEntries(artifactIds)));
     setCounts(written, result);
     await writeSerializeSummary(result, written, artifactIds, restored, prefix, failure);
     if (failure) throw failure;
@@ -84,8 +85,8 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
 }
 
 function setCounts(written: readonly WrittenTar[], result: BatchResult | undefined): void {
-  core.setOutput('shipped', String(written.length));
-  core.setOutput('skipped', String(result?.plan.upToDate.length ?? 0));
+  core.setOutput(Outputs.Shipped, String(written.length));
+  core.setOutput(Outputs.Skipped, String(result?.plan.upToDate.length ?? 0));
 }
 
 /** A backup of the tracker and ledger in the artifact store, for when the cache evicts its entry. */
@@ -113,7 +114,8 @@ function explicitCredentials(settings: ActionSettings, entries: BatchEntry[]): R
     const registries = [...new Set(entries.flatMap(({ reference }) => (reference.kind === 'registry' ? [reference.registry] : [])))];
     if (registries.length !== 1) {
       throw new InputError(
-        `input registry is needed with registry-username: ${settings.batch.batchFile} names ${registries.length} registries (${registries.join(', ')})`,
+        `input ${Inputs.Registry} is needed with ${Inputs.RegistryUsername}: ` +
+          `${settings.batch.batchFile} names ${registries.length} registries (${registries.join(', ')})`,
       );
     }
     registry = registries[0] as string;

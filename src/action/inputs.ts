@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { BatchSettings } from '../core/serialize/run.ts';
 import { InputError } from '../core/input-error.ts';
 import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/setting-values.ts';
-import { DEFAULT_TRACKER_FILENAME } from '../core/sync-dir/tracker.ts';
+import { CONCURRENCY_RANGE } from '../core/defaults.ts';
+import { InputDefaults, Inputs } from './constants.ts';
 
 export type Mode = 'serialize' | 'plan';
 
@@ -23,37 +24,37 @@ export interface ActionSettings {
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettings {
   // Masked first: nothing below may print them, but an error message might quote an input.
-  const password = core.getInput('registry-password');
-  const githubToken = core.getInput('github-token');
+  const password = core.getInput(Inputs.RegistryPassword);
+  const githubToken = core.getInput(Inputs.GithubToken);
   if (password) core.setSecret(password);
   if (githubToken) core.setSecret(githubToken);
 
-  const batchFile = core.getInput('batch-file') || 'batch.csv';
+  const batchFile = inputOrDefault(Inputs.BatchFile);
   const runnerTemp = env.RUNNER_TEMP ?? required(env, 'RUNNER_TEMP');
-  const compression = parseCompressionSetting('input compression', core.getInput('compression') || 'none');
-  const level = core.getInput('compression-level');
-  const username = core.getInput('registry-username');
+  const compression = parseCompressionSetting(`input ${Inputs.Compression}`, inputOrDefault(Inputs.Compression));
+  const level = core.getInput(Inputs.CompressionLevel);
+  const username = core.getInput(Inputs.RegistryUsername);
   if (Boolean(username) !== Boolean(password)) {
-    throw new InputError('inputs registry-username and registry-password go together: give both or neither');
+    throw new InputError(`inputs ${Inputs.RegistryUsername} and ${Inputs.RegistryPassword} go together: give both or neither`);
   }
   return {
     batch: {
       batchFile,
-      syncDir: core.getInput('sync-directory') || join(runnerTemp, 'batch-serialize', 'sync'),
-      trackerFilename: checkTrackerFilename('input tracker-filename', core.getInput('tracker-filename') || DEFAULT_TRACKER_FILENAME),
+      syncDir: core.getInput(Inputs.SyncDirectory) || join(runnerTemp, 'batch-serialize', 'sync'),
+      trackerFilename: checkTrackerFilename(`input ${Inputs.TrackerFilename}`, inputOrDefault(Inputs.TrackerFilename)),
       compression,
-      compressionLevel: level ? parseCompressionLevel('input compression-level', compression, level) : undefined,
+      compressionLevel: level ? parseCompressionLevel(`input ${Inputs.CompressionLevel}`, compression, level) : undefined,
       manifestJson: false,
-      dedupScope: parseDedupScope('input dedup-scope', core.getInput('dedup-scope') || 'name'),
+      dedupScope: parseDedupScope(`input ${Inputs.DedupScope}`, inputOrDefault(Inputs.DedupScope)),
       dryRun: false,
-      concurrency: parseWholeNumber('input concurrency', core.getInput('concurrency') || '4', 1, 64),
+      concurrency: parseWholeNumber(`input ${Inputs.Concurrency}`, inputOrDefault(Inputs.Concurrency), ...CONCURRENCY_RANGE),
     },
-    mode: parseMode(core.getInput('mode') || 'auto', env.GITHUB_EVENT_NAME ?? ''),
-    cacheKeyPrefix: core.getInput('cache-key-prefix') || defaultCacheKeyPrefix(batchFile),
-    upload: parseBoolean('upload', core.getInput('upload') || 'true'),
-    retentionDays: optional(core.getInput('retention-days'), (text) => parseWholeNumber('input retention-days', text, 1, 90)),
-    registryLogin: username ? { registry: core.getInput('registry') || undefined, username, password } : undefined,
-    insecureRegistries: core.getMultilineInput('insecure-registries'),
+    mode: parseMode(inputOrDefault(Inputs.Mode), env.GITHUB_EVENT_NAME ?? ''),
+    cacheKeyPrefix: core.getInput(Inputs.CacheKeyPrefix) || defaultCacheKeyPrefix(batchFile),
+    upload: parseBoolean(Inputs.Upload, inputOrDefault(Inputs.Upload)),
+    retentionDays: optional(core.getInput(Inputs.RetentionDays), (text) => parseWholeNumber(`input ${Inputs.RetentionDays}`, text, 1, 90)),
+    registryLogin: username ? { registry: core.getInput(Inputs.Registry) || undefined, username, password } : undefined,
+    insecureRegistries: core.getMultilineInput(Inputs.InsecureRegistries),
     githubToken,
     run: {
       id: parseWholeNumber('GITHUB_RUN_ID', required(env, 'GITHUB_RUN_ID'), 1, Number.MAX_SAFE_INTEGER),
@@ -64,11 +65,16 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettin
   };
 }
 
+/** An input as given, or action.yml's default when it is empty (a step run outside a runner gives none). */
+function inputOrDefault(name: Exclude<keyof typeof InputDefaults, typeof Inputs.GithubToken>): string {
+  return core.getInput(name) || InputDefaults[name];
+}
+
 /** `auto` plans on pull requests (nothing is shipped from a PR) and serializes otherwise. */
 function parseMode(value: string, eventName: string): Mode {
   if (value === 'serialize' || value === 'plan') return value;
   if (value === 'auto') return eventName === 'pull_request' || eventName === 'pull_request_target' ? 'plan' : 'serialize';
-  throw new InputError(`input mode ${JSON.stringify(value)}: use auto, serialize or plan`);
+  throw new InputError(`input ${Inputs.Mode} ${JSON.stringify(value)}: use auto, serialize or plan`);
 }
 
 /** One tracker per batch file: `batch-serialize-lists_nightly.csv` for `lists/nightly.csv`. */

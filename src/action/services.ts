@@ -2,6 +2,7 @@ import * as cache from '@actions/cache';
 import { DefaultArtifactClient } from '@actions/artifact';
 import { request } from 'undici';
 import { InputError } from '../core/input-error.ts';
+import { Inputs } from './constants.ts';
 
 /**
  * The side effects of the Action (actions/cache's stateProvider idea): the cache that keeps the tracker, and
@@ -55,7 +56,7 @@ export function githubServices(options: { token: string; repository: string; api
         return { id: response.id, size: response.size ?? 0 };
       },
       async findNewest(name) {
-        if (!options.token) throw new InputError('input github-token is empty: it is needed to find tracker artifacts of earlier runs');
+        if (!options.token) throw new InputError(`input ${Inputs.GithubToken} is empty: it is needed to find tracker artifacts of earlier runs`);
         const url = new URL(`${options.apiUrl}/repos/${owner}/${repo}/actions/artifacts`);
         url.searchParams.set('name', name);
         url.searchParams.set('per_page', '100');

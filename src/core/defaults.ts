@@ -1,0 +1,18 @@
+import type { Compression } from './archive/compression.ts';
+import type { DedupScope } from './sync-dir/dedup-scope.ts';
+import { DEFAULT_TRACKER_FILENAME } from './sync-dir/tracker.ts';
+
+/**
+ * The defaults the CLI and the Action share, written once: src/cli/args.ts (options and usage texts) and
+ * src/action/inputs.ts read them here, and a unit test holds action.yml's `default:` values to them.
+ */
+export const Defaults = {
+  compression: 'none' satisfies Compression,
+  trackerFilename: DEFAULT_TRACKER_FILENAME,
+  dedupScope: 'name' satisfies DedupScope,
+  /** Blobs downloaded ahead while a tar is written. */
+  concurrency: 4,
+} as const;
+
+/** The bounds of `--concurrency` and the `concurrency` input. */
+export const CONCURRENCY_RANGE = [1, 64] as const;
