@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline as pipe, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as createExtract, type Header } from 'tar-stream';
 import { decompressor, detectCompression, type Compression } from './compression.ts';
-import { DigestMismatchError } from '../oci/digest.ts';
+import { VerifyingStream } from '../oci/digest.ts';
 import { fileHasher } from './file-hasher.ts';
 
 /** One entry of a tar, its name cleaned as ace-dt's lenient reader does (no `./`, no trailing `/`). */
@@ -72,8 +71,7 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
       const entry = describeEntry(stream.header);
       current = entry.name;
       end = alignToBlock(stream.offset + BLOCK + entry.size);
-      const bytes = stream as AsyncIterable<Buffer>;
-      const body = Readable.from(entry.digest === undefined ? bytes : verified(bytes, entry), { objectMode: false });
+      const body = entryBody(stream as AsyncIterable<Buffer>, entry);
       await visit(entry, body);
       if (!body.readableEnded && !body.destroyed) for await (const _ of body);
       current = undefined;
@@ -109,21 +107,15 @@ function describeEntry(header: Header): TarEntry {
   return { name, type, size, digest: blob ? `sha256:${blob[1]}` : undefined };
 }
 
-function alignToBlock(offset: number): number {
-  return Math.ceil(offset / BLOCK) * BLOCK;
+/** A blob's body is checked against its name as it streams; a failure reaches whoever reads it. */
+function entryBody(bytes: AsyncIterable<Buffer>, entry: TarEntry): Readable {
+  const body = Readable.from(bytes, { objectMode: false });
+  if (entry.digest === undefined) return body;
+  return pipe(body, new VerifyingStream(`blob ${entry.digest}`, { digest: entry.digest, size: entry.size }), () => undefined);
 }
 
-async function* verified(stream: AsyncIterable<Buffer>, entry: TarEntry): AsyncGenerator<Buffer> {
-  const hash = createHash('sha256');
-  let seen = 0;
-  for await (const chunk of stream) {
-    hash.update(chunk);
-    seen += chunk.byteLength;
-    yield chunk;
-  }
-  const digest = `sha256:${hash.digest('hex')}`;
-  const expected = { digest: entry.digest as string, size: entry.size };
-  if (digest !== expected.digest) throw new DigestMismatchError(`blob ${expected.digest}`, expected, { digest, size: seen });
+function alignToBlock(offset: number): number {
+  return Math.ceil(offset / BLOCK) * BLOCK;
 }
 
 type Seer = (chunk: Buffer) => Promise<void> | void;

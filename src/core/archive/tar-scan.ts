@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import { LAYOUT_VERSION, MAX_INDEX_JSON_BYTES } from '../oci/layout.ts';
+import { readCapped } from '../streams.ts';
 import { DigestMismatchError } from '../oci/digest.ts';
 import { successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph.ts';
 import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
@@ -29,8 +31,6 @@ export interface ScanOptions {
   hashFile?: boolean;
 }
 
-const MAX_INDEX_JSON_BYTES = 32 * 1024 * 1024;
-const LAYOUT_VERSION = '1.0.0';
 
 /**
  * Reads a tar (ours or ace-dt's, any compression) the way a deserializer must trust it: the layout file, the
@@ -94,7 +94,7 @@ class ScanVisitor {
   }
 
   private async layout(body: Readable, position: number): Promise<void> {
-    const text = (await collect(body, MAX_INDEX_JSON_BYTES)).toString('utf8');
+    const text = (await readEntry(body, MAX_INDEX_JSON_BYTES)).toString('utf8');
     let version: unknown;
     try {
       version = (JSON.parse(text) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
@@ -113,7 +113,7 @@ class ScanVisitor {
     }
     let json: Manifest;
     try {
-      json = JSON.parse((await collect(body, MAX_INDEX_JSON_BYTES)).toString('utf8')) as Manifest;
+      json = JSON.parse((await readEntry(body, MAX_INDEX_JSON_BYTES)).toString('utf8')) as Manifest;
     } catch (error) {
       this.scan.problems.push(`index.json #${ordinal} is not JSON: ${(error as Error).message}`);
       this.indexes.push([]);
@@ -150,7 +150,7 @@ class ScanVisitor {
     }
     let bytes: Buffer | undefined;
     try {
-      if (manifest && entry.size <= MAX_MANIFEST_BYTES) bytes = await collect(body, MAX_MANIFEST_BYTES);
+      if (manifest && entry.size <= MAX_MANIFEST_BYTES) bytes = await readEntry(body, MAX_MANIFEST_BYTES);
       else for await (const _ of body);
     } catch (error) {
       if (!(error instanceof DigestMismatchError)) throw error;
@@ -197,13 +197,6 @@ class ScanVisitor {
 }
 
 /** An entry's bytes in memory; `limit` guards against a size header that lies. */
-async function collect(body: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.byteLength;
-    if (total > limit) throw new Error(`entry runs past ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
+function readEntry(body: Readable, limit: number): Promise<Buffer> {
+  return readCapped(body, limit, () => new Error(`entry runs past ${limit} bytes`));
 }

@@ -6,6 +6,7 @@ import type { Compression } from './compression.ts';
 import { assertDigest, digestHex } from '../oci/digest.ts';
 import { fileSink } from './file-sink.ts';
 import { MediaType, type Descriptor } from '../oci/descriptor.ts';
+import { OCI_LAYOUT_FILE } from '../oci/layout.ts';
 
 /** One blob to write; its stream is verified against the descriptor by whoever opens it. */
 export interface TarBlob {
@@ -45,7 +46,6 @@ type Sink = ReturnType<Pack['entry']>;
 const FILE_MODE = 0o666;
 const DIRECTORY_MODE = 0o777;
 const EPOCH = new Date(0);
-const OCI_LAYOUT = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
 /** The largest size a ustar header holds in its 11 octal digits (8 GiB - 1). */
 const USTAR_MAX_SIZE = 0o77777777777;
 
@@ -117,7 +117,7 @@ async function fillPack(
   onBytes: ((n: number) => void) | undefined,
   signal: AbortSignal,
 ): Promise<void> {
-  await addBytes(pack, 'oci-layout', OCI_LAYOUT);
+  await addBytes(pack, 'oci-layout', Buffer.from(OCI_LAYOUT_FILE));
   await addBytes(pack, 'index.json', firstIndex);
   // tar-stream 3 writes directory names as given (its trailing-slash rule tests a field it never sets), so
   // these come out bare as formats.md wants; the tar tests pin that.

@@ -6,7 +6,10 @@ import { Annotation, isManifest, MAX_MANIFEST_BYTES, MediaType, type Descriptor,
 import type { ReadOnlyStorage } from './storage.ts';
 
 /** index.json is read whole; a layout listing this much is not one we were meant to read. */
-const MAX_INDEX_JSON_BYTES = 32 * 1024 * 1024;
+export const MAX_INDEX_JSON_BYTES = 32 * 1024 * 1024;
+/** The `oci-layout` file's version: the only one there is. */
+export const LAYOUT_VERSION = '1.0.0';
+export const OCI_LAYOUT_FILE = JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION });
 
 /**
  * An OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/<hex>`) as a read-only source.

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { discard } from './body.ts';
+import { discard } from '../streams.ts';
 
 /** A registry answered with a status we did not expect; the message carries the distribution error codes. */
 export class RegistryError extends Error {

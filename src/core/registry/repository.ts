@@ -8,7 +8,7 @@ import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } f
 import type { RegistryReference } from '../oci/reference.ts';
 import type { Repository } from '../oci/storage.ts';
 import { pullScope, pushScope } from './auth.ts';
-import { discard, readCapped } from './body.ts';
+import { discard, readCapped } from '../streams.ts';
 import { RegistryError } from './errors.ts';
 import type { RegistryResponse, Transport } from './transport.ts';
 

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { Pool, type Agent, type Dispatcher } from 'undici';
 import { isLoopbackHost, apiHost } from '../oci/reference.ts';
 import { Authenticator, type TokenHttp } from './auth.ts';
-import { readCapped } from './body.ts';
+import { readCapped } from '../streams.ts';
 import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statusMessage } from './errors.ts';
 import type { Keychain } from './keychain.ts';
 import { describeError, isRetryableStatus, isTransientError, retryAfterMs, retryDelayMs, waitBeforeRetry, type RetryPolicy } from './retry.ts';

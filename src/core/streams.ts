@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
 
-/** Drops a response body we will not read; undici reports the abort as an error nobody needs to hear. */
+/** Drops a stream we will not read (a response body, a tar entry); the abort's error is nobody's to hear. */
 export function discard(body: Readable): void {
   body.on('error', () => undefined);
   body.destroy();
 }
 
-/** Reads a body into memory, stopping (and dropping the rest) as soon as it runs past `limit` bytes. */
+/** Reads a stream into memory, stopping (and dropping the rest) as soon as it runs past `limit` bytes. */
 export async function readCapped(body: Readable, limit: number, tooLong: () => Error): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
