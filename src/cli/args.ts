@@ -3,7 +3,7 @@ import type { BatchSettings } from '../core/serialize/run.ts';
 import { parseDestination } from '../core/far-side/destination.ts';
 import { InputError } from '../core/input-error.ts';
 import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/setting-values.ts';
-import { DEFAULT_TRACKER_FILENAME } from '../core/sync-dir/tracker.ts';
+import { CONCURRENCY_RANGE, Defaults } from '../core/defaults.ts';
 import type { VerifyOptions } from '../core/far-side/verify.ts';
 import type { Destination } from '../core/far-side/destination.ts';
 import type { DedupScope } from '../core/sync-dir/dedup-scope.ts';
@@ -17,13 +17,13 @@ SYNC-DIRECTORY, holding only the blobs that no earlier tar holds, and records th
 Artifacts are registry references (host/repo:tag, repo@sha256:...) or ocidir://PATH:TAG.
 
 Options:
-  --compression none|gzip|zstd   compress the whole tar (default none)
+  --compression none|gzip|zstd   compress the whole tar (default ${Defaults.compression})
   --compression-level N          gzip 0-9, zstd 1-22
-  --tracker-filename NAME        tracker file in SYNC-DIRECTORY (default ${DEFAULT_TRACKER_FILENAME})
+  --tracker-filename NAME        tracker file in SYNC-DIRECTORY (default ${Defaults.trackerFilename})
   --manifest-json                add a docker-load style manifest.json to each tar
-  --dedup-scope name|all         skip blobs held by earlier tars of the same name (default) or of any name
+  --dedup-scope name|all         skip blobs held by earlier tars of the same name or of any name (default ${Defaults.dedupScope})
   --dry-run                      plan only: fetch manifests, no layer blobs, write nothing
-  --concurrency N                blobs fetched at once (default 4)
+  --concurrency N                blobs fetched at once (default ${Defaults.concurrency})
   --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
@@ -39,8 +39,8 @@ name are counted. Reports gaps in the numbering and the blobs a tar needs that n
 tar that should have held them. Exits 0 only when everything checks out.
 
 Options:
-  --dedup-scope name|all         earlier tars of the same name (default) or of any name count
-  --tracker-filename NAME        the near side's tracker, when it travelled (default ${DEFAULT_TRACKER_FILENAME})
+  --dedup-scope name|all         earlier tars of the same name or of any name count (default ${Defaults.dedupScope})
+  --tracker-filename NAME        the near side's tracker, when it travelled (default ${Defaults.trackerFilename})
   --json                         print the report as JSON on stdout
   -h, --help                     show this help`;
 
@@ -52,7 +52,7 @@ anything of it is pushed; blobs the destination holds are skipped; each finished
 SYNC-DIRECTORY/successful-syncs.csv at once, so a rerun resumes where a failed run stopped.
 
 Options:
-  --dedup-scope name|all         blobs a tar leaves out must be in DEST/NAME (default) or in any DEST/<name>
+  --dedup-scope name|all         blobs a tar leaves out must be in DEST/NAME or in any DEST/<name> (default ${Defaults.dedupScope})
   --scatter                      also push each gathered image to its source path under DEST
                                  (docker.io/grafana/grafana:10.4.1 -> DEST/grafana/grafana:10.4.1)
   --scatter-map FILE             SOURCE-PREFIX=DEST-PREFIX lines: the longest matching prefix is replaced
@@ -100,8 +100,8 @@ export function parseCommandLine(argv: string[]): Command {
 
 function parseVerify(argv: string[]): Command {
   const { values, positionals } = parse(argv, VERIFY_USAGE, {
-    'dedup-scope': { type: 'string', default: 'name' },
-    'tracker-filename': { type: 'string', default: DEFAULT_TRACKER_FILENAME },
+    'dedup-scope': { type: 'string', default: Defaults.dedupScope },
+    'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -120,7 +120,7 @@ function parseVerify(argv: string[]): Command {
 
 function parseDeserialize(argv: string[]): Command {
   const { values, positionals } = parse(argv, DESERIALIZE_USAGE, {
-    'dedup-scope': { type: 'string', default: 'name' },
+    'dedup-scope': { type: 'string', default: Defaults.dedupScope },
     scatter: { type: 'boolean', default: false },
     'scatter-map': { type: 'string' },
     'insecure-registry': { type: 'string', multiple: true, default: [] },
@@ -163,13 +163,13 @@ function checked(usage: string, build: () => Command): Command {
 
 function parseSerialize(argv: string[]): Command {
   const { values, positionals } = parse(argv, USAGE, {
-    compression: { type: 'string', default: 'none' },
+    compression: { type: 'string', default: Defaults.compression },
     'compression-level': { type: 'string' },
-    'tracker-filename': { type: 'string', default: DEFAULT_TRACKER_FILENAME },
+    'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
     'manifest-json': { type: 'boolean', default: false },
-    'dedup-scope': { type: 'string', default: 'name' },
+    'dedup-scope': { type: 'string', default: Defaults.dedupScope },
     'dry-run': { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: String(Defaults.concurrency) },
     'insecure-registry': { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -197,7 +197,7 @@ function parseSerialize(argv: string[]): Command {
         manifestJson: values['manifest-json'],
         dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
         dryRun: values['dry-run'],
-        concurrency: parseWholeNumber('--concurrency', values.concurrency, 1, 64),
+        concurrency: parseWholeNumber('--concurrency', values.concurrency, ...CONCURRENCY_RANGE),
       },
     };
   });
