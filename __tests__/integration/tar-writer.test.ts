@@ -100,7 +100,7 @@ async function entries(tar: Uint8Array): Promise<Entry[]> {
 }
 
 describe('writeTar', () => {
-  test('GNU tar lists the entries formats.md prescribes, in order, with its modes, owners and times', async () => {
+  test('GNU tar lists the entries docs/formats.md prescribes, in order, with its modes, owners and times', async () => {
     const { contents, graph } = await contentsOf('sources1', 'localhost:5000/gather:sources1');
     const { path } = await write(contents);
     const { stdout } = await run('tar', ['tvf', path], { env: { ...process.env, TZ: 'UTC' } });

@@ -3,7 +3,7 @@ import { parseBatchList } from '../../src/core/serialize/batch-list.ts';
 
 const rows = (text: string) => parseBatchList(text, 'batch.csv').map(({ name, artifact, where }) => [name, artifact, where]);
 
-describe('batch list (formats.md)', () => {
+describe('batch list (docs/formats.md)', () => {
   test("the tutorial's FAQ form: spaces, header and trailing comments", () => {
     const text = 'name, artifact # header\ntools, localhost:5000/gather:sources1 # artifact 1\nops, localhost:5000/gather:ops1 # artifact 2\n';
     expect(rows(text)).toEqual([

@@ -8,7 +8,7 @@ import { syncName } from '../../src/core/sync-dir/sync-name.ts';
 const A = 'sha256:' + 'a'.repeat(64);
 const B = 'sha256:' + 'b'.repeat(64);
 
-describe('tracker record-keeping.csv (formats.md)', () => {
+describe('tracker record-keeping.csv (docs/formats.md)', () => {
   test("reads ace-dt's tutorial tracker", () => {
     const text = `sync_name,artifact,digest\n000001-tools.tar,localhost:5000/gather:sources1,${A}\n000002-tools.tar.zst,localhost:5000/gather:sources2,${B}\n`;
     const rows = parseTracker(text, 'rk.csv');

@@ -1,5 +1,5 @@
 /**
- * Sync tars as another writer makes them: the layout of formats.md (oci-layout, index.json, blobs depth first,
+ * Sync tars as another writer makes them: the layout of docs/formats.md (oci-layout, index.json, blobs depth first,
  * index.json again) put together by GNU tar (GNU headers, `./` names, directories with a trailing slash, the
  * second index.json appended with `tar -r`), compressed by the gzip and zstd commands, and no sidecar.
  */

@@ -88,7 +88,7 @@ class ScanVisitor {
       scan.problems.push('no index.json: nothing names the root');
       return;
     }
-    if (this.indexes.length < 2) scan.problems.push('no closing index.json after the blobs (formats.md: index.json comes again last)');
+    if (this.indexes.length < 2) scan.problems.push('no closing index.json after the blobs (docs/formats.md "Tar layout": index.json comes again last)');
     else if (last !== undefined) this.checkClosingIndex(last);
     if (scan.root !== undefined) scan.graph = this.graph(scan.root);
   }
@@ -121,7 +121,7 @@ class ScanVisitor {
     }
     const manifests = Array.isArray(json.manifests) ? json.manifests : [];
     this.indexes.push(manifests);
-    if (ordinal > 2) this.scan.problems.push(`index.json appears ${ordinal} times (formats.md: once before the blobs, once after)`);
+    if (ordinal > 2) this.scan.problems.push(`index.json appears ${ordinal} times (docs/formats.md "Tar layout": once before the blobs, once after)`);
     if (ordinal !== 1) return;
     // ace-dt's deserializer: the one manifest, or the one named by ref.name.
     const named = manifests.filter((m) => m?.annotations?.[Annotation.refName] !== undefined);
@@ -187,7 +187,7 @@ class ScanVisitor {
     const { missing, ...graph } = walkManifests(root, scan.manifests);
     for (const descriptor of missing) {
       if (!scan.held.has(descriptor.digest)) scan.problems.push(`manifest ${descriptor.digest} (${descriptor.mediaType}) is not in the tar; every tar carries all its manifests`);
-      else if (!scan.problems.some((p) => p.includes(descriptor.digest))) scan.problems.push(`manifest ${descriptor.digest} comes before anything in the tar points at it (formats.md: depth first)`);
+      else if (!scan.problems.some((p) => p.includes(descriptor.digest))) scan.problems.push(`manifest ${descriptor.digest} comes before anything in the tar points at it (docs/formats.md "Tar layout": depth first)`);
     }
     const needed = new Set([...graph.manifests.map((m) => m.descriptor.digest), ...graph.blobs.map((d) => d.digest)]);
     const strays = [...scan.held.keys()].filter((digest) => !needed.has(digest));

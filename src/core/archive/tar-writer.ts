@@ -50,7 +50,7 @@ const EPOCH = new Date(0);
 const USTAR_MAX_SIZE = 0o77777777777;
 
 /**
- * Writes one OCI image layout as a tar (formats.md, "Tar layout") to `path`, which must not exist yet.
+ * Writes one OCI image layout as a tar (docs/formats.md, "Tar layout") to `path`, which must not exist yet.
  * The file is fsynced before this resolves; on any failure it is removed and the failure's cause is thrown.
  * Blobs stream through one at a time with backpressure: no blob is ever held whole in memory.
  */
@@ -120,7 +120,7 @@ async function fillPack(
   await addBytes(pack, 'oci-layout', Buffer.from(OCI_LAYOUT_FILE));
   await addBytes(pack, 'index.json', firstIndex);
   // tar-stream 3 writes directory names as given (its trailing-slash rule tests a field it never sets), so
-  // these come out bare as formats.md wants; the tar tests pin that.
+  // these come out bare as docs/formats.md wants; the tar tests pin that.
   for (const name of ['blobs', 'blobs/sha256']) {
     await startEntry(pack, { name, type: 'directory', mode: DIRECTORY_MODE, mtime: EPOCH }).done;
   }

@@ -1,5 +1,5 @@
 import { readRequired } from '../sync-dir/files.ts';
-import { parse } from 'csv-parse/sync';
+import { parseCsv } from '../sync-dir/csv.ts';
 import { InputError } from '../input-error.ts';
 import { parseReference, type Reference } from '../oci/reference.ts';
 
@@ -21,33 +21,20 @@ export async function readBatchList(path: string): Promise<BatchEntry[]> {
 }
 
 /**
- * formats.md "Batch list": a header only when it reads name,artifact; `#` outside quotes starts a comment;
+ * docs/formats.md "Batch list": a header only when it reads name,artifact; `#` outside quotes starts a comment;
  * the last row of a name wins, and entries come in file order of their winning rows.
  */
 export function parseBatchList(text: string, file: string): BatchEntry[] {
-  let records: Array<{ record: string[]; info: { lines: number } }>;
-  try {
-    records = parse(text, {
-      comment: '#',
-      trim: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      info: true,
-      bom: true,
-    }) as unknown as typeof records;
-  } catch (error) {
-    const line = (error as { lines?: number }).lines;
-    throw new InputError(`${file}${line ? `:${line}` : ''}: ${(error as Error).message}`);
-  }
+  const records = parseCsv(text, file, { comment: '#', trim: true });
   const first = records[0];
-  if (first && first.record.length === 2 && first.record.every((field, i) => field.toLowerCase() === HEADER[i])) {
+  if (first && first.fields.length === 2 && first.fields.every((field, i) => field.toLowerCase() === HEADER[i])) {
     records.shift();
   }
 
   const winners = new Map<string, BatchEntry>();
-  for (const { record, info } of records) {
-    const where = `${file}:${info.lines}`;
-    const entry = parseRow(record, where);
+  for (const { fields, line } of records) {
+    const where = `${file}:${line}`;
+    const entry = parseRow(fields, where);
     winners.delete(entry.name);
     winners.set(entry.name, entry);
   }

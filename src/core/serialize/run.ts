@@ -28,7 +28,7 @@ export interface BatchResult {
   written: WrittenTar[];
 }
 
-/** ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (formats.md). */
+/** ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (README, "What we do differently from ace-dt"). */
 export async function runBatch(
   settings: BatchSettings,
   storages: Storages,

@@ -1,5 +1,4 @@
-import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
+import { formatCsv, parseCsv } from './csv.ts';
 import { readIfExists, replaceFile } from './files.ts';
 import { InputError } from '../input-error.ts';
 
@@ -21,17 +20,11 @@ const HEADER = ['filename', 'artifact', 'timestamp'];
 export async function readSuccessfulSyncs(path: string): Promise<SyncRecord[]> {
   const text = await readIfExists(path, 'successful-syncs file');
   if (text === undefined) return [];
-  let records: Array<{ record: string[]; info: { lines: number } }>;
-  try {
-    records = parse(text, { relax_column_count: true, skip_empty_lines: true, trim: true, info: true }) as unknown as typeof records;
-  } catch (error) {
-    const line = (error as { lines?: number }).lines;
-    throw new InputError(`${path}${line ? `:${line}` : ''}: damaged successful-syncs file: ${(error as Error).message}`);
-  }
-  return records.flatMap(({ record, info }, i) => {
-    const [filename = '', second = '', third] = record;
+  const records = parseCsv(text, path, { problem: 'damaged successful-syncs file', trim: true });
+  return records.flatMap(({ fields, line }, i) => {
+    const [filename = '', second = '', third] = fields;
     if (i === 0 && filename === HEADER[0]) return [];
-    if (filename === '') throw new InputError(`${path}:${info.lines}: damaged successful-syncs file: empty file name`);
+    if (filename === '') throw new InputError(`${path}:${line}: damaged successful-syncs file: empty file name`);
     return [third === undefined ? { filename, artifact: '', timestamp: second } : { filename, artifact: second, timestamp: third }];
   });
 }
@@ -39,5 +32,5 @@ export async function readSuccessfulSyncs(path: string): Promise<SyncRecord[]> {
 /** Replaced atomically after each tar, so a crash leaves every finished tar recorded and no half row. */
 export async function writeSuccessfulSyncs(path: string, records: readonly SyncRecord[]): Promise<void> {
   const rows = [HEADER, ...records.map((r) => [r.filename, r.artifact, r.timestamp])];
-  await replaceFile(path, stringify(rows, { record_delimiter: 'unix' }));
+  await replaceFile(path, formatCsv(rows));
 }

@@ -1,5 +1,4 @@
-import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
+import { formatCsv, parseCsv } from './csv.ts';
 import { readIfExists, replaceFile } from './files.ts';
 import { InputError } from '../input-error.ts';
 import { isDigest } from '../oci/digest.ts';
@@ -25,22 +24,16 @@ export async function readTracker(path: string): Promise<TrackerRow[]> {
 }
 
 export function parseTracker(text: string, file: string): TrackerRow[] {
-  let records: Array<{ record: string[]; info: { lines: number } }>;
-  try {
-    records = parse(text, { relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as typeof records;
-  } catch (error) {
-    const line = (error as { lines?: number }).lines;
-    throw new InputError(`${file}${line ? `:${line}` : ''}: damaged tracker: ${(error as Error).message}`);
-  }
+  const records = parseCsv(text, file, { problem: 'damaged tracker' });
   const [header, ...rows] = records;
   if (!header) return [];
-  if (header.record.join(',') !== HEADER) {
-    throw new InputError(`${file}:${header.info.lines}: damaged tracker: the header must be exactly ${HEADER}`);
+  if (header.fields.join(',') !== HEADER) {
+    throw new InputError(`${file}:${header.line}: damaged tracker: the header must be exactly ${HEADER}`);
   }
-  return rows.map(({ record, info }) => {
-    const where = `${file}:${info.lines}`;
-    if (record.length !== 3) throw new InputError(`${where}: damaged tracker: expected 3 columns, found ${record.length}`);
-    const [sync = '', artifact = '', digest = ''] = record;
+  return rows.map(({ fields, line }) => {
+    const where = `${file}:${line}`;
+    if (fields.length !== 3) throw new InputError(`${where}: damaged tracker: expected 3 columns, found ${fields.length}`);
+    const [sync = '', artifact = '', digest = ''] = fields;
     const parsed = parseSyncName(sync);
     if (!parsed) throw new InputError(`${where}: damaged tracker: sync_name ${JSON.stringify(sync)} is not NNNNNN-NAME.tar[.gz|.zst]`);
     if (artifact === '') throw new InputError(`${where}: damaged tracker: empty artifact`);
@@ -50,14 +43,14 @@ export function parseTracker(text: string, file: string): TrackerRow[] {
 }
 
 export function formatTracker(rows: readonly TrackerRow[]): string {
-  return HEADER + '\n' + stringify(rows.map((row) => [row.syncName, row.artifact, row.digest]), { record_delimiter: 'unix' });
+  return HEADER + '\n' + formatCsv(rows.map((row) => [row.syncName, row.artifact, row.digest]));
 }
 
 export async function writeTracker(path: string, rows: readonly TrackerRow[]): Promise<void> {
   await replaceFile(path, formatTracker(rows));
 }
 
-/** formats.md: the next number is the maximum + 1 (ace-dt takes the last row's and can go backwards). */
+/** docs/formats.md "File names": the next number is the maximum + 1 (ace-dt takes the last row's and can go backwards). */
 export function nextNumber(rows: readonly TrackerRow[]): number {
   return rows.reduce((max, row) => Math.max(max, row.number), 0) + 1;
 }
