@@ -1,9 +1,8 @@
 import { formatBytes } from '../core/format.ts';
+import { LOG_LINE_INTERVAL_MS, throttle } from '../core/throttle.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { parseCommandLine, UsageError, type Command, type DeserializeCommand } from './args.ts';
 import { formatDeserializeResult, formatReport, formatVerifyReport } from './report.ts';
-
-const PROGRESS_INTERVAL_MS = 5_000;
 
 // Each command loads only the engine it runs: verify, offline, starts without the registry client. The
 // webpackMode comments keep the bundle (dist/cli) one file, with no module copied into several chunks.
@@ -80,14 +79,13 @@ async function deserialize(command: DeserializeCommand): Promise<number> {
   ]);
   const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
   const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
-  let lastProgress = Date.now();
+  const uploadLine = throttle(LOG_LINE_INTERVAL_MS);
   try {
     const result = await deserializeSyncDir({ dir: command.dir, destination: command.destination, dedupScope: command.dedupScope, scatter }, registries, {
       tarStarted: (tar) => process.stderr.write(`${tar.syncName}: checking, then loading\n`),
       note: (tar, note) => process.stderr.write(`${tar.syncName}: note: ${note}\n`),
       uploading: (tar, done, total) => {
-        if (Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
-        lastProgress = Date.now();
+        if (!uploadLine.due()) return;
         process.stderr.write(`${tar.syncName}: ${formatBytes(done)} of ${formatBytes(total)} uploaded\n`);
       },
       tarLoaded: (tar) => process.stderr.write(`${tar.syncName}: loaded as ${tar.reference}, recorded\n`),

@@ -1,8 +1,8 @@
 import type { PlannedTar } from './planner.ts';
 import type { SerializeHooks, WrittenTar } from './write-tars.ts';
 import { formatBytes } from '../format.ts';
+import { LOG_LINE_INTERVAL_MS, throttle } from '../throttle.ts';
 
-const LINE_INTERVAL_MS = 5_000;
 const REDRAW_INTERVAL_MS = 100;
 const BAR_WIDTH = 24;
 
@@ -20,7 +20,7 @@ interface Current {
 export function progressReporter(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'>): Required<Pick<SerializeHooks, 'tarStarted' | 'progress' | 'tarRecorded'>> {
   const live = stream.isTTY === true;
   let current: Current | undefined;
-  let lastDraw = 0;
+  const update = throttle(live ? REDRAW_INTERVAL_MS : LOG_LINE_INTERVAL_MS);
 
   const status = (c: Current): string => {
     const seconds = Math.max((Date.now() - c.started) / 1000, 0.001);
@@ -35,16 +35,14 @@ export function progressReporter(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'wri
   return {
     tarStarted(tar: PlannedTar) {
       current = { syncName: tar.syncName, total: tar.contentBytes, done: 0, started: Date.now() };
-      lastDraw = Date.now();
+      update.restart();
       if (live) draw(current);
       else stream.write(`${tar.syncName}: ${tar.entry.artifact}, ${tar.blobs.length} blobs, ${formatBytes(tar.contentBytes)} to write\n`);
     },
     progress(bytes: number) {
       if (!current) return;
       current.done += bytes;
-      const now = Date.now();
-      if (now - lastDraw < (live ? REDRAW_INTERVAL_MS : LINE_INTERVAL_MS)) return;
-      lastDraw = now;
+      if (!update.due()) return;
       if (live) draw(current);
       else stream.write(`  ${status(current)}\n`);
     },
