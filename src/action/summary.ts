@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import type { BatchResult } from '../core/serialize/run.ts';
-import { formatBytes, formatSaved } from '../core/format.ts';
-import { totalsOf, type WrittenTar } from '../core/serialize/write-tars.ts';
+import { PLAN_COLUMNS, planRow, WRITTEN_COLUMNS, writtenRow, writtenTotalRow } from '../core/serialize/tar-rows.ts';
+import type { WrittenTar } from '../core/serialize/write-tars.ts';
 import type { Restored } from './tracker-state.ts';
 
 const header = (...cells: string[]) => cells.map((data) => ({ data, header: true }));
@@ -29,18 +29,11 @@ export async function writeSerializeSummary(
   const summary = core.summary.addHeading('batch-serialize: export', 2).addRaw(restoredNote(restored, prefix), true);
   if (failure) summary.addQuote(`❌ The run failed: ${failure.message}. Tars listed below are uploaded and recorded; nothing else is.`);
   if (written.length > 0) {
-    const rows = written.map((tar) => [
-      tar.syncName,
-      tar.artifact,
-      String(tar.blobs),
-      formatBytes(tar.bytes),
-      formatSaved(tar),
-      String(artifactIds.get(tar.syncName) ?? 'not uploaded'),
-    ]);
-    const total = totalsOf(written);
+    const rows = written.map((tar) => [...writtenRow(tar), String(artifactIds.get(tar.syncName) ?? 'not uploaded')]);
+    const [label, ...totals] = writtenTotalRow(written);
+    rows.push([`<b>${label}</b>`, ...totals, '']);
     // @actions/core leaves an empty cell unclosed: a space keeps the table whole.
-    rows.push(['<b>total</b>', ' ', String(total.blobs), formatBytes(total.bytes), formatSaved(total), ' ']);
-    summary.addTable([header('tar', 'artifact', 'blobs', 'size', 'dedup saved', 'artifact id'), ...rows]);
+    summary.addTable([header(...WRITTEN_COLUMNS, 'artifact id'), ...rows.map((row) => row.map((cell) => cell || ' '))]);
   } else if (!failure) {
     summary.addRaw('<p>Nothing new to serialize: every artifact is up to date.</p>', true);
   }
@@ -53,14 +46,7 @@ export async function writePlanSummary(result: BatchResult, restored: Restored, 
   if (result.plan.tars.length === 0) {
     summary.addRaw('<p>Nothing would ship: every artifact is up to date.</p>', true);
   } else {
-    const rows = result.plan.tars.map((tar) => [
-      tar.entry.name,
-      `${tar.previous?.artifact ?? '(new)'} → ${tar.entry.artifact}`,
-      String(tar.blobs.length),
-      formatBytes(tar.contentBytes),
-      formatSaved({ deduplicatedBlobs: tar.deduplicated.length, deduplicatedBytes: tar.deduplicatedBytes }),
-    ]);
-    summary.addTable([header('name', 'reference', 'blobs', 'content', 'dedup saved'), ...rows]);
+    summary.addTable([header(...PLAN_COLUMNS), ...result.plan.tars.map((tar) => planRow(tar, '→'))]);
   }
   addUpToDate(result);
   await summary.write();

@@ -1,7 +1,7 @@
 import type { BatchResult } from '../core/serialize/run.ts';
 import type { DeserializeResult } from '../core/far-side/deserialize.ts';
-import { formatBytes, formatSaved, formatTable } from '../core/format.ts';
-import { totalsOf } from '../core/serialize/write-tars.ts';
+import { formatBytes, formatTable } from '../core/format.ts';
+import { PLAN_COLUMNS, planRow, WRITTEN_COLUMNS, writtenRow, writtenTotalRow } from '../core/serialize/tar-rows.ts';
 import type { ExpectedHolder, VerifyReport } from '../core/far-side/verify.ts';
 
 /** The end-of-run table: each tar, its blobs and bytes, and what deduplication saved. */
@@ -15,27 +15,11 @@ export function formatReport(result: BatchResult, dryRun: boolean): string {
     return lines.join('\n');
   }
   if (dryRun) {
-    const rows = result.plan.tars.map((tar) => [
-      tar.syncName,
-      `${tar.previous?.artifact ?? '(new)'} -> ${tar.entry.artifact}`,
-      String(tar.blobs.length),
-      formatBytes(tar.contentBytes),
-      formatSaved({ deduplicatedBlobs: tar.deduplicated.length, deduplicatedBytes: tar.deduplicatedBytes }),
-    ]);
     lines.push('Dry run: nothing was written. Would write:');
-    lines.push(formatTable(['tar', 'artifact', 'blobs', 'content', 'dedup saved'], rows));
+    lines.push(formatTable(PLAN_COLUMNS, result.plan.tars.map((tar) => planRow(tar))));
     return lines.join('\n');
   }
-  const rows = result.written.map((tar) => [
-    tar.syncName,
-    String(tar.blobs),
-    formatBytes(tar.contentBytes),
-    formatBytes(tar.bytes),
-    formatSaved(tar),
-  ]);
-  const total = totalsOf(result.written);
-  rows.push(['total', String(total.blobs), formatBytes(total.contentBytes), formatBytes(total.bytes), formatSaved(total)]);
-  lines.push(formatTable(['tar', 'blobs', 'content', 'file', 'dedup saved'], rows));
+  lines.push(formatTable(WRITTEN_COLUMNS, [...result.written.map((tar) => writtenRow(tar)), writtenTotalRow(result.written)]));
   return lines.join('\n');
 }
 
