@@ -26,33 +26,25 @@ export interface TarScan {
   notes: string[];
 }
 
-export interface ScanOptions {
-  /** Hash the file and compare its sidecar (default true). */
-  hashFile?: boolean;
-}
-
-
 /**
  * Reads a tar (ours or ace-dt's, any compression) the way a deserializer must trust it: the layout file, the
  * root in index.json, every blob against its name, every manifest parsed (they come before what they point at),
  * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
  * tar; other blobs may have been left out because an earlier tar holds them).
  */
-export async function scanTar(path: string, options: ScanOptions = {}): Promise<TarScan> {
+export async function scanTar(path: string): Promise<TarScan> {
   const scan: TarScan = { path, file: undefined, sidecar: undefined, root: undefined, held: new Map(), manifests: new Map(), graph: undefined, problems: [], notes: [] };
   const visitor = new ScanVisitor(scan);
   try {
-    scan.file = await readTarFile(path, (entry, body) => visitor.visit(entry, body), { hashFile: options.hashFile ?? true });
+    scan.file = await readTarFile(path, (entry, body) => visitor.visit(entry, body));
   } catch (error) {
     if (!(error instanceof TarReadError)) throw error;
     scan.problems.push(error.message);
     return scan;
   }
-  if (options.hashFile ?? true) {
-    scan.sidecar = await checkSidecar(path, scan.file.sha256);
-    if (scan.sidecar.state === 'mismatch') scan.problems.unshift(`checksum mismatch: ${scan.sidecar.reason}`);
-    if (scan.sidecar.state === 'missing') scan.notes.push('no .sha256 sidecar (ace-dt writes none): the file as a whole is unchecked');
-  }
+  scan.sidecar = await checkSidecar(path, scan.file.sha256);
+  if (scan.sidecar.state === 'mismatch') scan.problems.unshift(`checksum mismatch: ${scan.sidecar.reason}`);
+  if (scan.sidecar.state === 'missing') scan.notes.push('no .sha256 sidecar (ace-dt writes none): the file as a whole is unchecked');
   visitor.finish();
   return scan;
 }
@@ -123,7 +115,7 @@ class ScanVisitor {
     this.indexes.push(manifests);
     if (ordinal > 2) this.scan.problems.push(`index.json appears ${ordinal} times (docs/formats.md "Tar layout": once before the blobs, once after)`);
     if (ordinal !== 1) return;
-    // ace-dt's deserializer: the one manifest, or the one named by ref.name.
+    // The one manifest, or the one named by ref.name (ace-dt's deserializer takes the first; ours and ace-dt's tars have one).
     const named = manifests.filter((m) => m?.annotations?.[Annotation.refName] !== undefined);
     const root = named.length === 1 ? named[0] : manifests.length === 1 ? manifests[0] : undefined;
     if (root === undefined || !isManifest(root.mediaType)) {

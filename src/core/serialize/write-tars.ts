@@ -63,10 +63,9 @@ export interface SyncState {
 }
 
 /** A `.partial` tar left by a run that died is ours to remove. */
-export async function removeLeftovers(syncDir: string): Promise<string[]> {
+export async function removeLeftovers(syncDir: string): Promise<void> {
   const names = (await readdir(syncDir).catch(() => [])).filter(isPartialName);
   await Promise.all(names.map((name) => rm(join(syncDir, name), { recursive: true, force: true })));
-  return names;
 }
 
 /**

@@ -3,5 +3,3 @@
  * of the same name, as ace-dt (the far side loads a name into one repository); `all`, any earlier tar.
  */
 export type DedupScope = 'name' | 'all';
-
-export const dedupScopes: readonly DedupScope[] = ['name', 'all'];

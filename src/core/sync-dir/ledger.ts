@@ -7,8 +7,9 @@ import type { TrackerRow } from './tracker.ts';
 export type LedgerBlob = Pick<Descriptor, 'digest' | 'size' | 'mediaType'>;
 
 /**
- * What one tracker row's tar holds, so deduplication needs no registry round trip. Rows learned from the
- * registry for an ace-dt sync directory have no tar facts and list the artifact's whole graph.
+ * What one tracker row delivered to the far side: every blob of its artifact's graph (those its tar holds and
+ * those left out because an earlier tar of the chain holds them), so deduplication needs no registry round trip.
+ * Rows learned from the registry for an ace-dt sync directory have no tar facts.
  */
 export interface LedgerEntry {
   syncName: string;
