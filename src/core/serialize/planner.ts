@@ -1,6 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { BatchEntry } from './batch-list.ts';
-import { InputError } from '../input-error.ts';
 import { totalSize, walkGraph, type Graph } from '../oci/graph.ts';
 import { entryFor, type LedgerBlob, type LedgerEntry } from '../sync-dir/ledger.ts';
 import { Annotation, isManifest, type Descriptor } from '../oci/descriptor.ts';
@@ -110,7 +109,7 @@ async function resolveAll(entries: BatchEntry[], storages: Storages, limit: Limi
     result.status === 'rejected' ? [`${entries[i]?.where}: ${entries[i]?.artifact}: ${(result.reason as Error).message}`] : [],
   );
   if (failures.length > 0) {
-    throw new InputError(`cannot resolve ${failures.length} of ${entries.length} artifacts; nothing was written:\n  ${failures.join('\n  ')}`);
+    throw new Error(`cannot resolve ${failures.length} of ${entries.length} artifacts; nothing was written:\n  ${failures.join('\n  ')}`);
   }
   return results.map((result) => (result as PromiseFulfilledResult<Descriptor>).value);
 }
@@ -119,7 +118,7 @@ async function walkEntry(entry: BatchEntry, root: Descriptor, storages: Storages
   try {
     return await walkGraph(storages.open(entry.reference), root);
   } catch (error) {
-    throw new InputError(`${entry.where}: ${entry.artifact}: ${(error as Error).message}`);
+    throw new Error(`${entry.where}: ${entry.artifact}: ${(error as Error).message}`);
   }
 }
 
@@ -166,7 +165,7 @@ class KnownBlobs {
       if (!entryFor(this.learned, row)) this.learned.push(entry);
       return entry;
     } catch (error) {
-      throw new InputError(
+      throw new Error(
         `tracker row ${row.syncName} (${row.artifact}@${row.digest}): no ledger entry, and its blobs cannot be learned ` +
           `from the registry: ${(error as Error).message}. Restore the ledger, or start a new sync directory.`,
       );
