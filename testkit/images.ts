@@ -10,6 +10,7 @@ import { pack as createPack } from 'tar-stream';
 import { digestHex, sha256 } from '../src/core/oci/digest.ts';
 import { successors } from '../src/core/oci/graph.ts';
 import { Annotation, isManifest, MediaType, type Descriptor, type Manifest, type Platform } from '../src/core/oci/descriptor.ts';
+import type { Target } from '../src/core/oci/storage.ts';
 
 /** Content addressed by digest, and the manifest or index it hangs from. */
 export interface ImageSet {
@@ -262,6 +263,18 @@ export async function pushImageSet(
   for (const descriptor of manifests) {
     const reference = descriptor.digest === set.root.digest ? tag : descriptor.digest;
     await request('PUT', `${base}/manifests/${reference}`, { ...headers, 'content-type': descriptor.mediaType }, blobOf(set, descriptor), 201);
+  }
+}
+
+/** Puts a set into a Target (the in-memory store, say): other blobs first, manifests children first, the root by tag. */
+export async function storeImageSet(target: Target, tag: string, set: ImageSet): Promise<void> {
+  const manifests = manifestsChildrenFirst(set);
+  const manifestDigests = new Set(manifests.map((descriptor) => descriptor.digest));
+  for (const [digest, bytes] of set.blobs) {
+    if (!manifestDigests.has(digest)) await target.pushBlob({ mediaType: 'application/octet-stream', digest, size: bytes.byteLength }, bytes);
+  }
+  for (const descriptor of manifests) {
+    await target.pushManifest(descriptor.digest === set.root.digest ? tag : descriptor.digest, descriptor.mediaType, blobOf(set, descriptor));
   }
 }
 
