@@ -2,6 +2,7 @@ import { readIfExists, replaceFile } from './files.ts';
 import { InputError } from '../input-error.ts';
 import { isDigest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
+import { parseSyncName } from './sync-name.ts';
 import type { TrackerRow } from './tracker.ts';
 
 export type LedgerBlob = Pick<Descriptor, 'digest' | 'size' | 'mediaType'>;
@@ -36,14 +37,25 @@ function parseEntry(line: string, where: string): LedgerEntry {
   } catch (error) {
     throw new InputError(`${where}: damaged ledger: ${(error as Error).message}`);
   }
-  const valid =
-    typeof entry.syncName === 'string' &&
-    typeof entry.artifact === 'string' &&
-    isDigest(entry.digest) &&
-    Array.isArray(entry.blobs) &&
-    entry.blobs.every((blob) => isDigest(blob.digest) && Number.isSafeInteger(blob.size) && typeof blob.mediaType === 'string');
-  if (!valid) throw new InputError(`${where}: damaged ledger: not a ledger entry`);
+  const wrong = firstWrongField(entry);
+  if (wrong !== undefined) throw new InputError(`${where}: damaged ledger: ${wrong}`);
   return entry;
+}
+
+const isSize = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** Every field checked as the tracker's are: the first one that is wrong, named. */
+function firstWrongField(entry: LedgerEntry): string | undefined {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return 'not a JSON object';
+  if (typeof entry.syncName !== 'string' || parseSyncName(entry.syncName) === undefined) return 'syncName is not NNNNNN-NAME.tar[.gz|.zst]';
+  if (typeof entry.artifact !== 'string' || entry.artifact === '') return 'artifact is not a reference';
+  if (!isDigest(entry.digest)) return 'digest is not a sha256 digest';
+  if (entry.tar !== null && (typeof entry.tar !== 'object' || !isDigest(entry.tar.sha256) || !isSize(entry.tar.bytes))) {
+    return 'tar is neither null nor { sha256, bytes }';
+  }
+  if (!Array.isArray(entry.blobs)) return 'blobs is not a list';
+  const at = entry.blobs.findIndex((blob) => blob === null || !isDigest(blob.digest) || !isSize(blob.size) || typeof blob.mediaType !== 'string');
+  return at < 0 ? undefined : `blobs[${at}] is not { digest, size (a whole number, 0 or more), mediaType }`;
 }
 
 export async function writeLedger(path: string, entries: readonly LedgerEntry[]): Promise<void> {
