@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { applyEnv, startActionsServer, type ActionsServer } from '../../testkit/actions-server.ts';
+import '../../testkit/quiet-actions-debug.ts';
 
 let server: ActionsServer;
 let restoreEnv: () => void;
