@@ -93,7 +93,10 @@ function pick<K extends keyof LoadedTar>(result: DeserializeResult, ...keys: K[]
 
 async function syncRows(dir: string): Promise<string[]> {
   const text = await readFile(join(dir, 'successful-syncs.csv'), 'utf8');
-  return text.trim().split('\n').map((line) => line.split(',').slice(0, 2).join(','));
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => line.split(',').slice(0, 2).join(','));
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -167,7 +170,10 @@ describe('deserialize into an in-memory registry', () => {
       () => '',
       (error: Error) => error.message,
     );
-    const listed = message.split('\n').slice(1).map((line) => line.trim());
+    const listed = message
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim());
     expect(listed.map((line) => line.split(' ')[0]).sort()).toEqual(grafanaOnly().sort());
     const described = /^sha256:[0-9a-f]{64} \(application\/vnd\.docker\.[a-z0-9.]+(\.tar\.gzip|\+json), \d+ bytes\)$/;
     for (const line of listed) expect(line).toMatch(described);
@@ -235,7 +241,7 @@ describe('deserialize into an in-memory registry', () => {
     ]);
   });
 
-  test('--dedup-scope all, the other name\'s tar missing: refused, naming any repository under DEST', async () => {
+  test("--dedup-scope all, the other name's tar missing: refused, naming any repository under DEST", async () => {
     const dir = await copyOf(byAll);
     await rm(join(dir, '000001-ops.tar'));
     const registry = new MemoryRegistry();
@@ -341,14 +347,8 @@ describe('deserialize --scatter', () => {
     const registry = new MemoryRegistry();
     const result = await deserializeSyncDir(settings(dir, 'name', { rules: [] }), registry);
     expect(result.loaded.map((loaded) => loaded.scattered)).toEqual([
-      [
-        scattered('library/registry:2.8.3', images.registry),
-        scattered('grafana/grafana:10.4.1', images.grafana),
-      ],
-      [
-        scattered('grafana/grafana:10.4.1', images.grafana),
-        scattered('library/caddy:2.7.6', images.caddy),
-      ],
+      [scattered('library/registry:2.8.3', images.registry), scattered('grafana/grafana:10.4.1', images.grafana)],
+      [scattered('grafana/grafana:10.4.1', images.grafana), scattered('library/caddy:2.7.6', images.caddy)],
     ]);
     expect(registry.repositories()).toEqual([
       `${FAR}/mirror/grafana/grafana`,

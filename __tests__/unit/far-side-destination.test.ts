@@ -59,8 +59,6 @@ describe('repositoryUnder', () => {
   test('a repository the docker grammar would rewrite elsewhere is refused, not silently moved', () => {
     const under = () => repositoryUnder({ registry: 'docker.io', path: '' }, 'ubuntu', '000001-ubuntu.tar');
     expect(under).toThrow(InputError);
-    expect(under).toThrow(
-      '000001-ubuntu.tar: docker.io/ubuntu is not a repository name (lowercase letters, digits and . _ - only)',
-    );
+    expect(under).toThrow('000001-ubuntu.tar: docker.io/ubuntu is not a repository name (lowercase letters, digits and . _ - only)');
   });
 });

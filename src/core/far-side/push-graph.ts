@@ -31,7 +31,10 @@ export async function pushGraph(
   putBlobs: PutBlobs,
 ): Promise<PushedGraph> {
   const present = await presentBlobs(target, graph.blobs);
-  await putBlobs(graph.blobs.filter((blob) => !present.has(blob.digest)), present);
+  await putBlobs(
+    graph.blobs.filter((blob) => !present.has(blob.digest)),
+    present,
+  );
   let manifestsPushed = 0;
   for (const { descriptor, bytes } of graph.manifests) {
     const isTop = descriptor.digest === top.digest;

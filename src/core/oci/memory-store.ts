@@ -134,7 +134,10 @@ export class MemoryRegistry implements Repositories {
 
   /** The locations of the repositories that hold anything, sorted. */
   repositories(): string[] {
-    return [...this.stores].filter(([, store]) => store.digests().length > 0).map(([location]) => location).sort();
+    return [...this.stores]
+      .filter(([, store]) => store.digests().length > 0)
+      .map(([location]) => location)
+      .sort();
   }
 }
 
