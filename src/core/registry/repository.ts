@@ -6,18 +6,13 @@ import { pipeline, type Readable } from 'node:stream';
 import { DigestMismatchError, VerifyingStream, isDigest, sha256, verifyBytes } from '../oci/digest.ts';
 import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } from '../oci/descriptor.ts';
 import type { RegistryReference } from '../oci/reference.ts';
-import type { Repository } from '../oci/storage.ts';
+import type { PushBlobOptions, Repository } from '../oci/storage.ts';
 import { pullScope, pushScope } from './auth.ts';
 import { discard, readCapped } from '../streams.ts';
 import { RegistryError } from './errors.ts';
 import type { RegistryResponse, Transport } from './transport.ts';
 
 const MANIFEST_ACCEPT = manifestMediaTypes.join(', ');
-
-export interface PushBlobOptions {
-  /** Another repository of the same registry that holds the blob: mounted instead of uploaded when allowed. */
-  mountFrom?: string;
-}
 
 export class RegistryRepository implements Repository {
   readonly location: string;
