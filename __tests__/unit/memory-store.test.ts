@@ -4,7 +4,7 @@ import { DigestMismatchError, sha256 } from '../../src/core/oci/digest.ts';
 import { MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
 import { MemoryRegistry, MemoryStore } from '../../src/core/oci/memory-store.ts';
 import { copyBlob } from '../../src/core/registry/blob-copy.ts';
-import { makeImage, makeIndex, manifestsChildrenFirst, parseManifest, type ImageSet } from '../../testkit/images.ts';
+import { makeImage, makeIndex, parseManifest, storeImageSet, type ImageSet } from '../../testkit/images.ts';
 
 let image: ImageSet;
 let layer: Descriptor;
@@ -33,17 +33,6 @@ function untouchable(): Readable {
       this.destroy(new Error('the content was read'));
     },
   });
-}
-
-async function pushImage(store: MemoryStore, set: ImageSet, tag: string): Promise<void> {
-  const manifests = new Set(manifestsChildrenFirst(set).map((descriptor) => descriptor.digest));
-  for (const [digest, bytes] of set.blobs) {
-    if (!manifests.has(digest)) await store.pushBlob({ mediaType: 'application/octet-stream', digest, size: bytes.byteLength }, bytes);
-  }
-  for (const descriptor of manifestsChildrenFirst(set)) {
-    const reference = descriptor.digest === set.root.digest ? tag : descriptor.digest;
-    await store.pushManifest(reference, descriptor.mediaType, bytesOf(set, descriptor));
-  }
 }
 
 describe('MemoryStore as a Target', () => {
@@ -107,11 +96,11 @@ describe('MemoryStore as a Target', () => {
     const arm = await makeImage('memory-arm', { layers: [100] });
     const index = makeIndex([image, arm]);
     const store = new MemoryStore({ registry: 'far.example', repository: 'r' });
-    await pushImage(store, image, 'amd64');
+    await storeImageSet(store, 'amd64', image);
     await expect(store.pushManifest('multi', index.root.mediaType, bytesOf(index, index.root))).rejects.toThrow(
       `manifest far.example/r:multi: points at ${arm.root.digest} (${MediaType.ociManifest}), not in far.example/r`,
     );
-    await pushImage(store, index, 'multi');
+    await storeImageSet(store, 'multi', index);
     expect(await store.resolve('multi')).toEqual(bare(index.root));
   });
 });
@@ -120,7 +109,7 @@ describe('MemoryStore as a ReadOnlyStorage', () => {
   let store: MemoryStore;
   beforeAll(async () => {
     store = new MemoryStore({ registry: 'far.example', repository: 'r' });
-    await pushImage(store, image, 'v1');
+    await storeImageSet(store, 'v1', image);
   });
 
   test('resolve: an unknown tag or digest, or the digest of a blob that is no manifest, is not found', async () => {
