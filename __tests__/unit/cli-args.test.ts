@@ -35,9 +35,25 @@ describe('serialize', () => {
 
   test('every option, options before and after the positionals', () => {
     const argv = [
-      '--compression', 'zstd', '--compression-level', '19', 'lists/batch.csv', '--tracker-filename', 'tracker.csv',
-      '--manifest-json', '--dedup-scope', 'all', '--dry-run', 'out', '--concurrency', '16',
-      '--insecure-registry', 'registry.lan:5000', '--insecure-registry', 'mirror.lan', '--json',
+      '--compression',
+      'zstd',
+      '--compression-level',
+      '19',
+      'lists/batch.csv',
+      '--tracker-filename',
+      'tracker.csv',
+      '--manifest-json',
+      '--dedup-scope',
+      'all',
+      '--dry-run',
+      'out',
+      '--concurrency',
+      '16',
+      '--insecure-registry',
+      'registry.lan:5000',
+      '--insecure-registry',
+      'mirror.lan',
+      '--json',
     ];
     expect(parseCommandLine(argv)).toEqual({
       kind: 'serialize',
@@ -160,8 +176,19 @@ describe('deserialize', () => {
 
   test('every option', () => {
     const argv = [
-      'deserialize', 'sync', 'localhost:5000', '--dedup-scope', 'all', '--scatter', '--scatter-map', 'scatter.map',
-      '--insecure-registry', 'a.lan', '--insecure-registry', 'b.lan', '--json',
+      'deserialize',
+      'sync',
+      'localhost:5000',
+      '--dedup-scope',
+      'all',
+      '--scatter',
+      '--scatter-map',
+      'scatter.map',
+      '--insecure-registry',
+      'a.lan',
+      '--insecure-registry',
+      'b.lan',
+      '--json',
     ];
     expect(parseCommandLine(argv)).toEqual({
       kind: 'deserialize',
