@@ -56,7 +56,9 @@ export function githubServices(options: { token: string; repository: string; api
         return { id: response.id, size: response.size ?? 0 };
       },
       async findNewest(name) {
-        if (!options.token) throw new InputError(`input ${Inputs.GithubToken} is empty: it is needed to find tracker artifacts of earlier runs`);
+        if (!options.token) {
+          throw new InputError(`input ${Inputs.GithubToken} is empty: it is needed to find tracker artifacts of earlier runs`);
+        }
         const url = new URL(`${options.apiUrl}/repos/${owner}/${repo}/actions/artifacts`);
         url.searchParams.set('name', name);
         url.searchParams.set('per_page', '100');

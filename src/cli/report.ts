@@ -16,10 +16,12 @@ export function formatReport(result: BatchResult, dryRun: boolean): string {
   }
   if (dryRun) {
     lines.push('Dry run: nothing was written. Would write:');
-    lines.push(formatTable(PLAN_COLUMNS, result.plan.tars.map((tar) => planRow(tar))));
+    const rows = result.plan.tars.map((tar) => planRow(tar));
+    lines.push(formatTable(PLAN_COLUMNS, rows));
     return lines.join('\n');
   }
-  lines.push(formatTable(WRITTEN_COLUMNS, [...result.written.map((tar) => writtenRow(tar)), writtenTotalRow(result.written)]));
+  const rows = [...result.written.map((tar) => writtenRow(tar)), writtenTotalRow(result.written)];
+  lines.push(formatTable(WRITTEN_COLUMNS, rows));
   return lines.join('\n');
 }
 
