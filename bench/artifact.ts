@@ -36,7 +36,10 @@ export interface PushedArtifact {
 const CHUNK = 1024 * 1024;
 const KB = 1000;
 const MB = 1000 * 1000;
-const LAYER_MEDIA_TYPE = { oci: 'application/vnd.oci.image.layer.v1.tar+gzip', docker: 'application/vnd.docker.image.rootfs.diff.tar.gzip' };
+const LAYER_MEDIA_TYPE = {
+  oci: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  docker: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+};
 
 /** AES-CTR keystream of a seed: deterministic, and faster than any PRNG written in JavaScript. */
 function* pseudoRandom(seed: string, size: number): Generator<Buffer> {
@@ -78,7 +81,13 @@ async function pushLayer(registryUrl: string, repository: string, seed: string, 
 }
 
 /** Configs and manifests (small, in memory) through the test fixtures' pusher; the layers are already there. */
-async function pushWithoutLayers(registryUrl: string, repository: string, tag: string, set: ImageSet, layers: ReadonlySet<string>): Promise<void> {
+async function pushWithoutLayers(
+  registryUrl: string,
+  repository: string,
+  tag: string,
+  set: ImageSet,
+  layers: ReadonlySet<string>,
+): Promise<void> {
   const small = new Map([...set.blobs].filter(([digest]) => !layers.has(digest)));
   await pushImageSet(registryUrl, repository, tag, { root: set.root, blobs: small });
 }
@@ -126,7 +135,13 @@ const amd64 = (...layers: string[]) => ({ platform: linuxAmd64, layers });
 const arm64 = (...layers: string[]) => ({ platform: linuxArm64, layers });
 
 const IMAGES: ImagePlan[] = [
-  { name: 'web', platforms: [amd64('base/amd64', 'web/amd64', 'web-assets/amd64', 'web-conf'), arm64('base/arm64', 'web/arm64', 'web-assets/arm64', 'web-conf')] },
+  {
+    name: 'web',
+    platforms: [
+      amd64('base/amd64', 'web/amd64', 'web-assets/amd64', 'web-conf'),
+      arm64('base/arm64', 'web/arm64', 'web-assets/arm64', 'web-conf'),
+    ],
+  },
   { name: 'db', platforms: [amd64('base/amd64', 'db', 'db-init', 'db-conf')] },
   { name: 'cache', format: 'docker', platforms: [amd64('cache', 'cache-conf')] },
   { name: 'api', platforms: [amd64('base/amd64', 'api/amd64', 'api-conf'), arm64('base/arm64', 'api/arm64', 'api-conf')] },
@@ -144,7 +159,11 @@ const IMAGES: ImagePlan[] = [
  * images also go out as `repository:tag-flat`, a gather listing every platform's manifest directly: the same
  * configs and layers, only the nested index manifests differ.
  */
-export async function pushBigArtifact(registry: { url: string; host: string }, repository: string, tag: string): Promise<{ nested: PushedArtifact; flat: PushedArtifact }> {
+export async function pushBigArtifact(
+  registry: { url: string; host: string },
+  repository: string,
+  tag: string,
+): Promise<{ nested: PushedArtifact; flat: PushedArtifact }> {
   const layers = new Map<string, Layer>();
   const layerOf = async (name: string, format: Format): Promise<Layer> => {
     const key = `${format}:${name}`;
@@ -177,7 +196,8 @@ export async function pushBigArtifact(registry: { url: string; host: string }, r
     const manifests = new Map(manifestsChildrenFirst(gather).map((descriptor) => [descriptor.digest, descriptor]));
     const blobs: Descriptor[] = [...gather.blobs].map(
       ([digest, bytes]) =>
-        manifests.get(digest) ?? layerDescriptors.get(digest) ?? { mediaType: 'application/vnd.oci.image.config.v1+json', digest, size: bytes.byteLength },
+        manifests.get(digest) ??
+        layerDescriptors.get(digest) ?? { mediaType: 'application/vnd.oci.image.config.v1+json', digest, size: bytes.byteLength },
     );
     return {
       reference: `${registry.host}/${repository}:${pushedTag}`,
@@ -192,7 +212,10 @@ export async function pushBigArtifact(registry: { url: string; host: string }, r
 }
 
 /** `count` small single-image artifacts (a few KB each) in repositories of their own: rows `name,reference`. */
-export async function pushSmallArtifacts(registry: { url: string; host: string }, count: number): Promise<Array<{ name: string; reference: string }>> {
+export async function pushSmallArtifacts(
+  registry: { url: string; host: string },
+  count: number,
+): Promise<Array<{ name: string; reference: string }>> {
   const rows = [];
   for (let i = 1; i <= count; i++) {
     const name = `app${String(i).padStart(2, '0')}`;
@@ -206,7 +229,5 @@ export async function pushSmallArtifacts(registry: { url: string; host: string }
 
 /** Registry paths of every blob: manifests through /manifests/ (the only place the registry serves them). */
 export function blobPaths(artifact: PushedArtifact): string[] {
-  return artifact.blobs.map(
-    (blob) => `/v2/${artifact.repository}/${isManifest(blob.mediaType) ? 'manifests' : 'blobs'}/${blob.digest}`,
-  );
+  return artifact.blobs.map((blob) => `/v2/${artifact.repository}/${isManifest(blob.mediaType) ? 'manifests' : 'blobs'}/${blob.digest}`);
 }

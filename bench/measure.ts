@@ -17,7 +17,11 @@ export interface Timing {
  * a non-zero exit is an error that quotes what the command said on stderr. Dirty pages left by whatever ran
  * before (the registry's uploads, the last output) are written back first, or they would land on whoever fsyncs.
  */
-export async function timeCommand(command: string, args: string[], options: { stdoutFile?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Timing> {
+export async function timeCommand(
+  command: string,
+  args: string[],
+  options: { stdoutFile?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Timing> {
   execFileSync('sync');
   const out = options.stdoutFile === undefined ? undefined : await open(options.stdoutFile, 'w');
   try {

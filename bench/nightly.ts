@@ -38,8 +38,20 @@ try {
     );
     console.log(run.summary.replace(/^/gm, '    '));
   }
-  console.log('artifacts:', server.artifacts().map((a) => `${a.name} (${formatBytes(a.size ?? 0)})`).join(', '));
-  console.log('cache entries:', server.caches().map((c) => `${c.key} (${formatBytes(c.size ?? 0)})`).join(', '));
+  console.log(
+    'artifacts:',
+    server
+      .artifacts()
+      .map((a) => `${a.name} (${formatBytes(a.size ?? 0)})`)
+      .join(', '),
+  );
+  console.log(
+    'cache entries:',
+    server
+      .caches()
+      .map((c) => `${c.key} (${formatBytes(c.size ?? 0)})`)
+      .join(', '),
+  );
 } finally {
   await Promise.all([registry.stop(), server.stop()]);
 }

@@ -79,13 +79,19 @@ async function measureBig(registry: RunningRegistry, artifact: PushedArtifact, f
     keep(results.curl, await timeCommand('curl', [...curlArgs, ...urls], { stdoutFile: fetched }));
     await expectSize('curl output', fetched, artifact.bytes);
     await rm(fetched);
-    keep(results.curlFsync, await timeCommand('sh', ['-c', 'out=$1; shift; curl "$@" > "$out" && sync "$out"', 'sh', fetched, ...curlArgs, ...urls]));
+    keep(
+      results.curlFsync,
+      await timeCommand('sh', ['-c', 'out=$1; shift; curl "$@" > "$out" && sync "$out"', 'sh', fetched, ...curlArgs, ...urls]),
+    );
     await rm(fetched);
     keep(results.nodeFloor, await timeCommand(process.execPath, [DOWNLOAD_FLOOR, fetched, MANIFEST_ACCEPT, ...urls]));
     await expectSize('bare Node download', fetched, artifact.bytes);
     await rm(fetched);
 
-    for (const [list, compression] of [[results.ours, 'none'], [results.zstd, 'zstd']] as const) {
+    for (const [list, compression] of [
+      [results.ours, 'none'],
+      [results.zstd, 'zstd'],
+    ] as const) {
       const sync = join(scratch, `sync-${compression}`);
       keep(list, await timeCli([batch, sync, '--compression', compression], scratch));
       const tars = (await readdir(sync)).filter((name) => /^000001-bench\.tar(\.zst)?$/.test(name));
@@ -97,11 +103,19 @@ async function measureBig(registry: RunningRegistry, artifact: PushedArtifact, f
     const archive = join(scratch, 'skopeo.tar');
     keep(
       results.skopeo,
-      await timeCommand('skopeo', ['copy', '--all', '--quiet', '--src-tls-verify=false', `docker://${flat.reference}`, `oci-archive:${archive}`]),
+      await timeCommand('skopeo', [
+        'copy',
+        '--all',
+        '--quiet',
+        '--src-tls-verify=false',
+        `docker://${flat.reference}`,
+        `oci-archive:${archive}`,
+      ]),
     );
     await rm(archive);
   }
-  if (results.tarBytes < artifact.bytes) throw new Error(`our tar holds ${results.tarBytes} bytes, less than the artifact's ${artifact.bytes}`);
+  if (results.tarBytes < artifact.bytes)
+    throw new Error(`our tar holds ${results.tarBytes} bytes, less than the artifact's ${artifact.bytes}`);
   return results;
 }
 
@@ -118,13 +132,15 @@ async function measureNothingChanged(rows: Array<{ name: string; reference: stri
   await writeFile(batch, ['name,artifact', ...rows.map((row) => `${row.name},${row.reference}`), ''].join('\n'));
   await timeCli([batch, sync], scratch);
   const tracker = await readFile(join(sync, 'record-keeping.csv'), 'utf8');
-  if (tracker.trim().split('\n').length !== rows.length + 1) throw new Error(`first run of the small batch did not record ${rows.length} tars`);
+  if (tracker.trim().split('\n').length !== rows.length + 1)
+    throw new Error(`first run of the small batch did not record ${rows.length} tars`);
 
   const results: NothingChangedResults = { start: [], rerun: [] };
   for (let round = 0; round <= RUNS; round++) {
     const start = await timeCli(['--version'], scratch);
     const rerun = await timeCli([batch, sync], scratch);
-    if ((await readFile(join(sync, 'record-keeping.csv'), 'utf8')) !== tracker) throw new Error('a run where nothing changed changed the tracker');
+    if ((await readFile(join(sync, 'record-keeping.csv'), 'utf8')) !== tracker)
+      throw new Error('a run where nothing changed changed the tracker');
     if (round > 0) {
       results.start.push(start);
       results.rerun.push(rerun);
@@ -149,7 +165,8 @@ async function report(big: BigResults, unchanged: NothingChangedResults, artifac
 
   const lines = [
     '',
-    `artifact: gather of ${artifact.images} images (${artifact.multiPlatform} multi-platform, as nested indexes), ${artifact.blobs.length} blobs ` +
+    `artifact: gather of ${artifact.images} images (${artifact.multiPlatform} multi-platform, as nested indexes), ` +
+      `${artifact.blobs.length} blobs ` +
       `(${layers} over 100 kB), ${mb(artifact.bytes)} MB; our tar ${mb(big.tarBytes)} MB`,
     `node ${process.versions.node}; seconds, median of ${RUNS} runs after one warm-up (the runs in brackets)`,
     '',
@@ -166,8 +183,10 @@ async function report(big: BigResults, unchanged: NothingChangedResults, artifac
     '** bench/download-floor.ts: the same blobs fetched in turn, hashed once and written to one file, no tar, no fsync.',
     '',
     `${verdict(ours / curl <= TARGET.curlRatio)}  ours/curl ${ratio(ours / curl)} (target <= ${TARGET.curlRatio}x)`,
-    `${verdict(rss < TARGET.maxRssMiB)}  peak RSS ${rss.toFixed(0)} MiB (target < ${TARGET.maxRssMiB} MiB; nothing-changed run ${rerunRss.toFixed(0)} MiB)`,
-    `${verdict(rerun <= TARGET.nothingChangedSeconds)}  nothing changed ${seconds(rerun)} s for ${SMALL_ARTIFACTS} artifacts (target about 1 s: <= ${TARGET.nothingChangedSeconds} s)`,
+    `${verdict(rss < TARGET.maxRssMiB)}  peak RSS ${rss.toFixed(0)} MiB ` +
+      `(target < ${TARGET.maxRssMiB} MiB; nothing-changed run ${rerunRss.toFixed(0)} MiB)`,
+    `${verdict(rerun <= TARGET.nothingChangedSeconds)}  nothing changed ${seconds(rerun)} s for ${SMALL_ARTIFACTS} artifacts ` +
+      `(target about 1 s: <= ${TARGET.nothingChangedSeconds} s)`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -47,25 +47,50 @@ async function main(): Promise<void> {
       await rm(join(plain, 'successful-syncs.csv'), { force: true });
       keep(runs.deserialize, await timeCli(['deserialize', plain, `${far.host}/round-${round}`], scratch));
       const loaded = await resolveTag(far.url, `round-${round}/bench`, 'v1');
-      if (loaded !== (await resolveTag(source.url, artifact.repository, 'v1'))) throw new Error(`round ${round}: the far side's v1 is ${loaded}`);
+      if (loaded !== (await resolveTag(source.url, artifact.repository, 'v1')))
+        throw new Error(`round ${round}: the far side's v1 is ${loaded}`);
     }
 
     const time = (list: Timing[]) => median(list.map((t) => t.seconds));
     const rss = (list: Timing[]) => `${Math.max(...list.map((t) => t.maxRssMiB ?? Infinity)).toFixed(0)} MiB`;
     const rate = (bytes: number, seconds: number) => `${(bytes / 1e6 / seconds).toFixed(0)} MB/s`;
-    const line = (label: string, seconds: number, ...notes: string[]) => `${label.padEnd(34)} ${seconds.toFixed(2).padStart(6)} s  ${notes.join(', ')}`;
+    const line = (label: string, seconds: number, ...notes: string[]) =>
+      `${label.padEnd(34)} ${seconds.toFixed(2).padStart(6)} s  ${notes.join(', ')}`;
     const verify = time(runs.verify);
     const sha256sum = time(runs.sha256sum);
     process.stdout.write(
       [
         '',
-        `artifact ${(artifact.bytes / 1e6).toFixed(1)} MB in ${artifact.blobs.length} blobs; tar ${(tarBytes / 1e6).toFixed(1)} MB, zstd ${(zstdBytes / 1e6).toFixed(1)} MB; node ${process.versions.node}`,
-        line('serialize (once, --compression none)', serialized.seconds, rate(tarBytes, serialized.seconds), `peak RSS ${rss([serialized])}`),
+        `artifact ${(artifact.bytes / 1e6).toFixed(1)} MB in ${artifact.blobs.length} blobs; ` +
+          `tar ${(tarBytes / 1e6).toFixed(1)} MB, zstd ${(zstdBytes / 1e6).toFixed(1)} MB; node ${process.versions.node}`,
+        line(
+          'serialize (once, --compression none)',
+          serialized.seconds,
+          rate(tarBytes, serialized.seconds),
+          `peak RSS ${rss([serialized])}`,
+        ),
         line('sha256sum of the tar', sha256sum, rate(tarBytes, sha256sum)),
-        line('verify, the same tar', verify, rate(tarBytes, verify), `peak RSS ${rss(runs.verify)}`, `${(verify / sha256sum).toFixed(2)}x sha256sum`),
-        line('verify, the zstd tar', time(runs.verifyZstd), `${rate(tarBytes, time(runs.verifyZstd))} of tar`, `peak RSS ${rss(runs.verifyZstd)}`),
-        line('deserialize into a second registry', time(runs.deserialize), rate(tarBytes, time(runs.deserialize)), `peak RSS ${rss(runs.deserialize)}`),
-        `runs: sha256sum [${runs.sha256sum.map((t) => t.seconds.toFixed(2)).join(' ')}], verify [${runs.verify.map((t) => t.seconds.toFixed(2)).join(' ')}]`,
+        line(
+          'verify, the same tar',
+          verify,
+          rate(tarBytes, verify),
+          `peak RSS ${rss(runs.verify)}`,
+          `${(verify / sha256sum).toFixed(2)}x sha256sum`,
+        ),
+        line(
+          'verify, the zstd tar',
+          time(runs.verifyZstd),
+          `${rate(tarBytes, time(runs.verifyZstd))} of tar`,
+          `peak RSS ${rss(runs.verifyZstd)}`,
+        ),
+        line(
+          'deserialize into a second registry',
+          time(runs.deserialize),
+          rate(tarBytes, time(runs.deserialize)),
+          `peak RSS ${rss(runs.deserialize)}`,
+        ),
+        `runs: sha256sum [${runs.sha256sum.map((t) => t.seconds.toFixed(2)).join(' ')}], ` +
+          `verify [${runs.verify.map((t) => t.seconds.toFixed(2)).join(' ')}]`,
         '',
         `verify/sha256sum ${(verify / sha256sum).toFixed(2)}x`,
       ].join('\n') + '\n',

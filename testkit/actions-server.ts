@@ -148,7 +148,12 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
     sendJson(res, 404, { message: 'Not Found' });
   }
 
-  async function callTwirp(req: IncomingMessage, res: ServerResponse, service: CacheService | ArtifactService, method: string): Promise<void> {
+  async function callTwirp(
+    req: IncomingMessage,
+    res: ServerResponse,
+    service: CacheService | ArtifactService,
+    method: string,
+  ): Promise<void> {
     try {
       if (req.method !== 'POST') throw new TwirpError('not_found', `${req.method} is not a twirp call`);
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -228,7 +233,8 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await rm(root, { recursive: true, force: true });
-      if (failures.length > 0) throw new AggregateError(failures, `actions server failed on ${failures.length} request(s): ${failures[0]!.message}`);
+      if (failures.length > 0)
+        throw new AggregateError(failures, `actions server failed on ${failures.length} request(s): ${failures[0]!.message}`);
     },
   };
 }

@@ -262,7 +262,13 @@ export async function pushImageSet(
   }
   for (const descriptor of manifests) {
     const reference = descriptor.digest === set.root.digest ? tag : descriptor.digest;
-    await request('PUT', `${base}/manifests/${reference}`, { ...headers, 'content-type': descriptor.mediaType }, blobOf(set, descriptor), 201);
+    await request(
+      'PUT',
+      `${base}/manifests/${reference}`,
+      { ...headers, 'content-type': descriptor.mediaType },
+      blobOf(set, descriptor),
+      201,
+    );
   }
 }
 
@@ -271,10 +277,15 @@ export async function storeImageSet(target: Target, tag: string, set: ImageSet):
   const manifests = manifestsChildrenFirst(set);
   const manifestDigests = new Set(manifests.map((descriptor) => descriptor.digest));
   for (const [digest, bytes] of set.blobs) {
-    if (!manifestDigests.has(digest)) await target.pushBlob({ mediaType: 'application/octet-stream', digest, size: bytes.byteLength }, bytes);
+    if (!manifestDigests.has(digest))
+      await target.pushBlob({ mediaType: 'application/octet-stream', digest, size: bytes.byteLength }, bytes);
   }
   for (const descriptor of manifests) {
-    await target.pushManifest(descriptor.digest === set.root.digest ? tag : descriptor.digest, descriptor.mediaType, blobOf(set, descriptor));
+    await target.pushManifest(
+      descriptor.digest === set.root.digest ? tag : descriptor.digest,
+      descriptor.mediaType,
+      blobOf(set, descriptor),
+    );
   }
 }
 

@@ -78,7 +78,12 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(second.code, second.stdout + second.stderr).toBe(0);
     expect(second.stdout).toContain(`Restored the tracker from the cache entry ${prefix}-${runId - 1}-1`);
     expect(second.summary).toContain(`cache entry <code>${prefix}-${runId - 1}-1</code>`);
-    expect(second.summary).toMatch(/<tr><td>000002-tools\.tar<\/td><td>[^<]+gather:sources2<\/td><td>\d+<\/td><td>[^<]+<\/td><td>[^<]+ \(5 blobs\)<\/td><td>\d+<\/td><\/tr>/);
+    expect(second.summary).toMatch(
+      new RegExp(
+        String.raw`<tr><td>000002-tools\.tar</td><td>[^<]+gather:sources2</td>` +
+          String.raw`<td>\d+</td><td>[^<]+</td><td>[^<]+ \(5 blobs\)</td><td>\d+</td></tr>`,
+      ),
+    );
     expect(second.summary.match(/<td>/g)?.length).toBe(second.summary.match(/<\/td>/g)?.length);
     const incremental = blobDigests(await readTar(await tarFromArtifact('000002-tools.tar')));
     for (const digest of nonManifest(images.sources1)) expect(incremental.has(digest)).toBe(false);
@@ -88,11 +93,16 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(third.code).toBe(0);
     expect(third.outputs).toMatchObject({ shipped: '0', skipped: '1', tars: '[]', 'tracker-cache-key': `${prefix}-${runId - 1}-1` });
     expect(third.summary).toMatch(/Nothing new to serialize/);
-    expect(server.caches().filter((c) => c.key.startsWith(`${prefix}-`)).map((c) => c.key)).toEqual([
-      `${prefix}-${runId - 2}-1`,
-      `${prefix}-${runId - 1}-1`,
-    ]);
-    const tarArtifacts = server.artifacts().filter((a) => a.name.endsWith('-tools.tar')).map((a) => a.name);
+    expect(
+      server
+        .caches()
+        .filter((c) => c.key.startsWith(`${prefix}-`))
+        .map((c) => c.key),
+    ).toEqual([`${prefix}-${runId - 2}-1`, `${prefix}-${runId - 1}-1`]);
+    const tarArtifacts = server
+      .artifacts()
+      .filter((a) => a.name.endsWith('-tools.tar'))
+      .map((a) => a.name);
     expect(tarArtifacts).toEqual(['000001-tools.tar', '000002-tools.tar']);
     expect(server.artifacts().filter((a) => a.name === `${prefix}-tracker`)).toHaveLength(3);
   });
@@ -103,7 +113,12 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(await server.evictCache(`${prefix}-`)).toBe(1);
     const rebuilt = await nightly([`tools,${ref('sources2')}`], { 'cache-key-prefix': prefix });
     expect(rebuilt.code, rebuilt.stdout).toBe(0);
-    expect(rebuilt.summary).toMatch(new RegExp(`No cache entry for <code>${prefix}-</code></b> \\(evicted\\?\\): the tracker was rebuilt from artifact <code>${prefix}-tracker</code> of run ${runId - 1}`));
+    expect(rebuilt.summary).toMatch(
+      new RegExp(
+        `No cache entry for <code>${prefix}-</code></b> \\(evicted\\?\\): ` +
+          `the tracker was rebuilt from artifact <code>${prefix}-tracker</code> of run ${runId - 1}`,
+      ),
+    );
     expect(rebuilt.stdout).toMatch(/::warning::No cache entry starts with evicted-; rebuilt the tracker/);
     const tar = blobDigests(await readTar(await tarFromArtifact('000002-tools.tar')));
     for (const digest of nonManifest(images.sources1)) expect(tar.has(digest)).toBe(false);
@@ -118,7 +133,12 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(failed.stdout).toMatch(/::error::.*000002-b\.tar|::error::.*upload/i);
     expect(failed.outputs.shipped).toBe('1');
     expect(failed.summary).toMatch(/The run failed/);
-    expect(server.caches().filter((c) => c.key.startsWith(prefix)).map((c) => c.key)).toEqual([`${prefix}-${runId}-1`]);
+    expect(
+      server
+        .caches()
+        .filter((c) => c.key.startsWith(prefix))
+        .map((c) => c.key),
+    ).toEqual([`${prefix}-${runId}-1`]);
 
     const retried = await nightly(rows, { 'cache-key-prefix': prefix });
     expect(retried.code, retried.stdout).toBe(0);
@@ -139,12 +159,21 @@ describe('pull requests plan', () => {
     expect(plan.summary).toMatch(/batch-serialize: plan/);
     expect(plan.summary).toContain(`${ref('sources1')} → ${ref('sources2')}`);
     const planned = JSON.parse(plan.outputs.plan ?? '{}') as { planned: Array<{ name: string; blobs: number; deduplicatedBlobs: number }> };
-    expect(planned.planned).toEqual([expect.objectContaining({ name: 'tools', deduplicatedBlobs: nonManifest(images.sources2).filter((d) => images.sources1.blobs.has(d)).length })]);
+    expect(planned.planned).toEqual([
+      expect.objectContaining({
+        name: 'tools',
+        deduplicatedBlobs: nonManifest(images.sources2).filter((d) => images.sources1.blobs.has(d)).length,
+      }),
+    ]);
     expect({ caches: server.caches().length, artifacts: server.artifacts().length }).toEqual(before);
   });
 
   test('a row that cannot be resolved fails the check with the file and line', async () => {
-    const plan = await nightly([`tools,${ref('sources1')}`, `ops,${ref('no-such-tag')}`], { 'cache-key-prefix': 'planfail' }, 'pull_request');
+    const plan = await nightly(
+      [`tools,${ref('sources1')}`, `ops,${ref('no-such-tag')}`],
+      { 'cache-key-prefix': 'planfail' },
+      'pull_request',
+    );
     expect(plan.code).toBe(1);
     expect(plan.stdout).toMatch(/::error::.*batch\.csv:3: .*no-such-tag/);
   });
@@ -176,9 +205,15 @@ describe('inputs and secrets', () => {
       });
       expect(result.code, result.stdout).toBe(0);
       expect(result.stdout).toContain(`::add-mask::${auth.password}`);
-      const everywhere = [result.stdout.replace(`::add-mask::${auth.password}`, ''), result.stderr, result.summary, JSON.stringify(result.outputs)];
+      const everywhere = [
+        result.stdout.replace(`::add-mask::${auth.password}`, ''),
+        result.stderr,
+        result.summary,
+        JSON.stringify(result.outputs),
+      ];
       const files = await readdir(join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'sync'));
-      for (const file of files) everywhere.push((await readFile(join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'sync', file))).toString('latin1'));
+      for (const file of files)
+        everywhere.push((await readFile(join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'sync', file))).toString('latin1'));
       for (const text of everywhere) expect(text).not.toContain(auth.password);
     } finally {
       await auth.stop();

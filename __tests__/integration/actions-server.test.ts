@@ -2,6 +2,7 @@
  * The real @actions/cache, @actions/artifact and @actions/core against our loopback Actions server: if these pass,
  * the server speaks the protocols as those libraries use them, and the action's tests can rely on it.
  */
+import '../../testkit/quiet-actions-debug.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -52,7 +53,11 @@ async function stdoutOf<T>(action: () => Promise<T>): Promise<{ result: T; lines
   const write = process.stdout.write;
   const lines: string[] = [];
   process.stdout.write = ((chunk: string | Uint8Array) => {
-    lines.push(...String(chunk).split('\n').filter((line) => line !== ''));
+    lines.push(
+      ...String(chunk)
+        .split('\n')
+        .filter((line) => line !== ''),
+    );
     return true;
   }) as typeof process.stdout.write;
   try {
@@ -78,7 +83,9 @@ describe('@actions/cache', () => {
     await writeTracker(first, '{"run":1}');
     const id = await cache.saveCache(tracker(first), 'tracker-exact');
     expect(id).toBeGreaterThan(0);
-    expect(server.caches()).toEqual([expect.objectContaining({ id, key: 'tracker-exact', finalized: true, repository: server.repository })]);
+    expect(server.caches()).toEqual([
+      expect.objectContaining({ id, key: 'tracker-exact', finalized: true, repository: server.repository }),
+    ]);
 
     const workspace = await beRun(2);
     expect(await cache.restoreCache(tracker(workspace), 'tracker-exact')).toBe('tracker-exact');
@@ -173,9 +180,14 @@ describe('@actions/artifact', () => {
     await mkdir(join(workspace, 'out'));
     await writeFile(join(workspace, 'out', 'tracker.bin'), trackerBytes);
     await writeFile(join(workspace, 'out', 'notes.txt'), 'run 21\n');
-    const uploaded = await artifact.uploadArtifact('tracker', [join(workspace, 'out', 'tracker.bin'), join(workspace, 'out', 'notes.txt')], join(workspace, 'out'), {
-      compressionLevel: 0,
-    });
+    const uploaded = await artifact.uploadArtifact(
+      'tracker',
+      [join(workspace, 'out', 'tracker.bin'), join(workspace, 'out', 'notes.txt')],
+      join(workspace, 'out'),
+      {
+        compressionLevel: 0,
+      },
+    );
     expect(uploaded.id).toBeGreaterThan(0);
     trackerId = uploaded.id!;
     const zip = await server.artifactZip(trackerId);
@@ -183,7 +195,14 @@ describe('@actions/artifact', () => {
     expect(uploaded.digest).toBe(createHash('sha256').update(zip).digest('hex'));
     expect(zip.subarray(0, 4)).toEqual(Buffer.from('PK\x03\x04', 'latin1'));
     expect(server.artifacts()).toEqual([
-      expect.objectContaining({ id: trackerId, name: 'tracker', runId: 21, finalized: true, size: zip.byteLength, digest: `sha256:${uploaded.digest}` }),
+      expect.objectContaining({
+        id: trackerId,
+        name: 'tracker',
+        runId: 21,
+        finalized: true,
+        size: zip.byteLength,
+        digest: `sha256:${uploaded.digest}`,
+      }),
     ]);
   });
 
@@ -201,7 +220,9 @@ describe('@actions/artifact', () => {
     await beRun(22);
     expect((await artifact.listArtifacts()).artifacts).toEqual([]);
     const { artifacts } = await artifact.listArtifacts({ latest: true, findBy: findBy(21) });
-    expect(artifacts).toEqual([expect.objectContaining({ id: trackerId, name: 'tracker', size: (await server.artifactZip(trackerId)).byteLength })]);
+    expect(artifacts).toEqual([
+      expect.objectContaining({ id: trackerId, name: 'tracker', size: (await server.artifactZip(trackerId)).byteLength }),
+    ]);
     const path = join(scratch, 'earlier');
     await artifact.downloadArtifact(trackerId, { path, findBy: findBy(21) });
     expect((await readFile(join(path, 'tracker.bin'))).equals(trackerBytes)).toBe(true);
@@ -235,7 +256,9 @@ describe('@actions/artifact', () => {
   });
 
   test('the zip redirect leads to a blob that answers HEAD and ranges, and only with its signature', async () => {
-    const redirect = await request(`${server.url}/repos/${server.repository}/actions/artifacts/${trackerId}/zip`, { headers: { authorization: `token ${server.token}` } });
+    const redirect = await request(`${server.url}/repos/${server.repository}/actions/artifacts/${trackerId}/zip`, {
+      headers: { authorization: `token ${server.token}` },
+    });
     expect(redirect.statusCode).toBe(302);
     await redirect.body.dump();
     const location = String(redirect.headers.location);
@@ -308,9 +331,15 @@ describe('@actions/artifact', () => {
 
   test('an expired artifact is listed as expired and its download is gone', async () => {
     server.expireArtifact(trackerId);
-    const listed = await request(`${server.url}/repos/${server.repository}/actions/runs/21/artifacts`, { headers: { authorization: `token ${server.token}` } });
-    expect(((await listed.body.json()) as { artifacts: { expired: boolean }[] }).artifacts).toEqual([expect.objectContaining({ id: trackerId, expired: true })]);
-    const download = await request(`${server.url}/repos/${server.repository}/actions/artifacts/${trackerId}/zip`, { headers: { authorization: `token ${server.token}` } });
+    const listed = await request(`${server.url}/repos/${server.repository}/actions/runs/21/artifacts`, {
+      headers: { authorization: `token ${server.token}` },
+    });
+    expect(((await listed.body.json()) as { artifacts: { expired: boolean }[] }).artifacts).toEqual([
+      expect.objectContaining({ id: trackerId, expired: true }),
+    ]);
+    const download = await request(`${server.url}/repos/${server.repository}/actions/artifacts/${trackerId}/zip`, {
+      headers: { authorization: `token ${server.token}` },
+    });
     expect(download.statusCode).toBe(410);
     await download.body.dump();
   });
@@ -338,10 +367,14 @@ describe('the server itself', () => {
   });
 
   test('the runtime token carries the backend ids @actions/artifact reads', () => {
-    const claims = JSON.parse(Buffer.from(server.runtimeToken({ runId: 7, attempt: 2 }).split('.')[1]!, 'base64url').toString()) as { scp: string };
+    const claims = JSON.parse(Buffer.from(server.runtimeToken({ runId: 7, attempt: 2 }).split('.')[1]!, 'base64url').toString()) as {
+      scp: string;
+    };
     const ids = /Actions\.Results:([0-9a-f-]{36}):([0-9a-f-]{36})/.exec(claims.scp);
     expect(ids).not.toBeNull();
-    const again = JSON.parse(Buffer.from(server.runtimeToken({ runId: 7, attempt: 3 }).split('.')[1]!, 'base64url').toString()) as { scp: string };
+    const again = JSON.parse(Buffer.from(server.runtimeToken({ runId: 7, attempt: 3 }).split('.')[1]!, 'base64url').toString()) as {
+      scp: string;
+    };
     // Attempts share the run's id, each has its own job id.
     expect(again.scp).toContain(`Actions.Results:${ids![1]}:`);
     expect(again.scp).not.toContain(ids![2]);

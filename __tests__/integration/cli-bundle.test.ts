@@ -18,7 +18,10 @@ beforeAll(async () => {
     { descriptor: sources1.root, tag: 'sources1' },
     { descriptor: sources2.root, tag: 'sources2' },
   ]);
-  await writeFile(join(dir, 'batch.csv'), `name,artifact\ntools,ocidir://${join(dir, 'store')}:sources1\ntools2,ocidir://${join(dir, 'store')}:sources2\n`);
+  await writeFile(
+    join(dir, 'batch.csv'),
+    `name,artifact\ntools,ocidir://${join(dir, 'store')}:sources1\ntools2,ocidir://${join(dir, 'store')}:sources2\n`,
+  );
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 

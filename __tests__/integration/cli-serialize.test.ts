@@ -7,7 +7,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sha256 } from '../../src/core/oci/digest.ts';
 import { Annotation } from '../../src/core/oci/descriptor.ts';
 import { runCli } from './support/cli.ts';
-import { makeGather, makeImage, manifestsChildrenFirst, pushImageSet, tutorialImages, tutorialSources, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
+import {
+  makeGather,
+  makeImage,
+  manifestsChildrenFirst,
+  pushImageSet,
+  tutorialImages,
+  tutorialSources,
+  type ImageSet,
+  type TutorialImages,
+} from '../../testkit/images.ts';
 import { freePort, startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 import { blobDigests, readTar } from './support/tar-contents.ts';
 
@@ -39,7 +48,8 @@ async function workspace(rows: string[]): Promise<{ dir: string; batch: string; 
 }
 
 const ref = (repoTag: string) => `${registry.host}/${repoTag}`;
-const nonManifestBlobs = (set: ImageSet) => new Set([...set.blobs.keys()].filter((d) => !manifestsChildrenFirst(set).some((m) => m.digest === d)));
+const nonManifestBlobs = (set: ImageSet) =>
+  new Set([...set.blobs.keys()].filter((d) => !manifestsChildrenFirst(set).some((m) => m.digest === d)));
 const manifestDigests = (set: ImageSet) => new Set(manifestsChildrenFirst(set).map((m) => m.digest));
 
 describe('the tutorial, end to end against a real registry', () => {
@@ -49,7 +59,12 @@ describe('the tutorial, end to end against a real registry', () => {
     const first = await runCli([batch, sync]);
     expect(first.stderr).not.toMatch(/error/);
     expect(first.code).toBe(0);
-    expect((await readdir(sync)).sort()).toEqual(['000001-tools.tar', '000001-tools.tar.sha256', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect((await readdir(sync)).sort()).toEqual([
+      '000001-tools.tar',
+      '000001-tools.tar.sha256',
+      'record-keeping.csv',
+      'record-keeping.ledger.jsonl',
+    ]);
     expect(await readFile(join(sync, 'record-keeping.csv'), 'utf8')).toBe(
       `sync_name,artifact,digest\n000001-tools.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n`,
     );
@@ -64,11 +79,17 @@ describe('the tutorial, end to end against a real registry', () => {
     // Blob by blob: every manifest of sources2, and only those other blobs sources1 did not ship.
     const shared = [...nonManifestBlobs(images.sources2)].filter((d) => images.sources1.blobs.has(d));
     expect(shared.length).toBeGreaterThan(0);
-    const expected = new Set([...manifestDigests(images.sources2), ...[...nonManifestBlobs(images.sources2)].filter((d) => !images.sources1.blobs.has(d))]);
+    const expected = new Set([
+      ...manifestDigests(images.sources2),
+      ...[...nonManifestBlobs(images.sources2)].filter((d) => !images.sources1.blobs.has(d)),
+    ]);
     expect(blobDigests(tar2)).toEqual(expected);
     for (const digest of shared) expect(blobDigests(tar2).has(digest)).toBe(false);
 
-    const index = JSON.parse(tar2.at(-1)?.bytes.toString() ?? '') as { manifests: Array<{ digest: string; annotations?: Record<string, string> }>; annotations: Record<string, string> };
+    const index = JSON.parse(tar2.at(-1)?.bytes.toString() ?? '') as {
+      manifests: Array<{ digest: string; annotations?: Record<string, string> }>;
+      annotations: Record<string, string>;
+    };
     expect(tar2.at(-1)?.name).toBe('index.json');
     expect(index.manifests[0]?.digest).toBe(images.sources2.root.digest);
     expect(index.manifests[0]?.annotations?.[Annotation.refName]).toBe(ref('gather:sources2'));
@@ -94,7 +115,12 @@ describe('the tutorial, end to end against a real registry', () => {
   test('skopeo reads full tars: copy --all of a gather, inspect of a nested index, copy of one image', async () => {
     const { batch, sync, dir } = await workspace([`s1,${ref('gather:sources1')}`, `s2,${ref('gather:sources2')}`]);
     expect((await runCli([batch, sync])).code).toBe(0);
-    await exec('skopeo', ['copy', '--all', `oci-archive:${join(sync, '000001-s1.tar')}:${ref('gather:sources1')}`, `oci:${join(dir, 'all')}:copied`]);
+    await exec('skopeo', [
+      'copy',
+      '--all',
+      `oci-archive:${join(sync, '000001-s1.tar')}:${ref('gather:sources1')}`,
+      `oci:${join(dir, 'all')}:copied`,
+    ]);
     // skopeo writes the index anew and converts Docker manifests for an oci: destination; OCI images stay as shipped.
     const { stdout: copied } = await exec('skopeo', ['inspect', '--raw', `oci:${join(dir, 'all')}:copied`]);
     const children = (JSON.parse(copied) as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest);
@@ -115,7 +141,15 @@ describe('the tutorial, end to end against a real registry', () => {
     const tars = await Promise.all(
       (['none', 'gzip', 'zstd'] as const).map(async (compression) => {
         const { batch, sync } = await workspace([`c,${ref('gather:sources1')}`]);
-        expect((await runCli([batch, sync, '--compression', compression, '--compression-level', compression === 'none' ? '' : '3'].filter((a, i, all) => !(compression === 'none' && (a === '--compression-level' || i === all.length - 1))))).code).toBe(0);
+        expect(
+          (
+            await runCli(
+              [batch, sync, '--compression', compression, '--compression-level', compression === 'none' ? '' : '3'].filter(
+                (a, i, all) => !(compression === 'none' && (a === '--compression-level' || i === all.length - 1)),
+              ),
+            )
+          ).code,
+        ).toBe(0);
         const name = (await readdir(sync)).find((f) => f.startsWith('000001-c.tar')) ?? '';
         return { name, entries: await readTar(join(sync, name)) };
       }),
@@ -128,15 +162,21 @@ describe('the tutorial, end to end against a real registry', () => {
 });
 
 describe('tracker continuation and dedup knowledge', () => {
-  test("an ace-dt sync directory (tracker, no ledger) continues: old blobs learned from repo@digest", async () => {
+  test('an ace-dt sync directory (tracker, no ledger) continues: old blobs learned from repo@digest', async () => {
     const { batch, sync } = await workspace([`tools,${ref('gather:sources2')}`]);
     await mkdir(sync);
-    await writeFile(join(sync, 'record-keeping.csv'), `sync_name,artifact,digest\n000001-tools.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n`);
+    await writeFile(
+      join(sync, 'record-keeping.csv'),
+      `sync_name,artifact,digest\n000001-tools.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n`,
+    );
     const result = await runCli([batch, sync]);
     expect(result.code).toBe(0);
     const tar = await readTar(join(sync, '000002-tools.tar'));
     for (const digest of nonManifestBlobs(images.sources1)) expect(blobDigests(tar).has(digest)).toBe(false);
-    const ledger = (await readFile(join(sync, 'record-keeping.ledger.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { syncName: string; tar: unknown });
+    const ledger = (await readFile(join(sync, 'record-keeping.ledger.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { syncName: string; tar: unknown });
     expect(ledger.map((e) => [e.syncName, e.tar === null])).toEqual([
       ['000001-tools.tar', true],
       ['000002-tools.tar', false],
@@ -158,10 +198,16 @@ describe('tracker continuation and dedup knowledge', () => {
     const third = await readTar(join(sync, '000003-moving.tar'));
     expect(blobDigests(third)).toEqual(manifestDigests(a));
     const tracker = await readFile(join(sync, 'record-keeping.csv'), 'utf8');
-    expect(tracker.trim().split('\n').slice(1).map((row) => row.split(',')[2])).toEqual([a.root.digest, b.root.digest, a.root.digest]);
+    expect(
+      tracker
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((row) => row.split(',')[2]),
+    ).toEqual([a.root.digest, b.root.digest, a.root.digest]);
   });
 
-  test("a tracker row whose blobs cannot be learned is an error naming the row, never a silent full re-ship", async () => {
+  test('a tracker row whose blobs cannot be learned is an error naming the row, never a silent full re-ship', async () => {
     const { batch, sync } = await workspace([`tools,${ref('gather:sources2')}`]);
     await mkdir(sync);
     const gone = 'sha256:' + '0'.repeat(64);
@@ -191,7 +237,12 @@ describe('tracker continuation and dedup knowledge', () => {
     await pushImageSet(registry.url, 'fallback', 'sources2', fallback.sources2);
     const { batch, sync } = await workspace([`my-tools.v2,${ref('fallback:sources2')}`]);
     await mkdir(sync);
-    await writeFile(join(sync, 'record-keeping.csv'), `sync_name,artifact,digest\n000009-other.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n000004-x.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n`);
+    await writeFile(
+      join(sync, 'record-keeping.csv'),
+      `sync_name,artifact,digest\n` +
+        `000009-other.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n` +
+        `000004-x.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n`,
+    );
     const result = await runCli([batch, sync]);
     expect(result.code, result.stderr).toBe(0);
     const tar = await readTar(join(sync, '000010-my-tools.v2.tar'));
@@ -205,7 +256,10 @@ describe('outputs', () => {
     const { batch, sync } = await workspace([`tools,${ref('gather:sources1')}`]);
     const result = await runCli([batch, sync, '--dry-run', '--json']);
     expect(result.code).toBe(0);
-    const report = JSON.parse(result.stdout) as { dryRun: boolean; planned: Array<{ syncName: string; blobs: number; contentBytes: number }> };
+    const report = JSON.parse(result.stdout) as {
+      dryRun: boolean;
+      planned: Array<{ syncName: string; blobs: number; contentBytes: number }>;
+    };
     expect(report.dryRun).toBe(true);
     const total = [...images.sources1.blobs.values()].reduce((sum, b) => sum + b.byteLength, 0);
     expect(report.planned).toMatchObject([{ syncName: '000001-tools.tar', blobs: images.sources1.blobs.size, contentBytes: total }]);
@@ -278,7 +332,11 @@ describe('failures lose nothing', () => {
   test('when the third tar fails, the first two stay recorded, no partial is left, and the rerun ships the third', async () => {
     const victim = await makeGather([{ source: 'example.com/victim:1', image: await makeImage('victim', { layers: [5000] }) }]);
     await pushImageSet(registry.url, 'victim', 'v1', victim);
-    const layer = [...nonManifestBlobs(victim)].find((d) => victim.blobs.get(d)?.byteLength === Math.max(...[...nonManifestBlobs(victim)].map((x) => victim.blobs.get(x)?.byteLength ?? 0))) ?? '';
+    const layer =
+      [...nonManifestBlobs(victim)].find(
+        (d) =>
+          victim.blobs.get(d)?.byteLength === Math.max(...[...nonManifestBlobs(victim)].map((x) => victim.blobs.get(x)?.byteLength ?? 0)),
+      ) ?? '';
     const deleted = await fetch(`${registry.url}/v2/victim/blobs/${layer}`, { method: 'DELETE' });
     expect(deleted.status).toBe(202);
 
@@ -286,14 +344,27 @@ describe('failures lose nothing', () => {
     const failed = await runCli([batch, sync]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(new RegExp(`batch-serialize: error: .*${layer}`));
-    expect((await readdir(sync)).sort()).toEqual(['000001-a.tar', '000001-a.tar.sha256', '000002-b.tar', '000002-b.tar.sha256', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect((await readdir(sync)).sort()).toEqual([
+      '000001-a.tar',
+      '000001-a.tar.sha256',
+      '000002-b.tar',
+      '000002-b.tar.sha256',
+      'record-keeping.csv',
+      'record-keeping.ledger.jsonl',
+    ]);
     expect((await readFile(join(sync, 'record-keeping.csv'), 'utf8')).trim().split('\n')).toHaveLength(3);
 
     await writeFile(join(sync, '000003-c.tar.partial'), 'left by a run that died');
     await pushImageSet(registry.url, 'victim', 'v1', victim);
     const rerun = await runCli([batch, sync]);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect((await readdir(sync)).filter((f) => !f.endsWith('.sha256')).sort()).toEqual(['000001-a.tar', '000002-b.tar', '000003-c.tar', 'record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect((await readdir(sync)).filter((f) => !f.endsWith('.sha256')).sort()).toEqual([
+      '000001-a.tar',
+      '000002-b.tar',
+      '000003-c.tar',
+      'record-keeping.csv',
+      'record-keeping.ledger.jsonl',
+    ]);
     expect(blobDigests(await readTar(join(sync, '000003-c.tar')))).toEqual(new Set(victim.blobs.keys()));
   });
 });

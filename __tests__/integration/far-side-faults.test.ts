@@ -44,7 +44,9 @@ async function copyOfBase(): Promise<string> {
 
 /** sha256sum's line for a file, as the serializer writes it. */
 async function rewriteSidecar(dir: string, name: string): Promise<void> {
-  const hex = createHash('sha256').update(await readFile(join(dir, name))).digest('hex');
+  const hex = createHash('sha256')
+    .update(await readFile(join(dir, name)))
+    .digest('hex');
   await writeFile(join(dir, `${name}.sha256`), `${hex}  ${name}\n`);
 }
 
@@ -67,7 +69,10 @@ describe('verify', () => {
   test('a good directory passes; --json says so', async () => {
     const result = await runCli(['verify', base, '--json']);
     expect(result.code).toBe(0);
-    const report = JSON.parse(result.stdout) as { ok: boolean; tars: Array<{ syncName: string; sidecar: string; fromEarlierTars: number }> };
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      tars: Array<{ syncName: string; sidecar: string; fromEarlierTars: number }>;
+    };
     expect(report.ok).toBe(true);
     expect(report.tars.map((t) => [t.syncName, t.sidecar])).toEqual([
       ['000001-ops.tar', 'match'],
@@ -82,7 +87,9 @@ describe('verify', () => {
     await truncate(join(dir, '000002-tools.tar'), 20_000);
     const result = await runCli(['verify', dir]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/000002-tools\.tar: .*000002-tools\.tar: entry blobs\/sha256\/[a-f0-9]{64}: Unexpected end of data \(the file is truncated\)/);
+    expect(result.stdout).toMatch(
+      /000002-tools\.tar: .*000002-tools\.tar: entry blobs\/sha256\/[a-f0-9]{64}: Unexpected end of data \(the file is truncated\)/,
+    );
     expect(result.stdout).toMatch(/000003-tools\.tar: needs sha256:[a-f0-9]{64} .*which should be in 000002-tools\.tar \(damaged\)/);
   });
 
@@ -105,7 +112,9 @@ describe('verify', () => {
     const result = await runCli(['verify', dir]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/000002-tools\.tar is missing \(the numbering has a gap\)/);
-    expect(result.stdout).toMatch(new RegExp(`000003-tools\\.tar: needs ${grafanaLayer().digest} .*which should be in 000002-tools\\.tar \\(not here\\)`));
+    expect(result.stdout).toMatch(
+      new RegExp(`000003-tools\\.tar: needs ${grafanaLayer().digest} .*which should be in 000002-tools\\.tar \\(not here\\)`),
+    );
     // Without the tracker the name is unknown, the number is not.
     await rm(join(dir, 'record-keeping.csv'));
     expect((await runCli(['verify', dir])).stdout).toMatch(/which should be in 000002-\*\.tar \(not here\)/);
@@ -116,7 +125,9 @@ describe('verify', () => {
     await writeFile(join(dir, '000001-ops.tar.sha256'), `${'0'.repeat(64)}  000001-ops.tar\n`);
     const result = await runCli(['verify', dir]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/000001-ops\.tar: checksum mismatch: .*000001-ops\.tar\.sha256 says sha256 0{64}, the file hashes to [a-f0-9]{64}/);
+    expect(result.stdout).toMatch(
+      /000001-ops\.tar: checksum mismatch: .*000001-ops\.tar\.sha256 says sha256 0{64}, the file hashes to [a-f0-9]{64}/,
+    );
   });
 });
 
@@ -129,9 +140,16 @@ describe('deserialize', () => {
       proxy.dieAfterUploads(11);
       const first = await runCli(['deserialize', dir, `${proxy.host}/cut`]);
       expect(first.code).toBe(1);
-      expect(first.stderr).toMatch(/error: .*000003-tools\.tar: entry blobs\/sha256\/[a-f0-9]{64}: PUT http:\/\/127\.0\.0\.1:\d+\/v2\/cut\/tools\/blobs\/uploads/);
+      expect(first.stderr).toMatch(
+        /error: .*000003-tools\.tar: entry blobs\/sha256\/[a-f0-9]{64}: PUT http:\/\/127\.0\.0\.1:\d+\/v2\/cut\/tools\/blobs\/uploads/,
+      );
       const recorded = await readFile(join(dir, 'successful-syncs.csv'), 'utf8');
-      expect(recorded.trim().split('\n').map((line) => line.split(',')[0])).toEqual(['filename', '000001-ops.tar', '000002-tools.tar']);
+      expect(
+        recorded
+          .trim()
+          .split('\n')
+          .map((line) => line.split(',')[0]),
+      ).toEqual(['filename', '000001-ops.tar', '000002-tools.tar']);
       expect(proxy.uploads).toHaveLength(11);
       expect(proxy.mounts.length).toBeGreaterThan(0);
 
@@ -162,7 +180,9 @@ describe('deserialize', () => {
       };
       const wrong = await runCli(['deserialize', dir, `${secured.registry.host}/far`], { env: await config('not-the-password') });
       expect(wrong.code).toBe(1);
-      expect(wrong.stderr).toMatch(new RegExp(`401 unauthorized: authentication required for ${secured.registry.host.replace(/\./g, '\\.')}`));
+      expect(wrong.stderr).toMatch(
+        new RegExp(`401 unauthorized: authentication required for ${secured.registry.host.replace(/\./g, '\\.')}`),
+      );
       expect(wrong.stderr).not.toContain('not-the-password');
       await expect(readFile(join(dir, 'successful-syncs.csv'), 'utf8')).rejects.toThrow(/ENOENT/);
 
@@ -181,7 +201,10 @@ describe('deserialize', () => {
     const result = await runCli(['deserialize', dir, `${far.host}/pred`]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      new RegExp(`000003-tools\\.tar: refused, nothing of it was pushed: it leaves out \\d+ blob\\(s\\) that 127\\.0\\.0\\.1:\\d+/pred/tools does not hold; .*load 000001-\\*\\.tar, 000002-\\*\\.tar first`),
+      new RegExp(
+        String.raw`000003-tools\.tar: refused, nothing of it was pushed: it leaves out \d+ blob\(s\) that ` +
+          String.raw`127\.0\.0\.1:\d+/pred/tools does not hold; .*load 000001-\*\.tar, 000002-\*\.tar first`,
+      ),
     );
     expect(result.stderr).toContain(grafanaLayer().digest);
     expect((await repositories(far.url)).filter((repo) => repo.startsWith('pred/'))).toEqual([]);

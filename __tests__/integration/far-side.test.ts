@@ -89,7 +89,11 @@ describe('round trip through tars into a second registry', () => {
     // Standard tools read the far registry: skopeo copies the flat gather index and the multi-platform caddy
     // index whole (skopeo 1.9 cannot copy --all through an index nested in an index), umoci unpacks an image.
     const layout = join(work, 'skopeo-layout');
-    for (const [from, tag] of [[`ours/tools@${images.sources1.root.digest}`, 'sources1'], ['ours/library/caddy:2.7.6', 'caddy'], ['ours/library/registry:2.8.3', 'registry']]) {
+    for (const [from, tag] of [
+      [`ours/tools@${images.sources1.root.digest}`, 'sources1'],
+      ['ours/library/caddy:2.7.6', 'caddy'],
+      ['ours/library/registry:2.8.3', 'registry'],
+    ]) {
       await exec('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${far.host}/${from}`, `oci:${layout}:${tag}`]);
     }
     const bundle = join(work, 'bundle');
@@ -97,12 +101,16 @@ describe('round trip through tars into a second registry', () => {
     expect((await readFile(join(bundle, 'rootfs', 'data', 'registry_linux_amd64_0.bin'))).byteLength).toBe(6000);
   });
 
-  test('tars in ace-dt\'s layout by GNU tar, gzip and zstd, without sidecars: verify, then deserialize', async () => {
+  test("tars in ace-dt's layout by GNU tar, gzip and zstd, without sidecars: verify, then deserialize", async () => {
     const sync = join(work, 'acedt');
     await mkdir(sync);
     const shipped = new Set(images.sources1.blobs.keys());
     await writeAceDtTar(join(sync, '000001-tools.tar.gz'), images.sources1, { refName: ref('gather:sources1'), compression: 'gzip' });
-    await writeAceDtTar(join(sync, '000002-tools.tar.zst'), images.sources2, { refName: ref('gather:sources2'), compression: 'zstd', leaveOut: shipped });
+    await writeAceDtTar(join(sync, '000002-tools.tar.zst'), images.sources2, {
+      refName: ref('gather:sources2'),
+      compression: 'zstd',
+      leaveOut: shipped,
+    });
     await writeAceDtTar(join(sync, '000003-nested.tar'), fallback, { refName: ref('gather:fallback'), compression: 'none' });
 
     const verified = await ok(['verify', sync]);
@@ -123,12 +131,17 @@ describe('round trip through tars into a second registry', () => {
     await cp(join(sync, '000002-tools.tar.zst'), join(legacy, '000002-tools.tar.zst'));
     const aceDtRow = `000001-tools.tar.gz,${far.host}/legacy:tools,2024-01-27 16:16:00.123456789 -0500 EST m=+1.000000001`;
     await writeFile(join(legacy, 'successful-syncs.csv'), `filename,artifact,timestamp\n${aceDtRow}\n`);
-    expect(await ok(['deserialize', legacy, `${far.host}/legacy`])).toMatch(/000002-tools\.tar\.zst\s+\S+\/legacy\/tools:sources2\s+\d+ \(.*\)\s+[1-9]\d*\s/);
+    expect(await ok(['deserialize', legacy, `${far.host}/legacy`])).toMatch(
+      /000002-tools\.tar\.zst\s+\S+\/legacy\/tools:sources2\s+\d+ \(.*\)\s+[1-9]\d*\s/,
+    );
     await expectSame('legacy/tools', 'sources2', images.sources2);
-    expect((await readFile(join(legacy, 'successful-syncs.csv'), 'utf8')).split('\n').slice(0, 2)).toEqual(['filename,artifact,timestamp', aceDtRow]);
+    expect((await readFile(join(legacy, 'successful-syncs.csv'), 'utf8')).split('\n').slice(0, 2)).toEqual([
+      'filename,artifact,timestamp',
+      aceDtRow,
+    ]);
   });
 
-  test('--dedup-scope all: another name\'s blobs are mounted from its repository; a digest-only artifact loads untagged', async () => {
+  test("--dedup-scope all: another name's blobs are mounted from its repository; a digest-only artifact loads untagged", async () => {
     const sync = join(work, 'scope-all');
     const batch = join(work, 'scope-all.csv');
     await writeFile(batch, `name,artifact\nops,${ref(`gather@${images.sources1.root.digest}`)}\ntools,${ref('gather:sources2')}\n`);
@@ -136,7 +149,12 @@ describe('round trip through tars into a second registry', () => {
 
     const byName = await runCli(['verify', sync]);
     expect(byName.code).toBe(1);
-    expect(byName.stdout).toMatch(/000002-tools\.tar: \d+ blob\(s\) of the artifact are in neither this tar nor an earlier tar here \(000001-ops\.tar of another name holds some: serialized with --dedup-scope all\?\)/);
+    expect(byName.stdout).toMatch(
+      new RegExp(
+        String.raw`000002-tools\.tar: \d+ blob\(s\) of the artifact are in neither this tar nor an earlier tar here ` +
+          String.raw`\(000001-ops\.tar of another name holds some: serialized with --dedup-scope all\?\)`,
+      ),
+    );
     expect(await ok(['verify', sync, '--dedup-scope', 'all'])).toMatch(/000002-tools\.tar\s.*\s[1-9]\d*\s+ok/);
 
     // Two runs, so the second knows nothing of the first: it must find grafana's blobs in all/ops by asking.

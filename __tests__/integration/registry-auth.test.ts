@@ -60,7 +60,9 @@ async function roundTrip(client: RegistryClient, host: string, repository: strin
   const configDescriptor = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.byteLength };
   await repo.pushBlob(layer, bytes);
   await repo.pushBlob(configDescriptor, config);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDescriptor, layers: [layer] }));
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDescriptor, layers: [layer] }),
+  );
   const pushed = await repo.pushManifest('v1', MediaType.ociManifest, manifest);
   const resolved = await repo.resolve('v1');
   expect(resolved).toEqual(pushed);
@@ -86,7 +88,9 @@ describe('htpasswd (Basic) auth', () => {
   afterAll(() => auth?.stop());
 
   test('anonymous is denied with a clear error', async () => {
-    const error = await failure(clientWith(new StaticKeychain({})).repository({ registry: auth.registry.host, repository: 'app' }).resolve('v1'));
+    const error = await failure(
+      clientWith(new StaticKeychain({})).repository({ registry: auth.registry.host, repository: 'app' }).resolve('v1'),
+    );
     expect(error).toBeInstanceOf(UnauthorizedError);
     expect(error.message).toBe(
       `HEAD ${auth.registry.url}/v2/app/manifests/v1: 401 unauthorized: authentication required for ${auth.registry.host} ` +
@@ -116,7 +120,9 @@ describe('htpasswd (Basic) auth', () => {
     const client = clientWith(new StaticKeychain({ [auth.registry.host]: { username: auth.username, password: 'wrong-secret' } }));
     const error = await failure(client.repository({ registry: auth.registry.host, repository: 'app' }).resolve('v1'));
     expect(error).toBeInstanceOf(UnauthorizedError);
-    expect(error.message).toContain(`authentication required for ${auth.registry.host} (tried user "alice"; check docker login / credentials)`);
+    expect(error.message).toContain(
+      `authentication required for ${auth.registry.host} (tried user "alice"; check docker login / credentials)`,
+    );
     expect(error.message).not.toContain('wrong-secret');
   });
 });
@@ -130,9 +136,13 @@ describe('token auth', () => {
 
   test('anonymous gets a token that grants nothing: denied after one refresh, with a clear error', async () => {
     const before = auth.tokenRequests.length;
-    const error = await failure(clientWith(new StaticKeychain({})).repository({ registry: auth.registry.host, repository: 'app' }).resolve('v1'));
+    const error = await failure(
+      clientWith(new StaticKeychain({})).repository({ registry: auth.registry.host, repository: 'app' }).resolve('v1'),
+    );
     expect(error).toBeInstanceOf(UnauthorizedError);
-    expect(error.message).toContain(`401 unauthorized: authentication required for ${auth.registry.host} (tried anonymous access, no credentials found`);
+    expect(error.message).toContain(
+      `401 unauthorized: authentication required for ${auth.registry.host} (tried anonymous access, no credentials found`,
+    );
     expect(error.message).toContain('check docker login / credentials');
     expect(auth.tokenRequests.slice(before).map((r) => r.user)).toEqual([undefined, undefined]);
   });
@@ -145,7 +155,9 @@ describe('token auth', () => {
     const descriptor = await repo.resolve('v1');
     await repo.fetchManifest(descriptor);
     expect(await repo.exists(descriptor)).toBe(true);
-    await expect(client.repository({ registry: auth.registry.host, repository: 'other' }).resolve('v1')).rejects.toThrow(/404 NAME_UNKNOWN|404 MANIFEST_UNKNOWN/);
+    await expect(client.repository({ registry: auth.registry.host, repository: 'other' }).resolve('v1')).rejects.toThrow(
+      /404 NAME_UNKNOWN|404 MANIFEST_UNKNOWN/,
+    );
     expect(auth.tokenRequests.slice(before)).toEqual([
       { method: 'GET', user: 'alice', scopes: ['repository:cached:pull,push'] },
       { method: 'GET', user: 'alice', scopes: ['repository:cached:pull'] },

@@ -37,9 +37,14 @@ async function collect(stream: Readable): Promise<Buffer> {
 
 /** An image of one config and one layer pushed through the client, with a manifest of the given flavour. */
 async function pushImage(repo: RegistryRepository, tag: string, flavour: 'oci' | 'docker') {
-  const config = json({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') },
-    flavour === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json');
-  const layer = blob(randomBytes(300_000), flavour === 'oci' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+  const config = json(
+    { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') },
+    flavour === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json',
+  );
+  const layer = blob(
+    randomBytes(300_000),
+    flavour === 'oci' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  );
   expect(await repo.pushBlob(config.descriptor, config.bytes)).toBe('uploaded');
   expect(await repo.pushBlob(layer.descriptor, Readable.from([layer.bytes]))).toBe('uploaded');
   const mediaType = flavour === 'oci' ? MediaType.ociManifest : MediaType.dockerManifest;
@@ -98,7 +103,9 @@ describe('against an anonymous registry', () => {
       `GET http://${registry.host}/v2/client/oci/manifests/missing: 404 MANIFEST_UNKNOWN manifest unknown`,
     );
     const absent = blob(Buffer.from('absent'));
-    await expect(repo.fetchBlob(absent.descriptor)).rejects.toThrow(`GET http://${registry.host}/v2/client/oci/blobs/${absent.descriptor.digest}: 404 BLOB_UNKNOWN`);
+    await expect(repo.fetchBlob(absent.descriptor)).rejects.toThrow(
+      `GET http://${registry.host}/v2/client/oci/blobs/${absent.descriptor.digest}: 404 BLOB_UNKNOWN`,
+    );
   });
 
   test('cross-repository mount', async () => {
@@ -128,7 +135,9 @@ describe('against an anonymous registry', () => {
     const { layer, manifest } = await pushImage(repo, 'mismatch', 'oci');
     const wrongSize = { ...layer.descriptor, size: layer.descriptor.size - 1 };
     await expect(repo.fetchBlob(wrongSize)).rejects.toThrow(/does not match its descriptor/);
-    await expect(repo.fetchManifest({ ...manifest.descriptor, size: manifest.descriptor.size + 1 })).rejects.toThrow(/does not match its descriptor/);
+    await expect(repo.fetchManifest({ ...manifest.descriptor, size: manifest.descriptor.size + 1 })).rejects.toThrow(
+      /does not match its descriptor/,
+    );
     await expect(repo.resolve(sha256('other'))).rejects.toThrow(/404 MANIFEST_UNKNOWN/);
     // Connections stay usable after the refusals.
     expect(await repo.resolve('mismatch')).toEqual(manifest.descriptor);
@@ -136,7 +145,10 @@ describe('against an anonymous registry', () => {
 });
 
 describe('against a registry that misbehaves', () => {
-  const huge = json({ schemaVersion: 2, mediaType: MediaType.ociManifest, annotations: { padding: 'x'.repeat(MAX_MANIFEST_BYTES) } }, MediaType.ociManifest);
+  const huge = json(
+    { schemaVersion: 2, mediaType: MediaType.ociManifest, annotations: { padding: 'x'.repeat(MAX_MANIFEST_BYTES) } },
+    MediaType.ociManifest,
+  );
   const small = json({ schemaVersion: 2, mediaType: MediaType.ociManifest, layers: [] }, MediaType.ociManifest);
   const layer = blob(randomBytes(200_000));
   const forged = Buffer.from(layer.bytes).fill(0, 1000, 2000);
@@ -179,7 +191,9 @@ describe('against a registry that misbehaves', () => {
     const resolved = await repo.resolve('huge');
     expect(resolved).toEqual(huge.descriptor);
     const before = server.requests.length;
-    await expect(repo.fetchManifest(resolved)).rejects.toThrow(`manifest ${server.host}/lying@${huge.descriptor.digest} is ${huge.descriptor.size} bytes, over the 4194304-byte limit`);
+    await expect(repo.fetchManifest(resolved)).rejects.toThrow(
+      `manifest ${server.host}/lying@${huge.descriptor.digest} is ${huge.descriptor.size} bytes, over the 4194304-byte limit`,
+    );
     expect(server.requests.length).toBe(before);
     // No HEAD digest: the GET fallback stops reading at the cap.
     await expect(repo.resolve('huge-chunked')).rejects.toThrow(`manifest ${server.host}/lying:huge-chunked is over the 4194304-byte limit`);
@@ -189,14 +203,19 @@ describe('against a registry that misbehaves', () => {
 
   test('content that differs from the digest asked for is an error, never a success', async () => {
     const repo = client.repository({ registry: server.host, repository: 'lying' });
-    await expect(repo.resolve(huge.descriptor.digest)).rejects.toThrow(`manifest ${server.host}/lying@${huge.descriptor.digest}: content is ${small.descriptor.digest}`);
+    await expect(repo.resolve(huge.descriptor.digest)).rejects.toThrow(
+      `manifest ${server.host}/lying@${huge.descriptor.digest}: content is ${small.descriptor.digest}`,
+    );
     await expect(repo.fetchManifest({ ...huge.descriptor, size: small.descriptor.size })).rejects.toThrow(/does not match its descriptor/);
 
     const stream = await repo.fetchBlob(layer.descriptor);
     let received = 0;
     const failure = await (async () => {
       for await (const chunk of stream) received += (chunk as Buffer).byteLength;
-    })().then(() => undefined, (error: unknown) => error);
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(String(failure)).toMatch(`blob ${server.host}/lying@${layer.descriptor.digest}: content does not match its descriptor`);
     expect(received).toBeLessThanOrEqual(layer.descriptor.size);
   });

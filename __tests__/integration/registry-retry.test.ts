@@ -55,7 +55,10 @@ beforeEach(() => (faults = []));
 
 function flaky(retry: RetryOptions = {}): { repo: ReturnType<RegistryClient['repository']>; events: RetryEvent[] } {
   const events: RetryEvent[] = [];
-  const client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { baseDelayMs: 5, ...retry, onRetry: (e) => events.push(e) } });
+  const client = new RegistryClient({
+    keychain: new StaticKeychain({}),
+    retry: { baseDelayMs: 5, ...retry, onRetry: (e) => events.push(e) },
+  });
   clients.push(client);
   return { repo: client.repository({ registry: proxy.host, repository: 'flaky' }), events };
 }
@@ -125,7 +128,9 @@ describe('retries', () => {
     const uploads = () => proxy.requests.filter((r) => r.method === 'PUT' && r.url.startsWith('/v2/flaky/blobs/uploads/')).length;
     const putsBefore = uploads();
     faults = [{ on: 'PUT /v2/flaky/blobs/uploads/', answer: { status: 503 }, times: 10 }];
-    await expect(repo.pushBlob(descriptor, Readable.from([upload]))).rejects.toThrow(/PUT .*\/v2\/flaky\/blobs\/uploads\/[^?]+\?…: 503 Service Unavailable/);
+    await expect(repo.pushBlob(descriptor, Readable.from([upload]))).rejects.toThrow(
+      /PUT .*\/v2\/flaky\/blobs\/uploads\/[^?]+\?…: 503 Service Unavailable/,
+    );
     expect(uploads() - putsBefore).toBe(1);
   });
 });
@@ -134,7 +139,10 @@ test('a registry that refuses connections is tried a bounded number of times', a
   const events: RetryEvent[] = [];
   const closed = await startLoopbackServer(() => undefined);
   await closed.stop();
-  const client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: 3, baseDelayMs: 1, onRetry: (e) => events.push(e) } });
+  const client = new RegistryClient({
+    keychain: new StaticKeychain({}),
+    retry: { attempts: 3, baseDelayMs: 1, onRetry: (e) => events.push(e) },
+  });
   clients.push(client);
   await expect(client.repository({ registry: closed.host, repository: 'gone' }).resolve('v1')).rejects.toThrow(
     `GET ${closed.origin}/v2/: connect ECONNREFUSED ${closed.host} (after 3 attempts)`,

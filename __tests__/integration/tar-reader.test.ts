@@ -32,7 +32,10 @@ async function sha256sum(path: string): Promise<string> {
 test('a big GNU tar, plain and gzip: the file hashes as sha256sum says, every blob checked against its name', async () => {
   const gz = join(dir, 'blobs.tar.gz');
   await run('sh', ['-c', 'gzip -1 -c "$1" > "$2"', 'sh', tar, gz]);
-  for (const [path, compression] of [[tar, 'none'], [gz, 'gzip']] as const) {
+  for (const [path, compression] of [
+    [tar, 'none'],
+    [gz, 'gzip'],
+  ] as const) {
     const seen: TarEntry[] = [];
     const file = await readTarFile(path, async (entry, body) => {
       seen.push(entry);
@@ -67,9 +70,13 @@ test('a tar cut at an entry boundary, or inside an entry, is an error naming the
   const cut = join(dir, 'cut.tar');
   await copyFile(tar, cut);
   await truncate(cut, (await stat(tar)).size - 1024);
-  await expect(readTarFile(cut, async () => {})).rejects.toThrow(new RegExp(`^${cut}: the tar ends after \\d+ bytes without its end-of-archive blocks`));
+  await expect(readTarFile(cut, async () => {})).rejects.toThrow(
+    new RegExp(`^${cut}: the tar ends after \\d+ bytes without its end-of-archive blocks`),
+  );
   await truncate(cut, 5 * 1024 * 1024);
   const error = await readTarFile(cut, async () => {}).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(TarReadError);
-  expect((error as Error).message).toMatch(new RegExp(`^${cut}: entry blobs/sha256/[a-f0-9]{64}: Unexpected end of data \\(the file is truncated\\)`));
+  expect((error as Error).message).toMatch(
+    new RegExp(`^${cut}: entry blobs/sha256/[a-f0-9]{64}: Unexpected end of data \\(the file is truncated\\)`),
+  );
 });

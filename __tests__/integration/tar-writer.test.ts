@@ -7,7 +7,14 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { extract, pack as createPack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compressor, decompressor, detectCompression, parseCompression, tarSuffix, type Compression } from '../../src/core/archive/compression.ts';
+import {
+  compressor,
+  decompressor,
+  detectCompression,
+  parseCompression,
+  tarSuffix,
+  type Compression,
+} from '../../src/core/archive/compression.ts';
 import { digestHex, sha256 } from '../../src/core/oci/digest.ts';
 import { walkGraph, type Graph } from '../../src/core/oci/graph.ts';
 import { OciLayout } from '../../src/core/oci/layout.ts';
@@ -70,7 +77,7 @@ interface Entry {
 /** Where each header block starts (sizes read as octal: these tars have no PAX). */
 function headerOffsets(tar: Buffer): number[] {
   const offsets: number[] = [];
-  for (let offset = 0; tar[offset] !== 0; ) {
+  for (let offset = 0; tar[offset] !== 0;) {
     offsets.push(offset);
     offset += 512 + Math.ceil(parseInt(tar.toString('latin1', offset + 124, offset + 135), 8) / 512) * 512;
   }
@@ -104,7 +111,10 @@ describe('writeTar', () => {
     const { contents, graph } = await contentsOf('sources1', 'localhost:5000/gather:sources1');
     const { path } = await write(contents);
     const { stdout } = await run('tar', ['tvf', path], { env: { ...process.env, TZ: 'UTC' } });
-    const lines = stdout.trim().split('\n').map((line) => line.replace(/\s+/g, ' '));
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.replace(/\s+/g, ' '));
     const file = (size: number, name: string) => `-rw-rw-rw- 0/0 ${size} 1970-01-01 00:00 ${name}`;
     const firstIndex = (await entries(await readFile(path)))[1]!;
     expect(lines).toEqual([
@@ -129,9 +139,7 @@ describe('writeTar', () => {
     expect([...magics]).toEqual(['ustar\u000000']);
 
     const read = await entries(tar);
-    expect(read.map((entry) => [entry.uid, entry.gid, entry.uname, entry.gname, entry.mtime])).toEqual(
-      read.map(() => [0, 0, '', '', 0]),
-    );
+    expect(read.map((entry) => [entry.uid, entry.gid, entry.uname, entry.gname, entry.mtime])).toEqual(read.map(() => [0, 0, '', '', 0]));
     expect(read.map((entry) => [entry.name, entry.type, entry.mode.toString(8)])).toEqual([
       ['oci-layout', 'file', '666'],
       ['index.json', 'file', '666'],
@@ -141,9 +149,12 @@ describe('writeTar', () => {
       ['index.json', 'file', '666'],
     ]);
     expect(read[0]?.body.toString()).toBe('{"imageLayoutVersion":"1.0.0"}');
-    const rootJson = `{"mediaType":"${MediaType.ociIndex}","digest":"${contents.root.digest}","size":${contents.root.size},"annotations":{"org.opencontainers.image.ref.name":"localhost:5000/gather:sources2"}}`;
+    const rootJson =
+      `{"mediaType":"${MediaType.ociIndex}","digest":"${contents.root.digest}","size":${contents.root.size},` +
+      `"annotations":{"org.opencontainers.image.ref.name":"localhost:5000/gather:sources2"}}`;
     const annotationsJson =
-      '{"vnd.act3-ace.data.layer.size.deduplicated":"0","vnd.act3-ace.data.serialization.tool":"batch-serialize test","vnd.act3-ace.data.serialization.version":"2"}';
+      '{"vnd.act3-ace.data.layer.size.deduplicated":"0","vnd.act3-ace.data.serialization.tool":"batch-serialize test",' +
+      '"vnd.act3-ace.data.serialization.version":"2"}';
     expect(read[1]?.body.toString()).toBe(
       `{"schemaVersion":2,"mediaType":"${MediaType.ociIndex}","manifests":[${rootJson}],"annotations":${annotationsJson}}`,
     );
@@ -173,11 +184,15 @@ describe('writeTar', () => {
 
   test('the same input gives the same bytes; gzip and zstd wrap that very tar', async () => {
     const { contents } = await contentsOf('sources2', 'localhost:5000/gather:sources2');
-    const fresh = async (options: TarOptions) => write({ ...(await contentsOf('sources2', 'localhost:5000/gather:sources2')).contents }, options);
+    const fresh = async (options: TarOptions) =>
+      write({ ...(await contentsOf('sources2', 'localhost:5000/gather:sources2')).contents }, options);
     const plain = await write(contents);
     expect((await fresh({ compression: 'none' })).result.sha256).toBe(plain.result.sha256);
     const tar = await readFile(plain.path);
-    for (const [compression, tool] of [['gzip', 'gzip'], ['zstd', 'zstd']] as const) {
+    for (const [compression, tool] of [
+      ['gzip', 'gzip'],
+      ['zstd', 'zstd'],
+    ] as const) {
       const first = await fresh({ compression });
       const second = await fresh({ compression });
       expect(second.result.sha256).toBe(first.result.sha256);
@@ -240,11 +255,18 @@ describe('writeTar', () => {
     };
 
     test('a source shorter than its descriptor', async () => {
-      await expectFailure(withBlob(async () => Readable.from([data.subarray(0, 1000)])), new RegExp(`${blob.digest}: source ended after 1000 of the 16000 bytes`));
+      await expectFailure(
+        withBlob(async () => Readable.from([data.subarray(0, 1000)])),
+        new RegExp(`${blob.digest}: source ended after 1000 of the 16000 bytes`),
+      );
     });
 
     test('a source longer than its descriptor', async () => {
-      await expectFailure(withBlob(async () => Readable.from([data, Buffer.from('x')])), new RegExp(`${blob.digest}: source gave more than the 16000 bytes`), 'zstd');
+      await expectFailure(
+        withBlob(async () => Readable.from([data, Buffer.from('x')])),
+        new RegExp(`${blob.digest}: source gave more than the 16000 bytes`),
+        'zstd',
+      );
     });
 
     test('a source failing mid-way', async () => {
@@ -252,11 +274,18 @@ describe('writeTar', () => {
         yield data.subarray(0, 5000);
         throw new Error('connection reset by peer');
       }
-      await expectFailure(withBlob(async () => Readable.from(failing())), /connection reset by peer/, 'gzip');
+      await expectFailure(
+        withBlob(async () => Readable.from(failing())),
+        /connection reset by peer/,
+        'gzip',
+      );
     });
 
     test('a source that cannot be opened', async () => {
-      await expectFailure(withBlob(() => Promise.reject(new Error('registry said 404'))), /registry said 404/);
+      await expectFailure(
+        withBlob(() => Promise.reject(new Error('registry said 404'))),
+        /registry said 404/,
+      );
     });
 
     test('a corrupted blob in a layout', async () => {
@@ -295,8 +324,10 @@ describe('writeTar', () => {
           `process.on('SIGXFSZ', () => {});`,
           `const contents = ${JSON.stringify({ root, manifests: [root], annotations })};`,
           `const body = (text) => async () => Readable.from([Buffer.from(text)]);`,
-          `contents.blobs = [{ descriptor: contents.root, open: body('{}') }, { descriptor: ${JSON.stringify(blob)}, open: body(${JSON.stringify(data.toString())}) }];`,
-          `await writeTar(${JSON.stringify(path)}, contents, { compression: 'none' }).catch((e) => console.log(e.message, existsSync(${JSON.stringify(path)})));`,
+          `contents.blobs = [{ descriptor: contents.root, open: body('{}') },`,
+          `  { descriptor: ${JSON.stringify(blob)}, open: body(${JSON.stringify(data.toString())}) }];`,
+          `await writeTar(${JSON.stringify(path)}, contents, { compression: 'none' })`,
+          `  .catch((e) => console.log(e.message, existsSync(${JSON.stringify(path)})));`,
         ].join('\n'),
       );
       // a few KiB allowed (the unit depends on the shell): the blob's 16000 bytes cannot fit
@@ -333,7 +364,9 @@ describe('standard clients read the tar', () => {
     const raw = await run('skopeo', ['inspect', '--raw', `oci-archive:${path}:${reference}`], { encoding: 'buffer' });
     expect(sha256(raw.stdout)).toBe(images.sources1.root.digest);
     const nested = (await write((await contentsOf('sources2', 'localhost:5000/gather:sources2')).contents)).path;
-    const rawNested = await run('skopeo', ['inspect', '--raw', `oci-archive:${nested}:localhost:5000/gather:sources2`], { encoding: 'buffer' });
+    const rawNested = await run('skopeo', ['inspect', '--raw', `oci-archive:${nested}:localhost:5000/gather:sources2`], {
+      encoding: 'buffer',
+    });
     expect(sha256(rawNested.stdout)).toBe(images.sources2.root.digest);
     // skopeo 1.9 copies no index of indexes, so the copy is of sources1 (OCI and Docker manifests)
     const copy = join(dir, 'skopeo-copy');

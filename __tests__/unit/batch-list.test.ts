@@ -5,7 +5,8 @@ const rows = (text: string) => parseBatchList(text, 'batch.csv').map(({ name, ar
 
 describe('batch list (docs/formats.md)', () => {
   test("the tutorial's FAQ form: spaces, header and trailing comments", () => {
-    const text = 'name, artifact # header\ntools, localhost:5000/gather:sources1 # artifact 1\nops, localhost:5000/gather:ops1 # artifact 2\n';
+    const text =
+      'name, artifact # header\ntools, localhost:5000/gather:sources1 # artifact 1\nops, localhost:5000/gather:ops1 # artifact 2\n';
     expect(rows(text)).toEqual([
       ['tools', 'localhost:5000/gather:sources1', 'batch.csv:2'],
       ['ops', 'localhost:5000/gather:ops1', 'batch.csv:3'],

@@ -51,7 +51,11 @@ describe('ledger record-keeping.ledger.jsonl (docs/formats.md "Ledger")', () => 
     ['a bad root digest', { ...entry, digest: 'sha256:abc' }, /:2: damaged ledger: digest is not a sha256 digest/],
     ['tar facts without a size', { ...entry, tar: { sha256: B } }, /:2: damaged ledger: tar is neither null nor/],
     ['a negative blob size', { ...entry, blobs: [{ ...entry.blobs[0], size: -5 }] }, /:2: damaged ledger: blobs\[0\] is not/],
-    ['a fractional blob size', { ...entry, blobs: [entry.blobs[0], { ...entry.blobs[0], size: 1.5 }] }, /:2: damaged ledger: blobs\[1\] is not/],
+    [
+      'a fractional blob size',
+      { ...entry, blobs: [entry.blobs[0], { ...entry.blobs[0], size: 1.5 }] },
+      /:2: damaged ledger: blobs\[1\] is not/,
+    ],
     ['a blob without a media type', { ...entry, blobs: [{ digest: B, size: 1 }] }, /:2: damaged ledger: blobs\[0\] is not/],
   ];
   test.each(damaged)('refuses %s, naming the file, line and field', async (_what, line, message) => {

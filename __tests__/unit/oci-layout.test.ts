@@ -57,8 +57,19 @@ describe('resolve', () => {
     const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config, layers: [] }));
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [] }));
     const { layout } = await copyOf('unlabelled');
-    await writeOciLayout(join(dir, 'unlabelled'), new Map([[sha256(manifest), manifest], [sha256(index), index]]), []);
-    expect(await layout.resolve(sha256(manifest))).toEqual({ mediaType: MediaType.ociManifest, digest: sha256(manifest), size: manifest.byteLength });
+    await writeOciLayout(
+      join(dir, 'unlabelled'),
+      new Map([
+        [sha256(manifest), manifest],
+        [sha256(index), index],
+      ]),
+      [],
+    );
+    expect(await layout.resolve(sha256(manifest))).toEqual({
+      mediaType: MediaType.ociManifest,
+      digest: sha256(manifest),
+      size: manifest.byteLength,
+    });
     expect(await layout.resolve(sha256(index))).toEqual({ mediaType: MediaType.ociIndex, digest: sha256(index), size: index.byteLength });
   });
 

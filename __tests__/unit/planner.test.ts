@@ -34,7 +34,8 @@ const otherBlobs = (set: ImageSet) => {
   const manifests = digests(manifestsChildrenFirst(set));
   return [...set.blobs.keys()].filter((digest) => !manifests.has(digest));
 };
-const sizeOf = (set: ImageSet, keys: Iterable<string>) => [...keys].reduce((sum, digest) => sum + (set.blobs.get(digest)?.byteLength ?? 0), 0);
+const sizeOf = (set: ImageSet, keys: Iterable<string>) =>
+  [...keys].reduce((sum, digest) => sum + (set.blobs.get(digest)?.byteLength ?? 0), 0);
 
 function plan(rows: string[], state: { tracker?: TrackerRow[]; ledger?: LedgerEntry[]; dedupScope?: DedupScope } = {}): Promise<Plan> {
   const input: PlanInput = {
@@ -54,7 +55,16 @@ function shipped(result: Plan, index = 0): { row: TrackerRow; entry: LedgerEntry
   if (tar === undefined) throw new Error(`no tar ${index} planned`);
   const row = { syncName: tar.syncName, number: tar.number, name: tar.entry.name, artifact: tar.entry.artifact, digest: tar.root.digest };
   const blobs = tar.graph.nodes.map(({ descriptor: { digest, size, mediaType } }) => ({ digest, size, mediaType }));
-  return { row, entry: { syncName: tar.syncName, artifact: tar.entry.artifact, digest: tar.root.digest, tar: { sha256: 'sha256:' + '0'.repeat(64), bytes: 1 }, blobs } };
+  return {
+    row,
+    entry: {
+      syncName: tar.syncName,
+      artifact: tar.entry.artifact,
+      digest: tar.root.digest,
+      tar: { sha256: 'sha256:' + '0'.repeat(64), bytes: 1 },
+      blobs,
+    },
+  };
 }
 
 describe('planBatch: what each tar carries', () => {
@@ -131,12 +141,16 @@ describe('planBatch: what each tar carries', () => {
       expect.objectContaining({ syncName: '000001-tools.tar', digest: images.sources1.root.digest, tar: null }),
     ]);
     expect(digests(result.learned[0]?.blobs ?? [])).toEqual(new Set(images.sources1.blobs.keys()));
-    expect(digests(result.tars[0]?.deduplicated ?? [])).toEqual(new Set(otherBlobs(images.sources2).filter((d) => images.sources1.blobs.has(d))));
+    expect(digests(result.tars[0]?.deduplicated ?? [])).toEqual(
+      new Set(otherBlobs(images.sources2).filter((d) => images.sources1.blobs.has(d))),
+    );
   });
 
   test('an artifact that cannot be resolved fails the plan naming file:line, with every other row resolved', async () => {
     const failure = plan([`tools,${HOST}/gather:sources1`, `ops,${HOST}/gather:nope`]);
-    await expect(failure).rejects.toThrow(/cannot resolve 1 of 2 artifacts; nothing was written:\n {2}batch\.csv:2: src\.example\/gather:nope: .*not found/);
+    await expect(failure).rejects.toThrow(
+      /cannot resolve 1 of 2 artifacts; nothing was written:\n {2}batch\.csv:2: src\.example\/gather:nope: .*not found/,
+    );
   });
 
   test('a tracker row whose blobs cannot be learned stops the plan and says what to restore', async () => {

@@ -4,7 +4,12 @@ import { progressReporter } from '../../src/core/serialize/progress.ts';
 import type { WrittenTar } from '../../src/core/serialize/write-tars.ts';
 
 const MiB = 1024 * 1024;
-const tar = { syncName: '000002-tools.tar', contentBytes: 100 * MiB, blobs: [{}, {}], entry: { artifact: 'localhost:5000/gather:sources2' } } as unknown as PlannedTar;
+const tar = {
+  syncName: '000002-tools.tar',
+  contentBytes: 100 * MiB,
+  blobs: [{}, {}],
+  entry: { artifact: 'localhost:5000/gather:sources2' },
+} as unknown as PlannedTar;
 const written = { syncName: '000002-tools.tar', bytes: 100 * MiB } as WrittenTar;
 
 function terminal(isTTY: boolean) {

@@ -47,11 +47,11 @@ describe('docker reference grammar', () => {
     expect(apiHost('localhost:5000')).toBe('localhost:5000');
     expect(formatReference(pinned(parseReference('localhost:5000/gather:sources1'), D))).toBe(`localhost:5000/gather@${D}`);
     expect(formatReference(parseReference('ubuntu'))).toBe('docker.io/library/ubuntu:latest');
-    expect([isLoopbackHost('localhost:5000'), isLoopbackHost('127.1.2.3'), isLoopbackHost('[::1]:80'), isLoopbackHost('example.com')]).toEqual([
-      true,
-      true,
-      true,
-      false,
-    ]);
+    expect([
+      isLoopbackHost('localhost:5000'),
+      isLoopbackHost('127.1.2.3'),
+      isLoopbackHost('[::1]:80'),
+      isLoopbackHost('example.com'),
+    ]).toEqual([true, true, true, false]);
   });
 });

@@ -58,11 +58,17 @@ test('auths entries: base64 auth, username/password, identitytoken; Docker Hub u
 test('credHelpers come first, then auths, then credsStore; "not found" is anonymous', async () => {
   const { env, log } = await helpers({
     special: `printf '{"Username":"helper-user","Secret":"helper-secret"}'`,
-    store: `if [ "$server" = https://index.docker.io/v1/ ]; then printf '{"Username":"<token>","Secret":"hub-refresh"}'; else echo 'credentials not found in native keychain'; exit 1; fi`,
+    store:
+      `if [ "$server" = https://index.docker.io/v1/ ]; then printf '{"Username":"<token>","Secret":"hub-refresh"}'; ` +
+      `else echo 'credentials not found in native keychain'; exit 1; fi`,
   });
   const keychain = new DockerConfigKeychain({
     configDir: await configDir({
-      auths: { 'special.example.com': { auth: b64('file:user') }, 'file.example.com': { auth: b64('file:user') }, 'https://index.docker.io/v1/': {} },
+      auths: {
+        'special.example.com': { auth: b64('file:user') },
+        'file.example.com': { auth: b64('file:user') },
+        'https://index.docker.io/v1/': {},
+      },
       credHelpers: { 'special.example.com': 'special' },
       credsStore: 'store',
     }),
@@ -82,7 +88,9 @@ test('credHelpers come first, then auths, then credsStore; "not found" is anonym
 test('helper failures and broken configs are clear errors without secrets', async () => {
   const { env } = await helpers({ broken: `echo 'keychain locked' >&2; exit 3` });
   const broken = new DockerConfigKeychain({ configDir: await configDir({ credsStore: 'broken' }), env });
-  await expect(broken.credentialsFor('r.example.com')).rejects.toThrow('docker-credential-broken get r.example.com failed (exit 3): keychain locked');
+  await expect(broken.credentialsFor('r.example.com')).rejects.toThrow(
+    'docker-credential-broken get r.example.com failed (exit 3): keychain locked',
+  );
 
   const missingDir = await configDir({ credHelpers: { 'r.example.com': 'absent' } });
   await expect(new DockerConfigKeychain({ configDir: missingDir, env }).credentialsFor('r.example.com')).rejects.toThrow(
@@ -94,23 +102,38 @@ test('helper failures and broken configs are clear errors without secrets', asyn
     `${join(badDir, 'config.json')}: not a valid Docker config`,
   );
   const notAuth = await configDir({ auths: { 'r.example.com': { auth: b64('no-colon-here') } } });
-  await expect(new DockerConfigKeychain({ configDir: notAuth }).credentialsFor('r.example.com')).rejects.toThrow(/"auth" is not base64 of user:password/);
+  await expect(new DockerConfigKeychain({ configDir: notAuth }).credentialsFor('r.example.com')).rejects.toThrow(
+    /"auth" is not base64 of user:password/,
+  );
 });
 
 test('where the config is found: DOCKER_CONFIG, else ~/.docker; none at all is anonymous', async () => {
   const viaEnv = await configDir({ auths: { 'r.example.com': { username: 'env', password: 'x' } } });
-  expect(await new DockerConfigKeychain({ env: { DOCKER_CONFIG: viaEnv } }).credentialsFor('r.example.com')).toEqual({ username: 'env', password: 'x' });
+  expect(await new DockerConfigKeychain({ env: { DOCKER_CONFIG: viaEnv } }).credentialsFor('r.example.com')).toEqual({
+    username: 'env',
+    password: 'x',
+  });
 
   const home = await mkdtemp(join(dir, 'home-'));
   await mkdir(join(home, '.docker'));
-  await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'r.example.com': { username: 'home', password: 'y' } } }));
-  expect(await new DockerConfigKeychain({ env: { HOME: home } }).credentialsFor('r.example.com')).toEqual({ username: 'home', password: 'y' });
+  await writeFile(
+    join(home, '.docker', 'config.json'),
+    JSON.stringify({ auths: { 'r.example.com': { username: 'home', password: 'y' } } }),
+  );
+  expect(await new DockerConfigKeychain({ env: { HOME: home } }).credentialsFor('r.example.com')).toEqual({
+    username: 'home',
+    password: 'y',
+  });
 
   expect(await new DockerConfigKeychain({ env: { DOCKER_CONFIG: join(dir, 'nowhere') } }).credentialsFor('r.example.com')).toBeUndefined();
 });
 
 test('explicit credentials win over the Docker config', async () => {
-  const options = { configDir: await configDir({ auths: { 'r.example.com': { username: 'file', password: 'f' }, 'o.example.com': { username: 'o', password: 'o' } } }) };
+  const options = {
+    configDir: await configDir({
+      auths: { 'r.example.com': { username: 'file', password: 'f' }, 'o.example.com': { username: 'o', password: 'o' } },
+    }),
+  };
   const keychain = defaultKeychain({ 'https://r.example.com': { username: 'action', password: 'a' } }, options);
   expect(await keychain.credentialsFor('r.example.com')).toEqual({ username: 'action', password: 'a' });
   expect(await keychain.credentialsFor('o.example.com')).toEqual({ username: 'o', password: 'o' });

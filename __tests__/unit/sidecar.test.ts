@@ -12,7 +12,7 @@ beforeEach(async () => {
 });
 
 describe('the .sha256 sidecar (docs/formats.md "Checksums")', () => {
-  test("is one sha256sum line naming the file by its base name, so `sha256sum -c` runs from the sync directory", async () => {
+  test('is one sha256sum line naming the file by its base name, so `sha256sum -c` runs from the sync directory', async () => {
     expect(await writeSidecar(tar, SHA)).toBe(`${tar}.sha256`);
     expect(await readFile(`${tar}.sha256`, 'utf8')).toBe(`${'c'.repeat(64)}  000001-tools.tar.zst\n`);
     expect(await checkSidecar(tar, SHA)).toEqual({ state: 'match' });

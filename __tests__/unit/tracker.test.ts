@@ -10,7 +10,9 @@ const B = 'sha256:' + 'b'.repeat(64);
 
 describe('tracker record-keeping.csv (docs/formats.md)', () => {
   test("reads ace-dt's tutorial tracker", () => {
-    const text = `sync_name,artifact,digest\n000001-tools.tar,localhost:5000/gather:sources1,${A}\n000002-tools.tar.zst,localhost:5000/gather:sources2,${B}\n`;
+    const text =
+      `sync_name,artifact,digest\n000001-tools.tar,localhost:5000/gather:sources1,${A}\n` +
+      `000002-tools.tar.zst,localhost:5000/gather:sources2,${B}\n`;
     const rows = parseTracker(text, 'rk.csv');
     expect(rows).toEqual([
       { syncName: '000001-tools.tar', number: 1, name: 'tools', artifact: 'localhost:5000/gather:sources1', digest: A },
@@ -20,7 +22,9 @@ describe('tracker record-keeping.csv (docs/formats.md)', () => {
   });
 
   test('names with - and . parse back; quoting only when needed', () => {
-    const rows = [{ syncName: syncName(12, 'my-tools.v2', 'gzip'), number: 12, name: 'my-tools.v2', artifact: 'ocidir://a,b:1', digest: A }];
+    const rows = [
+      { syncName: syncName(12, 'my-tools.v2', 'gzip'), number: 12, name: 'my-tools.v2', artifact: 'ocidir://a,b:1', digest: A },
+    ];
     expect(rows[0]?.syncName).toBe('000012-my-tools.v2.tar.gz');
     const text = formatTracker(rows);
     expect(text).toBe(`sync_name,artifact,digest\n000012-my-tools.v2.tar.gz,"ocidir://a,b:1",${A}\n`);

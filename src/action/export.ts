@@ -71,7 +71,8 @@ export async function exportImpl(settings: ActionSettings, services: Services): 
       await saveTracker(files, prefix, key, restored, services);
       core.setOutput(Outputs.TrackerCacheKey, key);
     }
-    if (settings.upload && (await pathExists(files.tracker))) await uploadTrackerArtifact(settings, files.syncDir, [files.tracker, files.ledger], services);
+    if (settings.upload && (await pathExists(files.tracker)))
+      await uploadTrackerArtifact(settings, files.syncDir, [files.tracker, files.ledger], services);
 
     core.setOutput(Outputs.Tars, JSON.stringify(written.map((tar) => tar.path)));
     core.setOutput(Outputs.Bytes, String(totalsOf(written).bytes));

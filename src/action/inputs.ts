@@ -2,7 +2,13 @@ import * as core from '@actions/core';
 import { join } from 'node:path';
 import type { BatchSettings } from '../core/serialize/run.ts';
 import { InputError } from '../core/input-error.ts';
-import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/setting-values.ts';
+import {
+  checkTrackerFilename,
+  parseCompressionLevel,
+  parseCompressionSetting,
+  parseDedupScope,
+  parseWholeNumber,
+} from '../core/setting-values.ts';
 import { CONCURRENCY_RANGE } from '../core/defaults.ts';
 import { InputDefaults, Inputs } from './constants.ts';
 

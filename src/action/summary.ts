@@ -12,9 +12,15 @@ function restoredNote(restored: Restored, prefix: string): string {
     case 'cache':
       return `Tracker restored from cache entry <code>${restored.key}</code>.`;
     case 'artifact':
-      return `⚠️ <b>No cache entry for <code>${prefix}-</code></b> (evicted?): the tracker was rebuilt from artifact <code>${restored.name}</code> of run ${restored.runId}.`;
+      return (
+        `⚠️ <b>No cache entry for <code>${prefix}-</code></b> (evicted?): ` +
+        `the tracker was rebuilt from artifact <code>${restored.name}</code> of run ${restored.runId}.`
+      );
     case 'nothing':
-      return `⚠️ <b>No tracker found</b> (no cache entry for <code>${prefix}-</code>, no artifact <code>${prefix}-tracker</code>): a first run, everything is serialized.`;
+      return (
+        `⚠️ <b>No tracker found</b> (no cache entry for <code>${prefix}-</code>, no artifact <code>${prefix}-tracker</code>): ` +
+        'a first run, everything is serialized.'
+      );
   }
 }
 
@@ -55,5 +61,7 @@ export async function writePlanSummary(result: BatchResult, restored: Restored, 
 function addUpToDate(result: BatchResult | undefined): void {
   const upToDate = result?.plan.upToDate ?? [];
   if (upToDate.length === 0) return;
-  core.summary.addRaw('<p>Up to date:</p>', true).addList(upToDate.map(({ entry, row }) => `${entry.name}: ${entry.artifact} (in ${row.syncName})`));
+  core.summary
+    .addRaw('<p>Up to date:</p>', true)
+    .addList(upToDate.map(({ entry, row }) => `${entry.name}: ${entry.artifact} (in ${row.syncName})`));
 }

@@ -6,9 +6,7 @@ import type { Services } from './services.ts';
 
 /** Where this run's tracker came from: said in the log and, loudly, in the summary. */
 export type Restored =
-  | { from: 'cache'; key: string }
-  | { from: 'artifact'; name: string; artifactId: number; runId: number }
-  | { from: 'nothing' };
+  { from: 'cache'; key: string } | { from: 'artifact'; name: string; artifactId: number; runId: number } | { from: 'nothing' };
 
 export interface TrackerFiles {
   syncDir: string;
@@ -38,7 +36,9 @@ export async function restoreTracker(files: TrackerFiles, prefix: string, servic
   if (artifact !== undefined) {
     await services.artifacts.download(artifact, files.syncDir);
     if (!(await pathExists(files.tracker))) {
-      throw new Error(`artifact ${name} (id ${artifact.id}, run ${artifact.runId}) holds no ${files.tracker.slice(files.syncDir.length + 1)}`);
+      throw new Error(
+        `artifact ${name} (id ${artifact.id}, run ${artifact.runId}) holds no ${files.tracker.slice(files.syncDir.length + 1)}`,
+      );
     }
     core.warning(`No cache entry starts with ${prefix}-; rebuilt the tracker from artifact ${name} of run ${artifact.runId}.`);
     return { from: 'artifact', name, artifactId: artifact.id, runId: artifact.runId };

@@ -2,7 +2,13 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { BatchSettings } from '../core/serialize/run.ts';
 import { parseDestination } from '../core/far-side/destination.ts';
 import { InputError } from '../core/input-error.ts';
-import { checkTrackerFilename, parseCompressionLevel, parseCompressionSetting, parseDedupScope, parseWholeNumber } from '../core/setting-values.ts';
+import {
+  checkTrackerFilename,
+  parseCompressionLevel,
+  parseCompressionSetting,
+  parseDedupScope,
+  parseWholeNumber,
+} from '../core/setting-values.ts';
 import { CONCURRENCY_RANGE, Defaults } from '../core/defaults.ts';
 import type { VerifyOptions } from '../core/far-side/verify.ts';
 import type { Destination } from '../core/far-side/destination.ts';
@@ -128,7 +134,8 @@ function parseDeserialize(argv: string[]): Command {
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return { kind: 'help', usage: DESERIALIZE_USAGE };
-  if (positionals.length !== 2) throw new UsageError(`deserialize expects SYNC-DIRECTORY and DEST, got ${positionals.length} argument(s)`, DESERIALIZE_USAGE);
+  if (positionals.length !== 2)
+    throw new UsageError(`deserialize expects SYNC-DIRECTORY and DEST, got ${positionals.length} argument(s)`, DESERIALIZE_USAGE);
   const scatterMap = values['scatter-map'];
   if (scatterMap !== undefined && values.scatter !== true) throw new UsageError('--scatter-map needs --scatter', DESERIALIZE_USAGE);
   return checked(DESERIALIZE_USAGE, () => ({

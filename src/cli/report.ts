@@ -40,8 +40,12 @@ export function formatVerifyReport(report: VerifyReport): string {
     ...report.problems,
     ...report.tars.flatMap((tar) => [
       ...tar.problems.map((problem) => `${tar.syncName}: ${problem}`),
-      ...tar.missing.slice(0, LISTED_BLOBS).map((blob) => `${tar.syncName}: needs ${blob.digest} (${blob.mediaType}, ${blob.size} bytes), ${holders(blob.expectedIn)}`),
-      ...(tar.missing.length > LISTED_BLOBS ? [`${tar.syncName}: … and ${tar.missing.length - LISTED_BLOBS} more blob(s) (--json lists them all)`] : []),
+      ...tar.missing
+        .slice(0, LISTED_BLOBS)
+        .map((blob) => `${tar.syncName}: needs ${blob.digest} (${blob.mediaType}, ${blob.size} bytes), ${holders(blob.expectedIn)}`),
+      ...(tar.missing.length > LISTED_BLOBS
+        ? [`${tar.syncName}: … and ${tar.missing.length - LISTED_BLOBS} more blob(s) (--json lists them all)`]
+        : []),
     ]),
   ];
   const notes = [...report.notes, ...report.tars.flatMap((tar) => tar.notes.map((note) => `${tar.syncName}: ${note}`))];

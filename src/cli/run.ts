@@ -53,7 +53,9 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
   try {
     const result = await runBatch(command.settings, storages, progressReporter(process.stderr));
     process.stdout.write(
-      command.json ? `${JSON.stringify(resultJson(result, command.settings.dryRun), null, 2)}\n` : `${formatReport(result, command.settings.dryRun)}\n`,
+      command.json
+        ? `${JSON.stringify(resultJson(result, command.settings.dryRun), null, 2)}\n`
+        : `${formatReport(result, command.settings.dryRun)}\n`,
     );
     return 0;
   } finally {
@@ -64,7 +66,8 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
 async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<number> {
   const { verifySyncDir } = await import(/* webpackMode: "eager" */ '../core/far-side/verify.ts');
   const report = await verifySyncDir(command.options, {
-    tarChecked: (tar) => process.stderr.write(`${tar.syncName}: ${tar.ok ? 'ok' : 'FAILED'}${tar.bytes === null ? '' : `, ${formatBytes(tar.bytes)}`}\n`),
+    tarChecked: (tar) =>
+      process.stderr.write(`${tar.syncName}: ${tar.ok ? 'ok' : 'FAILED'}${tar.bytes === null ? '' : `, ${formatBytes(tar.bytes)}`}\n`),
   });
   process.stdout.write(command.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
   return report.ok ? 0 : 1;
@@ -81,15 +84,19 @@ async function deserialize(command: DeserializeCommand): Promise<number> {
   const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
   const uploadLine = throttle(LOG_LINE_INTERVAL_MS);
   try {
-    const result = await deserializeSyncDir({ dir: command.dir, destination: command.destination, dedupScope: command.dedupScope, scatter }, registries, {
-      tarStarted: (tar) => process.stderr.write(`${tar.syncName}: checking, then loading\n`),
-      note: (tar, note) => process.stderr.write(`${tar.syncName}: note: ${note}\n`),
-      uploading: (tar, done, total) => {
-        if (!uploadLine.due()) return;
-        process.stderr.write(`${tar.syncName}: ${formatBytes(done)} of ${formatBytes(total)} uploaded\n`);
+    const result = await deserializeSyncDir(
+      { dir: command.dir, destination: command.destination, dedupScope: command.dedupScope, scatter },
+      registries,
+      {
+        tarStarted: (tar) => process.stderr.write(`${tar.syncName}: checking, then loading\n`),
+        note: (tar, note) => process.stderr.write(`${tar.syncName}: note: ${note}\n`),
+        uploading: (tar, done, total) => {
+          if (!uploadLine.due()) return;
+          process.stderr.write(`${tar.syncName}: ${formatBytes(done)} of ${formatBytes(total)} uploaded\n`);
+        },
+        tarLoaded: (tar) => process.stderr.write(`${tar.syncName}: loaded as ${tar.reference}, recorded\n`),
       },
-      tarLoaded: (tar) => process.stderr.write(`${tar.syncName}: loaded as ${tar.reference}, recorded\n`),
-    });
+    );
     process.stdout.write(command.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDeserializeResult(result)}\n`);
     return 0;
   } finally {

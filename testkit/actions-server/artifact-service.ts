@@ -50,7 +50,9 @@ export class ArtifactService {
   }
 
   infos(): ArtifactInfo[] {
-    return this.#artifacts.map(({ runBackendId: _run, jobBackendId: _job, blobPath: _path, updatedAt: _updated, ...info }) => ({ ...info }));
+    return this.#artifacts.map(({ runBackendId: _run, jobBackendId: _job, blobPath: _path, updatedAt: _updated, ...info }) => ({
+      ...info,
+    }));
   }
 
   expire(id: number): void {
@@ -72,7 +74,8 @@ export class ArtifactService {
     const fileName = artifact.mimeType === 'application/zip' ? `${artifact.name}.zip` : artifact.name;
     return this.#blobs.signedUrl(artifact.blobPath, 'r', {
       ttlMs: 60_000,
-      contentDisposition: `attachment; filename="${fileName.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(fileName)}`,
+      contentDisposition:
+        `attachment; filename="${fileName.replace(/[^\x20-\x7e]|"/g, '_')}"; ` + `filename*=UTF-8''${encodeURIComponent(fileName)}`,
     });
   }
 
@@ -110,7 +113,8 @@ export class ArtifactService {
     const version = int64Field(request, 'version');
     if (version !== 4 && version !== 7) throw new TwirpError('invalid_argument', `artifact version ${String(version)} is not supported`);
     const sameName = this.#artifacts.filter((a) => a.runBackendId === run.runBackendId && a.name === name);
-    if (sameName.some((a) => a.finalized)) throw new TwirpError('already_exists', 'an artifact with this name already exists on the workflow run');
+    if (sameName.some((a) => a.finalized))
+      throw new TwirpError('already_exists', 'an artifact with this name already exists on the workflow run');
     await Promise.all(sameName.map((a) => this.delete(a)));
     const expiresAt = stringField(request, 'expires_at');
     const now = new Date();
@@ -147,7 +151,8 @@ export class ArtifactService {
     const uploaded = this.#blobs.size(artifact.blobPath);
     if (uploaded === undefined) throw new TwirpError('failed_precondition', `nothing was uploaded for artifact ${name}`);
     const size = int64Field(request, 'size') ?? 0;
-    if (size !== uploaded) throw new TwirpError('invalid_argument', `size ${size} but ${uploaded} bytes were uploaded for artifact ${name}`);
+    if (size !== uploaded)
+      throw new TwirpError('invalid_argument', `size ${size} but ${uploaded} bytes were uploaded for artifact ${name}`);
     Object.assign(artifact, { finalized: true, size, digest: stringField(request, 'hash') || undefined, updatedAt: new Date() });
     return { ok: true, artifact_id: String(artifact.id) };
   }
@@ -155,7 +160,9 @@ export class ArtifactService {
   #list(request: Message, run: Run): Message {
     const nameFilter = stringField(request, 'name_filter');
     const idFilter = int64Field(request, 'id_filter');
-    const artifacts = this.#visible(run).filter((a) => (nameFilter === '' || a.name === nameFilter) && (idFilter === undefined || a.id === idFilter));
+    const artifacts = this.#visible(run).filter(
+      (a) => (nameFilter === '' || a.name === nameFilter) && (idFilter === undefined || a.id === idFilter),
+    );
     return {
       artifacts: artifacts.map((a) => ({
         workflow_run_backend_id: a.runBackendId,

@@ -141,7 +141,8 @@ export class BlobStore {
   async #commitBlockList(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     // 50,000 blocks (Azure's most) of 64-character ids fit.
     const xml = (await readBody(req, 8 << 20)).toString('utf8');
-    if (!/<BlockList>[\s\S]*<\/BlockList>|<BlockList\s*\/>/.test(xml)) return storageError(res, 400, 'InvalidXmlDocument', 'body is not a BlockList');
+    if (!/<BlockList>[\s\S]*<\/BlockList>|<BlockList\s*\/>/.test(xml))
+      return storageError(res, 400, 'InvalidXmlDocument', 'body is not a BlockList');
     const ids = [...xml.matchAll(/<(Latest|Uncommitted|Committed)>([^<]*)<\/\1>/g)].map((m) => m[2] ?? '');
     const blocks = this.#staged.get(path) ?? new Map<string, { file: string; size: number }>();
     const missing = ids.find((id) => !blocks.has(id));
@@ -210,7 +211,12 @@ export class BlobStore {
 
   #writeHeaders(path: string): OutgoingHttpHeaders {
     const blob = this.#blobs.get(path)!;
-    return { etag: blob.etag, 'last-modified': blob.lastModified.toUTCString(), 'x-ms-version': apiVersion, 'x-ms-request-server-encrypted': 'true' };
+    return {
+      etag: blob.etag,
+      'last-modified': blob.lastModified.toUTCString(),
+      'x-ms-version': apiVersion,
+      'x-ms-request-server-encrypted': 'true',
+    };
   }
 
   async #dropStaged(path: string): Promise<void> {
@@ -234,7 +240,8 @@ export class BlobStore {
     const expected = Buffer.from(this.#signature(path, query));
     if (given.byteLength !== expected.byteLength || !timingSafeEqual(given, expected)) return 'Signature did not match';
     if (!(Date.parse(query.get('se') ?? '') > Date.now())) return 'Signed expiry time has passed';
-    if (!(query.get('sp') ?? '').includes(needs)) return `This request is not authorized to perform this operation using this permission (needs ${needs})`;
+    if (!(query.get('sp') ?? '').includes(needs))
+      return `This request is not authorized to perform this operation using this permission (needs ${needs})`;
     return undefined;
   }
 }
@@ -259,8 +266,17 @@ async function receive(req: IncomingMessage, res: ServerResponse, file: string, 
   return false;
 }
 
-function storageError(res: ServerResponse, status: number, code: string, message: string, headOnly = false, extra: OutgoingHttpHeaders = {}): void {
-  const body = Buffer.from(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`);
+function storageError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headOnly = false,
+  extra: OutgoingHttpHeaders = {},
+): void {
+  const body = Buffer.from(
+    `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`,
+  );
   res.writeHead(status, {
     'content-type': 'application/xml',
     'x-ms-error-code': code,

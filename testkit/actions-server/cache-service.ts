@@ -77,7 +77,18 @@ export class CacheService {
     }
     const id = ++this.#ids;
     const blobPath = `/blob/caches/${id}`;
-    this.#entries.push({ id, repository: run.repository, key, version, size: undefined, finalized: false, createdAt: new Date(), finalizedAt: undefined, blobPath, sequence: 0 });
+    this.#entries.push({
+      id,
+      repository: run.repository,
+      key,
+      version,
+      size: undefined,
+      finalized: false,
+      createdAt: new Date(),
+      finalizedAt: undefined,
+      blobPath,
+      sequence: 0,
+    });
     return { ok: true, signed_upload_url: this.#blobs.signedUrl(blobPath, 'cw') };
   }
 
@@ -90,7 +101,8 @@ export class CacheService {
     if (status !== undefined) throw new TwirpError(codeForStatus(status), 'finalize refused by an injected fault');
     const uploaded = this.#blobs.size(entry.blobPath);
     if (uploaded === undefined) throw new TwirpError('failed_precondition', `nothing was uploaded for cache key ${key}`);
-    if (uploaded !== size) throw new TwirpError('invalid_argument', `size_bytes ${size} but ${uploaded} bytes were uploaded for cache key ${key}`);
+    if (uploaded !== size)
+      throw new TwirpError('invalid_argument', `size_bytes ${size} but ${uploaded} bytes were uploaded for cache key ${key}`);
     Object.assign(entry, { finalized: true, size, finalizedAt: new Date(), sequence: ++this.#sequence });
     return { ok: true, entry_id: String(entry.id) };
   }

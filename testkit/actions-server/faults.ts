@@ -61,5 +61,7 @@ export class Faults {
 
 function covers(fault: ActiveFault, target: UploadTarget): boolean {
   if (fault.artifactName === undefined && fault.cacheKeyPrefix === undefined) return true;
-  return target.kind === 'artifact' ? fault.artifactName === target.name : fault.cacheKeyPrefix !== undefined && target.key.startsWith(fault.cacheKeyPrefix);
+  return target.kind === 'artifact'
+    ? fault.artifactName === target.name
+    : fault.cacheKeyPrefix !== undefined && target.key.startsWith(fault.cacheKeyPrefix);
 }

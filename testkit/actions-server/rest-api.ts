@@ -20,7 +20,8 @@ const docs = 'https://docs.github.com/rest/actions/artifacts';
 
 export async function handleRest(req: IncomingMessage, res: ServerResponse, url: URL, context: RestContext): Promise<void> {
   const auth = /^(?:token|bearer) (.+)$/i.exec(req.headers.authorization ?? '');
-  if (auth?.[1] !== context.token) return sendJson(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
+  if (auth?.[1] !== context.token)
+    return sendJson(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
 
   const route = /^\/repos\/([^/]+)\/([^/]+)\/actions\/(?:runs\/(\d+)\/artifacts|artifacts(?:\/(\d+)(?:\/([^/]+))?)?)$/.exec(url.pathname);
   if (route === null) return notFound(res);
@@ -33,7 +34,13 @@ export async function handleRest(req: IncomingMessage, res: ServerResponse, url:
     const name = url.searchParams.get('name');
     const listed = context.artifacts
       .all()
-      .filter((a) => a.finalized && a.repository === repository && (runId === undefined || a.runId === Number(runId)) && (name === null || a.name === name))
+      .filter(
+        (a) =>
+          a.finalized &&
+          a.repository === repository &&
+          (runId === undefined || a.runId === Number(runId)) &&
+          (name === null || a.name === name),
+      )
       .sort((a, b) => b.id - a.id);
     const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30) || 30, 100);
     const page = Math.max(Number(url.searchParams.get('page') ?? 1) || 1, 1);

@@ -53,7 +53,8 @@ export function parseMessage(bytes: Buffer): Message {
   } catch {
     throw new TwirpError('invalid_argument', 'request body is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TwirpError('invalid_argument', 'request body is not a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TwirpError('invalid_argument', 'request body is not a JSON object');
   return value as Message;
 }
 
@@ -77,6 +78,7 @@ export function int64Field(message: Message, name: string): number | undefined {
 export function stringListField(message: Message, name: string): string[] {
   const value = message[name];
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new TwirpError('invalid_argument', `${name} must be a list of strings`);
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+    throw new TwirpError('invalid_argument', `${name} must be a list of strings`);
   return value as string[];
 }

@@ -35,7 +35,13 @@ export async function writeAceDtTar(path: string, set: ImageSet, options: AceDtT
     await writeFile(join(staging, 'index.json'), index([root]));
     for (const d of order) await writeFile(join(staging, 'blobs', 'sha256', digestHex(d.digest)), set.blobs.get(d.digest) as Uint8Array);
     const tar = `${path}.plain`;
-    const names = ['./oci-layout', './index.json', './blobs/', './blobs/sha256/', ...order.map((d) => `./blobs/sha256/${digestHex(d.digest)}`)];
+    const names = [
+      './oci-layout',
+      './index.json',
+      './blobs/',
+      './blobs/sha256/',
+      ...order.map((d) => `./blobs/sha256/${digestHex(d.digest)}`),
+    ];
     await exec('tar', ['--format=gnu', '--no-recursion', '-cf', tar, '-C', staging, ...names]);
     const manifests = order.filter((d) => isManifest(d.mediaType));
     await writeFile(join(staging, 'index.json'), index([root, ...manifests.slice(1)]));
@@ -58,7 +64,8 @@ function depthFirst(set: ImageSet): Descriptor[] {
     if (seen.has(d.digest)) return;
     seen.add(d.digest);
     order.push(d);
-    if (isManifest(d.mediaType)) for (const child of successors(set.blobs.get(d.digest) as Uint8Array, d.digest, isRoot)) visit(child, false);
+    if (isManifest(d.mediaType))
+      for (const child of successors(set.blobs.get(d.digest) as Uint8Array, d.digest, isRoot)) visit(child, false);
   };
   visit(set.root, true);
   return order;

@@ -66,8 +66,19 @@ export async function startTokenRegistry(): Promise<TokenAuthRegistry> {
   const { dir, username, password } = await credentials();
   const identityToken = `refresh-${randomUUID()}`;
   await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=bs-test-token-signer',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=bs-test-token-signer',
+    '-keyout',
+    join(dir, 'key.pem'),
+    '-out',
+    join(dir, 'cert.pem'),
   ]);
   const key = await readFile(join(dir, 'key.pem'), 'utf8');
   const certDer = (await readFile(join(dir, 'cert.pem'), 'utf8')).replace(/-----[A-Z ]+-----|\s/g, '');
@@ -105,7 +116,8 @@ export async function startTokenRegistry(): Promise<TokenAuthRegistry> {
     if (req.method === 'POST') {
       const form = new URLSearchParams(await readBody(req));
       const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
-      const ok = form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === identityToken && form.get('service') === SERVICE;
+      const ok =
+        form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === identityToken && form.get('service') === SERVICE;
       tokenRequests.push({ method: 'POST', user: ok ? username : undefined, scopes });
       if (!ok) return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad refresh token' }] });
       return json(200, { access_token: sign(username, scopes), expires_in: 300, issued_at: new Date().toISOString() });
@@ -114,7 +126,8 @@ export async function startTokenRegistry(): Promise<TokenAuthRegistry> {
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
     const [user, pass] = basic ? splitOnce(Buffer.from(basic[1]!, 'base64').toString('utf8')) : [undefined, undefined];
     tokenRequests.push({ method: 'GET', user, scopes });
-    if (user !== undefined && (user !== username || pass !== password)) return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] });
+    if (user !== undefined && (user !== username || pass !== password))
+      return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] });
     if (url.searchParams.get('service') !== SERVICE) return json(400, { errors: [{ code: 'BAD_SERVICE' }] });
     // Anonymous callers get a token that grants nothing, as Docker Hub's token server does for private repositories.
     json(200, { token: sign(user, scopes), expires_in: 300, issued_at: new Date().toISOString() });

@@ -4,7 +4,6 @@ import { Transform, Writable } from 'node:stream';
 import { COMPRESSOR_CHUNK_BYTES, compressor, type Compression } from './compression.ts';
 import { startWorker, type Batch, type Written } from './worker-protocol.ts';
 
-
 /**
  * The tail of a pipeline that (compresses,) hashes and writes into an open file, fsyncing it before the last
  * stage finishes. The caller still closes the handle (closing it twice is harmless).
@@ -118,7 +117,7 @@ function workerSink(handle: FileHandle, options: FileSinkOptions & { compression
   const sink = new Writable({
     highWaterMark: BATCH_BYTES,
     write(chunk: Buffer, _encoding, done) {
-      for (let at = 0; at < chunk.byteLength; ) {
+      for (let at = 0; at < chunk.byteLength;) {
         const taken = Math.min(BATCH_BYTES - filled, chunk.byteLength - at);
         batch.set(chunk.subarray(at, at + taken), filled);
         filled += taken;

@@ -32,6 +32,7 @@ export async function checkSidecar(tarPath: string, sha256: string): Promise<Sid
   if (!match) return { state: 'mismatch', reason: `${path} is not one sha256sum line` };
   const [, hex, name] = match;
   if (name !== basename(tarPath)) return { state: 'mismatch', reason: `${path} names ${JSON.stringify(name)}, not ${basename(tarPath)}` };
-  if (hex !== digestHex(sha256)) return { state: 'mismatch', reason: `${path} says sha256 ${hex}, the file hashes to ${digestHex(sha256)}` };
+  if (hex !== digestHex(sha256))
+    return { state: 'mismatch', reason: `${path} says sha256 ${hex}, the file hashes to ${digestHex(sha256)}` };
   return { state: 'match' };
 }

@@ -78,7 +78,8 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
     }
     await flowing;
     // Two zero blocks close a tar; without them the file ended early at an entry boundary.
-    if (inner.bytes < end + 2 * BLOCK) throw new Error(`the tar ends after ${inner.bytes} bytes without its end-of-archive blocks (truncated?)`);
+    if (inner.bytes < end + 2 * BLOCK)
+      throw new Error(`the tar ends after ${inner.bytes} bytes without its end-of-archive blocks (truncated?)`);
   } catch (error) {
     reader.destroy();
     source.destroy();

@@ -33,7 +33,17 @@ export interface TarScan {
  * tar; other blobs may have been left out because an earlier tar holds them).
  */
 export async function scanTar(path: string): Promise<TarScan> {
-  const scan: TarScan = { path, file: undefined, sidecar: undefined, root: undefined, held: new Map(), manifests: new Map(), graph: undefined, problems: [], notes: [] };
+  const scan: TarScan = {
+    path,
+    file: undefined,
+    sidecar: undefined,
+    root: undefined,
+    held: new Map(),
+    manifests: new Map(),
+    graph: undefined,
+    problems: [],
+    notes: [],
+  };
   const visitor = new ScanVisitor(scan);
   try {
     scan.file = await readTarFile(path, (entry, body) => visitor.visit(entry, body));
@@ -80,7 +90,8 @@ class ScanVisitor {
       scan.problems.push('no index.json: nothing names the root');
       return;
     }
-    if (this.indexes.length < 2) scan.problems.push('no closing index.json after the blobs (docs/formats.md "Tar layout": index.json comes again last)');
+    if (this.indexes.length < 2)
+      scan.problems.push('no closing index.json after the blobs (docs/formats.md "Tar layout": index.json comes again last)');
     else if (last !== undefined) this.checkClosingIndex(last);
     if (scan.root !== undefined) scan.graph = this.graph(scan.root);
   }
@@ -93,7 +104,8 @@ class ScanVisitor {
     } catch {
       version = undefined;
     }
-    if (version !== LAYOUT_VERSION) this.scan.problems.push(`oci-layout is not {"imageLayoutVersion":"${LAYOUT_VERSION}"}: ${JSON.stringify(text.slice(0, 100))}`);
+    if (version !== LAYOUT_VERSION)
+      this.scan.problems.push(`oci-layout is not {"imageLayoutVersion":"${LAYOUT_VERSION}"}: ${JSON.stringify(text.slice(0, 100))}`);
     if (position !== 0) this.scan.notes.push('oci-layout is not the first entry');
   }
 
@@ -113,13 +125,17 @@ class ScanVisitor {
     }
     const manifests = Array.isArray(json.manifests) ? json.manifests : [];
     this.indexes.push(manifests);
-    if (ordinal > 2) this.scan.problems.push(`index.json appears ${ordinal} times (docs/formats.md "Tar layout": once before the blobs, once after)`);
+    if (ordinal > 2)
+      this.scan.problems.push(`index.json appears ${ordinal} times (docs/formats.md "Tar layout": once before the blobs, once after)`);
     if (ordinal !== 1) return;
     // The one manifest, or the one named by ref.name (ace-dt's deserializer takes the first; ours and ace-dt's tars have one).
     const named = manifests.filter((m) => m?.annotations?.[Annotation.refName] !== undefined);
     const root = named.length === 1 ? named[0] : manifests.length === 1 ? manifests[0] : undefined;
     if (root === undefined || !isManifest(root.mediaType)) {
-      this.scan.problems.push(`index.json names no root: expected one manifest, or one with ${Annotation.refName} (found ${manifests.length}, ${named.length} named)`);
+      this.scan.problems.push(
+        `index.json names no root: expected one manifest, or one with ${Annotation.refName} ` +
+          `(found ${manifests.length}, ${named.length} named)`,
+      );
       return;
     }
     this.scan.root = root;
@@ -167,9 +183,11 @@ class ScanVisitor {
     if (scan.root !== undefined && first?.digest !== scan.root.digest) {
       scan.problems.push(`the closing index.json starts with ${first?.digest ?? 'nothing'}, not the root ${scan.root.digest}`);
     }
-    if (first?.annotations?.[Annotation.refName] === undefined) scan.problems.push(`the closing index.json's root has no ${Annotation.refName} annotation`);
+    if (first?.annotations?.[Annotation.refName] === undefined)
+      scan.problems.push(`the closing index.json's root has no ${Annotation.refName} annotation`);
     for (const descriptor of listed) {
-      if (!scan.manifests.has(descriptor?.digest)) scan.problems.push(`the closing index.json lists manifest ${descriptor?.digest} that the tar does not hold`);
+      if (!scan.manifests.has(descriptor?.digest))
+        scan.problems.push(`the closing index.json lists manifest ${descriptor?.digest} that the tar does not hold`);
     }
   }
 
@@ -178,12 +196,21 @@ class ScanVisitor {
     const { scan } = this;
     const { missing, ...graph } = walkManifests(root, scan.manifests);
     for (const descriptor of missing) {
-      if (!scan.held.has(descriptor.digest)) scan.problems.push(`manifest ${descriptor.digest} (${descriptor.mediaType}) is not in the tar; every tar carries all its manifests`);
-      else if (!scan.problems.some((p) => p.includes(descriptor.digest))) scan.problems.push(`manifest ${descriptor.digest} comes before anything in the tar points at it (docs/formats.md "Tar layout": depth first)`);
+      if (!scan.held.has(descriptor.digest))
+        scan.problems.push(
+          `manifest ${descriptor.digest} (${descriptor.mediaType}) is not in the tar; every tar carries all its manifests`,
+        );
+      else if (!scan.problems.some((p) => p.includes(descriptor.digest)))
+        scan.problems.push(
+          `manifest ${descriptor.digest} comes before anything in the tar points at it (docs/formats.md "Tar layout": depth first)`,
+        );
     }
     const needed = new Set([...graph.manifests.map((m) => m.descriptor.digest), ...graph.blobs.map((d) => d.digest)]);
     const strays = [...scan.held.keys()].filter((digest) => !needed.has(digest));
-    if (strays.length > 0) scan.notes.push(`${strays.length} blob(s) not in the root's graph: ${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', …' : ''}`);
+    if (strays.length > 0)
+      scan.notes.push(
+        `${strays.length} blob(s) not in the root's graph: ${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', …' : ''}`,
+      );
     return graph;
   }
 }

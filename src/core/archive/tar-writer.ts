@@ -209,8 +209,8 @@ function drained(sink: Sink): Promise<void> {
 }
 
 /**
- * index.json as compact JSON in Go's field order (ocispec's structs, as ace-dt emits them; ace-dt also indents, which no reader needs) and sorted annotation keys,
- * so the same content always gives the same bytes.
+ * index.json as compact JSON in Go's field order (ocispec's structs, as ace-dt emits them; ace-dt also indents, which
+ * no reader needs) and sorted annotation keys, so the same content always gives the same bytes.
  */
 export function indexJson(manifests: Descriptor[], annotations: Record<string, string>): Buffer {
   return Buffer.from(

@@ -32,7 +32,7 @@ if (task.job === 'hash') {
   compress.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     bytes += chunk.byteLength;
-    for (let at = 0; at < chunk.byteLength; ) at += writeSync(fd, chunk, at);
+    for (let at = 0; at < chunk.byteLength;) at += writeSync(fd, chunk, at);
   });
   compress.on('end', () => {
     fsyncSync(fd);

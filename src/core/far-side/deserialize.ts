@@ -92,7 +92,10 @@ export async function deserializeSyncDir(
     try {
       loaded = await loader.load(tar, hooks);
     } catch (error) {
-      const resume = result.loaded.length + result.skipped.length > 0 ? ` (the tars before it are recorded in ${syncsPath}: a rerun resumes with ${tar.syncName})` : '';
+      const resume =
+        result.loaded.length + result.skipped.length > 0
+          ? ` (the tars before it are recorded in ${syncsPath}: a rerun resumes with ${tar.syncName})`
+          : '';
       throw new Error(`${(error as Error).message}${resume}`, { cause: error });
     }
     records.push({ filename: tar.syncName, artifact: loaded.reference, timestamp: new Date().toISOString() });
@@ -106,7 +109,12 @@ export async function deserializeSyncDir(
 /** ace-dt records `DEST:NAME` (its older releases nothing); we record `DEST/NAME:TAG` or `DEST/NAME@DIGEST`. */
 function loadedInto(record: SyncRecord, destination: string, name: string): boolean {
   const { artifact } = record;
-  return artifact === '' || artifact === `${destination}:${name}` || artifact.startsWith(`${destination}/${name}:`) || artifact.startsWith(`${destination}/${name}@`);
+  return (
+    artifact === '' ||
+    artifact === `${destination}:${name}` ||
+    artifact.startsWith(`${destination}/${name}:`) ||
+    artifact.startsWith(`${destination}/${name}@`)
+  );
 }
 
 class Loader {
@@ -158,7 +166,13 @@ class Loader {
     loaded.manifestsPushed = pushed.manifestsPushed;
     for (const blob of graph.blobs) this.located.set(blob.digest, repository);
     if (this.settings.scatter !== undefined) {
-      const input = { root, manifests: scan.manifests, loadedInto: repository, destination: this.settings.destination, rules: this.settings.scatter.rules };
+      const input = {
+        root,
+        manifests: scan.manifests,
+        loadedInto: repository,
+        destination: this.settings.destination,
+        rules: this.settings.scatter.rules,
+      };
       loaded.scattered = await scatterArtifact(input, this.registries);
     }
     return loaded;
@@ -248,7 +262,10 @@ class Loader {
             next(null, chunk);
           },
         });
-        await repository.pushBlob(blob, pipeline(body, counted, () => undefined));
+        await repository.pushBlob(
+          blob,
+          pipeline(body, counted, () => undefined),
+        );
         blobs.delete(blob.digest);
         loaded.uploaded++;
         loaded.uploadedBytes += blob.size;
@@ -261,15 +278,18 @@ class Loader {
   private refusal(tar: SyncTar, repository: Repository, unfound: Descriptor[]): Error {
     const present = new Set(this.tars.map((t) => t.number));
     const gaps = missingNumbers(tar.number - 1, present).map((n) => `${formatNumber(n)}-*.tar`);
-    const where = this.settings.dedupScope === 'all' ? `any repository under ${formatDestination(this.settings.destination)}` : repository.location;
+    const where =
+      this.settings.dedupScope === 'all' ? `any repository under ${formatDestination(this.settings.destination)}` : repository.location;
     const listed = unfound.slice(0, 5).map((blob) => `${blob.digest} (${blob.mediaType}, ${blob.size} bytes)`);
     const more = unfound.length > listed.length ? [`… and ${unfound.length - listed.length} more`] : [];
     const hint =
       gaps.length > 0
         ? `an earlier tar held them and is not loaded: load ${gaps.join(', ')} first`
-        : `an earlier tar of ${tar.name} held them, but none is missing from the numbering here: was it loaded into another destination, or serialized with --dedup-scope all (then deserialize with --dedup-scope all)?`;
+        : `an earlier tar of ${tar.name} held them, but none is missing from the numbering here: was it loaded into another ` +
+          'destination, or serialized with --dedup-scope all (then deserialize with --dedup-scope all)?';
     return new Error(
-      `${tar.syncName}: refused, nothing of it was pushed: it leaves out ${unfound.length} blob(s) that ${where} does not hold; ${hint}:\n  ${[...listed, ...more].join('\n  ')}`,
+      `${tar.syncName}: refused, nothing of it was pushed: it leaves out ${unfound.length} blob(s) that ${where} does not hold; ` +
+        `${hint}:\n  ${[...listed, ...more].join('\n  ')}`,
     );
   }
 }

@@ -16,7 +16,9 @@ export function parseDestination(text: string): Destination {
   const path = slash < 0 ? '' : trimmed.slice(slash + 1);
   const looksLikeHost = registry.includes('.') || registry.includes(':') || registry === 'localhost';
   if (!looksLikeHost || path.includes('@') || path.includes(':')) {
-    throw new InputError(`destination ${JSON.stringify(text)}: expected HOST[:PORT][/PATH] (a registry and an optional repository path, no tag or digest)`);
+    throw new InputError(
+      `destination ${JSON.stringify(text)}: expected HOST[:PORT][/PATH] (a registry and an optional repository path, no tag or digest)`,
+    );
   }
   if (path !== '') repositoryUnder({ registry, path: '' }, path, `destination ${JSON.stringify(text)}`);
   return { registry, path };
@@ -32,7 +34,9 @@ export function repositoryUnder(destination: Destination, relative: string, what
     throw new InputError(`${what}: ${(error as Error).message}`);
   }
   if (parsed.kind !== 'registry' || parsed.registry !== destination.registry || parsed.repository !== repository) {
-    throw new InputError(`${what}: ${destination.registry}/${repository} is not a repository name (lowercase letters, digits and . _ - only)`);
+    throw new InputError(
+      `${what}: ${destination.registry}/${repository} is not a repository name (lowercase letters, digits and . _ - only)`,
+    );
   }
   return { kind: 'registry', registry: destination.registry, repository };
 }

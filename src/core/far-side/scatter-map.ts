@@ -26,7 +26,8 @@ export async function readScatterMap(path: string): Promise<ScatterRule[]> {
     const equals = line.indexOf('=');
     const from = line.slice(0, Math.max(equals, 0)).trim();
     const to = line.slice(equals + 1).trim();
-    if (equals < 0 || from === '' || to === '') throw new InputError(`${where}: expected SOURCE-PREFIX=DEST-PREFIX, got ${JSON.stringify(line)}`);
+    if (equals < 0 || from === '' || to === '')
+      throw new InputError(`${where}: expected SOURCE-PREFIX=DEST-PREFIX, got ${JSON.stringify(line)}`);
     return [{ from, to, where }];
   });
 }

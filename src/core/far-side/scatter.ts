@@ -44,7 +44,11 @@ export async function scatterArtifact(input: ScatterInput, registries: Repositor
     const repository = registries.repository(target.reference);
     await pushImage(image, repository, target.tag, input);
     const where = `${target.reference.registry}/${target.reference.repository}`;
-    scattered.push({ source, target: target.tag === undefined ? `${where}@${image.digest}` : `${where}:${target.tag}`, digest: image.digest });
+    scattered.push({
+      source,
+      target: target.tag === undefined ? `${where}@${image.digest}` : `${where}:${target.tag}`,
+      digest: image.digest,
+    });
   }
   return scattered;
 }

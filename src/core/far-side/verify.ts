@@ -84,8 +84,17 @@ export async function verifySyncDir(options: VerifyOptions, hooks: VerifyHooks =
   const listing = await listSyncDir(options.dir);
   const notes: string[] = [];
   const context = await readContext(options, notes);
-  const report: VerifyReport = { dir: options.dir, ok: true, dedupScope: options.dedupScope, tars: [], absent: absentTars(listing.tars, context), problems: [], notes };
-  for (const { number, syncNames } of listing.duplicates) report.problems.push(`${syncNames.join(' and ')} share number ${formatNumber(number)}: their order is unknowable`);
+  const report: VerifyReport = {
+    dir: options.dir,
+    ok: true,
+    dedupScope: options.dedupScope,
+    tars: [],
+    absent: absentTars(listing.tars, context),
+    problems: [],
+    notes,
+  };
+  for (const { number, syncNames } of listing.duplicates)
+    report.problems.push(`${syncNames.join(' and ')} share number ${formatNumber(number)}: their order is unknowable`);
   for (const partial of listing.partials) report.notes.push(`${partial}: a tar whose writing never finished (not a tar to load)`);
   for (const absent of report.absent) {
     if (absent.state === 'missing') report.problems.push(`${absent.syncName} is missing (the numbering has a gap)`);
@@ -187,7 +196,9 @@ function judge(tar: SyncTar, scan: TarScan, chain: DedupChain, absent: readonly 
     bytes: scan.file?.bytes ?? null,
     sha256: scan.file?.sha256 ?? null,
     sidecar: scan.sidecar?.state ?? null,
-    root: scan.root ? { digest: scan.root.digest, mediaType: scan.root.mediaType, refName: scan.root.annotations?.[Annotation.refName] ?? null } : null,
+    root: scan.root
+      ? { digest: scan.root.digest, mediaType: scan.root.mediaType, refName: scan.root.annotations?.[Annotation.refName] ?? null }
+      : null,
     manifests: scan.manifests.size,
     blobs: scan.held.size,
     fromEarlierTars: 0,
@@ -210,10 +221,16 @@ function judge(tar: SyncTar, scan: TarScan, chain: DedupChain, absent: readonly 
   }
   if (verdict.missing.length > 0) {
     const other = verdict.missing.map((blob) => chain.holder(blob.digest)).find((holder) => holder !== undefined);
-    verdict.problems.push(`${verdict.missing.length} blob(s) of the artifact are in neither this tar nor an earlier tar here` + (other ? ` (${other} of another name holds some: serialized with --dedup-scope all?)` : ''));
+    verdict.problems.push(
+      `${verdict.missing.length} blob(s) of the artifact are in neither this tar nor an earlier tar here` +
+        (other ? ` (${other} of another name holds some: serialized with --dedup-scope all?)` : ''),
+    );
   }
   if (verdict.fromLoadedTars.length > 0) {
-    verdict.notes.push(`${verdict.fromLoadedTars.length} blob(s) come from tars already loaded (successful-syncs.csv): deserialize checks the registry holds them`);
+    verdict.notes.push(
+      `${verdict.fromLoadedTars.length} blob(s) come from tars already loaded (successful-syncs.csv): ` +
+        'deserialize checks the registry holds them',
+    );
   }
   verdict.ok = verdict.problems.length === 0;
   return verdict;
@@ -223,16 +240,28 @@ function judge(tar: SyncTar, scan: TarScan, chain: DedupChain, absent: readonly 
  * The tars that should have held a blob a tar leaves out: earlier tars in scope that are not here, or damaged.
  * The ledger, when it travelled, says exactly which.
  */
-function expectedHolders(tar: SyncTar, digest: string, chain: DedupChain, absent: readonly AbsentTar[], context: Context): ExpectedHolder[] {
+function expectedHolders(
+  tar: SyncTar,
+  digest: string,
+  chain: DedupChain,
+  absent: readonly AbsentTar[],
+  context: Context,
+): ExpectedHolder[] {
   const inScope = (syncName: string) => {
     const name = parseSyncName(syncName)?.name;
     return chain.scope === 'all' || name === undefined || name === '*' || name === tar.name;
   };
   const candidates: Array<{ number: number } & ExpectedHolder> = [
-    ...absent.map((a) => ({ number: a.number, syncName: a.syncName, state: a.state === 'loaded' ? ('loaded' as const) : ('absent' as const) })),
+    ...absent.map((a) => ({
+      number: a.number,
+      syncName: a.syncName,
+      state: a.state === 'loaded' ? ('loaded' as const) : ('absent' as const),
+    })),
     ...chain.damaged.map((d) => ({ number: d.number, syncName: d.syncName, state: 'damaged' as const })),
   ].filter((c) => c.number < tar.number && inScope(c.syncName));
   candidates.sort((a, b) => a.number - b.number);
-  const exact = candidates.filter((c) => context.ledger.some((entry) => entry.syncName === c.syncName && entry.blobs.some((blob) => blob.digest === digest)));
+  const exact = candidates.filter((c) =>
+    context.ledger.some((entry) => entry.syncName === c.syncName && entry.blobs.some((blob) => blob.digest === digest)),
+  );
   return (exact.length > 0 ? exact : candidates).map(({ syncName, state }) => ({ syncName, state }));
 }

@@ -111,7 +111,11 @@ export interface ChildrenFirstGraph {
  * The graph below `top` through manifests held in memory: each manifest after what it points at, the other blobs
  * in walk order, and the manifests that are not at hand. `top` is walked as a root (extra-manifests count) when it is one.
  */
-export function walkManifests(top: Descriptor, manifests: ReadonlyMap<string, Uint8Array>, isRoot = true): ChildrenFirstGraph & { missing: Descriptor[] } {
+export function walkManifests(
+  top: Descriptor,
+  manifests: ReadonlyMap<string, Uint8Array>,
+  isRoot = true,
+): ChildrenFirstGraph & { missing: Descriptor[] } {
   const graph: ChildrenFirstGraph & { missing: Descriptor[] } = { manifests: [], blobs: [], missing: [] };
   const seen = new Set<string>();
   const visit = (descriptor: Descriptor, root: boolean): void => {

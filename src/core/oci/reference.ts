@@ -27,7 +27,8 @@ const DOCKER_HUB = 'docker.io';
 const OCIDIR_SCHEME = 'ocidir://';
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/;
+const DOMAIN =
+  /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/;
 const IPV6_DOMAIN = /^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
@@ -44,7 +45,8 @@ export function parseReference(input: string): Reference {
   const text = input.trim();
   if (text === '') throw new InvalidReferenceError(input, 'empty');
   if (text.startsWith(OCIDIR_SCHEME)) return parseLayoutReference(text);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new InvalidReferenceError(input, 'unsupported scheme (only ocidir:// and plain registry references)');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
+    throw new InvalidReferenceError(input, 'unsupported scheme (only ocidir:// and plain registry references)');
 
   let rest = text;
   let digest: string | undefined;
@@ -68,7 +70,10 @@ export function parseReference(input: string): Reference {
   }
   for (const part of repository.split('/')) {
     if (!PATH_COMPONENT.test(part)) {
-      throw new InvalidReferenceError(input, `bad repository path component ${JSON.stringify(part)} (lowercase letters, digits and . _ - only)`);
+      throw new InvalidReferenceError(
+        input,
+        `bad repository path component ${JSON.stringify(part)} (lowercase letters, digits and . _ - only)`,
+      );
     }
   }
   return withTagAndDigest({ kind: 'registry', registry, repository }, tag, digest);

@@ -75,7 +75,11 @@ export class Authenticator {
    * After a 401: the header to try once more with, or undefined when there is nothing new to try.
    * A bearer token is refreshed (unless another request already did), with any scopes the challenge adds.
    */
-  async reauthorize(scopes: readonly string[], header: string | string[] | undefined, used: string | undefined): Promise<string | undefined> {
+  async reauthorize(
+    scopes: readonly string[],
+    header: string | string[] | undefined,
+    used: string | undefined,
+  ): Promise<string | undefined> {
     this.learn(header);
     const challenge = this.challenge;
     if (challenge === undefined) return undefined;

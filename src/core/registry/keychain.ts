@@ -35,7 +35,11 @@ const DOCKER_HUB_SERVER = 'https://index.docker.io/v1/';
 
 /** The host a config key or registry name means: scheme and path dropped, Docker Hub's aliases folded. */
 export function registryKey(nameOrUrl: string): string {
-  const host = nameOrUrl.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]!.toLowerCase();
+  const host = nameOrUrl
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .split('/')[0]!
+    .toLowerCase();
   return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
 }
 
@@ -166,7 +170,12 @@ function decodeAuthEntry(entry: AuthEntry, where: string): Credentials | undefin
 const HELPER_TIMEOUT_MS = 60_000;
 
 /** `docker-credential-NAME get` with the server on stdin; "credentials not found" means anonymous. */
-async function credentialHelperGet(name: string, server: string, env: NodeJS.ProcessEnv, configFile: string): Promise<Credentials | undefined> {
+async function credentialHelperGet(
+  name: string,
+  server: string,
+  env: NodeJS.ProcessEnv,
+  configFile: string,
+): Promise<Credentials | undefined> {
   const program = `docker-credential-${name}`;
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: HELPER_TIMEOUT_MS });

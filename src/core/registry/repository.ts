@@ -48,7 +48,8 @@ export class RegistryRepository implements Repository {
     if (pinned !== undefined && digest !== pinned) throw this.wrongDigest(selector, digest);
     if (announced !== undefined && announced !== digest) throw this.wrongDigest(selector, digest, announced);
     const mediaType = contentType(get) ?? mediaTypeField(bytes);
-    if (mediaType === undefined) throw new RegistryError(`${this.manifestName(selector)}: neither Content-Type nor mediaType says what it is`, 200);
+    if (mediaType === undefined)
+      throw new RegistryError(`${this.manifestName(selector)}: neither Content-Type nor mediaType says what it is`, 200);
     return { mediaType, digest, size: bytes.byteLength };
   }
 
@@ -58,7 +59,11 @@ export class RegistryRepository implements Repository {
     const accept = [descriptor.mediaType, ...manifestMediaTypes.filter((t) => t !== descriptor.mediaType)].join(', ');
     const response = await this.manifestRequest('GET', descriptor.digest, accept, [200]);
     checkLength(what, response, descriptor);
-    const bytes = await readCapped(response.body, descriptor.size, () => new DigestMismatchError(what, descriptor, { digest: 'unknown (too long)', size: descriptor.size + 1 }));
+    const bytes = await readCapped(
+      response.body,
+      descriptor.size,
+      () => new DigestMismatchError(what, descriptor, { digest: 'unknown (too long)', size: descriptor.size + 1 }),
+    );
     verifyBytes(what, bytes, descriptor);
     return bytes;
   }
@@ -66,7 +71,12 @@ export class RegistryRepository implements Repository {
   /** Streams the blob through a digest check: the stream errors instead of ending when the content is wrong. */
   async fetchBlob(descriptor: Descriptor): Promise<Readable> {
     const what = `blob ${this.location}@${descriptor.digest}`;
-    const response = await this.transport.request({ method: 'GET', path: this.blobPath(descriptor.digest), scopes: this.pull, expect: [200] });
+    const response = await this.transport.request({
+      method: 'GET',
+      path: this.blobPath(descriptor.digest),
+      scopes: this.pull,
+      expect: [200],
+    });
     checkLength(what, response, descriptor);
     const verifier = new VerifyingStream(what, descriptor);
     // pipeline passes a broken download on to the verifier and a destroyed verifier back to the socket.

@@ -10,7 +10,15 @@ import { Authenticator, type TokenHttp } from './auth.ts';
 import { readCapped } from '../streams.ts';
 import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statusMessage } from './errors.ts';
 import type { Keychain } from './keychain.ts';
-import { describeError, isRetryableStatus, isTransientError, retryAfterMs, retryDelayMs, waitBeforeRetry, type RetryPolicy } from './retry.ts';
+import {
+  describeError,
+  isRetryableStatus,
+  isTransientError,
+  retryAfterMs,
+  retryDelayMs,
+  waitBeforeRetry,
+  type RetryPolicy,
+} from './retry.ts';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
 
@@ -150,16 +158,34 @@ export class Transport {
   }
 
   /** One HTTP exchange, tried again on 429, 5xx (not 501) and broken connections while the body allows it. */
-  private async dispatch(url: URL, method: Method, headers: Record<string, string>, body: Uint8Array | Readable | undefined, what: string): Promise<RegistryResponse> {
+  private async dispatch(
+    url: URL,
+    method: Method,
+    headers: Record<string, string>,
+    body: Uint8Array | Readable | undefined,
+    what: string,
+  ): Promise<RegistryResponse> {
     const dispatcher: Dispatcher = url.origin === this.origin ? this.pool : this.foreign;
     const canRetry = replayable(body);
     for (let attempt = 1; ; attempt++) {
       let response: RegistryResponse;
       try {
-        response = await dispatcher.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body: body ?? null, highWaterMark: BODY_BUFFER_BYTES });
+        response = await dispatcher.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method,
+          headers,
+          body: body ?? null,
+          highWaterMark: BODY_BUFFER_BYTES,
+        });
       } catch (error) {
         if (canRetry && attempt < this.retry.attempts && isTransientError(error)) {
-          await waitBeforeRetry(this.retry, { what, attempt, delayMs: retryDelayMs(this.retry, attempt, undefined), reason: describeError(error) });
+          await waitBeforeRetry(this.retry, {
+            what,
+            attempt,
+            delayMs: retryDelayMs(this.retry, attempt, undefined),
+            reason: describeError(error),
+          });
           continue;
         }
         const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
@@ -179,7 +205,11 @@ export class Transport {
   private async tokenExchange(request: Parameters<TokenHttp>[0]): ReturnType<TokenHttp> {
     const what = describeRequest(request.method, request.url);
     const response = await this.dispatch(request.url, request.method, { ...this.baseHeaders(), ...request.headers }, request.body, what);
-    const text = await readCapped(response.body, TOKEN_RESPONSE_LIMIT, () => new RegistryError(`${what}: token answer over ${TOKEN_RESPONSE_LIMIT} bytes`, response.statusCode));
+    const text = await readCapped(
+      response.body,
+      TOKEN_RESPONSE_LIMIT,
+      () => new RegistryError(`${what}: token answer over ${TOKEN_RESPONSE_LIMIT} bytes`, response.statusCode),
+    );
     return { status: response.statusCode, statusText: response.statusText, text: text.toString('utf8') };
   }
 

@@ -47,9 +47,7 @@ function parseRow(record: string[], where: string): BatchEntry {
   }
   const [name = '', artifact = ''] = record;
   if (!NAME.test(name)) {
-    throw new InputError(
-      `${where}: invalid name ${JSON.stringify(name)}: use 1-128 of A-Z a-z 0-9 . _ -, not starting with . or -`,
-    );
+    throw new InputError(`${where}: invalid name ${JSON.stringify(name)}: use 1-128 of A-Z a-z 0-9 . _ -, not starting with . or -`);
   }
   if (artifact === '') throw new InputError(`${where}: empty artifact for name ${JSON.stringify(name)}`);
   try {

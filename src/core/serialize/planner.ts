@@ -10,7 +10,6 @@ import type { Compression } from '../archive/compression.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { syncName } from '../sync-dir/sync-name.ts';
 
-
 export interface PlannedTar {
   entry: BatchEntry;
   number: number;

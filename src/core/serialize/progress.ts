@@ -17,7 +17,9 @@ interface Current {
  * Progress on stderr: a live bar on a terminal, and on anything else (a CI log) a plain line every few
  * seconds, so logs stay readable.
  */
-export function progressReporter(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'>): Required<Pick<SerializeHooks, 'tarStarted' | 'progress' | 'tarRecorded'>> {
+export function progressReporter(
+  stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'>,
+): Required<Pick<SerializeHooks, 'tarStarted' | 'progress' | 'tarRecorded'>> {
   const live = stream.isTTY === true;
   let current: Current | undefined;
   const update = throttle(live ? REDRAW_INTERVAL_MS : LOG_LINE_INTERVAL_MS);

@@ -49,12 +49,6 @@ export async function runBatch(
 
   await mkdir(settings.syncDir, { recursive: true });
   state.ledger.push(...plan.learned);
-  const written = await serializePlan(
-    plan.tars,
-    state,
-    { ...settings, trackerPath, ledgerPath: ledger },
-    storages,
-    hooks,
-  );
+  const written = await serializePlan(plan.tars, state, { ...settings, trackerPath, ledgerPath: ledger }, storages, hooks);
   return { plan, written };
 }

@@ -54,7 +54,9 @@ function firstWrongField(entry: LedgerEntry): string | undefined {
     return 'tar is neither null nor { sha256, bytes }';
   }
   if (!Array.isArray(entry.blobs)) return 'blobs is not a list';
-  const at = entry.blobs.findIndex((blob) => blob === null || !isDigest(blob.digest) || !isSize(blob.size) || typeof blob.mediaType !== 'string');
+  const at = entry.blobs.findIndex(
+    (blob) => blob === null || !isDigest(blob.digest) || !isSize(blob.size) || typeof blob.mediaType !== 'string',
+  );
   return at < 0 ? undefined : `blobs[${at}] is not { digest, size (a whole number, 0 or more), mediaType }`;
 }
 
