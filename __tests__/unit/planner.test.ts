@@ -37,7 +37,10 @@ const otherBlobs = (set: ImageSet) => {
 const sizeOf = (set: ImageSet, keys: Iterable<string>) =>
   [...keys].reduce((sum, digest) => sum + (set.blobs.get(digest)?.byteLength ?? 0), 0);
 
-function plan(rows: string[], state: { tracker?: TrackerRow[]; ledger?: LedgerEntry[]; dedupScope?: DedupScope } = {}): Promise<Plan> {
+function plan(
+  rows: string[],
+  state: { tracker?: TrackerRow[]; ledger?: LedgerEntry[]; dedupScope?: DedupScope; highestUsedNumber?: number } = {},
+): Promise<Plan> {
   const input: PlanInput = {
     entries: parseBatchList(rows.join('\n'), 'batch.csv'),
     tracker: state.tracker ?? [],
@@ -45,6 +48,7 @@ function plan(rows: string[], state: { tracker?: TrackerRow[]; ledger?: LedgerEn
     compression: 'none',
     dedupScope: state.dedupScope ?? 'name',
     concurrency: 4,
+    highestUsedNumber: state.highestUsedNumber ?? 0,
   };
   return planBatch(input, storages);
 }
@@ -130,6 +134,17 @@ describe('planBatch: what each tar carries', () => {
     ];
     const result = await plan([`tools,${HOST}/gather:sources2`, `ops,${HOST}/grafana:10.4.1`], { tracker: rows });
     expect(result.tars.map((tar) => tar.syncName)).toEqual(['000008-tools.tar', '000009-ops.tar']);
+  });
+
+  test('numbers used by tars the tracker does not record (seen in the artifact store) are never used again', async () => {
+    const first = shipped(await plan([`tools,${HOST}/gather:sources1`]));
+    const result = await plan([`tools,${HOST}/gather:sources2`], { tracker: [first.row], highestUsedNumber: 4 });
+    expect(result.tars.map((tar) => tar.syncName)).toEqual(['000005-tools.tar']);
+    const below = await plan([`tools,${HOST}/gather:sources2`], {
+      tracker: [{ ...first.row, number: 9, syncName: '000009-tools.tar' }],
+      highestUsedNumber: 4,
+    });
+    expect(below.tars.map((tar) => tar.syncName)).toEqual(['000010-tools.tar']);
   });
 
   test('a tracker row without a ledger entry (ace-dt wrote it) is learned from its pinned digest, even after the tag moved', async () => {

@@ -47,6 +47,8 @@ export interface PlanInput {
   compression: Compression;
   dedupScope: DedupScope;
   concurrency: number;
+  /** Numbers up to this one are taken by tars the tracker does not record: see BatchSettings. */
+  highestUsedNumber: number;
 }
 
 /**
@@ -69,7 +71,7 @@ export async function planBatch(input: PlanInput, storages: Storages): Promise<P
 
   const graphs = await Promise.all(toShip.map(({ entry, root }) => walkEntry(entry, root, storages)));
   const known = new KnownBlobs(input, storages, limit);
-  let number = nextNumber(input.tracker);
+  let number = Math.max(nextNumber(input.tracker), input.highestUsedNumber + 1);
   for (const [i, { entry, root, previous }] of toShip.entries()) {
     const graph = graphs[i] as Graph;
     const shipped = await known.before(entry.name);

@@ -21,6 +21,11 @@ export interface BatchSettings {
   /** Plan only: fetch manifests, no layer blobs, write nothing. */
   dryRun: boolean;
   concurrency: number;
+  /**
+   * Numbers up to this one were used by tars the tracker does not record (the Action reads them from the artifact
+   * store): new tars are numbered above it, so no file name ever repeats. Default 0.
+   */
+  highestUsedNumber?: number;
 }
 
 export interface BatchResult {
@@ -42,7 +47,14 @@ export async function runBatch(
   const state = { tracker: await readTracker(trackerPath), ledger: await readLedger(ledger) };
   if (!settings.dryRun) await removeLeftovers(settings.syncDir);
   const plan = await planBatch(
-    { entries, ...state, compression: settings.compression, dedupScope: settings.dedupScope, concurrency: settings.concurrency },
+    {
+      entries,
+      ...state,
+      compression: settings.compression,
+      dedupScope: settings.dedupScope,
+      concurrency: settings.concurrency,
+      highestUsedNumber: settings.highestUsedNumber ?? 0,
+    },
     storages,
   );
   if (settings.dryRun || plan.tars.length === 0) return { plan, written: [] };
