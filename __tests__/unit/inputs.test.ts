@@ -1,6 +1,8 @@
 /** readSettings (actions/checkout's input-helper): @actions/core reads each input from its INPUT_* variable. */
 import '../../testkit/quiet-actions-debug.ts';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -9,7 +11,27 @@ import { defaultCacheKeyPrefix, readSettings, type ActionSettings } from '../../
 import { Defaults } from '../../src/core/defaults.ts';
 import { InputError } from '../../src/core/input-error.ts';
 
-const runEnv = { RUNNER_TEMP: '/runner/temp', GITHUB_RUN_ID: '4242', GITHUB_RUN_ATTEMPT: '2', GITHUB_REPOSITORY: 'octo-org/octo-repo' };
+const EVENT = join(tmpdir(), `bs-inputs-event-${process.pid}.json`);
+writeFileSync(EVENT, JSON.stringify({ repository: { id: 99, default_branch: 'main' } }));
+
+const runEnv = {
+  RUNNER_TEMP: '/runner/temp',
+  GITHUB_RUN_ID: '4242',
+  GITHUB_RUN_ATTEMPT: '2',
+  GITHUB_REPOSITORY: 'octo-org/octo-repo',
+  GITHUB_REF: 'refs/heads/main',
+  GITHUB_EVENT_PATH: EVENT,
+};
+const runContext = {
+  id: 4242,
+  attempt: 2,
+  repository: 'octo-org/octo-repo',
+  repositoryId: 99,
+  eventName: '',
+  ref: 'refs/heads/main',
+  defaultBranch: 'main',
+  onGhes: false,
+};
 
 afterEach(() => vi.unstubAllEnvs());
 
@@ -44,7 +66,7 @@ function inputError(inputs: Record<string, string>, env?: Record<string, string 
 const expectedDefaults: ActionSettings = {
   batch: {
     batchFile: 'batch.csv',
-    syncDir: join('/runner/temp', 'batch-serialize', 'sync'),
+    syncDir: join('/runner/temp', 'batch-serialize', 'batch-serialize-batch.csv'),
     trackerFilename: Defaults.trackerFilename,
     compression: Defaults.compression,
     compressionLevel: undefined,
@@ -57,10 +79,12 @@ const expectedDefaults: ActionSettings = {
   cacheKeyPrefix: 'batch-serialize-batch.csv',
   upload: true,
   retentionDays: undefined,
+  trackerRetentionDays: 90,
+  startOver: false,
   registryLogin: undefined,
   insecureRegistries: [],
   githubToken: '',
-  run: { id: 4242, attempt: 2, repository: 'octo-org/octo-repo', eventName: '' },
+  run: runContext,
 };
 
 describe('defaults', () => {
@@ -78,9 +102,22 @@ describe('defaults', () => {
     expect(Object.keys(InputDefaults).every((name) => name in given)).toBe(true);
   });
 
-  test('GITHUB_RUN_ATTEMPT defaults to 1; the event name is kept', () => {
-    const { settings } = settingsWith({}, { ...runEnv, GITHUB_RUN_ATTEMPT: undefined, GITHUB_EVENT_NAME: 'schedule' });
-    expect(settings.run).toEqual({ id: 4242, attempt: 1, repository: 'octo-org/octo-repo', eventName: 'schedule' });
+  test('GITHUB_RUN_ATTEMPT defaults to 1; the event name is kept; GITHUB_REPOSITORY_ID wins over the payload', () => {
+    const env = { ...runEnv, GITHUB_RUN_ATTEMPT: undefined, GITHUB_EVENT_NAME: 'schedule', GITHUB_REPOSITORY_ID: '7' };
+    expect(settingsWith({}, env).settings.run).toEqual({ ...runContext, attempt: 1, eventName: 'schedule', repositoryId: 7 });
+  });
+
+  test('without an event payload the default branch and the repository id are unknown, and auto plans', () => {
+    const { settings } = settingsWith({}, { ...runEnv, GITHUB_EVENT_PATH: undefined });
+    expect(settings.run).toMatchObject({ defaultBranch: undefined, repositoryId: undefined });
+    expect(settings.mode).toBe('plan');
+  });
+
+  test('each prefix has its own sync directory', () => {
+    expect(settingsWith({ [Inputs.CacheKeyPrefix]: 'p4' }).settings.batch.syncDir).toBe(join('/runner/temp', 'batch-serialize', 'p4'));
+    expect(settingsWith({ [Inputs.CacheKeyPrefix]: 'p4-extra' }).settings.batch.syncDir).toBe(
+      join('/runner/temp', 'batch-serialize', 'p4-extra'),
+    );
   });
 
   test('the cache key prefix comes from the batch file: one tracker per list', () => {
@@ -102,11 +139,13 @@ describe('every input', () => {
       [Inputs.Mode]: 'serialize',
       [Inputs.CacheKeyPrefix]: 'nightly',
       [Inputs.Upload]: 'FALSE',
-      [Inputs.RetentionDays]: '90',
+      [Inputs.RetentionDays]: '30',
+      [Inputs.TrackerRetentionDays]: '60',
+      [Inputs.StartOver]: 'true',
       [Inputs.Concurrency]: '64',
       [Inputs.Registry]: 'ghcr.io',
-      [Inputs.RegistryUsername]: 'robot',
-      [Inputs.RegistryPassword]: 's3cret',
+      [Inputs.Username]: 'robot',
+      [Inputs.Password]: 's3cret',
       [Inputs.InsecureRegistries]: 'registry.lan:5000\n\n  mirror.lan  \n',
       [Inputs.GithubToken]: 'ghs_token',
     });
@@ -125,34 +164,48 @@ describe('every input', () => {
       mode: 'serialize',
       cacheKeyPrefix: 'nightly',
       upload: false,
-      retentionDays: 90,
+      retentionDays: 30,
+      trackerRetentionDays: 60,
+      startOver: true,
       registryLogin: { registry: 'ghcr.io', username: 'robot', password: 's3cret' },
       insecureRegistries: ['registry.lan:5000', 'mirror.lan'],
       githubToken: 'ghs_token',
-      run: { id: 4242, attempt: 2, repository: 'octo-org/octo-repo', eventName: '' },
+      run: runContext,
     });
   });
 
   test('the registry password and the token are masked before anything else', () => {
-    const secrets = { [Inputs.RegistryUsername]: 'robot', [Inputs.RegistryPassword]: 's3cret', [Inputs.GithubToken]: 'ghs_token' };
+    const secrets = {
+      [Inputs.Registry]: 'ghcr.io',
+      [Inputs.Username]: 'robot',
+      [Inputs.Password]: 's3cret',
+      [Inputs.GithubToken]: 'ghs_token',
+    };
     const { printed } = settingsWith(secrets);
     expect(printed.split('\n').filter(Boolean)).toEqual(['::add-mask::s3cret', '::add-mask::ghs_token']);
   });
 
-  test('registry-username without registry: the registry is found in the batch list later', () => {
-    const { settings } = settingsWith({ [Inputs.RegistryUsername]: 'robot', [Inputs.RegistryPassword]: 's3cret' });
-    expect(settings.registryLogin).toEqual({ registry: undefined, username: 'robot', password: 's3cret' });
+  test.each([
+    ['auto', 'pull_request', 'refs/pull/7/merge', 'plan'],
+    ['auto', 'pull_request_target', 'refs/heads/main', 'plan'],
+    ['auto', 'push', 'refs/heads/main', 'serialize'],
+    ['auto', 'schedule', 'refs/heads/main', 'serialize'],
+    ['auto', 'workflow_dispatch', 'refs/heads/feature', 'plan'],
+    ['auto', 'push', 'refs/tags/v1', 'plan'],
+    ['plan', 'push', 'refs/heads/main', 'plan'],
+    ['serialize', 'workflow_dispatch', 'refs/heads/feature', 'serialize'],
+  ])('mode %s on event %j at %s: %s', (mode, event, ref, expected) => {
+    const env = { ...runEnv, GITHUB_EVENT_NAME: event, GITHUB_REF: ref };
+    expect(settingsWith({ [Inputs.Mode]: mode }, env).settings.mode).toBe(expected);
   });
 
-  test.each([
-    ['auto', 'pull_request', 'plan'],
-    ['auto', 'pull_request_target', 'plan'],
-    ['auto', 'push', 'serialize'],
-    ['auto', '', 'serialize'],
-    ['plan', 'push', 'plan'],
-    ['serialize', 'pull_request', 'serialize'],
-  ])('mode %s on event %j: %s', (mode, event, expected) => {
-    expect(settingsWith({ [Inputs.Mode]: mode }, { ...runEnv, GITHUB_EVENT_NAME: event }).settings.mode).toBe(expected);
+  test('on GitHub Enterprise Server uploads are refused at once; upload false runs', () => {
+    const ghes = { ...runEnv, GITHUB_SERVER_URL: 'https://ghe.example.com' };
+    expect(inputError({}, ghes)).toMatch(
+      /^GitHub Enterprise Server \(https:\/\/ghe\.example\.com\) has no artifact service v4.*upload: false/,
+    );
+    expect(settingsWith({ [Inputs.Upload]: 'false' }, ghes).settings.run.onGhes).toBe(true);
+    expect(settingsWith({}, { ...runEnv, GITHUB_SERVER_URL: 'https://octo.ghe.com' }).settings.run.onGhes).toBe(false);
   });
 
   test.each(['true', 'True', 'TRUE'])('upload %j is true', (value) => {
@@ -181,8 +234,12 @@ describe('each validation error', () => {
     [{ [Inputs.Concurrency]: '0' }, /^input concurrency "0": a whole number from 1 to 64$/],
     [{ [Inputs.Concurrency]: '65' }, /^input concurrency "65": a whole number from 1 to 64$/],
     [{ [Inputs.Concurrency]: 'four' }, /^input concurrency "four": a whole number from 1 to 64$/],
-    [{ [Inputs.RegistryUsername]: 'robot' }, /^inputs registry-username and registry-password go together: give both or neither$/],
-    [{ [Inputs.RegistryPassword]: 's3cret' }, /^inputs registry-username and registry-password go together/],
+    [{ [Inputs.Username]: 'robot' }, /^inputs username and password go together: give both or neither$/],
+    [{ [Inputs.Password]: 's3cret' }, /^inputs username and password go together/],
+    [{ [Inputs.Username]: 'robot', [Inputs.Password]: 's3cret' }, /^input registry is needed with password: the one host/],
+    [{ [Inputs.TrackerRetentionDays]: '91' }, /^input tracker-retention-days "91": a whole number from 1 to 90$/],
+    [{ [Inputs.StartOver]: 'maybe' }, /^input start-over "maybe": use true or false$/],
+    [{ [Inputs.CacheKeyPrefix]: 'a/b' }, /^input cache-key-prefix "a\/b": use 1-100 of/],
   ])('%j', (inputs, message) => {
     expect(inputError(inputs)).toMatch(message);
   });

@@ -16,9 +16,11 @@ export const Inputs = {
   Upload: 'upload',
   RetentionDays: 'retention-days',
   Concurrency: 'concurrency',
+  TrackerRetentionDays: 'tracker-retention-days',
+  StartOver: 'start-over',
   Registry: 'registry',
-  RegistryUsername: 'registry-username',
-  RegistryPassword: 'registry-password',
+  Username: 'username',
+  Password: 'password',
   InsecureRegistries: 'insecure-registries',
   GithubToken: 'github-token',
 } as const;
@@ -32,7 +34,10 @@ export const Outputs = {
   Shipped: 'shipped',
   Skipped: 'skipped',
   Plan: 'plan',
-  TrackerCacheKey: 'tracker-cache-key',
+  TrackerSource: 'tracker-source',
+  RestoredKey: 'restored-key',
+  SavedKey: 'saved-key',
+  CacheHit: 'cache-hit',
 } as const;
 
 export type Output = (typeof Outputs)[keyof typeof Outputs];
@@ -48,6 +53,8 @@ export const InputDefaults = {
   [Inputs.DedupScope]: Defaults.dedupScope,
   [Inputs.Mode]: 'auto',
   [Inputs.Upload]: 'true',
+  [Inputs.TrackerRetentionDays]: '90',
+  [Inputs.StartOver]: 'false',
   [Inputs.Concurrency]: String(Defaults.concurrency),
   [Inputs.GithubToken]: '${{ github.token }}',
 } as const satisfies Partial<Record<Input, string>>;

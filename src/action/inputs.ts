@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BatchSettings } from '../core/serialize/run.ts';
 import { InputError } from '../core/input-error.ts';
@@ -14,6 +15,23 @@ import { InputDefaults, Inputs } from './constants.ts';
 
 export type Mode = 'serialize' | 'plan';
 
+/** The run, from the runner's environment and the event payload. */
+export interface RunContext {
+  id: number;
+  attempt: number;
+  /** `owner/name` */
+  repository: string;
+  /** From GITHUB_REPOSITORY_ID or the event payload; undefined when neither says (then no artifact is trusted). */
+  repositoryId: number | undefined;
+  eventName: string;
+  /** `refs/heads/main`, `refs/pull/7/merge`, ... */
+  ref: string;
+  /** The repository's default branch from the event payload; undefined when the payload does not say. */
+  defaultBranch: string | undefined;
+  /** GHES has no artifact service v4: uploads fail there. */
+  onGhes: boolean;
+}
+
 /** Every input, read and validated once (actions/checkout's input-helper). */
 export interface ActionSettings {
   batch: BatchSettings;
@@ -21,16 +39,23 @@ export interface ActionSettings {
   cacheKeyPrefix: string;
   upload: boolean;
   retentionDays: number | undefined;
-  /** Credentials for one registry, given as inputs rather than through docker/login-action. */
-  registryLogin: { registry: string | undefined; username: string; password: string } | undefined;
+  /** The tracker backup artifact's retention: the longest, so it outlives the tars it describes. */
+  trackerRetentionDays: number;
+  /** After a lost tracker: ship everything again, numbered above every number used before. */
+  startOver: boolean;
+  /** docker/login-action's inputs: a password goes to `registry` and nowhere else. */
+  registryLogin: { registry: string; username: string; password: string } | undefined;
   insecureRegistries: string[];
   githubToken: string;
-  run: { id: number; attempt: number; repository: string; eventName: string };
+  run: RunContext;
 }
+
+/** A cache key prefix and artifact name part: no separator GitHub refuses in artifact names, nothing of a path. */
+const PREFIX = /^[A-Za-z0-9._-]{1,100}$/;
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettings {
   // Masked first: nothing below may print them, but an error message might quote an input.
-  const password = core.getInput(Inputs.RegistryPassword);
+  const password = core.getInput(Inputs.Password);
   const githubToken = core.getInput(Inputs.GithubToken);
   if (password) core.setSecret(password);
   if (githubToken) core.setSecret(githubToken);
@@ -39,14 +64,23 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettin
   const runnerTemp = env.RUNNER_TEMP ?? required(env, 'RUNNER_TEMP');
   const compression = parseCompressionSetting(`input ${Inputs.Compression}`, inputOrDefault(Inputs.Compression));
   const level = core.getInput(Inputs.CompressionLevel);
-  const username = core.getInput(Inputs.RegistryUsername);
-  if (Boolean(username) !== Boolean(password)) {
-    throw new InputError(`inputs ${Inputs.RegistryUsername} and ${Inputs.RegistryPassword} go together: give both or neither`);
+  const prefix = core.getInput(Inputs.CacheKeyPrefix) || defaultCacheKeyPrefix(batchFile);
+  if (!PREFIX.test(prefix)) {
+    throw new InputError(`input ${Inputs.CacheKeyPrefix} ${JSON.stringify(prefix)}: use 1-100 of A-Z a-z 0-9 . _ -`);
+  }
+  const run = readRunContext(env);
+  const upload = parseBoolean(Inputs.Upload, inputOrDefault(Inputs.Upload));
+  if (upload && run.onGhes) {
+    throw new InputError(
+      `GitHub Enterprise Server (${env.GITHUB_SERVER_URL}) has no artifact service v4, so tars cannot be uploaded: ` +
+        `set ${Inputs.Upload}: false and carry the tars from ${Inputs.SyncDirectory} yourself`,
+    );
   }
   return {
     batch: {
       batchFile,
-      syncDir: core.getInput(Inputs.SyncDirectory) || join(runnerTemp, 'batch-serialize', 'sync'),
+      // One directory per prefix: two batch lists in one job never share a tracker.
+      syncDir: core.getInput(Inputs.SyncDirectory) || join(runnerTemp, 'batch-serialize', prefix),
       trackerFilename: checkTrackerFilename(`input ${Inputs.TrackerFilename}`, inputOrDefault(Inputs.TrackerFilename)),
       compression,
       compressionLevel: level ? parseCompressionLevel(`input ${Inputs.CompressionLevel}`, compression, level) : undefined,
@@ -55,20 +89,58 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettin
       dryRun: false,
       concurrency: parseWholeNumber(`input ${Inputs.Concurrency}`, inputOrDefault(Inputs.Concurrency), ...CONCURRENCY_RANGE),
     },
-    mode: parseMode(inputOrDefault(Inputs.Mode), env.GITHUB_EVENT_NAME ?? ''),
-    cacheKeyPrefix: core.getInput(Inputs.CacheKeyPrefix) || defaultCacheKeyPrefix(batchFile),
-    upload: parseBoolean(Inputs.Upload, inputOrDefault(Inputs.Upload)),
+    mode: parseMode(inputOrDefault(Inputs.Mode), run),
+    cacheKeyPrefix: prefix,
+    upload,
     retentionDays: optional(core.getInput(Inputs.RetentionDays), (text) => parseWholeNumber(`input ${Inputs.RetentionDays}`, text, 1, 90)),
-    registryLogin: username ? { registry: core.getInput(Inputs.Registry) || undefined, username, password } : undefined,
+    trackerRetentionDays: parseWholeNumber(`input ${Inputs.TrackerRetentionDays}`, inputOrDefault(Inputs.TrackerRetentionDays), 1, 90),
+    startOver: parseBoolean(Inputs.StartOver, inputOrDefault(Inputs.StartOver)),
+    registryLogin: readRegistryLogin(password),
     insecureRegistries: core.getMultilineInput(Inputs.InsecureRegistries),
     githubToken,
-    run: {
-      id: parseWholeNumber('GITHUB_RUN_ID', required(env, 'GITHUB_RUN_ID'), 1, Number.MAX_SAFE_INTEGER),
-      attempt: parseWholeNumber('GITHUB_RUN_ATTEMPT', env.GITHUB_RUN_ATTEMPT ?? '1', 1, Number.MAX_SAFE_INTEGER),
-      repository: required(env, 'GITHUB_REPOSITORY'),
-      eventName: env.GITHUB_EVENT_NAME ?? '',
-    },
+    run,
   };
+}
+
+/** username and password go to `registry` only: the batch list (editable in a pull request) never chooses the host. */
+function readRegistryLogin(password: string): ActionSettings['registryLogin'] {
+  const registry = core.getInput(Inputs.Registry);
+  const username = core.getInput(Inputs.Username);
+  if (!password && !username) return undefined;
+  if (!password || !username) throw new InputError(`inputs ${Inputs.Username} and ${Inputs.Password} go together: give both or neither`);
+  if (!registry) {
+    throw new InputError(`input ${Inputs.Registry} is needed with ${Inputs.Password}: the one host the password may be sent to`);
+  }
+  return { registry, username, password };
+}
+
+function readRunContext(env: NodeJS.ProcessEnv): RunContext {
+  const event = readEventPayload(env.GITHUB_EVENT_PATH);
+  const idText = env.GITHUB_REPOSITORY_ID || (event.repository?.id === undefined ? '' : String(event.repository.id));
+  const server = new URL(env.GITHUB_SERVER_URL || 'https://github.com');
+  return {
+    id: parseWholeNumber('GITHUB_RUN_ID', required(env, 'GITHUB_RUN_ID'), 1, Number.MAX_SAFE_INTEGER),
+    attempt: parseWholeNumber('GITHUB_RUN_ATTEMPT', env.GITHUB_RUN_ATTEMPT ?? '1', 1, Number.MAX_SAFE_INTEGER),
+    repository: required(env, 'GITHUB_REPOSITORY'),
+    repositoryId: idText === '' ? undefined : parseWholeNumber('GITHUB_REPOSITORY_ID', idText, 1, Number.MAX_SAFE_INTEGER),
+    eventName: env.GITHUB_EVENT_NAME ?? '',
+    ref: env.GITHUB_REF ?? '',
+    defaultBranch: typeof event.repository?.default_branch === 'string' ? event.repository.default_branch : undefined,
+    onGhes: server.hostname !== 'github.com' && !server.hostname.endsWith('.ghe.com'),
+  };
+}
+
+interface EventPayload {
+  repository?: { id?: number; default_branch?: unknown };
+}
+
+function readEventPayload(path: string | undefined): EventPayload {
+  if (!path) return {};
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as EventPayload;
+  } catch (error) {
+    throw new InputError(`GITHUB_EVENT_PATH ${path}: cannot read the event payload: ${(error as Error).message}`);
+  }
 }
 
 /** An input as given, or action.yml's default when it is empty (a step run outside a runner gives none). */
@@ -76,11 +148,15 @@ function inputOrDefault(name: Exclude<keyof typeof InputDefaults, typeof Inputs.
   return core.getInput(name) || InputDefaults[name];
 }
 
-/** `auto` plans on pull requests (nothing is shipped from a PR) and serializes otherwise. */
-function parseMode(value: string, eventName: string): Mode {
+/**
+ * `auto` serializes on the default branch only (a push or schedule there) and plans everywhere else: the cache is
+ * scoped by branch, so a tracker saved on another branch is one the default branch never sees.
+ */
+function parseMode(value: string, run: RunContext): Mode {
   if (value === 'serialize' || value === 'plan') return value;
-  if (value === 'auto') return eventName === 'pull_request' || eventName === 'pull_request_target' ? 'plan' : 'serialize';
-  throw new InputError(`input ${Inputs.Mode} ${JSON.stringify(value)}: use auto, serialize or plan`);
+  if (value !== 'auto') throw new InputError(`input ${Inputs.Mode} ${JSON.stringify(value)}: use auto, serialize or plan`);
+  const pullRequest = run.eventName === 'pull_request' || run.eventName === 'pull_request_target';
+  return !pullRequest && run.defaultBranch !== undefined && run.ref === `refs/heads/${run.defaultBranch}` ? 'serialize' : 'plan';
 }
 
 /** One tracker per batch file: `batch-serialize-lists_nightly.csv` for `lists/nightly.csv`. */

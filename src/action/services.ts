@@ -1,8 +1,10 @@
 import * as cache from '@actions/cache';
 import { DefaultArtifactClient } from '@actions/artifact';
-import { request } from 'undici';
 import { InputError } from '../core/input-error.ts';
+import { listArtifacts, type ListedArtifact } from '../github/list-artifacts.ts';
 import { Inputs } from './constants.ts';
+
+export type { ListedArtifact };
 
 /**
  * The side effects of the Action (actions/cache's stateProvider idea): the cache that keeps the tracker, and
@@ -10,24 +12,23 @@ import { Inputs } from './constants.ts';
  * never touches @actions/cache or @actions/artifact itself.
  */
 export interface TrackerCache {
-  /** Restores the newest entry whose key starts with `prefix`; its key, or undefined on a miss. */
-  restore(paths: string[], prefix: string): Promise<string | undefined>;
-  /** The key a restore would pick now, without downloading. */
-  newestKey(paths: string[], prefix: string): Promise<string | undefined>;
-  save(paths: string[], key: string): Promise<void>;
-}
-
-export interface StoredArtifact {
-  id: number;
-  runId: number;
-  createdAt: string;
+  /**
+   * The key of the newest entry whose key starts with `keyPrefix` in the scopes this run may read (its own ref's,
+   * then the default branch's), without downloading it.
+   */
+  lookup(paths: string[], keyPrefix: string): Promise<string | undefined>;
+  /** Restores the entry saved under exactly `key`; false when there is none. */
+  restore(paths: string[], key: string): Promise<boolean>;
+  /** Saves under `key`; false when the service refused it (rate limit, an event that may not write): the library only warns. */
+  save(paths: string[], key: string): Promise<boolean>;
 }
 
 export interface ArtifactStore {
+  /** Uploads into this run, replacing an artifact of the same name that an earlier attempt of this run uploaded. */
   upload(name: string, files: string[], rootDirectory: string, retentionDays: number | undefined): Promise<{ id: number; size: number }>;
-  /** The newest unexpired artifact of that name in the repository, from any run. */
-  findNewest(name: string): Promise<StoredArtifact | undefined>;
-  download(artifact: StoredArtifact, directory: string): Promise<void>;
+  /** Every artifact of the repository whose name starts with `namePrefix`, of every run, expired ones included. */
+  list(namePrefix: string): Promise<ListedArtifact[]>;
+  download(artifact: ListedArtifact, directory: string): Promise<void>;
 }
 
 export interface Services {
@@ -38,16 +39,25 @@ export interface Services {
 export function githubServices(options: { token: string; repository: string; apiUrl: string }): Services {
   const [owner = '', repo = ''] = options.repository.split('/');
   const client = new DefaultArtifactClient();
+  const token = () => {
+    if (!options.token) throw new InputError(`input ${Inputs.GithubToken} is empty: it is needed to list the artifacts of earlier runs`);
+    return options.token;
+  };
   return {
     cache: {
-      restore: (paths, prefix) => cache.restoreCache(paths, `${prefix}-`, [`${prefix}-`]),
-      newestKey: (paths, prefix) => cache.restoreCache(paths, `${prefix}-`, [`${prefix}-`], { lookupOnly: true }),
+      lookup: (paths, keyPrefix) => cache.restoreCache(paths, keyPrefix, [keyPrefix], { lookupOnly: true }),
+      async restore(paths, key) {
+        return (await cache.restoreCache(paths, key)) === key;
+      },
       async save(paths, key) {
-        await cache.saveCache(paths, key);
+        return (await cache.saveCache(paths, key)) !== -1;
       },
     },
     artifacts: {
       async upload(name, files, rootDirectory, retentionDays) {
+        // upload-artifact's `overwrite`: names are unique within a run, across its attempts.
+        const earlier = await client.getArtifact(name).catch(() => undefined);
+        if (earlier !== undefined) await client.deleteArtifact(name);
         const response = await client.uploadArtifact(name, files, rootDirectory, {
           compressionLevel: 0,
           ...(retentionDays === undefined ? {} : { retentionDays }),
@@ -55,37 +65,11 @@ export function githubServices(options: { token: string; repository: string; api
         if (response.id === undefined) throw new Error(`artifact ${name}: the upload returned no artifact id`);
         return { id: response.id, size: response.size ?? 0 };
       },
-      async findNewest(name) {
-        if (!options.token) {
-          throw new InputError(`input ${Inputs.GithubToken} is empty: it is needed to find tracker artifacts of earlier runs`);
-        }
-        const url = new URL(`${options.apiUrl}/repos/${owner}/${repo}/actions/artifacts`);
-        url.searchParams.set('name', name);
-        url.searchParams.set('per_page', '100');
-        const response = await request(url, {
-          headers: {
-            authorization: `Bearer ${options.token}`,
-            accept: 'application/vnd.github+json',
-            'x-github-api-version': '2022-11-28',
-            'user-agent': 'batch-serialize',
-          },
-        });
-        if (response.statusCode !== 200) {
-          const body = await response.body.text();
-          throw new Error(`GET ${url.origin}${url.pathname}?name=${name}: ${response.statusCode} ${body.slice(0, 200)}`);
-        }
-        const listing = (await response.body.json()) as {
-          artifacts: Array<{ id: number; expired: boolean; created_at: string; workflow_run?: { id?: number } }>;
-        };
-        const newest = listing.artifacts
-          .filter((artifact) => !artifact.expired && artifact.workflow_run?.id !== undefined)
-          .sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
-        return newest && { id: newest.id, runId: newest.workflow_run?.id as number, createdAt: newest.created_at };
-      },
+      list: (namePrefix) => listArtifacts({ apiUrl: options.apiUrl, repository: options.repository, token: token() }, namePrefix),
       async download(artifact, directory) {
         await client.downloadArtifact(artifact.id, {
           path: directory,
-          findBy: { token: options.token, workflowRunId: artifact.runId, repositoryOwner: owner, repositoryName: repo },
+          findBy: { token: token(), workflowRunId: artifact.run.id, repositoryOwner: owner, repositoryName: repo },
         });
       },
     },

@@ -8,20 +8,28 @@ const header = (...cells: string[]) => cells.map((data) => ({ data, header: true
 
 /** The job summary says first, and loudly when it was not the cache, where the tracker came from. */
 function restoredNote(restored: Restored, prefix: string): string {
-  switch (restored.from) {
+  const above = restored.highestUsedNumber > restored.generation ? ` New tars are numbered above ${restored.highestUsedNumber}.` : '';
+  switch (restored.source) {
     case 'cache':
-      return `Tracker restored from cache entry <code>${restored.key}</code>.`;
-    case 'artifact':
+      return `Tracker restored from cache entry <code>${restored.cacheKey}</code>.${above}`;
+    case 'artifact': {
+      const cache = restored.cacheKey ? `<code>${restored.cacheKey}</code> is older` : 'evicted?';
       return (
-        `⚠️ <b>No cache entry for <code>${prefix}-</code></b> (evicted?): ` +
-        `the tracker was rebuilt from artifact <code>${restored.name}</code> of run ${restored.runId}.`
+        `⚠️ <b>The cache did not have the newest tracker</b> (${cache}): ` +
+        `it was taken from artifact <code>${restored.artifact?.name}</code> of run ${restored.artifact?.run.id}.${above}`
       );
-    case 'nothing':
-      return (
-        `⚠️ <b>No tracker found</b> (no cache entry for <code>${prefix}-</code>, no artifact <code>${prefix}-tracker</code>): ` +
-        'a first run, everything is serialized.'
-      );
+    }
+    case 'none':
+      return restored.startedOver
+        ? '⚠️ <b>The tracker was lost; starting over as asked</b>: ' +
+            `everything is serialized again, numbered above ${restored.highestUsedNumber}.`
+        : `⚠️ <b>No tracker found</b> (no cache entry, no artifact of <code>${prefix}</code>): a first run, everything is serialized.`;
   }
+}
+
+/** A run that failed before it had anything to show: the summary says why. */
+export async function writeFailureSummary(error: Error): Promise<void> {
+  await core.summary.addHeading('batch-serialize: failed', 2).addQuote(`❌ ${error.message}`).write();
 }
 
 export async function writeSerializeSummary(

@@ -1,12 +1,30 @@
 import * as core from '@actions/core';
-import { join } from 'node:path';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { InputError } from '../core/input-error.ts';
 import { pathExists } from '../core/sync-dir/files.ts';
 import { ledgerPath } from '../core/sync-dir/ledger.ts';
-import type { Services } from './services.ts';
+import { formatNumber, parseSyncName } from '../core/sync-dir/sync-name.ts';
+import { nextNumber, readTracker } from '../core/sync-dir/tracker.ts';
+import { Inputs } from './constants.ts';
+import type { ListedArtifact, Services } from './services.ts';
 
-/** Where this run's tracker came from: said in the log and, loudly, in the summary. */
-export type Restored =
-  { from: 'cache'; key: string } | { from: 'artifact'; name: string; artifactId: number; runId: number } | { from: 'nothing' };
+/** Where this run's tracker came from: the `tracker-source` output, said in the log and, loudly, in the summary. */
+export type TrackerSource = 'cache' | 'artifact' | 'none';
+
+export interface Restored {
+  source: TrackerSource;
+  /** The cache entry restored (also when the tracker artifact turned out newer and was taken instead). */
+  cacheKey: string | undefined;
+  /** The tracker artifact taken. */
+  artifact: ListedArtifact | undefined;
+  /** The highest number the tracker records: trackers are compared by it, the newer records more. */
+  generation: number;
+  /** The highest number of any tar artifact of this prefix from this repository's runs: never used again. */
+  highestUsedNumber: number;
+  /** A lost tracker, and the run starts over on purpose (input start-over). */
+  startedOver: boolean;
+}
 
 export interface TrackerFiles {
   syncDir: string;
@@ -19,45 +37,188 @@ export function trackerFiles(syncDir: string, trackerFilename: string): TrackerF
   return { syncDir, tracker, ledger: ledgerPath(tracker) };
 }
 
-export const trackerArtifactName = (prefix: string) => `${prefix}-tracker`;
+/** The names the Action gives what it stores, all under its prefix, so that two batch lists never meet. */
+export const ArtifactNames = {
+  tar: (prefix: string, syncName: string) => `${prefix}-${syncName}`,
+  tracker: (prefix: string) => `${prefix}-tracker`,
+  cacheKey: (prefix: string, run: { id: number; attempt: number }) => `${prefix}-${run.id}-${run.attempt}`,
+} as const;
 
-/**
- * The newest tracker: from the cache, else (the cache was evicted) from the newest tracker artifact of an
- * earlier run, else none (a first run: everything is serialized).
- */
-export async function restoreTracker(files: TrackerFiles, prefix: string, services: Services): Promise<Restored> {
-  const key = await services.cache.restore([files.tracker, files.ledger], prefix);
-  if (key !== undefined) {
-    core.info(`Restored the tracker from the cache entry ${key}.`);
-    return { from: 'cache', key };
-  }
-  const name = trackerArtifactName(prefix);
-  const artifact = await services.artifacts.findNewest(name);
-  if (artifact !== undefined) {
-    await services.artifacts.download(artifact, files.syncDir);
-    if (!(await pathExists(files.tracker))) {
-      throw new Error(
-        `artifact ${name} (id ${artifact.id}, run ${artifact.runId}) holds no ${files.tracker.slice(files.syncDir.length + 1)}`,
-      );
-    }
-    core.warning(`No cache entry starts with ${prefix}-; rebuilt the tracker from artifact ${name} of run ${artifact.runId}.`);
-    return { from: 'artifact', name, artifactId: artifact.id, runId: artifact.runId };
-  }
-  core.warning(`No cache entry starts with ${prefix}- and no artifact ${name} exists: a first run, everything is serialized.`);
-  return { from: 'nothing' };
+/** Which runs' artifacts may be believed: this repository's own (never a fork's), and for the tracker its default branch's. */
+export interface Trust {
+  repositoryId: number | undefined;
+  defaultBranch: string | undefined;
 }
 
-/** Saves the advanced tracker under a new immutable key, warning when another run saved one meanwhile. */
-export async function saveTracker(files: TrackerFiles, prefix: string, key: string, restored: Restored, services: Services): Promise<void> {
-  const paths = [files.tracker, files.ledger];
-  const newest = await services.cache.newestKey(paths, prefix);
-  const restoredKey = restored.from === 'cache' ? restored.key : undefined;
-  if (newest !== undefined && newest !== restoredKey) {
+export interface RestoreOptions {
+  prefix: string;
+  trust: Trust;
+  startOver: boolean;
+  /** This run: what its earlier attempts uploaded is no trace of a lost tracker (their numbers are used all the same). */
+  runId: number;
+}
+
+/**
+ * The newest tracker, decided the same way every run: the newest cache entry of exactly the form this Action saves
+ * and the newest trusted tracker artifact are both looked at, and the one recording more tars is taken (a refused
+ * cache save leaves the artifact ahead). Neither, with traces of earlier runs in the artifact store, is a lost tracker:
+ * the run stops unless told to start over. Tar artifacts of earlier runs, expired or not, give the numbers never to
+ * use again.
+ */
+export async function restoreTracker(files: TrackerFiles, options: RestoreOptions, services: Services): Promise<Restored> {
+  const { prefix } = options;
+  // What an earlier step or job left on this runner is not this prefix's tracker.
+  await Promise.all([files.tracker, files.ledger].map((path) => rm(path, { force: true })));
+
+  // `p4-` also lists `p4-extra-…`: only the names this prefix gives count.
+  const listed = (await services.artifacts.list(`${prefix}-`)).filter(
+    (artifact) => fromThisRepository(artifact, options.trust) && isOurs(prefix, artifact.name),
+  );
+  const highestUsedNumber = Math.max(0, ...listed.flatMap((artifact) => tarNumber(prefix, artifact.name) ?? []));
+
+  const cacheKey = await newestCacheKey(files, prefix, services);
+  let fromCache = 0;
+  if (cacheKey !== undefined && (await services.cache.restore(trackedPaths(files), cacheKey))) {
+    fromCache = await generationOf(files.tracker);
+  }
+  const backup = newestTrackerArtifact(listed, prefix, options.trust);
+  const restored: Restored = { source: 'none', cacheKey, artifact: undefined, generation: 0, highestUsedNumber, startedOver: false };
+  if (backup !== undefined) {
+    const fromArtifact = await takeArtifactIfNewer(files, backup, fromCache, cacheKey !== undefined, services);
+    if (fromArtifact !== undefined) return { ...restored, source: 'artifact', artifact: backup, generation: fromArtifact };
+  }
+  if (cacheKey !== undefined) {
+    core.info(`Restored the tracker from the cache entry ${cacheKey}.`);
+    return { ...restored, source: 'cache', generation: fromCache };
+  }
+  // Traces of the default branch's tracker: what its other runs uploaded (another branch keeps its own tracker).
+  const traces = listed.filter((artifact) => artifact.run.id !== options.runId && artifact.run.headBranch === options.trust.defaultBranch);
+  if (traces.length === 0) {
+    core.warning(`No cache entry ${prefix}-RUN-ATTEMPT and no artifact of ${prefix} exists: a first run, everything is serialized.`);
+    return restored;
+  }
+  const lost = lostTrackerMessage(prefix, traces, highestUsedNumber);
+  if (!options.startOver) throw new InputError(lost);
+  core.warning(`${lost}\nStarting over as asked: everything is serialized again, numbered from ${formatNumber(highestUsedNumber + 1)}.`);
+  return { ...restored, startedOver: true };
+}
+
+/**
+ * Saves the advanced tracker under a new immutable key, warning when another run saved one meanwhile; false when the
+ * cache refused it (said loudly: the tracker artifact must then carry the state).
+ */
+export async function saveTracker(
+  files: TrackerFiles,
+  prefix: string,
+  key: string,
+  restored: Restored,
+  services: Services,
+): Promise<boolean> {
+  const newest = await newestCacheKey(files, prefix, services);
+  if (newest !== undefined && newest !== restored.cacheKey) {
     core.warning(
-      `Another run saved the tracker as ${newest} after this run restored ${restoredKey ?? 'none'}: two runs shared the ` +
+      `Another run saved the tracker as ${newest} after this run restored ${restored.cacheKey ?? 'none'}: two runs shared the ` +
         `prefix ${prefix}. This run's tracker (${key}) becomes the newest; give such runs one concurrency group.`,
     );
   }
-  await services.cache.save(paths, key);
+  if (!(await services.cache.save(trackedPaths(files), key))) {
+    core.warning(
+      `The cache refused to save the tracker as ${key} (a rate limit, or an event that may not write the cache): ` +
+        `the tracker artifact ${ArtifactNames.tracker(prefix)} must carry this run's state.`,
+    );
+    return false;
+  }
   core.info(`Saved the tracker as cache entry ${key}.`);
+  return true;
+}
+
+export function trackedPaths(files: TrackerFiles): string[] {
+  return [files.tracker, files.ledger];
+}
+
+const CACHE_KEY_TAIL = /^-([1-9][0-9]*)-([1-9][0-9]*)$/;
+
+/**
+ * The newest key of the exact form `PREFIX-RUN-ATTEMPT`. A cache lookup matches key prefixes, so `p4-` would also find
+ * `p4-extra-…` of another prefix: one lookup per first digit of the run id finds only ours, and the greatest wins.
+ */
+async function newestCacheKey(files: TrackerFiles, prefix: string, services: Services): Promise<string | undefined> {
+  const digits = ['1', '2', '3', '4', '5', '6', '7', '8', '9'];
+  const found = await Promise.all(digits.map((digit) => services.cache.lookup(trackedPaths(files), `${prefix}-${digit}`)));
+  const ours = found.flatMap((key) => {
+    const match = key?.startsWith(prefix) ? CACHE_KEY_TAIL.exec(key.slice(prefix.length)) : null;
+    return match && key ? [{ key, run: Number(match[1]), attempt: Number(match[2]) }] : [];
+  });
+  ours.sort((a, b) => a.run - b.run || a.attempt - b.attempt);
+  return ours.at(-1)?.key;
+}
+
+function fromThisRepository(artifact: ListedArtifact, trust: Trust): boolean {
+  if (trust.repositoryId === undefined) return false;
+  const repositoryId = artifact.run.repositoryId ?? trust.repositoryId;
+  return repositoryId === trust.repositoryId && artifact.run.headRepositoryId === trust.repositoryId;
+}
+
+function isOurs(prefix: string, name: string): boolean {
+  return name === ArtifactNames.tracker(prefix) || tarNumber(prefix, name) !== undefined;
+}
+
+function tarNumber(prefix: string, name: string): number | undefined {
+  return parseSyncName(name.slice(prefix.length + 1))?.number;
+}
+
+function newestTrackerArtifact(listed: readonly ListedArtifact[], prefix: string, trust: Trust): ListedArtifact | undefined {
+  const name = ArtifactNames.tracker(prefix);
+  const candidates = listed.filter(
+    (artifact) => artifact.name === name && !artifact.expired && artifact.run.headBranch === trust.defaultBranch,
+  );
+  return candidates.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+}
+
+async function generationOf(trackerPath: string): Promise<number> {
+  return nextNumber(await readTracker(trackerPath)) - 1;
+}
+
+/** Downloads the tracker artifact beside the sync directory and takes it when it records more than the cache's; its generation then. */
+async function takeArtifactIfNewer(
+  files: TrackerFiles,
+  artifact: ListedArtifact,
+  fromCache: number,
+  cacheHit: boolean,
+  services: Services,
+): Promise<number | undefined> {
+  const staging = await mkdtemp(join(files.syncDir, '.tracker-artifact-'));
+  try {
+    await services.artifacts.download(artifact, staging);
+    const tracker = join(staging, basename(files.tracker));
+    if (!(await pathExists(tracker))) {
+      throw new Error(`artifact ${artifact.name} (id ${artifact.id}, run ${artifact.run.id}) holds no ${basename(files.tracker)}`);
+    }
+    const generation = await generationOf(tracker);
+    if (cacheHit && generation <= fromCache) return undefined;
+    const ledger = join(staging, basename(files.ledger));
+    await rename(tracker, files.tracker);
+    if (await pathExists(ledger)) await rename(ledger, files.ledger);
+    else await rm(files.ledger, { force: true });
+    core.warning(
+      cacheHit
+        ? `The tracker artifact of run ${artifact.run.id} records tars up to ${formatNumber(generation)}, the cache only up to ` +
+            `${formatNumber(fromCache)} (a refused or lost cache save): the artifact is taken.`
+        : `No cache entry of this prefix: the tracker was rebuilt from artifact ${artifact.name} of run ${artifact.run.id}.`,
+    );
+    return generation;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+function lostTrackerMessage(prefix: string, listed: readonly ListedArtifact[], highestUsedNumber: number): string {
+  const newest = [...listed].sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0] as ListedArtifact;
+  return (
+    `The tracker of ${prefix} is lost: no cache entry and no unexpired tracker artifact, but earlier runs left ` +
+    `${listed.length} artifact(s) (the newest ${newest.name} of run ${newest.run.id}, ${newest.expired ? 'expired' : 'unexpired'}), ` +
+    `numbered up to ${formatNumber(highestUsedNumber)}. Serializing now would ship everything again. Restore the tracker ` +
+    `(a copy of record-keeping.csv and its ledger as the cache entry or artifact ${ArtifactNames.tracker(prefix)}), or set ` +
+    `${Inputs.StartOver}: true to ship everything again, numbered above ${formatNumber(highestUsedNumber)}.`
+  );
 }
