@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { ActionsServer } from './actions-server.ts';
+import type { ActionsServer, RunOptions } from './actions-server.ts';
 
 export const ACTION = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
@@ -17,17 +17,19 @@ export interface ActionRun {
 /**
  * Runs the bundled action (dist/index.js) as a runner would: a Node 24 child process with INPUT_* and the
  * run's environment from the loopback Actions server, in the workspace. GITHUB_SERVER_URL stays unset.
+ *
+ * `run` is what `server.env()` takes: the run id and attempt (GITHUB_RUN_ID/ATTEMPT), the event (GITHUB_EVENT_NAME,
+ * default `schedule`, or `pull_request` with `pullRequest`), the ref (GITHUB_REF/REF_NAME, default
+ * `refs/heads/<default branch>`; a pull request's merge ref with `pullRequest`), the pull request (number, base,
+ * head, head repository: a fork's when it names another), and so the event payload at GITHUB_EVENT_PATH
+ * (`repository: {id, default_branch, full_name}`, `pull_request.head.repo.id`, `pull_request.base.ref`),
+ * GITHUB_REPOSITORY_ID and the runtime token's `ac` claim (its cache scopes) that match.
  */
-export async function runAction(
-  server: ActionsServer,
-  run: { runId: number; attempt?: number; event?: string },
-  inputs: Record<string, string>,
-): Promise<ActionRun> {
+export async function runAction(server: ActionsServer, run: RunOptions, inputs: Record<string, string>): Promise<ActionRun> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/root',
-    ...server.env({ runId: run.runId, attempt: run.attempt ?? 1 }),
-    ...(run.event ? { GITHUB_EVENT_NAME: run.event } : {}),
+    ...server.env({ ...run, event: run.event || undefined }),
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { applyEnv, startActionsServer, type ActionsServer } from '../../testkit/actions-server.ts';
+import { applyEnv, startActionsServer, type ActionsServer, type RunOptions } from '../../testkit/actions-server.ts';
 
 let server: ActionsServer;
 let restoreEnv = (): void => undefined;
@@ -18,11 +18,14 @@ let cache: typeof import('@actions/cache');
 let artifact: InstanceType<typeof import('@actions/artifact').DefaultArtifactClient>;
 let scratch: string;
 
-/** Becomes run `runId` of the nightly workflow on a fresh runner: process.env as it would set it; the workspace. */
-async function beRun(runId: number): Promise<string> {
+/**
+ * Becomes run `runId` of the nightly workflow on a fresh runner (on the default branch unless `run` says otherwise):
+ * process.env as it would set it; the workspace.
+ */
+async function beRun(runId: number, run: Omit<RunOptions, 'runId'> = {}): Promise<string> {
   restoreEnv();
   await server.resetRunner();
-  const env = server.env({ runId });
+  const env = server.env({ runId, ...run });
   restoreEnv = applyEnv(env);
   return env.GITHUB_WORKSPACE!;
 }
@@ -67,6 +70,22 @@ async function stdoutOf<T>(action: () => Promise<T>): Promise<{ result: T; lines
   }
 }
 
+function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/** A REST call with the server's token: status and JSON body (undefined when there is none). */
+async function rest<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T; location: string | undefined }> {
+  const answer = await request(`${server.url}${path}`, { headers: { authorization: `Bearer ${server.token}` } });
+  const text = await answer.body.text();
+  const location = answer.headers.location;
+  return {
+    status: answer.statusCode,
+    body: (text === '' ? undefined : JSON.parse(text)) as T,
+    location: typeof location === 'string' ? location : undefined,
+  };
+}
+
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -84,7 +103,7 @@ describe('@actions/cache', () => {
     const id = await cache.saveCache(tracker(first), 'tracker-exact');
     expect(id).toBeGreaterThan(0);
     expect(server.caches()).toEqual([
-      expect.objectContaining({ id, key: 'tracker-exact', finalized: true, repository: server.repository }),
+      expect.objectContaining({ id, key: 'tracker-exact', finalized: true, repository: server.repository, scope: 'refs/heads/main' }),
     ]);
 
     const workspace = await beRun(2);
@@ -164,6 +183,145 @@ describe('@actions/cache', () => {
     expect(lines).toContain('::warning::Failed to save: upload refused by an injected fault');
     expect(server.caches().find((e) => e.key === 'broken-1')?.finalized).toBe(false);
     expect(await cache.restoreCache(tracker(workspace), 'broken-1')).toBeUndefined();
+  });
+});
+
+describe('@actions/cache: the branch is the scope', () => {
+  const dir = (workspace: string): string[] => [join(workspace, 'scoped')];
+  async function save(workspace: string, key: string, content: string): Promise<number> {
+    await mkdir(join(workspace, 'scoped'), { recursive: true });
+    await writeFile(join(workspace, 'scoped', 'content.txt'), content);
+    return cache.saveCache(dir(workspace), key);
+  }
+  async function restore(workspace: string, key: string, restoreKeys?: string[]): Promise<{ key: string | undefined; content?: string }> {
+    const hit = await cache.restoreCache(dir(workspace), key, restoreKeys);
+    if (hit === undefined) return { key: hit };
+    return { key: hit, content: await readFile(join(workspace, 'scoped', 'content.txt'), 'utf8') };
+  }
+
+  test("the token's ac claim: the run's own ref read+write, then the base and default branches read-only", () => {
+    const scopes = (run: RunOptions): unknown => JSON.parse(claimsOf(server.runtimeToken(run)).ac as string);
+    expect(scopes({ runId: 1 })).toEqual([{ Scope: 'refs/heads/main', Permission: 3 }]);
+    expect(scopes({ runId: 1, ref: 'refs/heads/feature' })).toEqual([
+      { Scope: 'refs/heads/feature', Permission: 3 },
+      { Scope: 'refs/heads/main', Permission: 1 },
+    ]);
+    expect(scopes({ runId: 1, pullRequest: { number: 7 } })).toEqual([
+      { Scope: 'refs/pull/7/merge', Permission: 3 },
+      { Scope: 'refs/heads/main', Permission: 1 },
+    ]);
+    expect(scopes({ runId: 1, pullRequest: { number: 7, base: 'release' } })).toEqual([
+      { Scope: 'refs/pull/7/merge', Permission: 3 },
+      { Scope: 'refs/heads/release', Permission: 1 },
+      { Scope: 'refs/heads/main', Permission: 1 },
+    ]);
+    // Untrusted triggers on the default branch's scope get a read-only token (GitHub, 2026-06-26).
+    expect(scopes({ runId: 1, event: 'pull_request_target', pullRequest: { number: 7 } })).toEqual([
+      { Scope: 'refs/heads/main', Permission: 1 },
+    ]);
+    // A bare pull_request event name (no pull request given) stays on the default branch, as before.
+    expect(scopes({ runId: 1, event: 'pull_request' })).toEqual([{ Scope: 'refs/heads/main', Permission: 3 }]);
+  });
+
+  test('a branch saves into its own scope: later runs of the branch see it, the default branch and sibling branches do not', async () => {
+    const id = await save(await beRun(31, { ref: 'refs/heads/feature' }), 'branch-only', 'feature');
+    expect(server.caches().find((e) => e.id === id)).toMatchObject({ key: 'branch-only', scope: 'refs/heads/feature', finalized: true });
+    expect(await restore(await beRun(32), 'branch-only', ['branch-'])).toEqual({ key: undefined });
+    expect(await restore(await beRun(33, { ref: 'refs/heads/sibling' }), 'branch-only')).toEqual({ key: undefined });
+    expect(await restore(await beRun(34, { ref: 'refs/heads/feature' }), 'branch-only')).toEqual({
+      key: 'branch-only',
+      content: 'feature',
+    });
+  });
+
+  test('scopes are searched in claim order: a match in the own scope wins over a newer or exact one on the default branch', async () => {
+    expect(await save(await beRun(35, { ref: 'refs/heads/feature' }), 'layered-feature', 'feature')).toBeGreaterThan(0);
+    expect(await save(await beRun(36), 'layered-main', 'main')).toBeGreaterThan(0);
+    const feature = await beRun(37, { ref: 'refs/heads/feature' });
+    // The key is an exact match on main, but the feature scope comes first and its restore key matches there.
+    expect(await restore(feature, 'layered-main', ['layered-'])).toEqual({ key: 'layered-feature', content: 'feature' });
+    // With no match in its own scope, the run falls back to the default branch.
+    expect(await restore(feature, 'layered-main')).toEqual({ key: 'layered-main', content: 'main' });
+    expect(await restore(await beRun(38, { ref: 'refs/heads/sibling' }), 'layered-x', ['layered-'])).toEqual({
+      key: 'layered-main',
+      content: 'main',
+    });
+    // The same key saved on another branch is another entry: entries are immutable per scope only.
+    expect(await save(await beRun(39, { ref: 'refs/heads/sibling' }), 'layered-main', 'sibling')).toBeGreaterThan(0);
+    expect(
+      server
+        .caches()
+        .filter((e) => e.key === 'layered-main')
+        .map((e) => e.scope),
+    ).toEqual(['refs/heads/main', 'refs/heads/sibling']);
+  });
+
+  test("a pull request's run writes into its merge ref and reads it, then the base branch, then the default branch", async () => {
+    expect(await save(await beRun(41, { ref: 'refs/heads/release' }), 'pr-base', 'release')).toBeGreaterThan(0);
+    expect(await save(await beRun(42), 'pr-default', 'main')).toBeGreaterThan(0);
+    const pr = { number: 7, base: 'release', head: 'fix-7' };
+    const workspace = await beRun(43, { pullRequest: pr });
+    expect(await restore(workspace, 'pr-base')).toEqual({ key: 'pr-base', content: 'release' });
+    expect(await restore(workspace, 'pr-default')).toEqual({ key: 'pr-default', content: 'main' });
+    const id = await save(workspace, 'pr-own', 'pull 7');
+    expect(server.caches().find((e) => e.id === id)?.scope).toBe('refs/pull/7/merge');
+    // Only re-runs of the pull request restore it: not its base branch, the default branch or another pull request.
+    expect(await restore(await beRun(43, { pullRequest: pr, attempt: 2 }), 'pr-own')).toEqual({ key: 'pr-own', content: 'pull 7' });
+    expect(await restore(await beRun(44, { ref: 'refs/heads/release' }), 'pr-own')).toEqual({ key: undefined });
+    expect(await restore(await beRun(45), 'pr-own')).toEqual({ key: undefined });
+    expect(await restore(await beRun(46, { pullRequest: { number: 8, base: 'release' } }), 'pr-own')).toEqual({ key: undefined });
+  });
+
+  test('a read-only token cannot save: CacheWriteDeniedError, which saveCache only warns about, returning -1', async () => {
+    const workspace = await beRun(47, { event: 'pull_request_target', pullRequest: { number: 9, headRepository: 'fork-owner/octo-repo' } });
+    const { result, lines } = await stdoutOf(() => save(workspace, 'untrusted', 'poison'));
+    expect(result).toBe(-1);
+    expect(lines.filter((line) => /^::(warning|error)::/.test(line))).toEqual([
+      expect.stringMatching(/^::warning::Failed to save: Unable to reserve cache with key untrusted\. More details: cache write denied: /),
+    ]);
+    expect(
+      server
+        .requests()
+        .filter((r) => r.path.endsWith('/CreateCacheEntry'))
+        .at(-1)?.status,
+    ).toBe(200);
+    expect(server.caches().find((e) => e.key === 'untrusted')).toBeUndefined();
+    // Reads are unaffected.
+    expect(await restore(workspace, 'pr-default')).toEqual({ key: 'pr-default', content: 'main' });
+  });
+
+  test('a token with no readable scope: the lookup is denied, which restoreCache warns about and treats as a miss', async () => {
+    const workspace = await beRun(48, { cacheScopes: [{ Scope: 'refs/heads/main', Permission: 2 }] });
+    const { result, lines } = await stdoutOf(() => cache.restoreCache(dir(workspace), 'pr-default'));
+    expect(result).toBeUndefined();
+    expect(lines.filter((line) => /^::(warning|error)::/.test(line))).toEqual([
+      expect.stringMatching(/^::warning::Failed to restore: .*\(403\).*cache read denied: /),
+    ]);
+    expect(
+      server
+        .requests()
+        .filter((r) => r.path.endsWith('/GetCacheEntryDownloadURL'))
+        .at(-1)?.status,
+    ).toBe(403);
+  });
+
+  test('a rate-limited save (429, Retry-After) is not retried: saveCache warns and returns -1; the next save goes through', async () => {
+    const workspace = await beRun(49);
+    server.rateLimitCacheSaves({ cacheKeyPrefix: 'limited-', retryAfterSeconds: 30, times: 1 });
+    const before = server.requests().length;
+    const { result, lines } = await stdoutOf(() => save(workspace, 'limited-1', 'x'));
+    expect(result).toBe(-1);
+    expect(lines.filter((line) => /^::(warning|error)::/.test(line))).toEqual([
+      "::warning::You've hit a rate limit, your rate limit will reset in 30 seconds",
+    ]);
+    expect(lines).toContain('Failed to save: Unable to reserve cache with key limited-1, another job may be creating this cache.');
+    const creates = server
+      .requests()
+      .slice(before)
+      .filter((r) => r.path.endsWith('/CreateCacheEntry'));
+    expect(creates.map((r) => r.status)).toEqual([429]);
+    expect(server.caches().find((e) => e.key === 'limited-1')).toBeUndefined();
+    expect(await save(workspace, 'limited-1', 'x')).toBeGreaterThan(0);
   });
 });
 
@@ -326,7 +484,10 @@ describe('@actions/artifact', () => {
     const workspace = await beRun(25);
     await writeFile(join(workspace, 'small.txt'), 'small');
     await artifact.uploadArtifact('once', [join(workspace, 'small.txt')], workspace);
-    await expect(artifact.uploadArtifact('once', [join(workspace, 'small.txt')], workspace)).rejects.toThrow(/409/);
+    await expect(artifact.uploadArtifact('once', [join(workspace, 'small.txt')], workspace)).rejects.toThrow(
+      'Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: ' +
+        'an artifact with this name already exists on the workflow run',
+    );
   });
 
   test('an expired artifact is listed as expired and its download is gone', async () => {
@@ -342,6 +503,139 @@ describe('@actions/artifact', () => {
     });
     expect(download.statusCode).toBe(410);
     await download.body.dump();
+  });
+});
+
+interface RestArtifact {
+  id: number;
+  name: string;
+  expired: boolean;
+  workflow_run: { id: number; repository_id: number; head_repository_id: number; head_branch: string; head_sha: string };
+}
+type RestArtifactList = { total_count: number; artifacts: RestArtifact[] };
+
+describe('@actions/artifact: names in a run, deletes, and the repository-wide list', () => {
+  const conflict =
+    'Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: ' +
+    'an artifact with this name already exists on the workflow run';
+
+  test('a name is taken for every attempt of the run; deleteArtifact frees it for another upload', async () => {
+    const first = await beRun(51);
+    await writeFile(join(first, 'report.txt'), 'attempt 1');
+    const uploaded = await artifact.uploadArtifact('report', [join(first, 'report.txt')], first);
+
+    const second = await beRun(51, { attempt: 2 });
+    await writeFile(join(second, 'report.txt'), 'attempt 2');
+    await expect(artifact.uploadArtifact('report', [join(second, 'report.txt')], second)).rejects.toThrow(conflict);
+    // The later attempt sees the earlier one's artifact, finds it by name and deletes it (ListArtifacts, DeleteArtifact).
+    expect((await artifact.listArtifacts()).artifacts).toEqual([expect.objectContaining({ id: uploaded.id, name: 'report' })]);
+    expect((await artifact.getArtifact('report')).artifact).toMatchObject({ id: uploaded.id, name: 'report' });
+    expect(await artifact.deleteArtifact('report')).toEqual({ id: uploaded.id });
+    expect(
+      server
+        .requests()
+        .filter((r) => r.path.endsWith('.ArtifactService/DeleteArtifact'))
+        .map((r) => r.status),
+    ).toEqual([200]);
+    expect(server.artifacts().find((a) => a.id === uploaded.id)).toBeUndefined();
+    await expect(artifact.getArtifact('report')).rejects.toThrow(/Artifact not found for name: report/);
+    await expect(artifact.deleteArtifact('report')).rejects.toThrow(/Artifact not found for name: report/);
+
+    const again = await artifact.uploadArtifact('report', [join(second, 'report.txt')], second);
+    expect(server.artifacts().filter((a) => a.name === 'report')).toEqual([
+      expect.objectContaining({ id: again.id, runId: 51, attempt: 2, finalized: true }),
+    ]);
+    const path = join(scratch, 'report');
+    await artifact.downloadArtifact(again.id!, { path });
+    expect(await readFile(join(path, 'report.txt'), 'utf8')).toBe('attempt 2');
+    // Another run may use the name.
+    const other = await beRun(52);
+    await writeFile(join(other, 'report.txt'), 'run 52');
+    expect((await artifact.uploadArtifact('report', [join(other, 'report.txt')], other)).id).toBeGreaterThan(again.id!);
+  });
+
+  const ledgers: { runId: number; id: number }[] = [];
+  test("the repository list pages through every artifact of a name, expired ones too, with each run's head", async () => {
+    const runs: [number, Omit<RunOptions, 'runId'>][] = [
+      [61, {}],
+      [62, { ref: 'refs/heads/feature', event: 'push' }],
+      [63, { pullRequest: { number: 12, head: 'patch-1', headRepository: 'fork-owner/octo-repo' } }],
+      [64, { pullRequest: { number: 13, head: 'topic' } }],
+      [65, { ref: 'refs/tags/v1.0.0', event: 'push' }],
+    ];
+    for (const [runId, run] of runs) {
+      const workspace = await beRun(runId, run);
+      await writeFile(join(workspace, 'ledger.txt'), `run ${runId}`);
+      ledgers.push({ runId, id: (await artifact.uploadArtifact('ledger', [join(workspace, 'ledger.txt')], workspace)).id! });
+    }
+    server.expireArtifact(ledgers[0]!.id);
+
+    const pages: RestArtifact[][] = [];
+    for (const page of [1, 2, 3, 4]) {
+      const { status, body } = await rest<RestArtifactList>(
+        `/repos/${server.repository}/actions/artifacts?name=ledger&per_page=2&page=${page}`,
+      );
+      expect(status).toBe(200);
+      expect(body.total_count).toBe(5);
+      pages.push(body.artifacts);
+    }
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 1, 0]);
+    const listed = pages.flat();
+    expect(listed.map((a) => a.id)).toEqual(ledgers.map((l) => l.id).reverse());
+    const fork = server.addRepository('fork-owner/octo-repo');
+    expect(fork.fork).toBe(true);
+    expect(fork.id).not.toBe(server.repositoryId);
+    const home = { repository_id: server.repositoryId, head_repository_id: server.repositoryId };
+    const byRun = new Map(listed.map((a) => [a.workflow_run.id, a]));
+    expect(byRun.get(61)).toMatchObject({
+      expired: true,
+      workflow_run: { ...home, head_branch: 'main', head_sha: expect.stringMatching(/^[0-9a-f]{40}$/) },
+    });
+    expect(byRun.get(62)).toMatchObject({ expired: false, workflow_run: { ...home, head_branch: 'feature' } });
+    expect(byRun.get(63)).toMatchObject({
+      expired: false,
+      workflow_run: { repository_id: server.repositoryId, head_repository_id: fork.id, head_branch: 'patch-1' },
+    });
+    expect(byRun.get(64)).toMatchObject({ workflow_run: { ...home, head_branch: 'topic' } });
+    expect(byRun.get(65)).toMatchObject({ workflow_run: { ...home, head_branch: 'v1.0.0' } });
+
+    // Without a name: every finalized artifact of the repository, newest first; 30 a page unless asked.
+    const finalized = server
+      .artifacts()
+      .filter((a) => a.finalized && a.repository === server.repository)
+      .map((a) => a.id)
+      .sort((a, b) => b - a);
+    const all = await rest<RestArtifactList>(`/repos/${server.repository}/actions/artifacts?per_page=100`);
+    expect(all.body.total_count).toBe(finalized.length);
+    expect(all.body.artifacts.map((a) => a.id)).toEqual(finalized);
+    expect(all.body.artifacts.filter((a) => a.expired).map((a) => a.id)).toContain(ledgers[0]!.id);
+    const firstPage = await rest<RestArtifactList>(`/repos/${server.repository}/actions/artifacts`);
+    expect(firstPage.body.artifacts.map((a) => a.id)).toEqual(finalized.slice(0, 30));
+  });
+
+  test("an expired artifact's zip is 410 Gone, and its run no longer lists it; a live one redirects to its blob", async () => {
+    const gone = await rest(`/repos/${server.repository}/actions/artifacts/${ledgers[0]!.id}/zip`);
+    expect(gone).toMatchObject({ status: 410, body: { message: 'Artifact has expired' } });
+    const live = await rest(`/repos/${server.repository}/actions/artifacts/${ledgers[1]!.id}/zip`);
+    expect(live.status).toBe(302);
+    expect(live.location).toMatch(/\/blob\/artifacts\//);
+    expect((await rest<RestArtifact>(`/repos/${server.repository}/actions/artifacts/${ledgers[0]!.id}`)).body.expired).toBe(true);
+    await beRun(61);
+    expect((await artifact.listArtifacts()).artifacts).toEqual([]);
+    await expect(artifact.getArtifact('ledger')).rejects.toThrow(/Artifact not found for name: ledger/);
+  });
+
+  test('GET /repos/{owner}/{repo} answers id, default branch and full name of a known repository', async () => {
+    expect(await rest(`/repos/${server.repository}`)).toMatchObject({
+      status: 200,
+      body: { id: server.repositoryId, full_name: server.repository, default_branch: 'main', fork: false },
+    });
+    const fork = server.addRepository('fork-owner/octo-repo');
+    expect(await rest('/repos/fork-owner/octo-repo')).toMatchObject({
+      status: 200,
+      body: { id: fork.id, full_name: 'fork-owner/octo-repo', default_branch: 'main', fork: true },
+    });
+    expect((await rest('/repos/nobody/nothing')).status).toBe(404);
   });
 });
 

@@ -1,12 +1,16 @@
 /**
  * ArtifactService v2 (github.actions.results.api.v1.ArtifactService). An artifact belongs to the run whose token
  * created it; it is visible (listed, downloadable) once finalized, until expired or deleted. Names are unique per
- * run among finalized artifacts (409 already_exists, as GitHub); an unfinalized one is replaced by a new attempt.
+ * run, across its attempts, among finalized artifacts: CreateArtifact of a taken name fails with 409 already_exists
+ * "an artifact with this name already exists on the workflow run", which @actions/artifact surfaces as "Failed to
+ * CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: …" (the twirp client retries only
+ * 429 and 5xx). DeleteArtifact (what deleteArtifact calls, after ListArtifacts by name) frees the name; an unfinalized
+ * artifact is replaced by a new attempt.
  */
 import type { BlobStore } from './blob-store.ts';
-import type { Faults } from './faults.ts';
+import { twirpRefusal, type Faults } from './faults.ts';
 import type { Run } from './runs.ts';
-import { codeForStatus, int64Field, stringField, TwirpError, type Message } from './twirp.ts';
+import { int64Field, stringField, TwirpError, type Message } from './twirp.ts';
 
 export interface ArtifactInfo {
   id: number;
@@ -14,6 +18,10 @@ export interface ArtifactInfo {
   repository: string;
   runId: number;
   attempt: number;
+  /** The run's head branch (a pull request's head branch, or the branch or tag of a push). */
+  headBranch: string;
+  /** `owner/name` the head branch lives in: `repository`, or the fork a pull request came from. */
+  headRepository: string;
   /** Bytes stored (the zip, or the raw file with skipArchive); undefined until finalized. */
   size: number | undefined;
   /** `sha256:<hex>` as the uploader reported it. */
@@ -59,6 +67,8 @@ export class ArtifactService {
     const artifact = this.byId(id);
     if (artifact === undefined) throw new Error(`no artifact with id ${id}`);
     artifact.expired = true;
+    const now = new Date();
+    if (artifact.expiresAt > now) artifact.expiresAt = now;
   }
 
   byId(id: number): Artifact | undefined {
@@ -110,6 +120,8 @@ export class ArtifactService {
   async #create(request: Message, run: Run): Promise<Message> {
     checkJob(request, run);
     const name = requiredName(request);
+    const refusal = this.#faults.take({ kind: 'artifact', name }, 'reserve');
+    if (refusal !== undefined) throw twirpRefusal(refusal, 'reservation');
     const version = int64Field(request, 'version');
     if (version !== 4 && version !== 7) throw new TwirpError('invalid_argument', `artifact version ${String(version)} is not supported`);
     const sameName = this.#artifacts.filter((a) => a.runBackendId === run.runBackendId && a.name === name);
@@ -125,6 +137,8 @@ export class ArtifactService {
       repository: run.repository,
       runId: run.runId,
       attempt: run.attempt,
+      headBranch: run.headBranch,
+      headRepository: run.headRepository,
       size: undefined,
       digest: undefined,
       mimeType: stringField(request, 'mime_type') || 'application/zip',
@@ -146,8 +160,8 @@ export class ArtifactService {
     const name = requiredName(request);
     const artifact = this.#artifacts.find((a) => a.runBackendId === run.runBackendId && a.name === name && !a.finalized);
     if (artifact === undefined) throw new TwirpError('not_found', `no artifact ${name} is being uploaded in this run`);
-    const status = this.#faults.take({ kind: 'artifact', name }, 'finalize');
-    if (status !== undefined) throw new TwirpError(codeForStatus(status), 'finalize refused by an injected fault');
+    const refusal = this.#faults.take({ kind: 'artifact', name }, 'finalize');
+    if (refusal !== undefined) throw twirpRefusal(refusal, 'finalize');
     const uploaded = this.#blobs.size(artifact.blobPath);
     if (uploaded === undefined) throw new TwirpError('failed_precondition', `nothing was uploaded for artifact ${name}`);
     const size = int64Field(request, 'size') ?? 0;

@@ -1,15 +1,19 @@
 /**
  * The slice of GitHub's REST API that finds and fetches artifacts of other runs: what @actions/artifact calls with
- * `findBy` (octokit, `Authorization: token <t>`), and the repository-wide list a workflow uses to find the newest
- * artifact of an earlier run. Answers in GitHub's JSON shapes; every route needs the server's token.
+ * `findBy` (octokit, `Authorization: token <t>`), the repository-wide list a workflow uses to find the newest
+ * artifact of an earlier run (expired ones included, `expired: true`, as GitHub lists them until they are purged;
+ * their zip is 410 Gone), and `GET /repos/{owner}/{repo}` for the repository's id and default branch. Answers in
+ * GitHub's JSON shapes; every route needs the server's token.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Artifact, ArtifactService } from './artifact-service.ts';
 import { sendJson } from './http.ts';
+import type { Repositories, RepositoryInfo } from './repositories.ts';
 
 export interface RestContext {
   artifacts: ArtifactService;
+  repositories: Repositories;
   /** The token REST callers must present. */
   token: string;
   /** `http://127.0.0.1:PORT`, which is also GITHUB_API_URL. */
@@ -23,11 +27,17 @@ export async function handleRest(req: IncomingMessage, res: ServerResponse, url:
   if (auth?.[1] !== context.token)
     return sendJson(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
 
+  const method = req.method ?? '';
+  const repoRoute = /^\/repos\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+  if (repoRoute !== null) {
+    const known = context.repositories.get(`${decodeURIComponent(repoRoute[1]!)}/${decodeURIComponent(repoRoute[2]!)}`);
+    if (method !== 'GET' || known === undefined) return notFound(res, 'https://docs.github.com/rest/repos/repos#get-a-repository');
+    return sendJson(res, 200, restRepository(known, context.apiUrl));
+  }
   const route = /^\/repos\/([^/]+)\/([^/]+)\/actions\/(?:runs\/(\d+)\/artifacts|artifacts(?:\/(\d+)(?:\/([^/]+))?)?)$/.exec(url.pathname);
   if (route === null) return notFound(res);
   const [, owner, repo, runId, artifactId, archiveFormat] = route;
   const repository = `${decodeURIComponent(owner!)}/${decodeURIComponent(repo!)}`;
-  const method = req.method ?? '';
 
   if (artifactId === undefined) {
     if (method !== 'GET') return notFound(res);
@@ -46,7 +56,7 @@ export async function handleRest(req: IncomingMessage, res: ServerResponse, url:
     const page = Math.max(Number(url.searchParams.get('page') ?? 1) || 1, 1);
     return sendJson(res, 200, {
       total_count: listed.length,
-      artifacts: listed.slice((page - 1) * perPage, page * perPage).map((a) => restArtifact(a, context.apiUrl)),
+      artifacts: listed.slice((page - 1) * perPage, page * perPage).map((a) => restArtifact(a, context)),
     });
   }
 
@@ -58,7 +68,7 @@ export async function handleRest(req: IncomingMessage, res: ServerResponse, url:
     res.writeHead(302, { location: context.artifacts.downloadUrl(artifact), 'content-length': 0 }).end();
     return;
   }
-  if (method === 'GET') return sendJson(res, 200, restArtifact(artifact, context.apiUrl));
+  if (method === 'GET') return sendJson(res, 200, restArtifact(artifact, context));
   if (method === 'DELETE') {
     await context.artifacts.delete(artifact);
     return void res.writeHead(204).end();
@@ -66,13 +76,28 @@ export async function handleRest(req: IncomingMessage, res: ServerResponse, url:
   return notFound(res);
 }
 
-function notFound(res: ServerResponse): void {
-  sendJson(res, 404, { message: 'Not Found', documentation_url: docs, status: '404' });
+function notFound(res: ServerResponse, documentation = docs): void {
+  sendJson(res, 404, { message: 'Not Found', documentation_url: documentation, status: '404' });
 }
 
-function restArtifact(a: Artifact, apiUrl: string): Record<string, unknown> {
-  const url = `${apiUrl}/repos/${a.repository}/actions/artifacts/${a.id}`;
-  const repositoryId = numberFrom(a.repository);
+function restRepository(r: RepositoryInfo, apiUrl: string): Record<string, unknown> {
+  const [owner, name] = r.fullName.split('/') as [string, string];
+  return {
+    id: r.id,
+    node_id: Buffer.from(`010:Repository${r.id}`).toString('base64'),
+    name,
+    full_name: r.fullName,
+    owner: { login: owner, type: 'Organization' },
+    private: false,
+    fork: r.fork,
+    url: `${apiUrl}/repos/${r.fullName}`,
+    default_branch: r.defaultBranch,
+  };
+}
+
+function restArtifact(a: Artifact, context: RestContext): Record<string, unknown> {
+  const url = `${context.apiUrl}/repos/${a.repository}/actions/artifacts/${a.id}`;
+  const idOf = (fullName: string): number => context.repositories.add(fullName).id;
   return {
     id: a.id,
     node_id: Buffer.from(`010:Artifact${a.id}`).toString('base64'),
@@ -87,9 +112,9 @@ function restArtifact(a: Artifact, apiUrl: string): Record<string, unknown> {
     expires_at: githubTime(a.expiresAt),
     workflow_run: {
       id: a.runId,
-      repository_id: repositoryId,
-      head_repository_id: repositoryId,
-      head_branch: 'main',
+      repository_id: idOf(a.repository),
+      head_repository_id: idOf(a.headRepository),
+      head_branch: a.headBranch,
       head_sha: createHash('sha1').update(`${a.repository} ${a.runId}`).digest('hex'),
     },
   };
@@ -98,8 +123,4 @@ function restArtifact(a: Artifact, apiUrl: string): Record<string, unknown> {
 /** GitHub writes times to the second: 2024-01-02T03:04:05Z. */
 function githubTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function numberFrom(text: string): number {
-  return createHash('sha256').update(text).digest().readUIntBE(0, 4);
 }

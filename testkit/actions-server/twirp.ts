@@ -22,10 +22,13 @@ export type TwirpCode = keyof typeof statusOfCode;
 
 export class TwirpError extends Error {
   readonly code: TwirpCode;
+  /** Extra response headers, such as the Retry-After of a rate limit. */
+  readonly headers: Record<string, string>;
 
-  constructor(code: TwirpCode, message: string) {
+  constructor(code: TwirpCode, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.code = code;
+    this.headers = headers;
   }
 
   get status(): number {
@@ -41,7 +44,7 @@ export function codeForStatus(status: number): TwirpCode {
 }
 
 export function sendTwirpError(res: ServerResponse, error: TwirpError): void {
-  sendJson(res, error.status, { code: error.code, msg: error.message });
+  sendJson(res, error.status, { code: error.code, msg: error.message }, error.headers);
 }
 
 export type Message = Record<string, unknown>;
