@@ -118,7 +118,7 @@ export interface ActionsServer {
   runtimeToken(run: RunOptions): string;
   /**
    * Makes a repository known (REST `GET /repos/{owner}/{repo}`, ids in payloads), or returns it as first made
-   * known; runs and pull requests' head repositories are added on first use, with default branch `main`.
+   * known; runs and pull requests' head repositories (forks) are added on first use, with default branch `main`.
    */
   addRepository(fullName: string, options?: { defaultBranch?: string; fork?: boolean }): RepositoryInfo;
   caches(): CacheEntryInfo[];
@@ -233,9 +233,9 @@ export async function startActionsServer(options: ActionsServerOptions = {}): Pr
     let pull: RunDescription['pull'];
     if (pr !== undefined) {
       const base = pr.base ?? repo.defaultBranch;
-      const headRepo = repositories.add(pr.headRepository ?? repo.fullName, {
-        fork: (pr.headRepository ?? repo.fullName) !== repo.fullName,
-      });
+      const headRepo = repositories.add(pr.headRepository ?? repo.fullName);
+      // The head repository of another repository's pull request is a fork of it, however it was first added.
+      if (headRepo !== repo) headRepo.fork = true;
       pull = { number: pr.number, base, head: pr.head ?? `pr-${pr.number}`, headRepository: headRepo };
       if (mergeRefEvents.has(event)) {
         if (run.ref !== undefined) throw new Error(`a ${event} run is on refs/pull/${pr.number}/merge, not ${run.ref}`);

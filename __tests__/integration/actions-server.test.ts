@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { runAction } from '../../testkit/action-run.ts';
 import { applyEnv, startActionsServer, type ActionsServer, type RunOptions } from '../../testkit/actions-server.ts';
 
 let server: ActionsServer;
@@ -640,6 +641,109 @@ describe('@actions/artifact: names in a run, deletes, and the repository-wide li
 });
 
 describe('the server itself', () => {
+  const payloadOf = async (env: Record<string, string>): Promise<Record<string, unknown>> =>
+    JSON.parse(await readFile(env.GITHUB_EVENT_PATH!, 'utf8')) as Record<string, unknown>;
+
+  test("a run's env: ref, event and its payload, repository id; a bare run is today's nightly on main", async () => {
+    const plain = server.env({ runId: 81 });
+    expect(plain).toMatchObject({
+      GITHUB_REF: 'refs/heads/main',
+      GITHUB_REF_NAME: 'main',
+      GITHUB_REF_TYPE: 'branch',
+      GITHUB_EVENT_NAME: 'schedule',
+      GITHUB_REPOSITORY: server.repository,
+      GITHUB_REPOSITORY_ID: String(server.repositoryId),
+      GITHUB_RUN_ATTEMPT: '1',
+    });
+    expect(plain.GITHUB_HEAD_REF).toBeUndefined();
+    expect(await payloadOf(plain)).toMatchObject({
+      repository: { id: server.repositoryId, full_name: server.repository, default_branch: 'main' },
+    });
+
+    const fork = server.addRepository('fork-owner/octo-repo');
+    const pr = server.env({
+      runId: 82,
+      attempt: 3,
+      pullRequest: { number: 12, base: 'release', head: 'patch-1', headRepository: 'fork-owner/octo-repo' },
+    });
+    expect(pr).toMatchObject({
+      GITHUB_REF: 'refs/pull/12/merge',
+      GITHUB_REF_NAME: '12/merge',
+      GITHUB_EVENT_NAME: 'pull_request',
+      GITHUB_HEAD_REF: 'patch-1',
+      GITHUB_BASE_REF: 'release',
+      GITHUB_RUN_ATTEMPT: '3',
+    });
+    expect(await payloadOf(pr)).toMatchObject({
+      number: 12,
+      pull_request: {
+        number: 12,
+        head: { ref: 'patch-1', repo: { id: fork.id, full_name: 'fork-owner/octo-repo', fork: true } },
+        base: { ref: 'release', repo: { id: server.repositoryId, full_name: server.repository } },
+      },
+      repository: { id: server.repositoryId, default_branch: 'main' },
+    });
+    expect(JSON.parse(claimsOf(pr.ACTIONS_RUNTIME_TOKEN!).ac as string)).toEqual([
+      { Scope: 'refs/pull/12/merge', Permission: 3 },
+      { Scope: 'refs/heads/release', Permission: 1 },
+      { Scope: 'refs/heads/main', Permission: 1 },
+    ]);
+
+    expect(server.env({ runId: 83, ref: 'refs/tags/v1', event: 'push' })).toMatchObject({
+      GITHUB_REF: 'refs/tags/v1',
+      GITHUB_REF_NAME: 'v1',
+      GITHUB_REF_TYPE: 'tag',
+      GITHUB_EVENT_NAME: 'push',
+    });
+    // pull_request_target runs on the base branch, with the pull request in its payload.
+    const target = server.env({ runId: 84, event: 'pull_request_target', pullRequest: { number: 12, base: 'release' } });
+    expect(target).toMatchObject({ GITHUB_REF: 'refs/heads/release', GITHUB_EVENT_NAME: 'pull_request_target' });
+    expect(await payloadOf(target)).toMatchObject({ pull_request: { number: 12, base: { ref: 'release' } } });
+    expect(() => server.env({ runId: 85, ref: 'main' })).toThrow(/refs\/heads/);
+    expect(() => server.env({ runId: 85, ref: 'refs/heads/x', pullRequest: { number: 1 } })).toThrow(/refs\/pull\/1\/merge/);
+  });
+
+  test('runAction gives the bundled action the env of the run it is told', async () => {
+    const run = await runAction(server, { runId: 86, attempt: 2, pullRequest: { number: 5, head: 'topic' } }, {});
+    expect(run.env).toMatchObject({
+      GITHUB_RUN_ID: '86',
+      GITHUB_RUN_ATTEMPT: '2',
+      GITHUB_REF: 'refs/pull/5/merge',
+      GITHUB_REF_NAME: '5/merge',
+      GITHUB_EVENT_NAME: 'pull_request',
+      GITHUB_REPOSITORY_ID: String(server.repositoryId),
+    });
+    expect(await payloadOf(run.env)).toMatchObject({ pull_request: { head: { ref: 'topic', repo: { id: server.repositoryId } } } });
+    expect(JSON.parse(claimsOf(run.env.ACTIONS_RUNTIME_TOKEN!).ac as string)).toEqual([
+      { Scope: 'refs/pull/5/merge', Permission: 3 },
+      { Scope: 'refs/heads/main', Permission: 1 },
+    ]);
+    // As before: an event name alone changes the name, not the ref.
+    const bare = await runAction(server, { runId: 87, event: 'pull_request' }, {});
+    expect(bare.env).toMatchObject({ GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/heads/main' });
+  });
+
+  test('a repository whose default branch is not main: runs default to it, and every run may read its scope', async () => {
+    const other = await startActionsServer({ repository: 'acme/widgets', defaultBranch: 'trunk' });
+    try {
+      const env = other.env({ runId: 1 });
+      expect(env).toMatchObject({
+        GITHUB_REF: 'refs/heads/trunk',
+        GITHUB_REF_NAME: 'trunk',
+        GITHUB_REPOSITORY_ID: String(other.repositoryId),
+      });
+      expect(await payloadOf(env)).toMatchObject({ repository: { full_name: 'acme/widgets', default_branch: 'trunk' } });
+      expect(JSON.parse(claimsOf(other.runtimeToken({ runId: 2, ref: 'refs/heads/feature' })).ac as string)).toEqual([
+        { Scope: 'refs/heads/feature', Permission: 3 },
+        { Scope: 'refs/heads/trunk', Permission: 1 },
+      ]);
+      const answer = await request(`${other.url}/repos/acme/widgets`, { headers: { authorization: `token ${other.token}` } });
+      expect(await answer.body.json()).toMatchObject({ id: other.repositoryId, full_name: 'acme/widgets', default_branch: 'trunk' });
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('twirp calls need a runtime token it issued', async () => {
     const call = (authorization?: string) =>
       request(`${server.url}/twirp/github.actions.results.api.v1.CacheService/GetCacheEntryDownloadURL`, {
