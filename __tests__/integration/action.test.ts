@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { runAction, type ActionRun } from '../../testkit/action-run.ts';
-import { startActionsServer, type ActionsServer } from '../../testkit/actions-server.ts';
+import { startActionsServer, type ActionsServer, type RunOptions } from '../../testkit/actions-server.ts';
 import { startHtpasswdRegistry, type AuthRegistry } from './support/auth-registry.ts';
 import { manifestsChildrenFirst, pushImageSet, tutorialImages, type TutorialImages } from '../../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
@@ -34,17 +34,31 @@ beforeEach(() => server.resetRunner());
 
 const ref = (tag: string) => `${registry.host}/gather:${tag}`;
 
-/** One nightly run: a fresh runner, the batch list checked out in its workspace, the bundled action. */
-async function nightly(rows: string[], inputs: Record<string, string> = {}, event = 'schedule'): Promise<ActionRun> {
+/** One job: a fresh runner, the batch list checked out in its workspace, the bundled action; a new run unless given. */
+async function job(run: Partial<RunOptions>, rows: string[], inputs: Record<string, string> = {}): Promise<ActionRun> {
   await server.resetRunner();
-  const workspace = server.env({ runId: ++runId }).GITHUB_WORKSPACE as string;
+  const options: RunOptions = { ...run, runId: run.runId ?? ++runId };
+  const workspace = server.env(options).GITHUB_WORKSPACE as string;
   await writeFile(join(workspace, 'batch.csv'), ['name,artifact', ...rows].join('\n') + '\n');
-  return runAction(server, { runId, event }, { 'github-token': server.token, ...inputs });
+  return runAction(server, options, { 'github-token': server.token, ...inputs });
 }
 
-async function tarFromArtifact(name: string): Promise<string> {
-  const artifact = server.artifacts().find((a) => a.name === name && a.finalized);
-  if (!artifact) throw new Error(`no artifact ${name}`);
+/** One nightly run on the default branch. */
+function nightly(rows: string[], inputs: Record<string, string> = {}, event = 'schedule'): Promise<ActionRun> {
+  return job({ event }, rows, inputs);
+}
+
+/** The tar artifacts of a prefix, in upload order (every attempt's): a name must never come twice. */
+const tarArtifactNames = (prefix: string) =>
+  server
+    .artifacts()
+    .filter((a) => a.finalized && new RegExp(`^${prefix}-\\d{6}-`).test(a.name))
+    .map((a) => a.name);
+
+/** The tar in artifact `PREFIX-SYNC-NAME`, downloaded and unzipped, its sidecar checked. */
+async function tarFromArtifact(prefix: string, name: string): Promise<string> {
+  const artifact = server.artifacts().find((a) => a.name === `${prefix}-${name}` && a.finalized);
+  if (!artifact) throw new Error(`no artifact ${prefix}-${name}`);
   const dir = await mkdtemp(join(scratch, 'artifact-'));
   await writeFile(join(dir, 'a.zip'), await server.artifactZip(artifact.id));
   await exec('unzip', ['-q', 'a.zip'], { cwd: dir });
@@ -65,12 +79,12 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(first.code, first.stdout + first.stderr).toBe(0);
     expect(first.outputs.shipped).toBe('1');
     expect(JSON.parse(first.outputs.tars ?? '[]')).toEqual([expect.stringMatching(/000001-tools\.tar$/)]);
-    expect(first.outputs['tracker-cache-key']).toBe(`${prefix}-${runId}-1`);
+    expect(first.outputs).toMatchObject({ 'saved-key': `${prefix}-${runId}-1`, 'tracker-source': 'none', 'cache-hit': 'false' });
     expect(first.summary).toMatch(/No tracker found/);
     expect(Object.keys(JSON.parse(first.outputs['artifact-ids'] ?? '{}'))).toEqual(['000001-tools.tar']);
 
     // The uploaded tar, downloaded back from the artifact store, is read by skopeo.
-    const full = await tarFromArtifact('000001-tools.tar');
+    const full = await tarFromArtifact(prefix, '000001-tools.tar');
     const { stdout } = await exec('skopeo', ['inspect', '--raw', `oci-archive:${full}:${ref('sources1')}`]);
     expect(JSON.parse(stdout)).toMatchObject({ artifactType: 'application/vnd.act3-ace.data.gather+json' });
 
@@ -85,13 +99,14 @@ describe('nightly runs on the real cache and artifact services', () => {
       ),
     );
     expect(second.summary.match(/<td>/g)?.length).toBe(second.summary.match(/<\/td>/g)?.length);
-    const incremental = blobDigests(await readTar(await tarFromArtifact('000002-tools.tar')));
+    const incremental = blobDigests(await readTar(await tarFromArtifact(prefix, '000002-tools.tar')));
     for (const digest of nonManifest(images.sources1)) expect(incremental.has(digest)).toBe(false);
     expect(Number(second.outputs.bytes)).toBeLessThan(Number(first.outputs.bytes));
 
     const third = await nightly([`tools,${ref('sources1')}`, `tools,${ref('sources2')}`], { 'cache-key-prefix': prefix });
     expect(third.code).toBe(0);
-    expect(third.outputs).toMatchObject({ shipped: '0', skipped: '1', tars: '[]', 'tracker-cache-key': `${prefix}-${runId - 1}-1` });
+    expect(third.outputs).toMatchObject({ shipped: '0', skipped: '1', tars: '[]', 'restored-key': `${prefix}-${runId - 1}-1` });
+    expect(third.outputs).toMatchObject({ 'saved-key': '', 'cache-hit': 'true', 'tracker-source': 'cache' });
     expect(third.summary).toMatch(/Nothing new to serialize/);
     expect(
       server
@@ -103,8 +118,9 @@ describe('nightly runs on the real cache and artifact services', () => {
       .artifacts()
       .filter((a) => a.name.endsWith('-tools.tar'))
       .map((a) => a.name);
-    expect(tarArtifacts).toEqual(['000001-tools.tar', '000002-tools.tar']);
-    expect(server.artifacts().filter((a) => a.name === `${prefix}-tracker`)).toHaveLength(3);
+    expect(tarArtifacts).toEqual([`${prefix}-000001-tools.tar`, `${prefix}-000002-tools.tar`]);
+    // A run that ships nothing leaves the tracker as it was: no new cache entry, no new backup.
+    expect(server.artifacts().filter((a) => a.name === `${prefix}-tracker`)).toHaveLength(2);
   });
 
   test('an evicted cache is rebuilt from the newest tracker artifact, and says so', async () => {
@@ -115,19 +131,20 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(rebuilt.code, rebuilt.stdout).toBe(0);
     expect(rebuilt.summary).toMatch(
       new RegExp(
-        `No cache entry for <code>${prefix}-</code></b> \\(evicted\\?\\): ` +
-          `the tracker was rebuilt from artifact <code>${prefix}-tracker</code> of run ${runId - 1}`,
+        `The cache did not have the newest tracker</b> \\(evicted\\?\\): ` +
+          `it was taken from artifact <code>${prefix}-tracker</code> of run ${runId - 1}`,
       ),
     );
-    expect(rebuilt.stdout).toMatch(/::warning::No cache entry starts with evicted-; rebuilt the tracker/);
-    const tar = blobDigests(await readTar(await tarFromArtifact('000002-tools.tar')));
+    expect(rebuilt.stdout).toMatch(/::warning::No cache entry of this prefix: the tracker was rebuilt from artifact evicted-tracker/);
+    expect(rebuilt.outputs['tracker-source']).toBe('artifact');
+    const tar = blobDigests(await readTar(await tarFromArtifact(prefix, '000002-tools.tar')));
     for (const digest of nonManifest(images.sources1)) expect(tar.has(digest)).toBe(false);
   });
 
   test('an upload that fails half way: the tracker does not claim it, the next run ships it again', async () => {
     const prefix = 'flaky';
     const rows = [`a,${ref('sources1')}`, `b,${ref('sources2')}`];
-    server.failUploads({ artifactName: '000002-b.tar', afterBytes: 1024, times: 1 });
+    server.failUploads({ artifactName: `${prefix}-000002-b.tar`, afterBytes: 1024, times: 1 });
     const failed = await nightly(rows, { 'cache-key-prefix': prefix });
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/::error::.*000002-b\.tar|::error::.*upload/i);
@@ -144,8 +161,100 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(retried.code, retried.stdout).toBe(0);
     expect(retried.outputs.shipped).toBe('1');
     expect(JSON.parse(retried.outputs.tars ?? '[]')).toEqual([expect.stringMatching(/000002-b\.tar$/)]);
-    expect(server.artifacts().filter((a) => a.name === '000002-b.tar' && a.finalized)).toHaveLength(1);
-    expect(server.artifacts().filter((a) => a.name === '000001-a.tar' && a.finalized)).toHaveLength(1);
+    expect(server.artifacts().filter((a) => a.name === `${prefix}-000002-b.tar` && a.finalized)).toHaveLength(1);
+    expect(server.artifacts().filter((a) => a.name === `${prefix}-000001-a.tar` && a.finalized)).toHaveLength(1);
+  });
+});
+
+describe('the tracker on real GitHub (issue 9)', () => {
+  test('a refused cache save (rate limit): a warning, no saved-key; the next run takes the newer tracker artifact', async () => {
+    const prefix = 'refused';
+    expect((await nightly([`tools,${ref('sources1')}`], { 'cache-key-prefix': prefix })).code).toBe(0);
+    server.rateLimitCacheSaves({ cacheKeyPrefix: `${prefix}-`, times: 1, retryAfterSeconds: 60 });
+    const refused = await nightly([`tools,${ref('sources2')}`], { 'cache-key-prefix': prefix });
+    expect(refused.code, refused.stdout).toBe(0);
+    expect(refused.stdout).toContain(`::warning::The cache refused to save the tracker as ${prefix}-${runId}-1`);
+    expect(refused.outputs['saved-key']).toBe('');
+
+    const next = await nightly([`tools,${ref('sources2')}`], { 'cache-key-prefix': prefix });
+    expect(next.code, next.stdout).toBe(0);
+    expect(next.outputs).toMatchObject({ 'tracker-source': 'artifact', shipped: '0', skipped: '1' });
+    expect(next.stdout).toContain('records tars up to 000002, the cache only up to 000001');
+    expect(tarArtifactNames(prefix)).toEqual([`${prefix}-000001-tools.tar`, `${prefix}-000002-tools.tar`]);
+  });
+
+  test('a re-run attempt of a run that died after uploading: no 409, each tar once, the tracker records them', async () => {
+    const prefix = 'rerun';
+    const rows = [`a,${ref('sources1')}`, `b,${ref('sources2')}`];
+    server.failUploads({ artifactName: `${prefix}-000002-b.tar`, afterBytes: 1024, times: 1 });
+    const id = ++runId;
+    const first = await job({ runId: id }, rows, { 'cache-key-prefix': prefix });
+    expect(first.code).toBe(1);
+    const again = await job({ runId: id, attempt: 2 }, rows, { 'cache-key-prefix': prefix });
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.stdout).not.toMatch(/\(409\) Conflict|an artifact with this name already exists/);
+    expect(tarArtifactNames(prefix)).toEqual([`${prefix}-000001-a.tar`, `${prefix}-000002-b.tar`]);
+    expect(server.artifacts().filter((a) => a.name === `${prefix}-tracker` && a.finalized)).toHaveLength(1);
+    expect(again.outputs['saved-key']).toBe(`${prefix}-${id}-2`);
+  });
+
+  test('a dispatch on a feature branch plans; forced to serialize, it saves in its own scope; main never reuses its numbers', async () => {
+    const prefix = 'branches';
+    const planned = await job({ event: 'workflow_dispatch', ref: 'refs/heads/feature' }, [`tools,${ref('sources1')}`], {
+      'cache-key-prefix': prefix,
+    });
+    expect(planned.code, planned.stdout).toBe(0);
+    expect(planned.summary).toMatch(/batch-serialize: plan/);
+    expect(tarArtifactNames(prefix)).toEqual([]);
+
+    const forced = await job({ event: 'workflow_dispatch', ref: 'refs/heads/feature' }, [`tools,${ref('sources1')}`], {
+      'cache-key-prefix': prefix,
+      mode: 'serialize',
+    });
+    expect(forced.code, forced.stdout).toBe(0);
+    expect(forced.stdout).toContain('::warning::Serializing on refs/heads/feature, not on the default branch main');
+    expect(server.caches().filter((c) => c.key.startsWith(`${prefix}-`))).toEqual([
+      expect.objectContaining({ scope: 'refs/heads/feature' }),
+    ]);
+
+    const main = await nightly([`tools,${ref('sources1')}`], { 'cache-key-prefix': prefix });
+    expect(main.code, main.stdout).toBe(0);
+    expect(tarArtifactNames(prefix)).toEqual([`${prefix}-000001-tools.tar`, `${prefix}-000002-tools.tar`]);
+  });
+
+  test('a lost tracker (evicted and expired) stops the run; start-over ships everything above every number used', async () => {
+    const prefix = 'lost';
+    expect((await nightly([`tools,${ref('sources1')}`], { 'cache-key-prefix': prefix })).code).toBe(0);
+    await server.evictCache(`${prefix}-`);
+    for (const artifact of server.artifacts()) if (artifact.name.startsWith(`${prefix}-`)) server.expireArtifact(artifact.id);
+
+    const stopped = await nightly([`tools,${ref('sources2')}`], { 'cache-key-prefix': prefix });
+    expect(stopped.code).toBe(1);
+    expect(stopped.stdout).toMatch(/::error::The tracker of lost is lost: no cache entry and no unexpired tracker artifact/);
+    expect(stopped.summary).toMatch(/batch-serialize: failed/);
+    expect(tarArtifactNames(prefix)).toHaveLength(1);
+
+    const restarted = await nightly([`tools,${ref('sources2')}`], { 'cache-key-prefix': prefix, 'start-over': 'true' });
+    expect(restarted.code, restarted.stdout).toBe(0);
+    expect(tarArtifactNames(prefix)).toEqual([`${prefix}-000001-tools.tar`, `${prefix}-000002-tools.tar`]);
+  });
+
+  test("a fork's pull request that uploads a tracker artifact is not trusted after an eviction", async () => {
+    const prefix = 'forked';
+    expect((await nightly([`tools,${ref('sources1')}`], { 'cache-key-prefix': prefix })).code).toBe(0);
+    server.addRepository('mallory/octo-repo', { fork: true });
+    const planted = await job(
+      { pullRequest: { number: 7, headRepository: 'mallory/octo-repo' } },
+      [`tools,${ref('sources1')}`, `ops,${ref('sources2')}`],
+      { 'cache-key-prefix': prefix, mode: 'serialize', 'start-over': 'true' },
+    );
+    expect(planted.code, planted.stdout).toBe(0);
+    await server.evictCache(`${prefix}-`);
+
+    const next = await nightly([`tools,${ref('sources1')}`, `ops,${ref('sources2')}`], { 'cache-key-prefix': prefix });
+    expect(next.code, next.stdout).toBe(0);
+    expect(next.summary).toContain(`of run ${runId - 2}`);
+    expect(next.outputs.shipped).toBe('1');
   });
 });
 
@@ -184,7 +293,8 @@ describe('inputs and secrets', () => {
     [{ compression: 'bzip2' }, /input compression: unknown compression "bzip2"/],
     [{ mode: 'yolo' }, /input mode "yolo": use auto, serialize or plan/],
     [{ 'batch-file': 'missing.csv' }, /missing\.csv: cannot read the batch list/],
-    [{ 'registry-username': 'u' }, /registry-username and registry-password go together/],
+    [{ username: 'u' }, /inputs username and password go together/],
+    [{ username: 'u', password: 'p' }, /input registry is needed with password/],
   ])('bad input %j fails clearly and ships nothing', async (inputs, message) => {
     const before = server.artifacts().length;
     const result = await nightly([`tools,${ref('sources1')}`], inputs);
@@ -200,8 +310,9 @@ describe('inputs and secrets', () => {
       await pushImageSet(auth.registry.url, 'private', 'v1', images.sources1, { authorization: basic });
       const result = await nightly([`private,${auth.registry.host}/private:v1`], {
         'cache-key-prefix': 'secret',
-        'registry-username': auth.username,
-        'registry-password': auth.password,
+        registry: auth.registry.host,
+        username: auth.username,
+        password: auth.password,
       });
       expect(result.code, result.stdout).toBe(0);
       expect(result.stdout).toContain(`::add-mask::${auth.password}`);
@@ -211,9 +322,8 @@ describe('inputs and secrets', () => {
         result.summary,
         JSON.stringify(result.outputs),
       ];
-      const files = await readdir(join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'sync'));
-      for (const file of files)
-        everywhere.push((await readFile(join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'sync', file))).toString('latin1'));
+      const syncDir = join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'secret');
+      for (const file of await readdir(syncDir)) everywhere.push((await readFile(join(syncDir, file))).toString('latin1'));
       for (const text of everywhere) expect(text).not.toContain(auth.password);
     } finally {
       await auth.stop();
