@@ -51,12 +51,19 @@ export interface PlanInput {
   highestUsedNumber: number;
 }
 
+/** What the planner tells while it works (the CLI prints it), so a slow registry never leaves a terminal silent. */
+export interface PlanHooks {
+  /** Before the artifacts' references are resolved: how many there are. */
+  resolving?(artifacts: number): void;
+}
+
 /**
  * Resolves every artifact before anything is written (a bad row fails the run with nothing created),
  * then decides per artifact what its tar must carry.
  */
-export async function planBatch(input: PlanInput, storages: Storages): Promise<Plan> {
+export async function planBatch(input: PlanInput, storages: Storages, hooks: PlanHooks = {}): Promise<Plan> {
   const limit = pLimit(input.concurrency);
+  if (input.entries.length > 0) hooks.resolving?.(input.entries.length);
   const roots = await resolveAll(input.entries, storages, limit);
 
   const plan: Plan = { tars: [], upToDate: [], learned: [] };
