@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline as pipe, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as createExtract, type Header } from 'tar-stream';
@@ -10,7 +10,12 @@ import { fileHasher } from './file-hasher.ts';
 /** One entry of a tar, its name cleaned as ace-dt's lenient reader does (no `./`, no trailing `/`). */
 export interface TarEntry {
   name: string;
+  /** The name as the header has it (after pax and GNU long names), for messages. */
+  rawName: string;
+  /** tar-stream's type (`file`, `directory`, `symlink`, `link`, `fifo`, …); `unknown` for a typeflag it does not know. */
   type: string;
+  /** What a symbolic or hard link points at. */
+  linkname: string | undefined;
   size: number;
   /** `sha256:<hex>` for an entry named `blobs/sha256/<hex>`: what its content must hash to. */
   digest: string | undefined;
@@ -54,13 +59,20 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * and every blob against its name in the same pass, with nothing held whole in memory.
  */
 export async function readTarFile(path: string, visit: EntryVisitor, options: ReadOptions = {}): Promise<TarFile> {
-  const compression = detectCompression(await readHead(path));
-  const hasher = options.hashFile === false ? undefined : fileHasher((await stat(path)).size);
+  const { handle, size } = await openRegularFile(path);
+  let compression: Compression;
+  try {
+    compression = detectCompression(await readHead(handle));
+  } catch (error) {
+    await handle.close();
+    throw new TarReadError(path, undefined, error);
+  }
+  const hasher = options.hashFile === false ? undefined : fileHasher(size);
   const tap = new CountingStream((chunk) => hasher?.update(chunk));
   const inner = new CountingStream();
   const unpack = decompressor(compression);
   const reader = createExtract();
-  const source = createReadStream(path, { highWaterMark: READ_CHUNK });
+  const source = handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK, autoClose: true });
   const flowing = unpack ? pipeline(source, tap, unpack, inner, reader) : pipeline(source, tap, inner, reader);
   flowing.catch(() => undefined); // awaited below; the entry loop sees the same failure first
 
@@ -89,23 +101,100 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
   return { compression, bytes: tap.bytes, sha256: hasher ? await hasher.digest() : '', tarBytes: inner.bytes };
 }
 
-async function readHead(path: string): Promise<Uint8Array> {
-  const handle = await open(path, 'r');
+/**
+ * Opens the file itself, never what a symbolic link points at, and without waiting on a FIFO's writer; only a
+ * regular file is read (a directory, a FIFO or a device named like a tar would fail or never end).
+ */
+async function openRegularFile(path: string): Promise<{ handle: FileHandle; size: number }> {
+  let handle: FileHandle;
   try {
-    const head = Buffer.alloc(4);
-    const { bytesRead } = await handle.read(head, 0, 4, 0);
-    return head.subarray(0, bytesRead);
-  } finally {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new TarReadError(path, undefined, code === 'ELOOP' ? new NotRegularFileError('a symbolic link') : error);
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new NotRegularFileError(fileKind(stats));
+    return { handle, size: stats.size };
+  } catch (error) {
     await handle.close();
+    throw new TarReadError(path, undefined, error);
   }
 }
 
+/** A path that is not a regular file: never read. */
+export class NotRegularFileError extends Error {
+  constructor(kind: string) {
+    super(notRegularFile(kind));
+    this.name = 'NotRegularFileError';
+  }
+}
+
+/** The message for a tar-named path that is not a regular file (docs/formats.md "What verify and deserialize refuse"). */
+export function notRegularFile(kind: string): string {
+  return `not a regular file but ${kind}: only regular files are read (put the tar itself here)`;
+}
+
+/** What a file system object is, for messages: `a directory`, `a symbolic link`, `a FIFO`, … */
+export function fileKind(stats: {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): string {
+  if (stats.isFile()) return 'a regular file';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return 'not a file';
+}
+
+async function readHead(handle: FileHandle): Promise<Uint8Array> {
+  const head = Buffer.alloc(4);
+  const { bytesRead } = await handle.read(head, 0, 4, 0);
+  return head.subarray(0, bytesRead);
+}
+
 function describeEntry(header: Header): TarEntry {
-  const name = header.name.replace(/^(?:\.\/)+/, '').replace(/\/+$/, '');
-  const type = header.type ?? 'file';
+  const rawName = header.name;
+  const name = rawName.replace(/^(?:\.\/)+/, '').replace(/\/+$/, '');
+  // tar-stream gives null for a typeflag it does not know (GNU sparse, volume labels, …): not a plain file.
+  const type = header.type ?? 'unknown';
   const size = header.size ?? 0;
   const blob = type === 'file' || type === 'contiguous-file' ? BLOB_NAME.exec(name) : null;
-  return { name, type, size, digest: blob ? `sha256:${blob[1]}` : undefined };
+  const linkname = header.linkname ?? undefined;
+  return { name, rawName, type, linkname, size, digest: blob ? `sha256:${blob[1]}` : undefined };
+}
+
+const SPECIAL: Readonly<Record<string, string>> = {
+  symlink: 'a symbolic link',
+  link: 'a hard link',
+  'character-device': 'a character device',
+  'block-device': 'a block device',
+  fifo: 'a FIFO',
+  unknown: 'of a type tar-stream does not know',
+};
+
+/**
+ * Why an entry has no place in an OCI layout tar, or undefined: a name that is absolute or climbs out with `..`,
+ * or anything but a regular file or a directory (links, devices, FIFOs, types tar-stream does not know). No
+ * conforming writer (ours, ace-dt's) makes one; an extractor would write outside the layout or through a link.
+ */
+export function entryHazard(entry: TarEntry): string | undefined {
+  const quoted = JSON.stringify(entry.rawName);
+  if (entry.rawName.startsWith('/')) return `entry ${quoted} has an absolute name: no conforming writer makes one`;
+  if (entry.name.split('/').includes('..')) return `entry ${quoted} has a name with "..": no conforming writer makes one`;
+  if (entry.type === 'file' || entry.type === 'contiguous-file' || entry.type === 'directory') return undefined;
+  const kind = SPECIAL[entry.type] ?? `of type ${entry.type}`;
+  const target = entry.linkname === undefined || entry.linkname === '' ? '' : ` (to ${JSON.stringify(entry.linkname)})`;
+  return `entry ${quoted} is ${kind}${target}: only regular files and directories belong in the tar`;
 }
 
 /** A blob's body is checked against its name as it streams; a failure reaches whoever reads it. */

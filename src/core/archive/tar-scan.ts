@@ -5,7 +5,7 @@ import { DigestMismatchError } from '../oci/digest.ts';
 import { successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph.ts';
 import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
 import { checkSidecar, type SidecarCheck } from './sidecar.ts';
-import { readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
+import { entryHazard, readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
 
 /** What one sync tar holds, read once from end to end, and everything wrong with it. */
 export interface TarScan {
@@ -59,6 +59,9 @@ export async function scanTar(path: string): Promise<TarScan> {
   return scan;
 }
 
+/** `blobs`, `blobs/sha256`, and the `./` some writers put first (cleaned to ''). */
+const EXPECTED_DIRECTORIES = new Set(['', '.', 'blobs', 'blobs/sha256']);
+
 class ScanVisitor {
   private readonly scan: TarScan;
   /** Descriptors learned from index.json and the manifests read so far; the first met wins. */
@@ -72,9 +75,14 @@ class ScanVisitor {
 
   async visit(entry: TarEntry, body: Readable): Promise<void> {
     const position = this.entries++;
+    const hazard = entryHazard(entry);
+    if (hazard !== undefined) {
+      this.scan.problems.push(hazard);
+      return;
+    }
     if (entry.digest !== undefined) return this.blob(entry, entry.digest, body);
     if (entry.type === 'directory') {
-      if (entry.name !== 'blobs' && entry.name !== 'blobs/sha256') this.scan.notes.push(`unexpected directory ${entry.name} (ignored)`);
+      if (!EXPECTED_DIRECTORIES.has(entry.name)) this.scan.notes.push(`unexpected directory ${entry.name} (ignored)`);
       return;
     }
     if (entry.name === 'oci-layout') return this.layout(body, position);

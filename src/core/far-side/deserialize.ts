@@ -14,8 +14,10 @@ import type { ScatterRule } from './scatter-map.ts';
 import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, writeSuccessfulSyncs, type SyncRecord } from '../sync-dir/successful-syncs.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
-import { readTarFile } from '../archive/tar-reader.ts';
+import { notRegularFile, readTarFile } from '../archive/tar-reader.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
+import { removeLeftovers } from '../sync-dir/leftovers.ts';
+import { withSyncDirLock } from '../sync-dir/lock.ts';
 
 export interface DeserializeSettings {
   dir: string;
@@ -63,13 +65,23 @@ const HEADS = 8;
 /**
  * ace-dt's `mirror batch-deserialize SYNC-DIRECTORY DESTINATION`, made resumable: the tars in number order, each
  * checked whole and its left-out blobs found at the destination before anything of it is pushed, then its blobs,
- * its manifests children first, the root tagged, and only then recorded in successful-syncs.csv.
+ * its manifests children first, the root tagged, and only then recorded in successful-syncs.csv. The whole run holds
+ * the directory's lock (serialize's and verify's too); notes about the directory come with the directory as the tar.
  */
 export async function deserializeSyncDir(
   settings: DeserializeSettings,
   registries: Repositories,
   hooks: DeserializeHooks = {},
 ): Promise<DeserializeResult> {
+  const note = (message: string) => hooks.note?.({ syncName: settings.dir, number: 0, name: '', path: settings.dir }, message);
+  return withSyncDirLock(settings.dir, { command: 'deserialize', note }, async (lock) => {
+    const leftovers = lock ? await removeLeftovers(lock, { files: [SUCCESSFUL_SYNCS_FILENAME] }) : [];
+    for (const name of leftovers) note(`removed ${name}, left half written by a run that stopped`);
+    return deserializeLocked(settings, registries, hooks);
+  });
+}
+
+async function deserializeLocked(settings: DeserializeSettings, registries: Repositories, hooks: DeserializeHooks): Promise<DeserializeResult> {
   const listing = await listSyncDir(settings.dir);
   if (listing.duplicates.length > 0) {
     const [first] = listing.duplicates;
@@ -82,7 +94,9 @@ export async function deserializeSyncDir(
   const loader = new Loader(settings, registries, listing.tars, records);
 
   const result: DeserializeResult = { loaded: [], skipped: [] };
-  for (const tar of listing.tars) {
+  const irregular = new Map(listing.irregular.map((tar) => [tar.syncName, tar.kind]));
+  const inOrder = [...listing.tars, ...listing.irregular].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
+  for (const tar of inOrder) {
     if (isLoaded(tar)) {
       result.skipped.push(tar.syncName);
       continue;
@@ -90,6 +104,8 @@ export async function deserializeSyncDir(
     hooks.tarStarted?.(tar);
     let loaded: LoadedTar;
     try {
+      const kind = irregular.get(tar.syncName);
+      if (kind !== undefined) throw new Error(`${tar.syncName}: refused, ${notRegularFile(kind)} (nothing of it was pushed)`);
       loaded = await loader.load(tar, hooks);
     } catch (error) {
       const resume =

@@ -7,7 +7,9 @@ import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.t
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { Annotation, isManifest } from '../oci/descriptor.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
+import { notRegularFile } from '../archive/tar-reader.ts';
 import { readTracker, type TrackerRow } from '../sync-dir/tracker.ts';
+import { withSyncDirLock } from '../sync-dir/lock.ts';
 
 export interface VerifyOptions {
   dir: string;
@@ -79,8 +81,18 @@ export interface VerifyHooks {
 /**
  * Checks a sync directory offline: every tar whole (sidecar, tar stream, blobs against their names, index.json,
  * manifests), every artifact's graph complete once the earlier tars are counted, and the numbering without gaps.
+ * Holding the directory's lock, as serialize and deserialize do, so as never to read one mid-write (a directory
+ * it cannot write, on read-only media, is read without it, with a note).
  */
 export async function verifySyncDir(options: VerifyOptions, hooks: VerifyHooks = {}): Promise<VerifyReport> {
+  const lockNotes: string[] = [];
+  const lock = { command: 'verify', readOnly: true, note: (note: string) => void lockNotes.push(note) };
+  const report = await withSyncDirLock(options.dir, lock, () => verifyLocked(options, hooks));
+  report.notes.unshift(...lockNotes);
+  return report;
+}
+
+async function verifyLocked(options: VerifyOptions, hooks: VerifyHooks): Promise<VerifyReport> {
   const listing = await listSyncDir(options.dir);
   const notes: string[] = [];
   const context = await readContext(options, notes);
@@ -89,7 +101,7 @@ export async function verifySyncDir(options: VerifyOptions, hooks: VerifyHooks =
     ok: true,
     dedupScope: options.dedupScope,
     tars: [],
-    absent: absentTars(listing.tars, context),
+    absent: absentTars([...listing.tars, ...listing.irregular], context),
     problems: [],
     notes,
   };
@@ -100,11 +112,15 @@ export async function verifySyncDir(options: VerifyOptions, hooks: VerifyHooks =
     if (absent.state === 'missing') report.problems.push(`${absent.syncName} is missing (the numbering has a gap)`);
     else if (absent.state === 'earlier') report.notes.push(`${absent.syncName} is not here and not recorded as loaded`);
   }
-  if (listing.tars.length === 0) report.problems.push(`no tars (NNNNNN-NAME.tar[.gz|.zst]) in ${options.dir}`);
+  if (listing.tars.length + listing.irregular.length === 0) report.problems.push(`no tars (NNNNNN-NAME.tar[.gz|.zst]) in ${options.dir}`);
 
   const chain = new DedupChain(options.dedupScope);
-  for (const tar of listing.tars) {
-    const scan = await scanTar(tar.path);
+  // Entries named like tars that are not regular files are never opened: each is a problem of its own, in its place.
+  const irregular = new Map(listing.irregular.map((tar) => [tar.syncName, tar.kind]));
+  const inOrder = [...listing.tars, ...listing.irregular].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
+  for (const tar of inOrder) {
+    const kind = irregular.get(tar.syncName);
+    const scan = kind === undefined ? await scanTar(tar.path) : unreadScan(tar, kind);
     const verdict = judge(tar, scan, chain, report.absent, context);
     chain.add(tar, scan);
     report.tars.push(verdict);
@@ -112,6 +128,22 @@ export async function verifySyncDir(options: VerifyOptions, hooks: VerifyHooks =
   }
   report.ok = report.problems.length === 0 && report.tars.every((tar) => tar.ok);
   return report;
+}
+
+/** The scan of a tar that was not read: nothing held, one problem. */
+function unreadScan(tar: SyncTar, kind: string): TarScan {
+  const problems = [notRegularFile(kind)];
+  return {
+    path: tar.path,
+    file: undefined,
+    sidecar: undefined,
+    root: undefined,
+    held: new Map(),
+    manifests: new Map(),
+    graph: undefined,
+    problems,
+    notes: [],
+  };
 }
 
 interface Context {

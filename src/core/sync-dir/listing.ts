@@ -1,6 +1,8 @@
+import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../input-error.ts';
+import { fileKind } from '../archive/tar-reader.ts';
 import { isPartialName, parseSyncName } from './sync-name.ts';
 
 /** A numbered tar found in a sync directory. */
@@ -11,10 +13,21 @@ export interface SyncTar {
   path: string;
 }
 
+/** A directory entry named like a tar that is not a regular file: a directory, a symbolic link, a FIFO, … */
+export interface IrregularTar extends SyncTar {
+  /** `a directory`, `a symbolic link`, `a FIFO`, `a socket`, `a character device`, `a block device`. */
+  kind: string;
+}
+
 export interface SyncDirListing {
-  /** In number order. */
+  /** Regular files, in number order: the only ones read. */
   tars: SyncTar[];
-  /** Numbers held by more than one tar: which one comes first is unknowable. */
+  /**
+   * Named like tars but not regular files, in number order: never opened (a directory fails to read, a FIFO or a
+   * link to a device never ends). A symbolic link is one of them, even to a regular file: copy the tar in.
+   */
+  irregular: IrregularTar[];
+  /** Numbers held by more than one tar (or irregular entry): which one comes first is unknowable. */
   duplicates: Array<{ number: number; syncNames: string[] }>;
   /** `.partial` files: tars whose writing never finished. */
   partials: string[];
@@ -22,23 +35,31 @@ export interface SyncDirListing {
 
 /** The tars of a sync directory (ours or ace-dt's), by file name; sidecars, trackers and other files are not tars. */
 export async function listSyncDir(dir: string): Promise<SyncDirListing> {
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = await readdir(dir);
+    // Dirents carry the type without following links (Node falls back to lstat where the file system gives none).
+    entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     throw new InputError(`${dir}: cannot read the sync directory: ${(error as Error).message}`);
   }
+  const names = entries.map((entry) => entry.name);
   const tars: SyncTar[] = [];
-  for (const syncName of names) {
-    const parsed = parseSyncName(syncName);
-    if (parsed) tars.push({ syncName, ...parsed, path: join(dir, syncName) });
+  const irregular: IrregularTar[] = [];
+  for (const entry of entries) {
+    const parsed = parseSyncName(entry.name);
+    if (!parsed) continue;
+    const tar = { syncName: entry.name, ...parsed, path: join(dir, entry.name) };
+    if (entry.isFile()) tars.push(tar);
+    else irregular.push({ ...tar, kind: fileKind(entry) });
   }
-  tars.sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
+  const byOrder = (a: SyncTar, b: SyncTar) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1);
+  tars.sort(byOrder);
+  irregular.sort(byOrder);
   const byNumber = new Map<number, string[]>();
-  for (const tar of tars) byNumber.set(tar.number, [...(byNumber.get(tar.number) ?? []), tar.syncName]);
+  for (const tar of [...tars, ...irregular].sort(byOrder)) byNumber.set(tar.number, [...(byNumber.get(tar.number) ?? []), tar.syncName]);
   const duplicates = [...byNumber].filter(([, syncNames]) => syncNames.length > 1).map(([number, syncNames]) => ({ number, syncNames }));
   const partials = names.filter(isPartialName);
-  return { tars, duplicates, partials: partials.sort() };
+  return { tars, irregular, duplicates, partials: partials.sort() };
 }
 
 /** Numbers from 1 to `highest` that are not `present`. */
