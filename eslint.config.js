@@ -7,7 +7,10 @@ const forbid = (...groups) => ({
   'no-restricted-imports': ['error', { patterns: groups.map(([group, message]) => ({ group, message })) }],
 });
 const NO_GITHUB = [['@actions/*'], 'src/core and src/cli know nothing of GitHub: only src/action imports @actions/*'];
-const NO_ENTRIES = [['**/cli/**', '**/action/**'], 'src/core is the engine: the CLI and the Action import it, never the other way'];
+const NO_ENTRIES = [
+  ['**/cli/**', '**/action/**', '**/github/**'],
+  'src/core is the engine: the CLI, the Action and src/github import it, never the other way (src/core knows nothing of GitHub)',
+];
 const NO_NEAR_SIDE = [
   ['**/serialize/**'],
   'the far side does not depend on the near side (shared pieces live in oci/, archive/ or sync-dir/)',
@@ -36,6 +39,13 @@ export default tseslint.config(
   { files: ['src/core/far-side/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_NEAR_SIDE) },
   { files: ['src/core/serialize/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_FAR_SIDE) },
   { files: ['src/cli/**'], rules: forbid(NO_GITHUB) },
+  {
+    files: ['src/github/**'],
+    rules: forbid(
+      [['@actions/*'], 'src/github speaks GitHub REST with undici, so the CLI can use it: only src/action imports @actions/*'],
+      [['**/cli/**', '**/action/**'], 'src/github is a library the CLI uses: it imports src/core, never the entry points'],
+    ),
+  },
   {
     // The worker runs from its own file as it is (the bundler copies it): Node's modules, and types only.
     files: ['src/core/archive/worker.ts'],
