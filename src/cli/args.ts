@@ -13,10 +13,12 @@ import { CONCURRENCY_RANGE, Defaults } from '../core/defaults.ts';
 import type { VerifyOptions } from '../core/far-side/verify.ts';
 import type { Destination } from '../core/far-side/destination.ts';
 import type { DedupScope } from '../core/sync-dir/dedup-scope.ts';
+import { checkApiUrl, DEFAULT_API_URL } from '../github/api-url.ts';
 
 export const USAGE = `Usage: batch-serialize BATCH-LIST SYNC-DIRECTORY [options]
        batch-serialize verify SYNC-DIRECTORY [options]           (see verify --help)
        batch-serialize deserialize SYNC-DIRECTORY DEST [options] (see deserialize --help)
+       batch-serialize collect SYNC-DIRECTORY --prefix PREFIX    (see collect --help)
 
 Serializes the artifacts of BATCH-LIST (CSV: name,artifact) into numbered OCI-layout tars in
 SYNC-DIRECTORY, holding only the blobs that no earlier tar holds, and records them in the tracker.
@@ -68,6 +70,25 @@ Options:
 
 Credentials come from the Docker config (DOCKER_CONFIG or ~/.docker/config.json), as after docker login.`;
 
+export const COLLECT_USAGE = `Usage: batch-serialize collect SYNC-DIRECTORY --prefix PREFIX [options]
+
+The step after the nightly, on a machine with a GitHub token: downloads every tar the Action uploaded as a
+workflow artifact PREFIX-NNNNNN-NAME.tar[.gz|.zst], from any run, that SYNC-DIRECTORY does not hold yet, checks
+it against its .sha256 sidecar and only then puts it in place, ready to carry. Tars already here are checked
+against their sidecars, not downloaded again; a file here that differs is named, never replaced. Exits 0 only
+when every tar of the prefix is here and checked: an expired artifact whose tar is not here is a failure.
+
+Options:
+  --prefix PREFIX                the Action's cache-key-prefix (required; the Action's default is
+                                 batch-serialize-<batch file, / as _>, e.g. batch-serialize-batch.csv)
+  --repo OWNER/NAME              the repository (default $GITHUB_REPOSITORY)
+  --api-url URL                  GitHub's REST API (default $GITHUB_API_URL or ${DEFAULT_API_URL})
+  --json                         print the result as JSON on stdout
+  -h, --help                     show this help
+
+The token is read from GITHUB_TOKEN or GH_TOKEN in the environment, never from the command line; it needs
+read access to the repository's Actions (a fine-grained token's "Actions: read", or a classic token's repo).`;
+
 export class UsageError extends Error {
   readonly usage: string;
 
@@ -89,19 +110,84 @@ export interface DeserializeCommand {
   json: boolean;
 }
 
+/** The token is not part of it: run.ts reads it from the environment (collectToken) when it needs it. */
+export interface CollectCommand {
+  kind: 'collect';
+  dir: string;
+  prefix: string;
+  repository: string;
+  apiUrl: string;
+  json: boolean;
+}
+
 export type Command =
   | { kind: 'help'; usage: string }
   | { kind: 'version' }
   | { kind: 'serialize'; settings: BatchSettings; insecureRegistries: string[]; json: boolean }
   | { kind: 'verify'; options: VerifyOptions; json: boolean }
-  | DeserializeCommand;
+  | DeserializeCommand
+  | CollectCommand;
 
-/** `verify` and `deserialize` as the first word choose the far side; anything else is a batch list (`./verify` is one). */
-export function parseCommandLine(argv: string[]): Command {
+/**
+ * `verify` and `deserialize` as the first word choose the far side, `collect` the step between; anything else is a
+ * batch list (`./verify` is one). `env` gives collect its defaults (GITHUB_REPOSITORY, GITHUB_API_URL).
+ */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): Command {
   const [first, ...rest] = argv;
   if (first === 'verify') return parseVerify(rest);
   if (first === 'deserialize') return parseDeserialize(rest);
+  if (first === 'collect') return parseCollect(rest, env);
   return parseSerialize(argv);
+}
+
+/** The Action's cache-key-prefix grammar (src/action/inputs.ts). */
+const PREFIX = /^[A-Za-z0-9._-]{1,100}$/;
+const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+function parseCollect(argv: string[], env: NodeJS.ProcessEnv): Command {
+  const { values, positionals } = parse(argv, COLLECT_USAGE, {
+    prefix: { type: 'string' },
+    repo: { type: 'string' },
+    'api-url': { type: 'string' },
+    // Declared so that `--token X` is refused by name, not as an unknown option someone may retry differently.
+    token: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) return { kind: 'help', usage: COLLECT_USAGE };
+  if (values.token !== undefined) {
+    throw new UsageError(
+      '--token: a token never goes on the command line (other users see it): set GITHUB_TOKEN or GH_TOKEN',
+      COLLECT_USAGE,
+    );
+  }
+  if (positionals.length !== 1)
+    throw new UsageError(`collect expects SYNC-DIRECTORY, got ${positionals.length} argument(s)`, COLLECT_USAGE);
+  const prefix = values.prefix;
+  if (prefix === undefined) throw new UsageError("collect needs --prefix PREFIX (the Action's cache-key-prefix)", COLLECT_USAGE);
+  if (!PREFIX.test(prefix)) throw new UsageError(`--prefix ${JSON.stringify(prefix)}: use 1-100 of A-Z a-z 0-9 . _ -`, COLLECT_USAGE);
+  const repository = values.repo ?? env.GITHUB_REPOSITORY;
+  if (repository === undefined || repository === '') {
+    throw new UsageError('collect needs --repo OWNER/NAME (GITHUB_REPOSITORY is not set)', COLLECT_USAGE);
+  }
+  if (!REPOSITORY.test(repository)) throw new UsageError(`--repo ${JSON.stringify(repository)}: expected OWNER/NAME`, COLLECT_USAGE);
+  collectToken(env);
+  return checked(COLLECT_USAGE, () => ({
+    kind: 'collect',
+    dir: positionals[0] as string,
+    prefix,
+    repository,
+    apiUrl: checkApiUrl(values['api-url'] ?? (env.GITHUB_API_URL || DEFAULT_API_URL)).href.replace(/\/+$/, ''),
+    json: values.json,
+  }));
+}
+
+/** GITHUB_TOKEN, else GH_TOKEN; neither is bad usage. */
+export function collectToken(env: NodeJS.ProcessEnv): string {
+  const token = (env.GITHUB_TOKEN || env.GH_TOKEN || '').trim();
+  if (token === '')
+    throw new UsageError('collect needs a GitHub token in GITHUB_TOKEN or GH_TOKEN (never on the command line)', COLLECT_USAGE);
+  return token;
 }
 
 function parseVerify(argv: string[]): Command {

@@ -3,6 +3,7 @@ import type { DeserializeResult } from '../core/far-side/deserialize.ts';
 import { formatBytes, formatTable } from '../core/format.ts';
 import { PLAN_COLUMNS, planRow, WRITTEN_COLUMNS, writtenRow, writtenTotalRow } from '../core/serialize/tar-rows.ts';
 import type { ExpectedHolder, VerifyReport } from '../core/far-side/verify.ts';
+import type { CollectResult } from '../github/collect.ts';
 
 /** The end-of-run table: each tar, its blobs and bytes, and what deduplication saved. */
 export function formatReport(result: BatchResult, dryRun: boolean): string {
@@ -87,5 +88,29 @@ export function formatDeserializeResult(result: DeserializeResult): string {
   lines.push(formatTable(['tar', 'loaded as', 'uploaded', 'mounted', 'present', 'manifests'], rows));
   const scattered = result.loaded.flatMap((tar) => tar.scattered);
   if (scattered.length > 0) lines.push('Scattered:', ...scattered.map((image) => `  ${image.source} -> ${image.target}`));
+  return lines.join('\n');
+}
+
+/** collect's summary: each tar downloaded (and from which artifact), then every problem and note. */
+export function formatCollectResult(result: CollectResult): string {
+  const lines: string[] = [];
+  if (result.collected.length > 0) {
+    const rows = result.collected.map((tar) => [
+      tar.syncName,
+      `${tar.artifact.name} (id ${tar.artifact.id})`,
+      String(tar.artifact.runId ?? '-'),
+      formatBytes(tar.bytes),
+    ]);
+    lines.push(formatTable(['collected', 'artifact', 'run', 'size'], rows));
+  }
+  if (result.problems.length > 0) lines.push('Problems:', ...result.problems.map((p) => `  ${p.message}`));
+  if (result.notes.length > 0) lines.push('Notes:', ...result.notes.map((n) => `  ${n}`));
+  const bytes = result.collected.reduce((sum, tar) => sum + tar.bytes, 0);
+  const here = `${result.present.length} tar(s) already here matched their sidecars`;
+  const collected =
+    result.collected.length === 0
+      ? 'nothing new collected'
+      : `collected ${result.collected.length} tar(s), ${formatBytes(bytes)}, into ${result.dir}`;
+  lines.push(result.ok ? `Done: ${collected}; ${here}.` : `FAILED: ${result.problems.length} problem(s); ${collected}; ${here}.`);
   return lines.join('\n');
 }

@@ -1,8 +1,8 @@
 import { formatBytes } from '../core/format.ts';
 import { LOG_LINE_INTERVAL_MS, throttle } from '../core/throttle.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { parseCommandLine, UsageError, type Command, type DeserializeCommand } from './args.ts';
-import { formatDeserializeResult, formatReport, formatVerifyReport } from './report.ts';
+import { collectToken, parseCommandLine, UsageError, type CollectCommand, type Command, type DeserializeCommand } from './args.ts';
+import { formatCollectResult, formatDeserializeResult, formatReport, formatVerifyReport } from './report.ts';
 
 // Each command loads only the engine it runs: verify, offline, starts without the registry client. The
 // webpackMode comments keep the bundle (dist/cli) one file, with no module copied into several chunks.
@@ -30,6 +30,8 @@ export async function run(argv: string[]): Promise<number> {
       return reportingErrors(() => verify(command));
     case 'deserialize':
       return reportingErrors(() => deserialize(command));
+    case 'collect':
+      return reportingErrors(() => collect(command));
   }
 }
 
@@ -101,5 +103,40 @@ async function deserialize(command: DeserializeCommand): Promise<number> {
     return 0;
   } finally {
     await registries.close();
+  }
+}
+
+async function collect(command: CollectCommand): Promise<number> {
+  const [{ collect }, { ArtifactsApi }] = await Promise.all([
+    import(/* webpackMode: "eager" */ '../github/collect.ts'),
+    import(/* webpackMode: "eager" */ '../github/artifacts-api.ts'),
+  ]);
+  const api = new ArtifactsApi({
+    apiUrl: command.apiUrl,
+    repository: command.repository,
+    token: collectToken(process.env),
+    retry: { onRetry: (event) => process.stderr.write(`${event.what}: ${event.reason}, trying again in ${event.delayMs} ms\n`) },
+  });
+  const progressLine = throttle(LOG_LINE_INTERVAL_MS);
+  try {
+    const result = await collect({ dir: command.dir, prefix: command.prefix, repository: command.repository }, api, {
+      listed: (artifacts, tars) =>
+        process.stderr.write(`${api.host}: ${artifacts} artifact(s) in ${command.repository}, ${tars} tar(s) of ${command.prefix}\n`),
+      downloading: (syncName, artifact, bytes) => {
+        if (bytes === 0) {
+          progressLine.restart();
+          const { name, id, sizeInBytes, runId } = artifact;
+          return void process.stderr.write(`${syncName}: downloading ${name} (id ${id}, ${formatBytes(sizeInBytes)}, run ${runId})\n`);
+        }
+        if (progressLine.due())
+          process.stderr.write(`${syncName}: ${formatBytes(bytes)} of ${formatBytes(artifact.sizeInBytes)} downloaded\n`);
+      },
+      collected: (tar) => process.stderr.write(`${tar.syncName}: checked against its sidecar, collected\n`),
+      problem: (problem) => process.stderr.write(`problem: ${problem.message}\n`),
+    });
+    process.stdout.write(command.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCollectResult(result)}\n`);
+    return result.ok ? 0 : 1;
+  } finally {
+    await api.close();
   }
 }
