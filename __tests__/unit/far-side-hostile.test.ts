@@ -4,7 +4,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { extract as createExtract, pack as createPack, type Headers } from 'tar-stream';
+import { extract as createExtract, pack as createPack, type Header } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deserializeSyncDir, type DeserializeSettings } from '../../src/core/far-side/deserialize.ts';
 import { verifySyncDir, type VerifyReport } from '../../src/core/far-side/verify.ts';
@@ -68,8 +68,11 @@ const settings = (dir: string, extra: Partial<DeserializeSettings> = {}): Deseri
   ...extra,
 });
 
+/** What tar-stream's pack takes. */
+type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
+
 interface Extra {
-  header: Headers;
+  header: EntryHeader;
   content?: Buffer;
 }
 
@@ -77,9 +80,9 @@ interface Extra {
  * Rewrites a tar entry by entry: `rename` may change each header, `extra` entries go in before the closing
  * index.json; the sidecar is rewritten to match, so what is found is only what the entries are.
  */
-async function rewriteTar(path: string, extra: Extra[], rename: (header: Headers) => Headers = (header) => header): Promise<void> {
+async function rewriteTar(path: string, extra: Extra[], rename: (header: EntryHeader) => EntryHeader = (header) => header): Promise<void> {
   const input = await readFile(path);
-  const entries: Array<{ header: Headers; content: Buffer }> = [];
+  const entries: Array<{ header: EntryHeader; content: Buffer }> = [];
   const reader = createExtract();
   const done = (async () => {
     for await (const entry of reader) {
@@ -217,7 +220,7 @@ describe('tar entries no conforming writer makes: a problem naming the entry, no
 
   test("ace-dt's ./ prefixes and directory entries ./, blobs, blobs/sha256 are fine: no problem, no note", async () => {
     const dir = await copyOfBase();
-    const prefixed = (header: Headers): Headers => ({ ...header, name: `./${header.name}` });
+    const prefixed = (header: EntryHeader): EntryHeader => ({ ...header, name: `./${header.name}` });
     await rewriteTar(join(dir, '000001-tools.tar'), [], prefixed);
     const path = join(dir, '000002-tools.tar');
     await rewriteTar(path, [{ header: { name: './', type: 'directory' } }], prefixed);
@@ -232,7 +235,7 @@ describe('tar entries no conforming writer makes: a problem naming the entry, no
 });
 
 describe('things named like tars that are not regular files: reported by name, the rest of the report kept', () => {
-  const mkfifo = (path: string) => promisify(execFile)('mkfifo', [path]);
+  const mkfifo = async (path: string) => void (await promisify(execFile)('mkfifo', [path]));
   const cases: Array<[string, (dir: string) => Promise<void>, string]> = [
     ['a directory', (dir) => mkdir(join(dir, '000003-tools.tar')), 'a directory'],
     ['a FIFO', (dir) => mkfifo(join(dir, '000003-tools.tar')), 'a FIFO'],
