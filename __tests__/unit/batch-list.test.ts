@@ -27,9 +27,9 @@ describe('batch list (docs/formats.md)', () => {
   });
 
   test('names with - and . (ace-dt breaks on them) and quoted fields', () => {
-    expect(rows('my-tools.v2,"localhost:5000/g:1"\n_x,localhost:5000/g:1')).toEqual([
+    expect(rows('my-tools.v2,"localhost:5000/g:1"\nx__y,localhost:5000/g:1')).toEqual([
       ['my-tools.v2', 'localhost:5000/g:1', 'batch.csv:1'],
-      ['_x', 'localhost:5000/g:1', 'batch.csv:2'],
+      ['x__y', 'localhost:5000/g:1', 'batch.csv:2'],
     ]);
   });
 

@@ -15,6 +15,8 @@ export interface BatchEntry {
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const HEADER = ['name', 'artifact'];
+/** A registry can hold it: deserialize loads NAME into the repository DEST/NAME (far-side/destination.ts repositoryUnder). */
+const PROBE_REGISTRY = 'registry.invalid';
 
 export async function readBatchList(path: string): Promise<BatchEntry[]> {
   return parseBatchList(await readRequired(path, 'batch list'), path);
@@ -49,10 +51,37 @@ function parseRow(record: string[], where: string): BatchEntry {
   if (!NAME.test(name)) {
     throw new InputError(`${where}: invalid name ${JSON.stringify(name)}: use 1-128 of A-Z a-z 0-9 . _ -, not starting with . or -`);
   }
+  const unloadable = farSideProblem(name);
+  if (unloadable !== undefined) throw new InputError(`${where}: invalid name ${JSON.stringify(name)}: ${unloadable}`);
   if (artifact === '') throw new InputError(`${where}: empty artifact for name ${JSON.stringify(name)}`);
   try {
     return { name, artifact, reference: parseReference(artifact), where };
   } catch (error) {
     throw new InputError(`${where}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Why the far side cannot load a name, or undefined: `deserialize` loads each name into the repository DEST/NAME,
+ * and a repository path component is lowercase letters and digits separated by one `.` or `_`, two `_`, or `-`s
+ * (docs/formats.md "References"). Refused here, before anything is shipped, rather than across the air gap.
+ */
+function farSideProblem(name: string): string | undefined {
+  if (isRepositoryComponent(name)) return undefined;
+  const lower = name.toLowerCase();
+  const instead = lower !== name && isRepositoryComponent(lower) ? ` (use ${JSON.stringify(lower)})` : '';
+  const why = /[A-Z]/.test(name) ? 'registry repository names are lowercase' : 'it is not a registry repository name';
+  return (
+    `the far side loads it into the repository DEST/${name} and ${why}: ` +
+    `use lowercase letters and digits, separated by one . or _, two _, or -s${instead}`
+  );
+}
+
+function isRepositoryComponent(name: string): boolean {
+  try {
+    const parsed = parseReference(`${PROBE_REGISTRY}/${name}`);
+    return parsed.kind === 'registry' && parsed.registry === PROBE_REGISTRY && parsed.repository === name;
+  } catch {
+    return false;
   }
 }
