@@ -1,10 +1,18 @@
 import * as cache from '@actions/cache';
 import { DefaultArtifactClient } from '@actions/artifact';
 import { InputError } from '../core/input-error.ts';
-import { listArtifacts, type ListedArtifact } from '../github/list-artifacts.ts';
+import { ArtifactsApi, type RestArtifact } from '../github/artifacts-api.ts';
 import { Inputs } from './constants.ts';
 
-export type { ListedArtifact };
+/** An artifact of any run, as the Action decides trust on it: the run that uploaded it and where its head came from. */
+export interface ListedArtifact {
+  id: number;
+  name: string;
+  createdAt: string;
+  /** Listed until GitHub purges it, but no longer downloadable. */
+  expired: boolean;
+  run: { id: number; repositoryId: number | undefined; headRepositoryId: number | undefined; headBranch: string | undefined };
+}
 
 /**
  * The side effects of the Action (actions/cache's stateProvider idea): the cache that keeps the tracker, and
@@ -65,13 +73,36 @@ export function githubServices(options: { token: string; repository: string; api
         if (response.id === undefined) throw new Error(`artifact ${name}: the upload returned no artifact id`);
         return { id: response.id, size: response.size ?? 0 };
       },
-      list: (namePrefix) => listArtifacts({ apiUrl: options.apiUrl, repository: options.repository, token: token() }, namePrefix),
+      async list(namePrefix) {
+        const api = new ArtifactsApi({ apiUrl: options.apiUrl, repository: options.repository, token: token() });
+        try {
+          return (await api.listAll()).filter((artifact) => artifact.name.startsWith(namePrefix)).map(listed);
+        } finally {
+          await api.close();
+        }
+      },
       async download(artifact, directory) {
         await client.downloadArtifact(artifact.id, {
           path: directory,
           findBy: { token: token(), workflowRunId: artifact.run.id, repositoryOwner: owner, repositoryName: repo },
         });
       },
+    },
+  };
+}
+
+function listed(artifact: RestArtifact): ListedArtifact {
+  const run = artifact.workflowRun;
+  return {
+    id: artifact.id,
+    name: artifact.name,
+    createdAt: artifact.createdAt,
+    expired: artifact.expired,
+    run: {
+      id: run?.id ?? 0,
+      repositoryId: run?.repositoryId,
+      headRepositoryId: run?.headRepositoryId,
+      headBranch: run?.headBranch ?? undefined,
     },
   };
 }
