@@ -1,11 +1,14 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { readBatchList, type BatchEntry } from './batch-list.ts';
 import type { Compression } from '../archive/compression.ts';
 import { ledgerPath, readLedger } from '../sync-dir/ledger.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { planBatch, type Plan } from './planner.ts';
-import { removeLeftovers, serializePlan, type SerializeHooks, type WrittenTar } from './write-tars.ts';
+import { serializePlan, type SerializeHooks, type WrittenTar } from './write-tars.ts';
+import { pathExists } from '../sync-dir/files.ts';
+import { removeLeftovers } from '../sync-dir/leftovers.ts';
+import { lockSyncDir } from '../sync-dir/lock.ts';
 import type { Storages } from '../oci/storage.ts';
 import { readTracker } from '../sync-dir/tracker.ts';
 
@@ -33,7 +36,11 @@ export interface BatchResult {
   written: WrittenTar[];
 }
 
-/** ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (README, "What we do differently from ace-dt"). */
+/**
+ * ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (README, "What we do differently from
+ * ace-dt"). The whole run holds the sync directory's lock (sync-dir/lock.ts): a run that finds another one using the
+ * directory fails (SyncDirBusyError) having touched nothing.
+ */
 export async function runBatch(
   settings: BatchSettings,
   storages: Storages,
@@ -42,25 +49,51 @@ export async function runBatch(
   entries?: BatchEntry[],
 ): Promise<BatchResult> {
   entries ??= await readBatchList(settings.batchFile);
-  const trackerPath = join(settings.syncDir, settings.trackerFilename);
+  const { syncDir, dryRun } = settings;
+  const trackerPath = join(syncDir, settings.trackerFilename);
   const ledger = ledgerPath(trackerPath);
-  const state = { tracker: await readTracker(trackerPath), ledger: await readLedger(ledger) };
-  if (!settings.dryRun) await removeLeftovers(settings.syncDir);
-  const plan = await planBatch(
-    {
-      entries,
-      ...state,
-      compression: settings.compression,
-      dedupScope: settings.dedupScope,
-      concurrency: settings.concurrency,
-      highestUsedNumber: settings.highestUsedNumber ?? 0,
-    },
-    storages,
-  );
-  if (settings.dryRun || plan.tars.length === 0) return { plan, written: [] };
+  // The directory is made first, to be locked; if the run writes nothing it goes again (a typo costs nothing).
+  const created = dryRun ? undefined : await mkdir(syncDir, { recursive: true });
+  const lock = await lockSyncDir(syncDir, { command: dryRun ? 'serialize --dry-run' : 'serialize', note: hooks.note, readOnly: dryRun });
+  let writing = false;
+  try {
+    const state = { tracker: await readTracker(trackerPath), ledger: await readLedger(ledger) };
+    if (!(await pathExists(trackerPath))) hooks.note?.(`no tracker in ${syncDir}: a first run, everything is shipped`);
+    else if (state.tracker.length === 0) hooks.note?.(`the tracker ${trackerPath} records nothing: a first run, everything is shipped`);
+    if (lock && !dryRun) {
+      const leftovers = await removeLeftovers(lock, { tars: true, files: [basename(trackerPath), basename(ledger)] });
+      for (const name of leftovers) hooks.note?.(`removed ${name}, left half written by a run that stopped`);
+    }
+    const plan = await planBatch(
+      {
+        entries,
+        ...state,
+        compression: settings.compression,
+        dedupScope: settings.dedupScope,
+        concurrency: settings.concurrency,
+        highestUsedNumber: settings.highestUsedNumber ?? 0,
+      },
+      storages,
+    );
+    if (dryRun || plan.tars.length === 0) return { plan, written: [] };
 
-  await mkdir(settings.syncDir, { recursive: true });
-  state.ledger.push(...plan.learned);
-  const written = await serializePlan(plan.tars, state, { ...settings, trackerPath, ledgerPath: ledger }, storages, hooks);
-  return { plan, written };
+    writing = true;
+    state.ledger.push(...plan.learned);
+    const written = await serializePlan(plan.tars, state, { ...settings, trackerPath, ledgerPath: ledger }, storages, hooks);
+    return { plan, written };
+  } finally {
+    await lock?.release();
+    if (created !== undefined && !writing) await removeEmpty(syncDir, created);
+  }
+}
+
+/** Removes `dir` and its parents up to `created` (the first one mkdir made) while they are empty. */
+async function removeEmpty(dir: string, created: string): Promise<void> {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const removed = await rmdir(at).then(
+      () => true,
+      () => false,
+    );
+    if (!removed || at === resolve(created) || at === dirname(at)) return;
+  }
 }

@@ -1,18 +1,22 @@
-import { readdir, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { pathExists, syncDirectory } from '../sync-dir/files.ts';
+import { crashPoint } from '../crash-point.ts';
 import type { Compression } from '../archive/compression.ts';
 import { writeLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
 import { dockerLoadManifest } from '../archive/docker-load-manifest.ts';
 import { Annotation, isManifest, type Manifest } from '../oci/descriptor.ts';
 import type { PlannedTar } from './planner.ts';
 import { Prefetcher } from './prefetch.ts';
-import { writeSidecar } from '../archive/sidecar.ts';
+import { checkSidecar, writeSidecar } from '../archive/sidecar.ts';
 import type { Storages } from '../oci/storage.ts';
 import { writeTar, type TarBlob } from '../archive/tar-writer.ts';
 import { writeTracker, type TrackerRow } from '../sync-dir/tracker.ts';
-import { isPartialName, partialName } from '../sync-dir/sync-name.ts';
+import { parseSyncName, partialName } from '../sync-dir/sync-name.ts';
 import { TOOL_VERSION } from '../version.ts';
 
 export interface SerializeSettings {
@@ -55,6 +59,11 @@ export interface SerializeHooks {
    */
   beforeRecord?(tar: WrittenTar): Promise<void>;
   tarRecorded?(tar: WrittenTar): void;
+  /**
+   * Said, not failures, for stderr or a log (the CLI prints `batch-serialize: note: MESSAGE`): a first run (no
+   * tracker), a stale lock taken over, leftovers of a run that died removed, an unrecorded tar recorded or moved aside.
+   */
+  note?(message: string): void;
 }
 
 export interface SyncState {
@@ -62,16 +71,18 @@ export interface SyncState {
   ledger: LedgerEntry[];
 }
 
-/** A `.partial` tar left by a run that died is ours to remove. */
-export async function removeLeftovers(syncDir: string): Promise<void> {
-  const names = (await readdir(syncDir).catch(() => [])).filter(isPartialName);
-  await Promise.all(names.map((name) => rm(join(syncDir, name), { recursive: true, force: true })));
-}
+/** The folder in the sync directory where files found in a run's way are moved (never deleted), one folder per run. */
+export const MOVED_ASIDE_DIRECTORY = 'moved-aside';
 
 /**
  * Writes the planned tars one by one. Each is written as `NAME.partial`, gets its `NAME.sha256` beside it, is
- * renamed when complete, handed to
- * `beforeRecord`, and only then recorded: ledger, then tracker, each replaced atomically.
+ * renamed when complete, handed to `beforeRecord`, and only then recorded: ledger, then tracker, each replaced
+ * atomically. The caller holds the sync directory's lock.
+ *
+ * A run that died after the rename left a tar the tracker does not record. If it is a tar this run writes, it is
+ * written again as `NAME.partial` and the two compared (same input, same bytes): the same file, its sidecar
+ * matching, is recorded as it is; anything else in the way (another file of that name, a tar numbered among this
+ * run's that it does not write) is moved to `moved-aside/`, with a note, and the run goes on.
  */
 export async function serializePlan(
   tars: readonly PlannedTar[],
@@ -81,9 +92,12 @@ export async function serializePlan(
   hooks: SerializeHooks = {},
 ): Promise<WrittenTar[]> {
   const written: WrittenTar[] = [];
+  const unrecorded = await clearTheWay(tars, state.tracker, settings.syncDir, hooks);
   for (const tar of tars) {
-    const done = await writeOne(tar, settings, storages, hooks);
+    const done = await writeOne(tar, settings, storages, hooks, unrecorded.get(tar.syncName));
     await hooks.beforeRecord?.(done);
+    // A run that died between the ledger and the tracker recorded this tar in the ledger only: that entry goes.
+    for (let i = state.ledger.length - 1; i >= 0; i--) if (state.ledger[i]?.syncName === done.syncName) state.ledger.splice(i, 1);
     state.ledger.push({
       syncName: done.syncName,
       artifact: done.artifact,
@@ -92,17 +106,91 @@ export async function serializePlan(
       blobs: tar.graph.nodes.map(({ descriptor: { digest, size, mediaType } }) => ({ digest, size, mediaType })),
     });
     await writeLedger(settings.ledgerPath, state.ledger);
+    crashPoint('ledger-written');
     state.tracker.push({ syncName: done.syncName, number: tar.number, name: tar.entry.name, artifact: done.artifact, digest: done.digest });
     await writeTracker(settings.trackerPath, state.tracker);
+    crashPoint('tracker-written');
     hooks.tarRecorded?.(done);
     written.push(done);
   }
   return written;
 }
 
-async function writeOne(tar: PlannedTar, settings: SerializeSettings, storages: Storages, hooks: SerializeHooks): Promise<WrittenTar> {
+/**
+ * The unrecorded files numbered among this run's tars: tars it does not write are moved aside, sidecars of tars
+ * that are not there removed (the run that wrote them died before the rename). Returns the unrecorded tars this run
+ * writes (to compare once written again), each with its way aside.
+ */
+async function clearTheWay(
+  tars: readonly PlannedTar[],
+  tracker: readonly TrackerRow[],
+  syncDir: string,
+  hooks: SerializeHooks,
+): Promise<Map<string, MoveAside>> {
+  const first = tars[0]?.number ?? Infinity;
+  const recorded = new Set(tracker.map((row) => row.syncName));
+  const planned = new Set(tars.map((tar) => tar.syncName));
+  const names = new Set(await readdir(syncDir).catch(() => [] as string[]));
+  const ours = (syncName: string) => !recorded.has(syncName) && (parseSyncName(syncName)?.number ?? 0) >= first;
+  const aside = new MoveAside(syncDir, hooks);
+  const found = new Map<string, MoveAside>();
+  for (const name of [...names].sort()) {
+    if (ours(name) && planned.has(name)) found.set(name, aside);
+    else if (ours(name)) await aside.move(name, 'not recorded in the tracker and numbered among the tars this run writes');
+    else if (name.endsWith(SIDECAR) && ours(name.slice(0, -SIDECAR.length)) && !names.has(name.slice(0, -SIDECAR.length))) {
+      await rm(join(syncDir, name), { force: true });
+      hooks.note?.(`removed ${name}: the sidecar of a tar that is not here, left by a run that stopped before the rename`);
+    }
+  }
+  return found;
+}
+
+const SIDECAR = '.sha256';
+
+/** Files in the way go to `moved-aside/STAMP-pidPID/`, a folder per run (a folder: no reader takes it for a tar). */
+class MoveAside {
+  private readonly syncDir: string;
+  private readonly hooks: SerializeHooks;
+  private folder: string | undefined;
+
+  constructor(syncDir: string, hooks: SerializeHooks) {
+    this.syncDir = syncDir;
+    this.hooks = hooks;
+  }
+
+  /** Moves the tar and its sidecar. */
+  async move(syncName: string, why: string): Promise<void> {
+    if (this.folder === undefined) {
+      const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
+      this.folder = join(this.syncDir, MOVED_ASIDE_DIRECTORY, `${stamp}-pid${process.pid}`);
+      await mkdir(this.folder, { recursive: true });
+    }
+    for (const name of [syncName, syncName + SIDECAR]) {
+      await rename(join(this.syncDir, name), join(this.folder, name)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT' || name === syncName) throw error;
+      });
+    }
+    await syncDirectory(this.syncDir);
+    this.hooks.note?.(`${syncName}: ${why}: moved to ${this.folder}`);
+  }
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+async function writeOne(
+  tar: PlannedTar,
+  settings: SerializeSettings,
+  storages: Storages,
+  hooks: SerializeHooks,
+  /** Set when an unrecorded file of this name is here: compared with the new tar, and moved aside if it differs. */
+  leftover: MoveAside | undefined,
+): Promise<WrittenTar> {
   const path = join(settings.syncDir, tar.syncName);
-  if (await pathExists(path)) {
+  if (leftover === undefined && (await pathExists(path))) {
     throw new Error(`${path} exists but the tracker does not record it; refusing to overwrite it (move it away and run again)`);
   }
   hooks.tarStarted?.(tar);
@@ -122,6 +210,12 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storages: 
   const rootJson = JSON.parse(Buffer.from(tar.graph.nodes[0]?.manifest ?? '{}').toString('utf8')) as Manifest;
   const files = settings.manifestJson ? [{ name: 'manifest.json', bytes: dockerLoadManifest(tar.graph, tar.entry.artifact) }] : [];
 
+  let started = false;
+  const onBytes = (bytes: number) => {
+    if (!started) crashPoint('tar-writing');
+    started = true;
+    hooks.progress?.(bytes);
+  };
   try {
     const result = await writeTar(
       partialName(path),
@@ -136,11 +230,26 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storages: 
         blobs,
         files,
       },
-      { compression: settings.compression, level: settings.compressionLevel, onBytes: hooks.progress },
+      { compression: settings.compression, level: settings.compressionLevel, onBytes },
     );
-    const checksumPath = await writeSidecar(path, result.sha256);
-    await rename(partialName(path), path);
-    await syncDirectory(settings.syncDir);
+    crashPoint('tar-written');
+    const checksumPath = `${path}${SIDECAR}`;
+    if (leftover !== undefined && (await sameFile(path, result.sha256))) {
+      await rm(partialName(path));
+      hooks.note?.(
+        `${tar.syncName}: complete but not recorded (a run stopped before recording it), byte for byte what this run ` +
+          'writes, its sidecar matching: recorded as it is',
+      );
+    } else {
+      if (leftover !== undefined) {
+        await leftover.move(tar.syncName, 'not recorded in the tracker, and not the tar this run writes under that name');
+      }
+      await writeSidecar(path, result.sha256);
+      crashPoint('sidecar-written');
+      await rename(partialName(path), path);
+      await syncDirectory(settings.syncDir);
+      crashPoint('renamed');
+    }
     return {
       syncName: tar.syncName,
       path,
@@ -158,6 +267,12 @@ async function writeOne(tar: PlannedTar, settings: SerializeSettings, storages: 
   } finally {
     await prefetcher.close();
   }
+}
+
+/** The file at `path` hashes to `sha256`, and so does its sidecar say. */
+async function sameFile(path: string, sha256: string): Promise<boolean> {
+  const hash = await hashFile(path).catch(() => undefined);
+  return hash === sha256 && (await checkSidecar(path, sha256)).state === 'match';
 }
 
 /** What a run's tars add up to: the total row of the CLI's table and of the Action's summary. */

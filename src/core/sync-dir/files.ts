@@ -1,8 +1,12 @@
 import { access, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { crashPoint } from '../crash-point.ts';
 import { InputError } from '../input-error.ts';
 
-/** Replace a file so that readers see the old content or the new, never a mix: temp file, fsync, rename. */
+/**
+ * Replace a file so that readers see the old content or the new, never a mix: temp file, fsync, rename. A temp file
+ * a crash leaves is removed by the next run that holds the sync directory's lock (sync-dir/leftovers.ts).
+ */
 export async function replaceFile(path: string, content: string | Uint8Array): Promise<void> {
   const temp = `${path}.tmp-${process.pid}`;
   try {
@@ -13,6 +17,7 @@ export async function replaceFile(path: string, content: string | Uint8Array): P
     } finally {
       await handle.close();
     }
+    crashPoint('temp-written');
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
