@@ -16,6 +16,8 @@ import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.t
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { notRegularFile, readTarFile } from '../archive/tar-reader.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
+import { removeLeftovers } from '../sync-dir/leftovers.ts';
+import { withSyncDirLock } from '../sync-dir/lock.ts';
 
 export interface DeserializeSettings {
   dir: string;
@@ -63,12 +65,26 @@ const HEADS = 8;
 /**
  * ace-dt's `mirror batch-deserialize SYNC-DIRECTORY DESTINATION`, made resumable: the tars in number order, each
  * checked whole and its left-out blobs found at the destination before anything of it is pushed, then its blobs,
- * its manifests children first, the root tagged, and only then recorded in successful-syncs.csv.
+ * its manifests children first, the root tagged, and only then recorded in successful-syncs.csv. The whole run holds
+ * the directory's lock (serialize's and verify's too); notes about the directory come with the directory as the tar.
  */
 export async function deserializeSyncDir(
   settings: DeserializeSettings,
   registries: Repositories,
   hooks: DeserializeHooks = {},
+): Promise<DeserializeResult> {
+  const note = (message: string) => hooks.note?.({ syncName: settings.dir, number: 0, name: '', path: settings.dir }, message);
+  return withSyncDirLock(settings.dir, { command: 'deserialize', note }, async (lock) => {
+    const leftovers = lock ? await removeLeftovers(lock, { files: [SUCCESSFUL_SYNCS_FILENAME] }) : [];
+    for (const name of leftovers) note(`removed ${name}, left half written by a run that stopped`);
+    return deserializeLocked(settings, registries, hooks);
+  });
+}
+
+async function deserializeLocked(
+  settings: DeserializeSettings,
+  registries: Repositories,
+  hooks: DeserializeHooks,
 ): Promise<DeserializeResult> {
   const listing = await listSyncDir(settings.dir);
   if (listing.duplicates.length > 0) {

@@ -9,6 +9,7 @@ import { Annotation, isManifest } from '../oci/descriptor.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
 import { notRegularFile } from '../archive/tar-reader.ts';
 import { readTracker, type TrackerRow } from '../sync-dir/tracker.ts';
+import { withSyncDirLock } from '../sync-dir/lock.ts';
 
 export interface VerifyOptions {
   dir: string;
@@ -80,8 +81,18 @@ export interface VerifyHooks {
 /**
  * Checks a sync directory offline: every tar whole (sidecar, tar stream, blobs against their names, index.json,
  * manifests), every artifact's graph complete once the earlier tars are counted, and the numbering without gaps.
+ * Holding the directory's lock, as serialize and deserialize do, so as never to read one mid-write (a directory
+ * it cannot write, on read-only media, is read without it, with a note).
  */
 export async function verifySyncDir(options: VerifyOptions, hooks: VerifyHooks = {}): Promise<VerifyReport> {
+  const lockNotes: string[] = [];
+  const lock = { command: 'verify', readOnly: true, note: (note: string) => void lockNotes.push(note) };
+  const report = await withSyncDirLock(options.dir, lock, () => verifyLocked(options, hooks));
+  report.notes.unshift(...lockNotes);
+  return report;
+}
+
+async function verifyLocked(options: VerifyOptions, hooks: VerifyHooks): Promise<VerifyReport> {
   const listing = await listSyncDir(options.dir);
   const notes: string[] = [];
   const context = await readContext(options, notes);
