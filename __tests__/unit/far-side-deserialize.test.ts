@@ -268,7 +268,7 @@ describe('successful-syncs.csv: skip and resume', () => {
     await deserializeSyncDir(settings(dir), registry);
     const opened = vi.spyOn(registry, 'repository');
     const rerun = await deserializeSyncDir(settings(dir), registry);
-    expect(rerun).toEqual({ loaded: [], skipped: ['000001-tools.tar', '000002-tools.tar'] });
+    expect(rerun).toEqual({ loaded: [], skipped: ['000001-tools.tar', '000002-tools.tar'], rescattered: [], scattered: [] });
     expect(opened).not.toHaveBeenCalled();
     expect((await syncRows(dir)).length).toBe(3);
   });

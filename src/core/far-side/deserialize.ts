@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { checkRecordWritable, readRecords, recordPathOf } from './record.ts';
 import { pipeline, Transform } from 'node:stream';
 import pLimit from 'p-limit';
 import { copyBlob } from '../registry/blob-copy.ts';
@@ -11,7 +11,7 @@ import type { Repositories, Repository } from '../oci/storage.ts';
 import { pushGraph } from './push-graph.ts';
 import { scatterArtifact, type ScatteredImage } from './scatter.ts';
 import type { ScatterRule } from './scatter-map.ts';
-import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, writeSuccessfulSyncs, type SyncRecord } from '../sync-dir/successful-syncs.ts';
+import { SUCCESSFUL_SYNCS_FILENAME, writeSuccessfulSyncs, type SyncRecord } from '../sync-dir/successful-syncs.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { notRegularFile, readTarFile } from '../archive/tar-reader.ts';
@@ -19,13 +19,24 @@ import { scanTar, type TarScan } from '../archive/tar-scan.ts';
 import { removeLeftovers } from '../sync-dir/leftovers.ts';
 import { withSyncDirLock } from '../sync-dir/lock.ts';
 
+export { recordPathOf, writesSyncDir } from './record.ts';
+
 export interface DeserializeSettings {
   dir: string;
   destination: Destination;
   /** `name`: a blob a tar leaves out must be in DEST/NAME already; `all`: in any DEST/<name> (then mounted). */
   dedupScope: DedupScope;
-  /** Also push each gathered image to its original path under the destination (undefined: don't). */
+  /**
+   * Also push each gathered image to its original path under the destination (undefined: don't): those of the tars
+   * loaded now, and, scattering being idempotent, those of the tars here that were loaded before.
+   */
   scatter: { rules: ScatterRule[] } | undefined;
+  /**
+   * The far-side record, `successful-syncs.csv`: where loaded tars are recorded and read from. Default
+   * `DIR/successful-syncs.csv`; elsewhere when DIR is on read-only media (the rows of DIR's own file, if any, are
+   * read too and carried over).
+   */
+  recordPath?: string;
 }
 
 export interface LoadedTar {
@@ -45,10 +56,26 @@ export interface LoadedTar {
   scattered: ScatteredImage[];
 }
 
+/** A tar loaded before whose gathered images were scattered (again) because this run was asked to scatter. */
+export interface RescatteredTar {
+  syncName: string;
+  name: string;
+  /** The repository its artifact was loaded into, where the blobs are mounted from. */
+  loadedInto: string;
+  scattered: ScatteredImage[];
+}
+
 export interface DeserializeResult {
   loaded: LoadedTar[];
   /** Tars that successful-syncs.csv records as loaded into this destination. */
   skipped: string[];
+  /** With scatter: the skipped tars whose images were scattered, in number order. */
+  rescattered: RescatteredTar[];
+  /**
+   * With scatter: every image this run scattered, once per target (an image several tars carry is listed once),
+   * with the digest the target holds at the end of the run; loaded and rescattered tars alike.
+   */
+  scattered: ScatteredImage[];
 }
 
 export interface DeserializeHooks {
@@ -58,6 +85,9 @@ export interface DeserializeHooks {
   /** Bytes uploaded from the tar so far, of those it must upload; called as they go. */
   uploading?(tar: SyncTar, done: number, total: number): void;
   tarLoaded?(loaded: LoadedTar): void;
+  /** With scatter, for a tar loaded before: its images are being scattered. */
+  rescattering?(tar: SyncTar): void;
+  tarRescattered?(rescattered: RescatteredTar): void;
 }
 
 const HEADS = 8;
@@ -91,24 +121,32 @@ async function deserializeLocked(
     const [first] = listing.duplicates;
     throw new InputError(`${settings.dir}: ${first?.syncNames.join(' and ')} share a number; their order is unknowable`);
   }
-  const syncsPath = join(settings.dir, SUCCESSFUL_SYNCS_FILENAME);
-  const records = await readSuccessfulSyncs(syncsPath);
+  const syncsPath = recordPathOf(settings);
+  const records = await readRecords(settings);
   const target = formatDestination(settings.destination);
-  const isLoaded = (tar: SyncTar) => records.some((r) => r.filename === tar.syncName && loadedInto(r, target, tar.name));
+  const recordOf = (tar: SyncTar) => records.find((r) => r.filename === tar.syncName && loadedInto(r, target, tar.name));
   const loader = new Loader(settings, registries, listing.tars, records);
 
-  const result: DeserializeResult = { loaded: [], skipped: [] };
+  const result: DeserializeResult = { loaded: [], skipped: [], rescattered: [], scattered: [] };
   const irregular = new Map(listing.irregular.map((tar) => [tar.syncName, tar.kind]));
   const inOrder = [...listing.tars, ...listing.irregular].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
+  // Nothing is pushed for a tar that could not be recorded: a read-only record would have every rerun push it again.
+  if (inOrder.some((tar) => recordOf(tar) === undefined)) await checkRecordWritable(syncsPath);
   for (const tar of inOrder) {
-    if (isLoaded(tar)) {
+    const kind = irregular.get(tar.syncName);
+    if (recordOf(tar) !== undefined) {
       result.skipped.push(tar.syncName);
+      if (settings.scatter === undefined) continue;
+      hooks.rescattering?.(tar);
+      if (kind !== undefined) throw new Error(`${tar.syncName}: cannot scatter its images: ${notRegularFile(kind)}`);
+      const rescattered = await loader.rescatter(tar);
+      result.rescattered.push(rescattered);
+      hooks.tarRescattered?.(rescattered);
       continue;
     }
     hooks.tarStarted?.(tar);
     let loaded: LoadedTar;
     try {
-      const kind = irregular.get(tar.syncName);
       if (kind !== undefined) throw new Error(`${tar.syncName}: refused, ${notRegularFile(kind)} (nothing of it was pushed)`);
       loaded = await loader.load(tar, hooks);
     } catch (error) {
@@ -123,6 +161,7 @@ async function deserializeLocked(
     result.loaded.push(loaded);
     hooks.tarLoaded?.(loaded);
   }
+  result.scattered = loader.scatteredImages();
   return result;
 }
 
@@ -146,6 +185,8 @@ class Loader {
   private readonly aceDtRepository: Repository | undefined;
   /** Where this run knows each blob to be: a later tar mounts rather than uploads it. */
   private readonly located = new Map<string, Repository>();
+  /** What this run scattered, by target: the same image again is not pushed again, and is listed once. */
+  private readonly scattered = new Map<string, ScatteredImage>();
 
   constructor(settings: DeserializeSettings, registries: Repositories, tars: readonly SyncTar[], records: readonly SyncRecord[]) {
     this.settings = settings;
@@ -185,17 +226,53 @@ class Loader {
     loaded.present = pushed.present.size;
     loaded.manifestsPushed = pushed.manifestsPushed;
     for (const blob of graph.blobs) this.located.set(blob.digest, repository);
-    if (this.settings.scatter !== undefined) {
-      const input = {
-        root,
-        manifests: scan.manifests,
-        loadedInto: repository,
-        destination: this.settings.destination,
-        rules: this.settings.scatter.rules,
-      };
-      loaded.scattered = await scatterArtifact(input, this.registries);
-    }
+    if (this.settings.scatter !== undefined) loaded.scattered = await this.scatter(scan, root, repository, this.settings.scatter.rules);
     return loaded;
+  }
+
+  /**
+   * A tar loaded before, when this run scatters: its manifests come from the tar (checked whole, as for loading),
+   * its blobs are mounted from the repository it was loaded into, the one of DEST/NAME and DEST (ace-dt's) that
+   * holds its root.
+   */
+  async rescatter(tar: SyncTar): Promise<RescatteredTar> {
+    const rules = this.settings.scatter?.rules ?? [];
+    const scan = await scanTar(tar.path);
+    if (scan.problems.length > 0 || scan.root === undefined) {
+      throw new Error(`${tar.syncName}: cannot scatter its images, the tar is damaged (loaded before):\n  ${scan.problems.join('\n  ')}`);
+    }
+    const root = scan.root;
+    const candidates = [this.registries.repository(repositoryUnder(this.settings.destination, tar.name, tar.syncName))];
+    const { registry, path } = this.settings.destination;
+    if (path !== '') candidates.push(this.registries.repository({ registry, repository: path }));
+    let loadedInto: Repository | undefined;
+    for (const candidate of candidates) {
+      if (await candidate.exists(root)) {
+        loadedInto = candidate;
+        break;
+      }
+    }
+    if (loadedInto === undefined) {
+      throw new Error(
+        `${tar.syncName}: cannot scatter its images: recorded as loaded, but its root ${root.digest} is in none of ` +
+          `${candidates.map((c) => c.location).join(', ')} (deleted there? remove its row from the record to load it again)`,
+      );
+    }
+    const scattered = await this.scatter(scan, root, loadedInto, rules);
+    return { syncName: tar.syncName, name: tar.name, loadedInto: loadedInto.location, scattered };
+  }
+
+  /** Every image of the run, once per target, with the digest pushed last. */
+  scatteredImages(): ScatteredImage[] {
+    return [...this.scattered.values()];
+  }
+
+  private async scatter(scan: TarScan, root: Descriptor, loadedInto: Repository, rules: readonly ScatterRule[]): Promise<ScatteredImage[]> {
+    const input = { root, manifests: scan.manifests, loadedInto, destination: this.settings.destination, rules };
+    const skip = (image: ScatteredImage) => this.scattered.get(image.target)?.digest === image.digest;
+    const scattered = await scatterArtifact(input, this.registries, skip);
+    for (const image of scattered) this.scattered.set(image.target, image);
+    return scattered;
   }
 
   /**

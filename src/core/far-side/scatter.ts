@@ -31,7 +31,12 @@ const BLOB_COPIES = 4;
  * ace-dt's `mirror scatter`: each image the gather artifact lists (children with `vnd.act3-ace.manifest.source`)
  * goes to its original repository path under the destination, its blobs mounted from where the artifact was loaded.
  */
-export async function scatterArtifact(input: ScatterInput, registries: Repositories): Promise<ScatteredImage[]> {
+export async function scatterArtifact(
+  input: ScatterInput,
+  registries: Repositories,
+  /** An image this run already put at its target (another tar carried it): listed, not pushed again. */
+  pushedAlready: (image: ScatteredImage) => boolean = () => false,
+): Promise<ScatteredImage[]> {
   const rootBytes = input.manifests.get(input.root.digest);
   if (rootBytes === undefined) throw new Error(`scatter: the root manifest ${input.root.digest} is not at hand`);
   const images = successors(rootBytes, `manifest ${input.root.digest}`, true).filter(
@@ -41,14 +46,10 @@ export async function scatterArtifact(input: ScatterInput, registries: Repositor
   for (const image of images) {
     const source = image.annotations?.[Annotation.manifestSource] as string;
     const target = scatterTarget(source, input.destination, input.rules);
-    const repository = registries.repository(target.reference);
-    await pushImage(image, repository, target.tag, input);
     const where = `${target.reference.registry}/${target.reference.repository}`;
-    scattered.push({
-      source,
-      target: target.tag === undefined ? `${where}@${image.digest}` : `${where}:${target.tag}`,
-      digest: image.digest,
-    });
+    const done = { source, target: target.tag === undefined ? `${where}@${image.digest}` : `${where}:${target.tag}`, digest: image.digest };
+    if (!pushedAlready(done)) await pushImage(image, registries.repository(target.reference), target.tag, input);
+    scattered.push(done);
   }
   return scattered;
 }

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { Compression } from '../archive/compression.ts';
 import { ledgerPath, readLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
-import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, type SyncRecord } from '../sync-dir/successful-syncs.ts';
+import type { SyncRecord } from '../sync-dir/successful-syncs.ts';
+import { readRecords } from './record.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { Annotation, isManifest } from '../oci/descriptor.ts';
@@ -17,6 +18,8 @@ export interface VerifyOptions {
   dedupScope: DedupScope;
   /** The near side's tracker, when it travelled with the tars: names the tars that are missing. */
   trackerFilename: string;
+  /** deserialize's record of loaded tars when it is kept elsewhere (default `DIR/successful-syncs.csv`, read too). */
+  recordPath?: string;
 }
 
 export interface MissingBlob {
@@ -163,7 +166,7 @@ async function readContext(options: VerifyOptions, notes: string[]): Promise<Con
   return {
     tracker: await optional(() => readTracker(trackerPath)),
     ledger: await optional(() => readLedger(ledgerPath(trackerPath))),
-    loaded: await optional(() => readSuccessfulSyncs(join(options.dir, SUCCESSFUL_SYNCS_FILENAME))),
+    loaded: await optional(() => readRecords(options)),
   };
 }
 
