@@ -87,7 +87,7 @@ describe('serialize', () => {
     [[], /expected BATCH-LIST and SYNC-DIRECTORY, got 0 argument\(s\)/],
     [['batch.csv'], /expected BATCH-LIST and SYNC-DIRECTORY, got 1 argument\(s\)/],
     [['a', 'b', 'c'], /got 3 argument\(s\)/],
-    [['b.csv', 's', '--bogus'], /Unknown option '--bogus'/],
+    [['b.csv', 's', '--bogus'], /^unknown option --bogus$/],
     [['b.csv', 's', '--compression'], /--compression/],
     [['b.csv', 's', '--compression', 'bzip2'], /^--compression: unknown compression "bzip2"/],
     [['b.csv', 's', '--compression-level', '5'], /^--compression-level needs compression gzip or zstd$/],
@@ -149,8 +149,8 @@ describe('verify', () => {
   test.each([
     [['verify'], /^verify expects SYNC-DIRECTORY, got 0 argument\(s\)$/],
     [['verify', 'a', 'b'], /^verify expects SYNC-DIRECTORY, got 2 argument\(s\)$/],
-    [['verify', 'sync', '--compression', 'gzip'], /Unknown option '--compression'/],
-    [['verify', 'sync', '--version'], /Unknown option '--version'/],
+    [['verify', 'sync', '--compression', 'gzip'], /^unknown option --compression$/],
+    [['verify', 'sync', '--dry-run'], /^unknown option --dry-run$/],
     [['verify', 'sync', '--dedup-scope', 'some'], /^--dedup-scope "some": use name or all$/],
     [['verify', 'sync', '--tracker-filename', 'a/b'], /^--tracker-filename "a\/b": a plain file name/],
   ])('%j is bad usage, with the verify usage', (argv, message) => {
@@ -211,7 +211,7 @@ describe('deserialize', () => {
     [['deserialize', 'sync'], /^deserialize expects SYNC-DIRECTORY and DEST, got 1 argument\(s\)$/],
     [['deserialize', 'sync', 'r.lan', 'extra'], /got 3 argument\(s\)/],
     [['deserialize', 'sync', 'r.lan', '--scatter-map', 'm'], /^--scatter-map needs --scatter$/],
-    [['deserialize', 'sync', 'r.lan', '--dry-run'], /Unknown option '--dry-run'/],
+    [['deserialize', 'sync', 'r.lan', '--dry-run'], /^unknown option --dry-run$/],
     [['deserialize', 'sync', 'r.lan', '--dedup-scope', 'x'], /^--dedup-scope "x": use name or all$/],
     [['deserialize', 'sync', 'mirror'], /^destination "mirror": expected HOST\[:PORT\]\[\/PATH\]/],
     [['deserialize', 'sync', 'r.lan/mirror:tag'], /^destination "r\.lan\/mirror:tag": expected HOST/],
@@ -221,4 +221,28 @@ describe('deserialize', () => {
     expect(error.message).toMatch(message);
     expect(error.usage).toBe(DESERIALIZE_USAGE);
   });
+});
+
+describe('a misspelt option', () => {
+  test.each([
+    [['b.csv', 's', '--compresion', 'zstd'], 'unknown option --compresion: did you mean --compression?', USAGE],
+    [['b.csv', 's', '--dryrun'], 'unknown option --dryrun: did you mean --dry-run?', USAGE],
+    [['verify', 's', '--dedup-scop=all'], 'unknown option --dedup-scop: did you mean --dedup-scope?', VERIFY_USAGE],
+    [['deserialize', 's', 'h:5000', '--scater'], 'unknown option --scater: did you mean --scatter?', DESERIALIZE_USAGE],
+    [['b.csv', 's', '--frobnicate'], 'unknown option --frobnicate', USAGE],
+  ])('%j: one line, the nearest option, no parser prose', (argv, message, usage) => {
+    const error = usageError(argv);
+    expect(error.message).toBe(message);
+    expect(error.brief).toBe(true);
+    expect(error.usage).toBe(usage);
+  });
+
+  test('a wrong number of arguments still shows the whole usage', () => {
+    expect(usageError(['verify']).brief).toBe(false);
+  });
+});
+
+test.each([['verify'], ['deserialize'], ['collect']])('%s --version and -v print the version', (command) => {
+  expect(parseCommandLine([command, '--version'])).toEqual({ kind: 'version' });
+  expect(parseCommandLine([command, '-v'])).toEqual({ kind: 'version' });
 });

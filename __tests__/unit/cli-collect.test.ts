@@ -77,7 +77,7 @@ describe('collect', () => {
       ['s', '--prefix', 'p', '--repo', 'o/r', '--api-url', 'https://user:pw@ghe.example.com/api/v3'],
       "https://ghe.example.com: give the API's base URL alone, without a query, fragment or credentials",
     ],
-    [['s', '--prefix', 'p', '--repo', 'o/r', '--dry-run'], "Unknown option '--dry-run'"],
+    [['s', '--prefix', 'p', '--repo', 'o/r', '--dry-run'], 'unknown option --dry-run'],
   ])('%j is bad usage: %s', (argv, message) => {
     const error = usageError(argv);
     expect(error.message).toContain(message);

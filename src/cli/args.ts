@@ -50,7 +50,8 @@ Options:
   --dedup-scope name|all         earlier tars of the same name or of any name count (default ${Defaults.dedupScope})
   --tracker-filename NAME        the near side's tracker, when it travelled (default ${Defaults.trackerFilename})
   --json                         print the report as JSON on stdout
-  -h, --help                     show this help`;
+  -h, --help                     show this help
+  -v, --version                  show the version`;
 
 export const DESERIALIZE_USAGE = `Usage: batch-serialize deserialize SYNC-DIRECTORY DEST [options]
 
@@ -67,6 +68,7 @@ Options:
   --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
+  -v, --version                  show the version
 
 Credentials come from the Docker config (DOCKER_CONFIG or ~/.docker/config.json), as after docker login.`;
 
@@ -85,17 +87,21 @@ Options:
   --api-url URL                  GitHub's REST API (default $GITHUB_API_URL or ${DEFAULT_API_URL})
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
+  -v, --version                  show the version
 
 The token is read from GITHUB_TOKEN or GH_TOKEN in the environment, never from the command line; it needs
 read access to the repository's Actions (a fine-grained token's "Actions: read", or a classic token's repo).`;
 
 export class UsageError extends Error {
   readonly usage: string;
+  /** Said in one line, with a pointer to --help instead of the whole usage (an option misspelt). */
+  readonly brief: boolean;
 
-  constructor(message: string, usage: string = USAGE) {
+  constructor(message: string, usage: string = USAGE, brief = false) {
     super(message);
     this.name = 'UsageError';
     this.usage = usage;
+    this.brief = brief;
   }
 }
 
@@ -153,8 +159,10 @@ function parseCollect(argv: string[], env: NodeJS.ProcessEnv): Command {
     token: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
+    version: { type: 'boolean', short: 'v', default: false },
   });
   if (values.help) return { kind: 'help', usage: COLLECT_USAGE };
+  if (values.version) return { kind: 'version' };
   if (values.token !== undefined) {
     throw new UsageError(
       '--token: a token never goes on the command line (other users see it): set GITHUB_TOKEN or GH_TOKEN',
@@ -196,8 +204,10 @@ function parseVerify(argv: string[]): Command {
     'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
+    version: { type: 'boolean', short: 'v', default: false },
   });
   if (values.help) return { kind: 'help', usage: VERIFY_USAGE };
+  if (values.version) return { kind: 'version' };
   if (positionals.length !== 1) throw new UsageError(`verify expects SYNC-DIRECTORY, got ${positionals.length} argument(s)`, VERIFY_USAGE);
   return checked(VERIFY_USAGE, () => ({
     kind: 'verify',
@@ -218,8 +228,10 @@ function parseDeserialize(argv: string[]): Command {
     'insecure-registry': { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
+    version: { type: 'boolean', short: 'v', default: false },
   });
   if (values.help) return { kind: 'help', usage: DESERIALIZE_USAGE };
+  if (values.version) return { kind: 'version' };
   if (positionals.length !== 2)
     throw new UsageError(`deserialize expects SYNC-DIRECTORY and DEST, got ${positionals.length} argument(s)`, DESERIALIZE_USAGE);
   const scatterMap = values['scatter-map'];
@@ -240,8 +252,35 @@ function parse<const T extends ParseArgsOptionsConfig>(argv: string[], usage: st
   try {
     return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
   } catch (error) {
-    throw new UsageError((error as Error).message, usage);
+    if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError((error as Error).message, usage);
+    // Node's text suggests `-- "--opt"` for a positional; a user who misspelt an option wants the right one.
+    const given = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '?';
+    const known = Object.entries(options).flatMap(([name, option]) => [`--${name}`, ...(option.short ? [`-${option.short}`] : [])]);
+    const guess = closest(given.replace(/=.*$/, ''), known);
+    throw new UsageError(`unknown option ${given}${guess ? `: did you mean ${guess}?` : ''}`, usage, true);
   }
+}
+
+/** The known option nearest to a misspelt one, if it is near enough to be the one meant. */
+function closest(given: string, known: readonly string[]): string | undefined {
+  let best: { option: string; distance: number } | undefined;
+  for (const option of known) {
+    const distance = editDistance(given, option);
+    if (distance <= Math.max(2, Math.floor(option.length / 4)) && (!best || distance < best.distance)) best = { option, distance };
+  }
+  return best?.option;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 /** A setting's InputError is bad usage. */

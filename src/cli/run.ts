@@ -2,6 +2,8 @@ import { formatBytes } from '../core/format.ts';
 import { LOG_LINE_INTERVAL_MS, throttle } from '../core/throttle.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { collectToken, parseCommandLine, UsageError, type CollectCommand, type Command, type DeserializeCommand } from './args.ts';
+import type { LoadedTar } from '../core/far-side/deserialize.ts';
+import type { WrittenTar } from '../core/serialize/write-tars.ts';
 import { formatCollectResult, formatDeserializeResult, formatReport, formatVerifyReport } from './report.ts';
 
 // Each command loads only the engine it runs: verify, offline, starts without the registry client. The
@@ -14,7 +16,10 @@ export async function run(argv: string[]): Promise<number> {
     command = parseCommandLine(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`batch-serialize: ${error.message}\n\n${error.usage}\n`);
+    // `batch-serialize verify --help` for a subcommand's usage, `batch-serialize --help` for the main one.
+    const words = (error.usage.split('\n')[0] ?? '').replace(/^Usage: /, '').split(' ');
+    const help = [...words.slice(0, /^[a-z]+$/.test(words[1] ?? '') ? 2 : 1), '--help'].join(' ');
+    process.stderr.write(`batch-serialize: ${error.message}\n${error.brief ? `(${help} lists the options)\n` : `\n${error.usage}\n`}`);
     return 2;
   }
   switch (command.kind) {
@@ -52,17 +57,38 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
     import(/* webpackMode: "eager" */ '../core/serialize/result-json.ts'),
   ]);
   const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries });
+  const progress = progressReporter(process.stderr);
+  const written: WrittenTar[] = [];
   try {
-    const result = await runBatch(command.settings, storages, progressReporter(process.stderr));
+    const result = await runBatch(command.settings, storages, {
+      ...progress,
+      tarRecorded(tar) {
+        progress.tarRecorded(tar);
+        written.push(tar);
+      },
+    });
     process.stdout.write(
       command.json
         ? `${JSON.stringify(resultJson(result, command.settings.dryRun), null, 2)}\n`
         : `${formatReport(result, command.settings.dryRun)}\n`,
     );
     return 0;
+  } catch (error) {
+    if (!command.json) throw error;
+    // A machine reading --json learns what was done before the failure too.
+    const done = written.map(({ path: _path, ...tar }) => tar);
+    return failedJson(error, { written: done });
   } finally {
     await storages.close();
   }
+}
+
+/** `--json` on failure: the error and what was done before it, on stdout; the error on stderr too. */
+function failedJson(error: unknown, done: Record<string, unknown>): number {
+  const message = (error as Error).message;
+  process.stdout.write(`${JSON.stringify({ error: message, ...done }, null, 2)}\n`);
+  process.stderr.write(`batch-serialize: error: ${message}\n`);
+  return 1;
 }
 
 async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<number> {
@@ -85,6 +111,7 @@ async function deserialize(command: DeserializeCommand): Promise<number> {
   const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
   const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
   const uploadLine = throttle(LOG_LINE_INTERVAL_MS);
+  const loaded: LoadedTar[] = [];
   try {
     const result = await deserializeSyncDir(
       { dir: command.dir, destination: command.destination, dedupScope: command.dedupScope, scatter },
@@ -96,11 +123,17 @@ async function deserialize(command: DeserializeCommand): Promise<number> {
           if (!uploadLine.due()) return;
           process.stderr.write(`${tar.syncName}: ${formatBytes(done)} of ${formatBytes(total)} uploaded\n`);
         },
-        tarLoaded: (tar) => process.stderr.write(`${tar.syncName}: loaded as ${tar.reference}, recorded\n`),
+        tarLoaded: (tar) => {
+          loaded.push(tar);
+          process.stderr.write(`${tar.syncName}: loaded as ${tar.reference}, recorded\n`);
+        },
       },
     );
     process.stdout.write(command.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDeserializeResult(result)}\n`);
     return 0;
+  } catch (error) {
+    if (!command.json) throw error;
+    return failedJson(error, { loaded });
   } finally {
     await registries.close();
   }
