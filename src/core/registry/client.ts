@@ -4,17 +4,25 @@ import type { Repositories } from '../oci/storage.ts';
 import type { Keychain } from './keychain.ts';
 import { RegistryRepository } from './repository.ts';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry.ts';
-import { Transport } from './transport.ts';
+import { dispatcherTimeouts, Transport, type Timeouts } from './transport.ts';
 
-export interface RegistryClientOptions {
+export interface RegistryClientOptions extends Partial<Timeouts> {
   keychain: Keychain;
   /** `--insecure-registry HOST`: spoken to over plain HTTP (loopback hosts always are). */
   insecureHosts?: string[];
   userAgent?: string;
+  /** Requests that fail before their answer, and blob downloads that break mid-body (resumed with Range). */
   retry?: RetryOptions;
 }
 
 const DEFAULT_USER_AGENT = 'batch-serialize';
+
+/**
+ * Long enough for a slow registry or a blob store preparing a large blob, short enough that one that took the
+ * connection and went silent fails the run in minutes (retries included), not in half an hour (undici's own
+ * defaults are 10 s to connect, then 300 s for headers and 300 s of body silence).
+ */
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = { connectTimeoutMs: 30_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 };
 
 /** Entry point to registries: one transport (connection pool, auth state) per registry, shared by its repositories. */
 export class RegistryClient implements Repositories {
@@ -22,7 +30,8 @@ export class RegistryClient implements Repositories {
   private readonly insecureHosts: readonly string[];
   private readonly userAgent: string;
   private readonly retry: RetryPolicy;
-  private readonly foreign = new Agent();
+  private readonly timeouts: Timeouts;
+  private readonly foreign: Agent;
   private readonly transports = new Map<string, Transport>();
 
   constructor(options: RegistryClientOptions) {
@@ -30,6 +39,12 @@ export class RegistryClient implements Repositories {
     this.insecureHosts = options.insecureHosts ?? [];
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.retry = retryPolicy(options.retry);
+    this.timeouts = {
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectTimeoutMs,
+      headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_TIMEOUTS.headersTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_TIMEOUTS.bodyTimeoutMs,
+    };
+    this.foreign = new Agent(dispatcherTimeouts(this.timeouts));
   }
 
   repository(reference: Pick<RegistryReference, 'registry' | 'repository'>): RegistryRepository {
@@ -42,6 +57,7 @@ export class RegistryClient implements Repositories {
         userAgent: this.userAgent,
         retry: this.retry,
         foreign: this.foreign,
+        timeouts: this.timeouts,
       });
       this.transports.set(reference.registry, transport);
     }

@@ -60,11 +60,17 @@ const TRANSIENT_CODES = new Set([
 
 /** A connection that failed or broke: worth another try. TLS and DNS-name errors are not. */
 export function isTransientError(error: unknown): boolean {
+  const code = errorCode(error, (c) => TRANSIENT_CODES.has(c));
+  return code !== undefined;
+}
+
+/** The first `code` (`ECONNRESET`, `UND_ERR_SOCKET`, ...) on the error or its causes that `wanted` accepts. */
+export function errorCode(error: unknown, wanted: (code: string) => boolean = () => true): string | undefined {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+    if (typeof code === 'string' && wanted(code)) return code;
   }
-  return false;
+  return undefined;
 }
 
 /** `Retry-After` as seconds or an HTTP date; undefined when absent or unreadable. */

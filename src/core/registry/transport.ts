@@ -12,6 +12,7 @@ import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statu
 import type { Keychain } from './keychain.ts';
 import {
   describeError,
+  errorCode,
   isRetryableStatus,
   isTransientError,
   retryAfterMs,
@@ -45,8 +46,28 @@ export interface TransportOptions {
   insecureHosts: readonly string[];
   userAgent: string;
   retry: RetryPolicy;
-  /** Shared by all transports for origins other than registries': token realms and blob storage. */
+  /** Shared by all transports for origins other than registries': token realms and blob storage. Made with the same timeouts. */
   foreign: Agent;
+  timeouts: Timeouts;
+}
+
+/** How long each wait may last (undici's connect timeout, headersTimeout, bodyTimeout), in milliseconds. */
+export interface Timeouts {
+  /** To open a connection, TLS handshake included. */
+  connectTimeoutMs: number;
+  /** From sending a request to its response's headers. */
+  headersTimeoutMs: number;
+  /** Between two pieces of a response body (not while we hold the body back ourselves). */
+  bodyTimeoutMs: number;
+}
+
+/** undici's options for those timeouts: for the registry's Pool and the foreign Agent alike. */
+export function dispatcherTimeouts(timeouts: Timeouts): Pool.Options {
+  return {
+    connect: { timeout: timeouts.connectTimeoutMs },
+    headersTimeout: timeouts.headersTimeoutMs,
+    bodyTimeout: timeouts.bodyTimeoutMs,
+  };
 }
 
 const MAX_REDIRECTS = 5;
@@ -71,14 +92,17 @@ export class Transport {
   private readonly pool: Pool;
   private readonly foreign: Agent;
   private readonly userAgent: string;
-  private readonly retry: RetryPolicy;
+  /** Also what blob downloads that break mid-body resume by (repository.ts). */
+  readonly retry: RetryPolicy;
   private readonly auth: Authenticator;
+  private readonly timeouts: Timeouts;
   private pinged: Promise<void> | undefined;
 
   constructor(options: TransportOptions) {
     this.registry = options.registry;
     this.origin = registryOrigin(options.registry, options.insecureHosts);
-    this.pool = new Pool(this.origin);
+    this.timeouts = options.timeouts;
+    this.pool = new Pool(this.origin, dispatcherTimeouts(options.timeouts));
     this.foreign = options.foreign;
     this.userAgent = options.userAgent;
     this.retry = options.retry;
@@ -110,6 +134,20 @@ export class Transport {
 
   async close(): Promise<void> {
     await this.pool.close();
+  }
+
+  /** What went wrong on the wire, for a message: a timeout says which wait ran out and how long it was. */
+  describe(error: unknown): string {
+    switch (errorCode(error, (code) => code.startsWith('UND_ERR_') && code.endsWith('_TIMEOUT'))) {
+      case 'UND_ERR_CONNECT_TIMEOUT':
+        return `no connection within ${seconds(this.timeouts.connectTimeoutMs)}`;
+      case 'UND_ERR_HEADERS_TIMEOUT':
+        return `no response headers within ${seconds(this.timeouts.headersTimeoutMs)}`;
+      case 'UND_ERR_BODY_TIMEOUT':
+        return `no data for ${seconds(this.timeouts.bodyTimeoutMs)}`;
+      default:
+        return describeError(error);
+    }
   }
 
   /** `GET /v2/` once, to learn whether and how the registry wants auth. */
@@ -184,13 +222,13 @@ export class Transport {
             what,
             attempt,
             delayMs: retryDelayMs(this.retry, attempt, undefined),
-            reason: describeError(error),
+            reason: this.describe(error),
           });
           continue;
         }
         const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
         const hop = what.endsWith(describeRequest(method, url)) ? '' : ` → ${describeRequest(method, url)}`;
-        throw new Error(`${what}${hop}: ${describeError(error)}${tries}`, { cause: error });
+        throw new Error(`${what}${hop}: ${this.describe(error)}${tries}`, { cause: error });
       }
       if (canRetry && attempt < this.retry.attempts && isRetryableStatus(response.statusCode)) {
         const delayMs = retryDelayMs(this.retry, attempt, retryAfterMs(response.headers['retry-after']));
@@ -226,6 +264,10 @@ export class Transport {
   private baseHeaders(): Record<string, string> {
     return { 'user-agent': this.userAgent };
   }
+}
+
+function seconds(ms: number): string {
+  return `${ms / 1000} s`;
 }
 
 function replayable(body: Uint8Array | Readable | undefined): boolean {

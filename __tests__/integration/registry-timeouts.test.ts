@@ -1,0 +1,88 @@
+/**
+ * Registries that accept connections and then say nothing: each wait has a bound (connect, response headers, body
+ * idle), and the error names the host and what timed out. Loopback listeners only; timeouts of 0.3 s, which undici's
+ * coarse timers (checked about twice a second) let run for up to a second each.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, expect, test } from 'vitest';
+import { parseReference } from '../../src/core/oci/reference.ts';
+import { RegistryClient } from '../../src/core/registry/client.ts';
+import { StaticKeychain } from '../../src/core/registry/keychain.ts';
+import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
+import { startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A listener that accepts every connection and never writes a byte. */
+async function silentListener(): Promise<{ host: string; connections: () => number }> {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server: Server = createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections };
+}
+
+async function loopback(handler: Parameters<typeof startLoopbackServer>[0]): Promise<LoopbackServer> {
+  const server = await startLoopbackServer(handler);
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+function client(options: Partial<ConstructorParameters<typeof RegistryClient>[0]>): RegistryClient {
+  const made = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: 2, baseDelayMs: 5 }, ...options });
+  cleanups.push(() => made.close());
+  return made;
+}
+
+async function failure(promise: Promise<unknown>): Promise<{ message: string; ms: number }> {
+  const started = Date.now();
+  const error = await promise.then(
+    () => new Error('no error'),
+    (e: unknown) => e as Error,
+  );
+  return { message: error.message, ms: Date.now() - started };
+}
+
+test('a registry that accepts and never answers: response headers awaited 0.3 s per try, the host named', { timeout: 10_000 }, async () => {
+  const silent = await silentListener();
+  const storages = new RegistryAndLayoutStorages({ insecureRegistries: [], headersTimeoutMs: 300, retry: { attempts: 2, baseDelayMs: 5 } });
+  cleanups.push(() => storages.close());
+  const { message, ms } = await failure(storages.open(parseReference(`${silent.host}/tools:v1`)).resolve('v1'));
+  expect(message).toBe(`GET http://${silent.host}/v2/: no response headers within 0.3 s (after 2 attempts)`);
+  expect(ms).toBeGreaterThanOrEqual(550);
+  expect(ms).toBeLessThan(3_000);
+});
+
+test(
+  'a token service that takes the connection but never completes TLS: connect timeout, the host named',
+  { timeout: 10_000 },
+  async () => {
+    const silent = await silentListener();
+    const server = await loopback((_req, res) => {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="https://${silent.host}/token",service="test"` }).end();
+    });
+    const repo = client({ connectTimeoutMs: 300 }).repository({ registry: server.host, repository: 'tools' });
+    const { message, ms } = await failure(repo.resolve('v1'));
+    expect(message).toContain(`GET https://${silent.host}/token?…: no connection within 0.3 s (after 2 attempts)`);
+    expect(silent.connections()).toBe(2);
+    expect(ms).toBeLessThan(3_000);
+  },
+);
+
+test('the defaults: 30 s to connect, 60 s for response headers, 60 s of body silence', async () => {
+  const { DEFAULT_TIMEOUTS } = await import('../../src/core/registry/client.ts');
+  expect(DEFAULT_TIMEOUTS).toEqual({ connectTimeoutMs: 30_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 });
+});
