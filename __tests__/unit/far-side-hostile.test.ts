@@ -145,6 +145,7 @@ async function setTypeflag(path: string, name: string, flag: string): Promise<vo
   throw new Error(`no entry ${name} in ${path}`);
 }
 
+const mkfifo = async (path: string) => void (await promisify(execFile)('mkfifo', [path]));
 const blobName = (hex: string) => `blobs/sha256/${hex}`;
 const someHex = 'a'.repeat(64);
 
@@ -235,7 +236,6 @@ describe('tar entries no conforming writer makes: a problem naming the entry, no
 });
 
 describe('things named like tars that are not regular files: reported by name, the rest of the report kept', () => {
-  const mkfifo = async (path: string) => void (await promisify(execFile)('mkfifo', [path]));
   const cases: Array<[string, (dir: string) => Promise<void>, string]> = [
     ['a directory', (dir) => mkdir(join(dir, '000003-tools.tar')), 'a directory'],
     ['a FIFO', (dir) => mkfifo(join(dir, '000003-tools.tar')), 'a FIFO'],
@@ -267,6 +267,48 @@ describe('things named like tars that are not regular files: reported by name, t
     },
     10_000,
   );
+
+  test.each([
+    ['a FIFO', (path: string) => mkfifo(path), 'a FIFO'],
+    ['a directory', (path: string) => mkdir(path), 'a directory'],
+    ['a link to /dev/zero', (path: string) => symlink('/dev/zero', path), 'a symbolic link'],
+  ])(
+    'a sidecar that is %s: a problem of its tar, not read; verify goes on',
+    async (_what, make, kind) => {
+      const dir = await copyOfBase();
+      const sidecar = join(dir, '000001-tools.tar.sha256');
+      await rm(sidecar);
+      await make(sidecar);
+      const report = await verify(dir);
+      expect(report.tars.map((tar) => [tar.syncName, tar.ok, tar.sidecar])).toEqual([
+        ['000001-tools.tar', false, 'mismatch'],
+        ['000002-tools.tar', true, 'match'],
+      ]);
+      expect(report.tars[0]?.problems).toEqual([`checksum mismatch: ${sidecar} is not a regular file but ${kind} (not read)`]);
+    },
+    10_000,
+  );
+
+  test('a tracker, ledger or record that is a FIFO: verify notes it and goes on; deserialize refuses, nothing pushed', async () => {
+    const dir = await copyOfBase();
+    await rm(join(dir, 'record-keeping.csv'));
+    await mkfifo(join(dir, 'record-keeping.csv'));
+    await rm(join(dir, 'record-keeping.ledger.jsonl'));
+    await mkfifo(join(dir, 'record-keeping.ledger.jsonl'));
+    await mkfifo(join(dir, 'successful-syncs.csv'));
+    const report = await verify(dir);
+    expect(report.ok).toBe(true);
+    expect(report.notes).toEqual(
+      ['record-keeping.csv: the tracker', 'record-keeping.ledger.jsonl: the ledger', 'successful-syncs.csv: the record of loaded tars'].map(
+        (what) => expect.stringContaining(`${join(dir, what)} is not a regular file but a FIFO (ignored)`),
+      ),
+    );
+    const registry = new MemoryRegistry();
+    await expect(deserializeSyncDir(settings(dir), registry)).rejects.toThrow(
+      `${join(dir, 'successful-syncs.csv')}: the record of loaded tars is not a regular file but a FIFO`,
+    );
+    expect(registry.repositories()).toEqual([]);
+  }, 10_000);
 
   test('a directory in the middle counts as a damaged tar: the later tar needing its blobs names it', async () => {
     const dir = await copyOfBase();

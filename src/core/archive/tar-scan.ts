@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { LAYOUT_VERSION, MAX_INDEX_JSON_BYTES } from '../oci/layout.ts';
 import { readCapped } from '../streams.ts';
@@ -5,7 +6,7 @@ import { DigestMismatchError } from '../oci/digest.ts';
 import { successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph.ts';
 import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
 import { checkSidecar, type SidecarCheck } from './sidecar.ts';
-import { entryHazard, readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
+import { entryHazard, fileKind, readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
 
 /** What one sync tar holds, read once from end to end, and everything wrong with it. */
 export interface TarScan {
@@ -52,7 +53,7 @@ export async function scanTar(path: string): Promise<TarScan> {
     scan.problems.push(error.message);
     return scan;
   }
-  scan.sidecar = await checkSidecar(path, scan.file.sha256);
+  scan.sidecar = await sidecarOf(path, scan.file.sha256);
   if (scan.sidecar.state === 'mismatch') scan.problems.unshift(`checksum mismatch: ${scan.sidecar.reason}`);
   if (scan.sidecar.state === 'missing') scan.notes.push('no .sha256 sidecar (ace-dt writes none): the file as a whole is unchecked');
   visitor.finish();
@@ -61,6 +62,26 @@ export async function scanTar(path: string): Promise<TarScan> {
 
 /** `blobs`, `blobs/sha256`, and the `./` some writers put first (cleaned to ''). */
 const EXPECTED_DIRECTORIES = new Set(['', '.', 'blobs', 'blobs/sha256']);
+
+/** A sidecar is one short line. */
+const MAX_SIDECAR_BYTES = 4096;
+
+/**
+ * The sidecar checked, never failing the scan: only a regular file is read (a FIFO would never end, a directory
+ * fail), and only a short one.
+ */
+async function sidecarOf(path: string, sha256: string): Promise<SidecarCheck> {
+  const sidecar = `${path}.sha256`;
+  try {
+    const stats = await lstat(sidecar);
+    if (!stats.isFile()) return { state: 'mismatch', reason: `${sidecar} is not a regular file but ${fileKind(stats)} (not read)` };
+    if (stats.size > MAX_SIDECAR_BYTES) return { state: 'mismatch', reason: `${sidecar} is ${stats.size} bytes, not one sha256sum line` };
+    return await checkSidecar(path, sha256);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    return { state: 'mismatch', reason: (error as Error).message };
+  }
+}
 
 class ScanVisitor {
   private readonly scan: TarScan;

@@ -1,4 +1,5 @@
-import { open, rm } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
+import { fileKind } from '../archive/tar-reader.ts';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../input-error.ts';
 import { readSuccessfulSyncs, SUCCESSFUL_SYNCS_FILENAME, type SyncRecord } from '../sync-dir/successful-syncs.ts';
@@ -29,12 +30,29 @@ export function writesSyncDir(location: RecordLocation): boolean {
  */
 export async function readRecords(location: RecordLocation): Promise<SyncRecord[]> {
   const path = recordPathOf(location);
-  const records = await readSuccessfulSyncs(path);
+  const records = await readRecordFile(path);
   const inDir = join(location.dir, SUCCESSFUL_SYNCS_FILENAME);
   if (resolve(path) === resolve(inDir)) return records;
   const same = (a: SyncRecord, b: SyncRecord) => a.filename === b.filename && a.artifact === b.artifact;
-  const carried = (await readSuccessfulSyncs(inDir)).filter((old) => !records.some((record) => same(record, old)));
+  const carried = (await readRecordFile(inDir)).filter((old) => !records.some((record) => same(record, old)));
   return [...carried, ...records];
+}
+
+async function readRecordFile(path: string): Promise<SyncRecord[]> {
+  await requireFileOrNothing(path, 'the record of loaded tars');
+  return readSuccessfulSyncs(path);
+}
+
+/**
+ * Throws when `path` is there but is not (a link to) a regular file: a FIFO or `/dev/zero` would be read forever,
+ * a directory fail with EISDIR. Nothing there is fine: the caller's reader says what that means.
+ */
+export async function requireFileOrNothing(path: string, what: string): Promise<void> {
+  const stats = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new InputError(`${path}: cannot read ${what}: ${error.message}`);
+  });
+  if (stats !== undefined && !stats.isFile()) throw new InputError(`${path}: ${what} is not a regular file but ${fileKind(stats)}`);
 }
 
 const READ_ONLY = new Set(['EROFS', 'EACCES', 'EPERM']);

@@ -3,7 +3,7 @@ import type { Compression } from '../archive/compression.ts';
 import { ledgerPath, readLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import type { SyncRecord } from '../sync-dir/successful-syncs.ts';
-import { readRecords } from './record.ts';
+import { readRecords, requireFileOrNothing } from './record.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { Annotation, isManifest } from '../oci/descriptor.ts';
@@ -164,8 +164,10 @@ async function readContext(options: VerifyOptions, notes: string[]): Promise<Con
       return [];
     });
   return {
-    tracker: await optional(() => readTracker(trackerPath)),
-    ledger: await optional(() => readLedger(ledgerPath(trackerPath))),
+    tracker: await optional(() => requireFileOrNothing(trackerPath, 'the tracker').then(() => readTracker(trackerPath))),
+    ledger: await optional(() =>
+      requireFileOrNothing(ledgerPath(trackerPath), 'the ledger').then(() => readLedger(ledgerPath(trackerPath))),
+    ),
     loaded: await optional(() => readRecords(options)),
   };
 }
