@@ -7,7 +7,7 @@ import { verifySyncDir } from '../../src/core/far-side/verify.ts';
 import { MemoryRegistry } from '../../src/core/oci/memory-store.ts';
 import { runBatch } from '../../src/core/serialize/run.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
-import { mergeBlobs, tutorialImages, writeOciLayout, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
+import { mergeBlobs, storeImageSet, tutorialImages, writeOciLayout, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
 
 /** Where the far side records loaded tars (recordPath), and --scatter over tars loaded before. */
 
@@ -176,6 +176,19 @@ describe('--scatter over tars loaded before, and each image listed once', () => 
     expect(result.rescattered).toEqual([]);
     expect(result.loaded.map((tar) => tar.scattered.length)).toEqual([2, 2]);
     expect(pushes.mock.calls.filter(([reference]) => reference === '10.4.1')).toHaveLength(1);
+  });
+
+  test('a tar ace-dt loaded into DEST itself (recorded DEST:NAME): scattered with its blobs mounted from DEST', async () => {
+    const dir = await copyOfBase();
+    await rm(join(dir, '000002-tools.tar'));
+    await writeFile(join(dir, 'successful-syncs.csv'), `filename,artifact,timestamp\n000001-tools.tar,${FAR}/mirror:tools,x\n`);
+    const registry = new MemoryRegistry();
+    await storeImageSet(registry.repository({ registry: FAR, repository: 'mirror' }), 'tools', images.sources1);
+    const result = await deserializeSyncDir(settings(dir, { scatter: { rules: [] } }), registry);
+    expect(result.rescattered.map((tar) => [tar.syncName, tar.loadedInto])).toEqual([['000001-tools.tar', `${FAR}/mirror`]]);
+    expect(result.scattered).toEqual([all()[0], all()[1]]);
+    const grafana = registry.repository({ registry: FAR, repository: 'mirror/grafana/grafana' });
+    expect((await grafana.resolve('10.4.1')).digest).toBe(images.grafana.root.digest);
   });
 
   test('a tar recorded as loaded whose root is not at the destination: named, not scattered', async () => {

@@ -242,8 +242,13 @@ class Loader {
       throw new Error(`${tar.syncName}: cannot scatter its images, the tar is damaged (loaded before):\n  ${scan.problems.join('\n  ')}`);
     }
     const root = scan.root;
-    const candidates = [this.registries.repository(repositoryUnder(this.settings.destination, tar.name, tar.syncName))];
     const { registry, path } = this.settings.destination;
+    const candidates: Repository[] = [];
+    try {
+      candidates.push(this.registries.repository(repositoryUnder(this.settings.destination, tar.name, tar.syncName)));
+    } catch {
+      // a name that cannot be a repository (ace-dt loads such a tar into DEST itself, tagged NAME)
+    }
     if (path !== '') candidates.push(this.registries.repository({ registry, repository: path }));
     let loadedInto: Repository | undefined;
     for (const candidate of candidates) {
@@ -255,7 +260,8 @@ class Loader {
     if (loadedInto === undefined) {
       throw new Error(
         `${tar.syncName}: cannot scatter its images: recorded as loaded, but its root ${root.digest} is in none of ` +
-          `${candidates.map((c) => c.location).join(', ')} (deleted there? remove its row from the record to load it again)`,
+          `${candidates.map((c) => c.location).join(', ') || formatDestination(this.settings.destination)} ` +
+          '(deleted there? remove its row from the record to load it again)',
       );
     }
     const scattered = await this.scatter(scan, root, loadedInto, rules);
