@@ -5,7 +5,9 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import { afterEach, expect, test } from 'vitest';
+import { sha256 } from '../../src/core/oci/digest.ts';
 import { parseReference } from '../../src/core/oci/reference.ts';
 import { RegistryClient } from '../../src/core/registry/client.ts';
 import { StaticKeychain } from '../../src/core/registry/keychain.ts';
@@ -67,6 +69,34 @@ test('a registry that accepts and never answers: response headers awaited 0.3 s 
 });
 
 test(
+  'a body that stops flowing: 0.3 s of silence breaks it, the resume gets no further, the blob is named',
+  { timeout: 10_000 },
+  async () => {
+    const content = Buffer.alloc(100_000, 7);
+    const blob = { mediaType: 'application/octet-stream', digest: sha256(content), size: content.byteLength };
+    const server = await loopback((req, res) => {
+      if (req.url === '/v2/') return void res.end('{}');
+      const from = Number(/^bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      res.writeHead(from === 0 ? 200 : 206, {
+        'content-length': String(content.byteLength - from),
+        ...(from === 0 ? {} : { 'content-range': `bytes ${from}-${content.byteLength - 1}/${content.byteLength}` }),
+      });
+      if (from === 0)
+        res.write(content.subarray(0, 40_000)); // then nothing, ever
+      else res.flushHeaders();
+    });
+    const repo = client({ bodyTimeoutMs: 300 }).repository({ registry: server.host, repository: 'stalls' });
+    const { message, ms } = await failure(read(await repo.fetchBlob(blob)));
+    expect(message).toBe(
+      `blob ${server.host}/stalls@${blob.digest}: download broke at byte 40000 of 100000, 2 tries in a row stopped there: ` +
+        `GET ${server.origin}/v2/stalls/blobs/${blob.digest}: no data for 0.3 s`,
+    );
+    expect(server.requests.filter((r) => r.url.includes('/blobs/')).map((r) => r.headers.range)).toEqual([undefined, 'bytes=40000-99999']);
+    expect(ms).toBeLessThan(3_000);
+  },
+);
+
+test(
   'a token service that takes the connection but never completes TLS: connect timeout, the host named',
   { timeout: 10_000 },
   async () => {
@@ -86,3 +116,9 @@ test('the defaults: 30 s to connect, 60 s for response headers, 60 s of body sil
   const { DEFAULT_TIMEOUTS } = await import('../../src/core/registry/client.ts');
   expect(DEFAULT_TIMEOUTS).toEqual({ connectTimeoutMs: 30_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 });
 });
+
+async function read(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -14,8 +14,13 @@ export interface ReadOnlyStorage {
   /** A manifest's bytes, verified against the descriptor and capped at MAX_MANIFEST_BYTES. */
   fetchManifest(descriptor: Descriptor): Promise<Uint8Array>;
   /** A blob as a stream that fails instead of ending when the content does not match the descriptor. */
-  fetchBlob(descriptor: Descriptor): Promise<Readable>;
+  fetchBlob(descriptor: Descriptor, options?: FetchBlobOptions): Promise<Readable>;
   exists(descriptor: Descriptor): Promise<boolean>;
+}
+
+export interface FetchBlobOptions {
+  /** What the blob is fetched for (`000002-tools.tar`): failure messages name it. A storage may ignore it. */
+  context?: string;
 }
 
 /** Opens the storage a reference lives in: its registry repository, or its OCI layout directory. */

@@ -1,6 +1,6 @@
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.ts';
-import type { ReadOnlyStorage } from '../oci/storage.ts';
+import type { FetchBlobOptions, ReadOnlyStorage } from '../oci/storage.ts';
 
 /**
  * Memory the upcoming blobs may fill while the writer is busy, shared by the window. A download that has filled
@@ -20,18 +20,22 @@ export interface PrefetchedBlob {
 export interface PrefetchOptions {
   /** Blobs downloading at once: the one being written and `concurrency - 1` ahead of it. */
   concurrency: number;
+  /** What the blobs are downloaded for (the tar's sync name): a failed download's message names it. */
+  context?: string;
 }
 
 /**
  * The tar is written in order, one blob at a time; while it is, the next `concurrency - 1` blobs are already
  * downloading (and verifying) into memory, each up to its share of READAHEAD_BYTES. The blob being written
- * streams straight through when its download had not started yet.
+ * streams straight through when its download had not started yet. A download that breaks is resumed by the
+ * storage (registry/blob-download.ts), waiting or not; one that fails for good fails the tar.
  */
 export class Prefetcher {
   private readonly storage: ReadOnlyStorage;
   private readonly descriptors: readonly Descriptor[];
   private readonly ahead: number;
   private readonly share: number;
+  private readonly fetchOptions: FetchBlobOptions;
   private readonly started = new Map<number, Promise<Readable>>();
   private readonly live = new Set<Readable>();
   private closed = false;
@@ -41,6 +45,7 @@ export class Prefetcher {
     this.descriptors = descriptors;
     this.ahead = Math.max(0, options.concurrency - 1);
     this.share = Math.max(MIN_SHARE, Math.floor(READAHEAD_BYTES / Math.max(1, this.ahead)));
+    this.fetchOptions = options.context === undefined ? {} : { context: options.context };
   }
 
   blobs(): PrefetchedBlob[] {
@@ -56,21 +61,19 @@ export class Prefetcher {
 
   private async open(index: number): Promise<Readable> {
     for (let next = index + 1; next <= Math.min(index + this.ahead, this.descriptors.length - 1); next++) this.start(next);
-    const waiting = await this.started.get(index)?.catch(() => undefined);
-    // A download that broke while it waited for the writer (a server tired of a stalled connection, say) is
-    // tried once more, directly; one that breaks after the writer took it fails the tar like any other.
-    if (waiting !== undefined && waiting.errored === null && !waiting.destroyed) return waiting;
-    return this.track(await this.storage.fetchBlob(this.descriptors[index] as Descriptor));
+    const waiting = this.started.get(index);
+    if (waiting !== undefined) return waiting;
+    return this.track(await this.storage.fetchBlob(this.descriptors[index] as Descriptor, this.fetchOptions));
   }
 
   private start(index: number): void {
     if (this.started.has(index) || this.closed) return;
-    const buffered = this.storage.fetchBlob(this.descriptors[index] as Descriptor).then((source) => {
+    const buffered = this.storage.fetchBlob(this.descriptors[index] as Descriptor, this.fetchOptions).then((source) => {
       const buffer = new PassThrough({ highWaterMark: Math.floor(this.share / 2) }); // it buffers both sides
       pipeline(source, buffer, () => undefined); // a failure stays on `buffer`, for open() to see
       return this.track(buffer);
     });
-    buffered.catch(() => undefined); // seen by open(), which tries again
+    buffered.catch(() => undefined); // seen by open()
     this.started.set(index, buffered);
   }
 
