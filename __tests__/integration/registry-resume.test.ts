@@ -36,19 +36,20 @@ let registry: RunningRegistry;
 let proxy: LoopbackServer;
 let work: string;
 let layer: Descriptor;
-/** Set per test: how the proxy mangles GETs of the layer. */
+let manifest: Descriptor;
+/** Set per test: how the proxy mangles GETs of `cutPath` (the layer unless a test says otherwise). */
 let cut: Cut | undefined;
+let cutPath = '';
 let ignoreRange = false;
 
 beforeAll(async () => {
   registry = await startRegistry();
   const image = await makeImage('resume', { layers: [3 * MiB] });
   layer = layersOf(image)[0]!;
+  manifest = image.root;
   await pushImageSet(registry.url, 'resume', 'v1', image);
   proxy = await startLoopbackServer((req, res) =>
-    req.method === 'GET' && req.url === `/v2/resume/blobs/${layer.digest}`
-      ? forwardCutting(registry.url, req, res)
-      : proxyTo(registry.url, req, res),
+    req.method === 'GET' && req.url === cutPath ? forwardCutting(registry.url, req, res) : proxyTo(registry.url, req, res),
   );
   work = await mkdtemp(join(tmpdir(), 'bs-resume-'));
 });
@@ -59,6 +60,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   cut = undefined;
+  cutPath = `/v2/resume/blobs/${layer.digest}`;
   ignoreRange = false;
 });
 
@@ -208,6 +210,28 @@ test('a body that always breaks at the same byte: bounded tries, then the run fa
     await prefetcher.close();
   } finally {
     await storages.close();
+  }
+});
+
+test('a manifest whose body breaks is asked for again; one that always breaks fails, named, after bounded tries', async () => {
+  cutPath = `/v2/resume/manifests/${manifest.digest}`;
+  const gets = () => proxy.requests.filter((r) => r.method === 'GET' && r.url === cutPath).length;
+  const client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: 3, baseDelayMs: 5 } });
+  try {
+    const repo = client.repository({ registry: proxy.host, repository: 'resume' });
+    cut = { how: 'truncate', at: 100, times: 1 };
+    let before = gets();
+    expect((await repo.fetchManifest(manifest)).byteLength).toBe(manifest.size);
+    expect(gets() - before).toBe(2);
+
+    cut = { how: 'truncate', at: 100, times: Number.POSITIVE_INFINITY };
+    before = gets();
+    await expect(repo.fetchManifest(manifest)).rejects.toThrow(
+      `manifest ${proxy.host}/resume@${manifest.digest}: the body broke: other side closed (UND_ERR_SOCKET) (after 3 attempts)`,
+    );
+    expect(gets() - before).toBe(3);
+  } finally {
+    await client.close();
   }
 });
 

@@ -11,6 +11,7 @@ import { pullScope, pushScope } from './auth.ts';
 import { ResumingBody } from './blob-download.ts';
 import { discard, readCapped } from '../streams.ts';
 import { RegistryError, describeRequest } from './errors.ts';
+import { isTransientError, retryDelayMs, waitBeforeRetry } from './retry.ts';
 import type { RegistryResponse, Transport } from './transport.ts';
 
 const MANIFEST_ACCEPT = manifestMediaTypes.join(', ');
@@ -42,8 +43,12 @@ export class RegistryRepository implements Repository {
         return { mediaType, digest, size };
       }
     }
-    const get = await this.manifestRequest('GET', selector, MANIFEST_ACCEPT, [200]);
-    const bytes = await readCapped(get.body, MAX_MANIFEST_BYTES, () => tooBig(this.manifestName(selector)));
+    const { response: get, bytes } = await this.readManifest(
+      this.manifestName(selector),
+      () => this.manifestRequest('GET', selector, MANIFEST_ACCEPT, [200]),
+      MAX_MANIFEST_BYTES,
+      () => tooBig(this.manifestName(selector)),
+    );
     const digest = sha256(bytes);
     const announced = header(get, 'docker-content-digest');
     if (pinned !== undefined && digest !== pinned) throw this.wrongDigest(selector, digest);
@@ -58,10 +63,13 @@ export class RegistryRepository implements Repository {
     const what = this.manifestName(descriptor.digest);
     if (descriptor.size > MAX_MANIFEST_BYTES) throw tooBig(what, descriptor.size);
     const accept = [descriptor.mediaType, ...manifestMediaTypes.filter((t) => t !== descriptor.mediaType)].join(', ');
-    const response = await this.manifestRequest('GET', descriptor.digest, accept, [200]);
-    checkLength(what, response, descriptor);
-    const bytes = await readCapped(
-      response.body,
+    const { bytes } = await this.readManifest(
+      what,
+      async () => {
+        const response = await this.manifestRequest('GET', descriptor.digest, accept, [200]);
+        checkLength(what, response, descriptor);
+        return response;
+      },
       descriptor.size,
       () => new DigestMismatchError(what, descriptor, { digest: 'unknown (too long)', size: descriptor.size + 1 }),
     );
@@ -185,6 +193,29 @@ export class RegistryRepository implements Repository {
       throw new RegistryError(`${this.manifestName(reference)}: registry stored ${stored}, we sent ${digest}`, 201);
     }
     return { mediaType, digest, size: bytes.byteLength };
+  }
+
+  /** A manifest GET read whole; one whose body breaks (small as it is) is asked for again, as the retry policy allows. */
+  private async readManifest(
+    what: string,
+    get: () => Promise<RegistryResponse>,
+    limit: number,
+    tooLong: () => Error,
+  ): Promise<{ response: RegistryResponse; bytes: Buffer }> {
+    const policy = this.transport.retry;
+    for (let attempt = 1; ; attempt++) {
+      const response = await get();
+      try {
+        return { response, bytes: await readCapped(response.body, limit, tooLong) };
+      } catch (error) {
+        if (!isTransientError(error)) throw error;
+        const reason = this.transport.describe(error);
+        if (attempt >= policy.attempts) {
+          throw new Error(`${what}: the body broke: ${reason}${attempt > 1 ? ` (after ${attempt} attempts)` : ''}`, { cause: error });
+        }
+        await waitBeforeRetry(policy, { what, attempt, delayMs: retryDelayMs(policy, attempt, undefined), reason });
+      }
+    }
   }
 
   private manifestRequest(method: 'GET' | 'HEAD', selector: string, accept: string, expect: number[]): Promise<RegistryResponse> {
