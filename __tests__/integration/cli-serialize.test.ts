@@ -319,7 +319,7 @@ describe('bad input fails before anything is written, naming the place', () => {
     [['--dedup-scope', 'everything'], /--dedup-scope "everything": use name or all/],
     [['--concurrency', '0'], /--concurrency "0": a whole number from 1 to 64/],
     [['--compression-level', '3'], /--compression-level needs compression gzip or zstd/],
-    [['--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--frobnicate'], /^batch-serialize: unknown option --frobnicate\n/],
   ])('usage error %j exits 2', async (args, message) => {
     const { batch, sync } = await workspace([`tools,${ref('gather:sources1')}`]);
     const result = await runCli([batch, sync, ...args]);

@@ -246,3 +246,13 @@ test.each([['verify'], ['deserialize'], ['collect']])('%s --version and -v print
   expect(parseCommandLine([command, '--version'])).toEqual({ kind: 'version' });
   expect(parseCommandLine([command, '-v'])).toEqual({ kind: 'version' });
 });
+
+test('--successful-syncs FILE puts the record elsewhere, for deserialize and verify', () => {
+  expect(parseCommandLine(['deserialize', 'sync', 'far:5000', '--successful-syncs', '/rw/record.csv'])).toMatchObject({
+    recordPath: '/rw/record.csv',
+  });
+  expect(parseCommandLine(['deserialize', 'sync', 'far:5000'])).toMatchObject({ recordPath: undefined });
+  expect(parseCommandLine(['verify', 'sync', '--successful-syncs', '/rw/record.csv'])).toMatchObject({
+    options: { recordPath: '/rw/record.csv' },
+  });
+});

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { formatReport } from '../../src/cli/report.ts';
+import { formatDeserializeResult, formatReport } from '../../src/cli/report.ts';
 import { Defaults } from '../../src/core/defaults.ts';
 import { runBatch, type BatchSettings } from '../../src/core/serialize/run.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
@@ -74,4 +74,24 @@ test('dry run, written tars, nothing new: the plan columns, the written columns 
   expect(await serialize([`tools,${ref('sources2')}`], false)).toBe(
     `tools: ${ref('sources2')} is up to date (shipped in 000002-tools.tar)\nNothing new to serialize; nothing was written.`,
   );
+});
+
+test("deserialize's summary: nothing new, but the images scattered again are listed once each, with their digests", () => {
+  const image = {
+    source: 'docker.io/grafana/grafana:10.4.1',
+    target: 'far:5000/grafana/grafana:10.4.1',
+    digest: 'sha256:' + 'a'.repeat(64),
+  };
+  const text = formatDeserializeResult({
+    loaded: [],
+    skipped: ['000001-tools.tar'],
+    rescattered: [{ syncName: '000001-tools.tar', name: 'tools', scattered: [image] }],
+    scattered: [image],
+  } as unknown as Parameters<typeof formatDeserializeResult>[0]);
+  expect(text.split('\n')).toEqual([
+    'Already loaded (successful-syncs.csv): 000001-tools.tar',
+    'Nothing new to load.',
+    'Scattered:',
+    `  ${image.source} -> ${image.target} (${image.digest})`,
+  ]);
 });

@@ -49,6 +49,7 @@ tar that should have held them. Exits 0 only when everything checks out.
 Options:
   --dedup-scope name|all         earlier tars of the same name or of any name count (default ${Defaults.dedupScope})
   --tracker-filename NAME        the near side's tracker, when it travelled (default ${Defaults.trackerFilename})
+  --successful-syncs FILE        the far side's record of loaded tars (default SYNC-DIRECTORY/successful-syncs.csv)
   --json                         print the report as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version`;
@@ -65,6 +66,8 @@ Options:
   --scatter                      also push each gathered image to its source path under DEST
                                  (docker.io/grafana/grafana:10.4.1 -> DEST/grafana/grafana:10.4.1)
   --scatter-map FILE             SOURCE-PREFIX=DEST-PREFIX lines: the longest matching prefix is replaced
+  --successful-syncs FILE        the record of loaded tars (default SYNC-DIRECTORY/successful-syncs.csv; elsewhere
+                                 when SYNC-DIRECTORY is on read-only media)
   --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
@@ -112,6 +115,8 @@ export interface DeserializeCommand {
   dedupScope: DedupScope;
   scatter: boolean;
   scatterMap: string | undefined;
+  /** successful-syncs.csv elsewhere than in SYNC-DIRECTORY (read-only media). */
+  recordPath: string | undefined;
   insecureRegistries: string[];
   json: boolean;
 }
@@ -202,6 +207,7 @@ function parseVerify(argv: string[]): Command {
   const { values, positionals } = parse(argv, VERIFY_USAGE, {
     'dedup-scope': { type: 'string', default: Defaults.dedupScope },
     'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
+    'successful-syncs': { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
     version: { type: 'boolean', short: 'v', default: false },
@@ -216,6 +222,7 @@ function parseVerify(argv: string[]): Command {
       dir: positionals[0] as string,
       dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
       trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
+      ...(values['successful-syncs'] === undefined ? {} : { recordPath: values['successful-syncs'] }),
     },
   }));
 }
@@ -225,6 +232,7 @@ function parseDeserialize(argv: string[]): Command {
     'dedup-scope': { type: 'string', default: Defaults.dedupScope },
     scatter: { type: 'boolean', default: false },
     'scatter-map': { type: 'string' },
+    'successful-syncs': { type: 'string' },
     'insecure-registry': { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -243,6 +251,7 @@ function parseDeserialize(argv: string[]): Command {
     dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
     scatter: values.scatter,
     scatterMap,
+    recordPath: values['successful-syncs'],
     insecureRegistries: values['insecure-registry'],
     json: values.json,
   }));

@@ -73,10 +73,16 @@ function holders(expectedIn: ExpectedHolder[]): string {
 export function formatDeserializeResult(result: DeserializeResult): string {
   const lines: string[] = [];
   if (result.skipped.length > 0) lines.push(`Already loaded (successful-syncs.csv): ${result.skipped.join(', ')}`);
-  if (result.loaded.length === 0) {
-    lines.push('Nothing new to load.');
-    return lines.join('\n');
+  if (result.loaded.length === 0) lines.push('Nothing new to load.');
+  else lines.push(loadedTable(result));
+  // One line per image scattered, with the digest its target holds: tars loaded now and before alike.
+  if (result.scattered.length > 0) {
+    lines.push('Scattered:', ...result.scattered.map((image) => `  ${image.source} -> ${image.target} (${image.digest})`));
   }
+  return lines.join('\n');
+}
+
+function loadedTable(result: DeserializeResult): string {
   const rows = result.loaded.map((tar) => [
     tar.syncName,
     tar.reference,
@@ -85,10 +91,7 @@ export function formatDeserializeResult(result: DeserializeResult): string {
     String(tar.present),
     String(tar.manifestsPushed),
   ]);
-  lines.push(formatTable(['tar', 'loaded as', 'uploaded', 'mounted', 'present', 'manifests'], rows));
-  const scattered = result.loaded.flatMap((tar) => tar.scattered);
-  if (scattered.length > 0) lines.push('Scattered:', ...scattered.map((image) => `  ${image.source} -> ${image.target}`));
-  return lines.join('\n');
+  return formatTable(['tar', 'loaded as', 'uploaded', 'mounted', 'present', 'manifests'], rows);
 }
 
 /** collect's summary: each tar downloaded (and from which artifact), then every problem and note. */

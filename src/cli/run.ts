@@ -114,10 +114,17 @@ async function deserialize(command: DeserializeCommand): Promise<number> {
   const loaded: LoadedTar[] = [];
   try {
     const result = await deserializeSyncDir(
-      { dir: command.dir, destination: command.destination, dedupScope: command.dedupScope, scatter },
+      {
+        dir: command.dir,
+        destination: command.destination,
+        dedupScope: command.dedupScope,
+        scatter,
+        ...(command.recordPath === undefined ? {} : { recordPath: command.recordPath }),
+      },
       registries,
       {
         tarStarted: (tar) => process.stderr.write(`${tar.syncName}: checking, then loading\n`),
+        rescattering: (tar) => process.stderr.write(`${tar.syncName}: loaded before, scattering its images\n`),
         note: (tar, note) => process.stderr.write(`${tar.syncName}: note: ${note}\n`),
         uploading: (tar, done, total) => {
           if (!uploadLine.due()) return;
