@@ -74,6 +74,7 @@ interface RunSpec {
  * exportImpl. Its error is returned, not thrown.
  */
 async function exportRun(services: MemoryServices, run: RunSpec, rows: string[], inputs: Record<string, string> = {}): Promise<Run> {
+  vi.unstubAllEnvs(); // a fresh runner: no input of an earlier job lingers
   await rm(runnerTemp, { recursive: true, force: true });
   await mkdir(runnerTemp, { recursive: true });
   const batchFile = join(workspace, 'batch.csv');
@@ -438,6 +439,21 @@ describe('the tracker on real GitHub (issue 9)', () => {
     expect(tarNames(services)).toEqual(['nightly-000001-tools.tar', 'nightly-000002-tools.tar', 'nightly-000003-tools.tar']);
     const shipped = services.artifactsStored.find((artifact) => artifact.name === 'nightly-000003-tools.tar');
     expect(shipped?.files.get('000003-tools.tar')?.byteLength).toBeGreaterThan(0);
+  });
+
+  test('runner paths that differ (another cache version): one miss, then a stale hit that the newer artifact beats', async () => {
+    const services = memoryServices();
+    const elsewhere = { 'sync-directory': join(scratch, 'runner-b', 'sync') };
+    expect((await exportRun(services, { id: 101 }, [`tools,${ref('sources1')}`])).error).toBeUndefined();
+    const moved = await exportRun(services, { id: 102 }, [`tools,${ref('sources2')}`], elsewhere);
+    expect(moved.error).toBeUndefined();
+    expect(moved.outputs[Outputs.TrackerSource]).toBe('artifact');
+    // Back on the first path: the cache has run 101's entry for it, older than run 102's tracker artifact.
+    const back = await exportRun(services, { id: 103 }, [`tools,${ref('sources2')}`]);
+    expect(back.error).toBeUndefined();
+    expect(back.outputs).toMatchObject({ [Outputs.TrackerSource]: 'artifact', [Outputs.Shipped]: '0', [Outputs.Skipped]: '1' });
+    expect(tarNames(services)).toEqual(['nightly-000001-tools.tar', 'nightly-000002-tools.tar']);
+    await rm(join(scratch, 'runner-b'), { recursive: true, force: true });
   });
 
   test("a fork's planted tracker artifact, and another branch's, are not trusted", async () => {
