@@ -1,6 +1,8 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runBatch, type BatchSettings } from '../../src/core/serialize/run.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
@@ -123,6 +125,34 @@ describe('an unrecorded file in the way', () => {
     expect(Object.fromEntries(Object.entries(rest).filter(([name]) => !name.startsWith('moved-aside/')))).toEqual(
       uninterrupted.get('none'),
     );
+  });
+});
+
+describe('a killed run’s tar compressed differently', () => {
+  test('the same tar inside, its sidecar matching: recorded as it is (zstd’s bytes depend on how its input came)', async () => {
+    const sync = freshSync();
+    const args = [batch, sync, '--compression', 'zstd'];
+    await (await runCliUntil('renamed:1', args, env)).kill();
+    const path = join(sync, '000001-ops.tar.zst');
+    const recompressed = zstdCompressSync(zstdDecompressSync(await readFile(path)), {
+      params: { [constants.ZSTD_c_compressionLevel]: 19 },
+    });
+    await writeFile(path, recompressed);
+    const hex = createHash('sha256').update(recompressed).digest('hex');
+    await writeFile(`${path}.sha256`, `${hex}  000001-ops.tar.zst\n`);
+
+    const rerun = await runCli(args, { env });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const reference = uninterrupted.get('zstd') as Record<string, string>;
+    const now = await snapshot(sync);
+    expect(Object.keys(now)).toEqual(Object.keys(reference));
+    expect(now['000001-ops.tar.zst']).toBe(hex);
+    expect(now['000001-ops.tar.zst']).not.toBe(reference['000001-ops.tar.zst']);
+    for (const name of ['000002-tools.tar.zst', '000002-tools.tar.zst.sha256', 'record-keeping.csv'])
+      expect(now[name]).toBe(reference[name]);
+    const ledger = await readFile(join(sync, 'record-keeping.ledger.jsonl'), 'utf8');
+    expect(JSON.parse(ledger.split('\n')[0] as string)).toMatchObject({ tar: { sha256: `sha256:${hex}`, bytes: recompressed.byteLength } });
+    expect((await runCli(['verify', sync], { env })).code).toBe(0);
   });
 });
 

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathExists, syncDirectory } from '../sync-dir/files.ts';
 import { crashPoint } from '../crash-point.ts';
-import type { Compression } from '../archive/compression.ts';
+import { decompressor, type Compression } from '../archive/compression.ts';
 import { writeLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
 import { dockerLoadManifest } from '../archive/docker-load-manifest.ts';
 import { Annotation, isManifest, type Manifest } from '../oci/descriptor.ts';
@@ -175,10 +175,19 @@ class MoveAside {
   }
 }
 
-async function hashFile(path: string): Promise<string> {
+/** The file's sha256 and size; with `compression`, those of its content once decompressed. */
+async function hashFile(path: string, compression: Compression = 'none'): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return `sha256:${hash.digest('hex')}`;
+  let bytes = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.byteLength;
+      done(null, chunk);
+    },
+  });
+  const decompress = decompressor(compression);
+  await (decompress ? pipeline(createReadStream(path), decompress, count, hash) : pipeline(createReadStream(path), count, hash));
+  return { sha256: `sha256:${hash.digest('hex')}`, bytes };
 }
 
 async function writeOne(
@@ -234,10 +243,12 @@ async function writeOne(
     );
     crashPoint('tar-written');
     const checksumPath = `${path}${SIDECAR}`;
-    if (leftover !== undefined && (await sameFile(path, result.sha256))) {
+    const kept = leftover === undefined ? undefined : await sameTar(path, result, settings.compression);
+    if (kept !== undefined) {
       await rm(partialName(path));
+      const same = kept.sha256 === result.sha256 ? 'byte for byte' : 'decompressed (compressed differently)';
       hooks.note?.(
-        `${tar.syncName}: complete but not recorded (a run stopped before recording it), byte for byte what this run ` +
+        `${tar.syncName}: complete but not recorded (a run stopped before recording it), ${same} the tar this run ` +
           'writes, its sidecar matching: recorded as it is',
       );
     } else {
@@ -257,8 +268,8 @@ async function writeOne(
       name: tar.entry.name,
       artifact: tar.entry.artifact,
       digest: tar.root.digest,
-      bytes: result.bytes,
-      sha256: result.sha256,
+      bytes: (kept ?? result).bytes,
+      sha256: (kept ?? result).sha256,
       blobs: blobs.length,
       contentBytes: tar.contentBytes,
       deduplicatedBlobs: tar.deduplicated.length,
@@ -269,10 +280,22 @@ async function writeOne(
   }
 }
 
-/** The file at `path` hashes to `sha256`, and so does its sidecar say. */
-async function sameFile(path: string, sha256: string): Promise<boolean> {
-  const hash = await hashFile(path).catch(() => undefined);
-  return hash === sha256 && (await checkSidecar(path, sha256)).state === 'match';
+/**
+ * Whether the unrecorded file at `path` is the tar just written as `path.partial`, its sidecar matching it: the
+ * same bytes, or (compressed) the same tar once decompressed (zstd's bytes can depend on how its input arrived).
+ * Its sha256 and size when it is; undefined when it is anything else.
+ */
+async function sameTar(
+  path: string,
+  fresh: { sha256: string },
+  compression: Compression,
+): Promise<{ sha256: string; bytes: number } | undefined> {
+  const found = await hashFile(path).catch(() => undefined);
+  if (found === undefined || (await checkSidecar(path, found.sha256)).state !== 'match') return undefined;
+  if (found.sha256 === fresh.sha256) return found;
+  if (compression === 'none') return undefined;
+  const [was, is] = await Promise.all([hashFile(path, compression), hashFile(partialName(path), compression)]).catch(() => []);
+  return was !== undefined && was.sha256 === is?.sha256 ? found : undefined;
 }
 
 /** What a run's tars add up to: the total row of the CLI's table and of the Action's summary. */
