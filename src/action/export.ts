@@ -43,9 +43,11 @@ async function exportOrPlan(settings: ActionSettings, services: Services, summar
   const files = trackerFiles(settings.batch.syncDir, settings.batch.trackerFilename);
   const prefix = settings.cacheKeyPrefix;
   await mkdir(files.syncDir, { recursive: true });
+  const progress = progressReporter(process.stderr);
   const storages = new RegistryAndLayoutStorages({
     insecureRegistries: settings.insecureRegistries,
     credentials: explicitCredentials(settings),
+    retry: { onRetry: progress.retrying },
   });
   try {
     const trust = { repositoryId: settings.run.repositoryId, defaultBranch: settings.run.defaultBranch };
@@ -65,7 +67,6 @@ async function exportOrPlan(settings: ActionSettings, services: Services, summar
 
     const written: WrittenTar[] = [];
     const artifactIds = new Map<string, number>();
-    const progress = progressReporter(process.stderr);
     let result: BatchResult | undefined;
     let failure: Error | undefined;
     const hooks: SerializeHooks = {

@@ -56,8 +56,8 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
     import(/* webpackMode: "eager" */ '../core/serialize/progress.ts'),
     import(/* webpackMode: "eager" */ '../core/serialize/result-json.ts'),
   ]);
-  const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries });
   const progress = progressReporter(process.stderr);
+  const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
   const written: WrittenTar[] = [];
   try {
     const result = await runBatch(command.settings, storages, {
