@@ -104,7 +104,9 @@ export async function deserializeSyncDir(
   hooks: DeserializeHooks = {},
 ): Promise<DeserializeResult> {
   const note = (message: string) => hooks.note?.({ syncName: settings.dir, number: 0, name: '', path: settings.dir }, message);
-  return withSyncDirLock(settings.dir, { command: 'deserialize', note }, async (lock) => {
+  // A directory on read-only media is read without the lock (no run can write it either); the record's own check
+  // then refuses if the record must be written there.
+  return withSyncDirLock(settings.dir, { command: 'deserialize', note, readOnly: true }, async (lock) => {
     const leftovers = lock ? await removeLeftovers(lock, { files: [SUCCESSFUL_SYNCS_FILENAME] }) : [];
     for (const name of leftovers) note(`removed ${name}, left half written by a run that stopped`);
     return deserializeLocked(settings, registries, hooks);

@@ -48,8 +48,9 @@ export interface LockOptions {
   /** Said, not failures: a stale lock taken over, a directory read without the lock. */
   note?(message: string): void;
   /**
-   * For runs that only read (verify, a dry run): a directory this process cannot write (read-only media) is read
-   * without the lock, with a note. Runs that write fail there.
+   * For runs that need not write the directory (verify, a dry run, deserialize, whose record of loaded tars may live
+   * elsewhere): a directory this process cannot write (read-only media, where no run can write either) is read
+   * without the lock, with a note. Without it such a directory fails.
    */
   readOnly?: boolean;
 }
