@@ -56,7 +56,7 @@ async function exportOrPlan(settings: ActionSettings, services: Services, summar
     const batch = { ...settings.batch, highestUsedNumber: restored.highestUsedNumber };
 
     if (settings.mode === 'plan') {
-      const result = await runBatch({ ...batch, dryRun: true }, storages, {}, entries);
+      const result = await runBatch({ ...batch, dryRun: true }, storages, { resolving: progress.resolving, note: core.info }, entries);
       core.setOutput(Outputs.Plan, JSON.stringify(resultJson(result, true)));
       setCounts([], result);
       await writePlanSummary(result, restored, prefix);
@@ -71,6 +71,7 @@ async function exportOrPlan(settings: ActionSettings, services: Services, summar
     let failure: Error | undefined;
     const hooks: SerializeHooks = {
       ...progress,
+      note: core.info,
       async beforeRecord(tar) {
         if (!settings.upload) return;
         const name = ArtifactNames.tar(prefix, tar.syncName);

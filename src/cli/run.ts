@@ -62,6 +62,7 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
   try {
     const result = await runBatch(command.settings, storages, {
       ...progress,
+      note: (message) => process.stderr.write(`batch-serialize: note: ${message}\n`),
       tarRecorded(tar) {
         progress.tarRecorded(tar);
         written.push(tar);

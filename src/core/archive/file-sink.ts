@@ -56,9 +56,37 @@ function inlineSink(handle: FileHandle, options: FileSinkOptions): FileSink {
   const compress = compressor(options.compression, options.level);
   let sha256: string | undefined;
   return {
-    stages: compress ? [compress, measure, file] : [measure, file],
+    stages: compress ? [fixedChunks(COMPRESSOR_CHUNK_BYTES), compress, measure, file] : [measure, file],
     written: () => ({ bytes, sha256: (sha256 ??= 'sha256:' + hash.digest('hex')) }),
   };
+}
+
+/**
+ * Re-cuts a stream into chunks of exactly `size` bytes (the last one shorter). zstd's output depends on how its
+ * input arrives, and downloads arrive as the network pleases: fed fixed chunks, the same tar compresses to the same bytes.
+ */
+function fixedChunks(size: number): Transform {
+  let pending = Buffer.allocUnsafe(size);
+  let filled = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      for (let at = 0; at < chunk.byteLength;) {
+        const taken = Math.min(size - filled, chunk.byteLength - at);
+        chunk.copy(pending, filled, at, at + taken);
+        filled += taken;
+        at += taken;
+        if (filled === size) {
+          this.push(pending);
+          pending = Buffer.allocUnsafe(size);
+          filled = 0;
+        }
+      }
+      done();
+    },
+    flush(done) {
+      done(null, filled > 0 ? pending.subarray(0, filled) : null);
+    },
+  });
 }
 
 /** Bytes gathered into one message: few enough messages that posting costs little, each one copy. */

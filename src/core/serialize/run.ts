@@ -4,7 +4,7 @@ import { readBatchList, type BatchEntry } from './batch-list.ts';
 import type { Compression } from '../archive/compression.ts';
 import { ledgerPath, readLedger } from '../sync-dir/ledger.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
-import { planBatch, type Plan } from './planner.ts';
+import { planBatch, type Plan, type PlanHooks } from './planner.ts';
 import { serializePlan, type SerializeHooks, type WrittenTar } from './write-tars.ts';
 import { pathExists } from '../sync-dir/files.ts';
 import { removeLeftovers } from '../sync-dir/leftovers.ts';
@@ -44,7 +44,7 @@ export interface BatchResult {
 export async function runBatch(
   settings: BatchSettings,
   storages: Storages,
-  hooks: SerializeHooks = {},
+  hooks: SerializeHooks & PlanHooks = {},
   /** The batch list when the caller has read it already (the Action reads it first, to fail fast). */
   entries?: BatchEntry[],
 ): Promise<BatchResult> {
@@ -74,6 +74,7 @@ export async function runBatch(
         highestUsedNumber: settings.highestUsedNumber ?? 0,
       },
       storages,
+      hooks,
     );
     if (dryRun || plan.tars.length === 0) return { plan, written: [] };
 

@@ -205,7 +205,10 @@ async function writeOne(
   hooks.tarStarted?.(tar);
 
   const downloads = tar.blobs.filter((descriptor) => !isManifest(descriptor.mediaType));
-  const prefetcher = new Prefetcher(storages.open(tar.entry.reference), downloads, { concurrency: settings.concurrency });
+  const prefetcher = new Prefetcher(storages.open(tar.entry.reference), downloads, {
+    concurrency: settings.concurrency,
+    context: tar.syncName,
+  });
   const fetched = new Map(prefetcher.blobs().map((blob) => [blob.descriptor.digest, blob]));
   const blobs: TarBlob[] = [];
   for (const node of tar.graph.nodes) {
