@@ -50,7 +50,7 @@ beforeAll(async () => {
       media = 'read-only tmpfs';
     } catch (error) {
       await run('umount', [readOnly]).catch(() => undefined);
-      console.warn(`cannot mount a read-only tmpfs here (${(error as Error).message.trim()}): the read-only tests are skipped`);
+      console.warn(`cannot mount a read-only tmpfs here (${(error as Error).message.trim()}): the read-only tests fail`);
     }
   } else {
     await cp(sync, readOnly, { recursive: true });
@@ -73,16 +73,16 @@ const settings = (extra: Partial<DeserializeSettings> = {}): DeserializeSettings
 });
 
 describe('deserialize from read-only media', () => {
-  test('the record in DIR cannot be written: refused before anything is pushed, saying read-only', async (context) => {
-    if (media === undefined) context.skip();
+  test('the record in DIR cannot be written: refused before anything is pushed, saying read-only', async () => {
+    expect(media, 'read-only media could not be made here').toBeDefined();
     const registry = new MemoryRegistry();
     // Before: the whole tar was pushed, then successful-syncs.csv.tmp-PID failed with EROFS, and every rerun pushed it again.
     await expect(deserializeSyncDir(settings(), registry)).rejects.toThrow(/read-only/);
     expect(registry.repositories()).toEqual([]);
   });
 
-  test('a record kept on read-only media: refused before anything is pushed, naming its directory', async (context) => {
-    if (media === undefined) context.skip();
+  test('a record kept on read-only media: refused before anything is pushed, naming its directory', async () => {
+    expect(media, 'read-only media could not be made here').toBeDefined();
     const registry = new MemoryRegistry();
     const record = join(readOnly, 'successful-syncs.csv');
     const code = media === 'read-only tmpfs' ? 'EROFS' : 'EACCES';
@@ -94,8 +94,8 @@ describe('deserialize from read-only media', () => {
   });
 
   // Needs the sync directory's lock to read a directory it cannot write when the record lives elsewhere.
-  test('with the record elsewhere it loads, records there, and a rerun skips', async (context) => {
-    if (media === undefined) context.skip();
+  test('with the record elsewhere it loads, records there, and a rerun skips', async () => {
+    expect(media, 'read-only media could not be made here').toBeDefined();
     const registry = new MemoryRegistry();
     const record = join(work, 'successful-syncs.csv');
     const result = await deserializeSyncDir(settings({ recordPath: record }), registry);
@@ -103,5 +103,28 @@ describe('deserialize from read-only media', () => {
     expect((await readFile(record, 'utf8')).split('\n')[1]).toMatch(/^000001-tools\.tar,far\.example:5000\/mirror\/tools:sources1,/);
     const rerun = await deserializeSyncDir(settings({ recordPath: record }), registry);
     expect(rerun.skipped).toEqual(['000001-tools.tar']);
+  });
+});
+
+describe('serialize onto read-only media', () => {
+  test('a new sync directory there is refused in words: read-only, not ENOENT', async () => {
+    expect(media, 'read-only media could not be made here').toBeDefined();
+    const target = join(readOnly, 'new-sync');
+    const batchFile = join(work, 'batch.csv');
+    const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
+    try {
+      const options = {
+        batchFile,
+        syncDir: target,
+        trackerFilename: 'record-keeping.csv',
+        compressionLevel: undefined,
+        manifestJson: false,
+      };
+      const run = runBatch({ ...options, compression: 'none', dedupScope: 'name', dryRun: false, concurrency: 2 }, storages);
+      const why = media === 'read-only tmpfs' ? 'the file system is read-only' : 'permission denied';
+      await expect(run).rejects.toThrow(`${target}: cannot create the sync directory: ${why}`);
+    } finally {
+      await storages.close();
+    }
   });
 });

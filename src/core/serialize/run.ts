@@ -1,4 +1,5 @@
-import { mkdir, rmdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readBatchList, type BatchEntry } from './batch-list.ts';
 import type { Compression } from '../archive/compression.ts';
@@ -6,6 +7,7 @@ import { ledgerPath, readLedger } from '../sync-dir/ledger.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { planBatch, type Plan, type PlanHooks } from './planner.ts';
 import { serializePlan, type SerializeHooks, type WrittenTar } from './write-tars.ts';
+import { InputError } from '../input-error.ts';
 import { pathExists } from '../sync-dir/files.ts';
 import { removeLeftovers } from '../sync-dir/leftovers.ts';
 import { lockSyncDir } from '../sync-dir/lock.ts';
@@ -53,7 +55,7 @@ export async function runBatch(
   const trackerPath = join(syncDir, settings.trackerFilename);
   const ledger = ledgerPath(trackerPath);
   // The directory is made first, to be locked; if the run writes nothing it goes again (a typo costs nothing).
-  const created = dryRun ? undefined : await mkdir(syncDir, { recursive: true });
+  const created = dryRun ? undefined : await createSyncDir(syncDir);
   const lock = await lockSyncDir(syncDir, { command: dryRun ? 'serialize --dry-run' : 'serialize', note: hooks.note, readOnly: dryRun });
   let writing = false;
   try {
@@ -96,5 +98,30 @@ async function removeEmpty(dir: string, created: string): Promise<void> {
       () => false,
     );
     if (!removed || at === resolve(created) || at === dirname(at)) return;
+  }
+}
+
+/** The sync directory, made when missing; a failure says why in words (read-only media, no permission). */
+async function createSyncDir(syncDir: string): Promise<string | undefined> {
+  try {
+    return await mkdir(syncDir, { recursive: true });
+  } catch (error) {
+    // A recursive mkdir on read-only media says ENOENT: the nearest directory that exists tells the truth.
+    const code =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? await writeAccessOfNearest(syncDir) : (error as NodeJS.ErrnoException).code;
+    const why = code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new InputError(`${syncDir}: cannot create the sync directory: ${why}`);
+  }
+}
+
+async function writeAccessOfNearest(path: string): Promise<string | undefined> {
+  for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
+    try {
+      await access(dir, constants.W_OK);
+      return undefined;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || dir === dirname(dir)) return code;
+    }
   }
 }
