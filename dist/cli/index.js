@@ -48076,6 +48076,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   runBatch: () => (/* binding */ runBatch)
 });
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
@@ -48323,6 +48325,8 @@ var sync_dir_lock = __nccwpck_require__(4086);
 
 
 
+
+
 /**
  * ace-dt's `mirror batch-serialize BATCH-LIST SYNC-DIRECTORY`, without its bugs (README, "What we do differently from
  * ace-dt"). The whole run holds the sync directory's lock (sync-dir/lock.ts): a run that finds another one using the
@@ -48336,7 +48340,7 @@ entries) {
     const trackerPath = (0,external_node_path_.join)(syncDir, settings.trackerFilename);
     const ledger = (0,sync_dir_ledger/* ledgerPath */.tf)(trackerPath);
     // The directory is made first, to be locked; if the run writes nothing it goes again (a typo costs nothing).
-    const created = dryRun ? undefined : await (0,promises_.mkdir)(syncDir, { recursive: true });
+    const created = dryRun ? undefined : await createSyncDir(syncDir);
     const lock = await (0,sync_dir_lock/* lockSyncDir */.AL)(syncDir, { command: dryRun ? 'serialize --dry-run' : 'serialize', note: hooks.note, readOnly: dryRun });
     let writing = false;
     try {
@@ -48377,6 +48381,31 @@ async function removeEmpty(dir, created) {
         const removed = await (0,promises_.rmdir)(at).then(() => true, () => false);
         if (!removed || at === (0,external_node_path_.resolve)(created) || at === (0,external_node_path_.dirname)(at))
             return;
+    }
+}
+/** The sync directory, made when missing; a failure says why in words (read-only media, no permission). */
+async function createSyncDir(syncDir) {
+    try {
+        return await (0,promises_.mkdir)(syncDir, { recursive: true });
+    }
+    catch (error) {
+        // A recursive mkdir on read-only media says ENOENT: the nearest directory that exists tells the truth.
+        const code = error.code === 'ENOENT' ? await writeAccessOfNearest(syncDir) : error.code;
+        const why = code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' ? 'permission denied' : error.message;
+        throw new input_error/* InputError */.d(`${syncDir}: cannot create the sync directory: ${why}`);
+    }
+}
+async function writeAccessOfNearest(path) {
+    for (let dir = (0,external_node_path_.dirname)((0,external_node_path_.resolve)(path));; dir = (0,external_node_path_.dirname)(dir)) {
+        try {
+            await (0,promises_.access)(dir, external_node_fs_.constants.W_OK);
+            return undefined;
+        }
+        catch (error) {
+            const code = error.code;
+            if (code !== 'ENOENT' || dir === (0,external_node_path_.dirname)(dir))
+                return code;
+        }
     }
 }
 
