@@ -1,20 +1,19 @@
-import { cp, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { deserializeSyncDir } from '../../src/core/far-side/deserialize.ts';
 import type { DeserializeResult, DeserializeSettings, LoadedTar } from '../../src/core/far-side/deserialize.ts';
 import { MemoryRegistry, type MemoryStore } from '../../src/core/oci/memory-store.ts';
-import { runBatch } from '../../src/core/serialize/run.ts';
-import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
 import type { DedupScope } from '../../src/core/sync-dir/dedup-scope.ts';
 import { digestsOf } from '../../testkit/far-registry.ts';
-import { manifestsChildrenFirst, mergeBlobs, tutorialImages, writeOciLayout } from '../../testkit/images.ts';
+import { manifestsChildrenFirst } from '../../testkit/images.ts';
 import type { ImageSet, TutorialImages } from '../../testkit/images.ts';
+import { syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
 
 const FAR = 'far.example:5000';
 const DEST = { registry: FAR, path: 'mirror' };
 
+let fixture: SyncDirFixture;
 let work: string;
 let images: TutorialImages;
 /** 000001-tools.tar (sources1), 000002-tools.tar (sources2: leaves out grafana's blobs), by --dedup-scope name. */
@@ -23,42 +22,16 @@ let byName: string;
 let byAll: string;
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'bs-far-unit-'));
-  images = await tutorialImages();
-  const store = join(work, 'store');
-  await writeOciLayout(store, mergeBlobs([images.sources1, images.sources2]), [
-    { descriptor: images.sources1.root, tag: 'sources1' },
-    { descriptor: images.sources2.root, tag: 'sources2' },
-  ]);
-  const ref = (tag: string) => `ocidir://${store}:${tag}`;
-  byName = join(work, 'by-name');
-  await serialize(byName, [`tools,${ref('sources1')}`], 'name');
-  await serialize(byName, [`tools,${ref('sources2')}`], 'name');
+  fixture = await syncDirFixture('bs-far-unit-');
+  ({ work, images } = fixture);
+  byName = await fixture.tutorialPair('by-name');
   byAll = join(work, 'by-all');
-  await serialize(byAll, [`ops,${ref('sources1')}`], 'all');
-  await serialize(byAll, [`ops,${ref('sources1')}`, `tools,${ref('sources2')}`], 'all');
+  await fixture.serialize(byAll, [`ops,${fixture.ref('sources1')}`], 'all');
+  await fixture.serialize(byAll, [`ops,${fixture.ref('sources1')}`, `tools,${fixture.ref('sources2')}`], 'all');
 });
-afterAll(() => rm(work, { recursive: true, force: true }));
+afterAll(() => fixture.remove());
 
-let batches = 0;
-async function serialize(syncDir: string, lines: string[], dedupScope: DedupScope): Promise<void> {
-  const batchFile = join(work, `batch-${++batches}.csv`);
-  await writeFile(batchFile, `name,artifact\n${lines.join('\n')}\n`);
-  const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
-  try {
-    const settings = { batchFile, syncDir, trackerFilename: 'record-keeping.csv', compressionLevel: undefined, manifestJson: false };
-    await runBatch({ ...settings, compression: 'none', dedupScope, dryRun: false, concurrency: 2 }, storages);
-  } finally {
-    await storages.close();
-  }
-}
-
-let copies = 0;
-async function copyOf(dir: string): Promise<string> {
-  const copy = join(work, `copy-${++copies}`);
-  await cp(dir, copy, { recursive: true });
-  return copy;
-}
+const copyOf = (dir: string) => fixture.copyOf(dir);
 
 function settings(dir: string, dedupScope: DedupScope = 'name', scatter?: DeserializeSettings['scatter']): DeserializeSettings {
   return { dir, destination: DEST, dedupScope, scatter };
@@ -211,9 +184,9 @@ describe('deserialize into an in-memory registry', () => {
     const dir = await copyOf(byAll);
     const registry = new MemoryRegistry();
     const syncs = join(dir, 'successful-syncs.csv');
-    await rename(join(dir, '000002-tools.tar'), join(work, `aside-${copies}.tar`));
+    await rename(join(dir, '000002-tools.tar'), join(work, `aside-${basename(dir)}.tar`));
     await deserializeSyncDir(settings(dir, 'name'), registry);
-    await rename(join(work, `aside-${copies}.tar`), join(dir, '000002-tools.tar'));
+    await rename(join(work, `aside-${basename(dir)}.tar`), join(dir, '000002-tools.tar'));
     await expect(deserializeSyncDir(settings(dir, 'name'), registry)).rejects.toThrow(
       `000002-tools.tar: refused, nothing of it was pushed: it leaves out 5 blob(s) that ${FAR}/mirror/tools does not hold; ` +
         'an earlier tar of tools held them, but none is missing from the numbering here: was it loaded into another destination, ' +

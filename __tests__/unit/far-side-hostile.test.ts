@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { extract as createExtract, pack as createPack, type Header } from 'tar-stream';
@@ -9,9 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deserializeSyncDir, type DeserializeSettings } from '../../src/core/far-side/deserialize.ts';
 import { verifySyncDir, type VerifyReport } from '../../src/core/far-side/verify.ts';
 import { MemoryRegistry } from '../../src/core/oci/memory-store.ts';
-import { runBatch } from '../../src/core/serialize/run.ts';
-import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
-import { mergeBlobs, tutorialImages, writeOciLayout } from '../../testkit/images.ts';
+import { syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
 
 /**
  * Sync directories nobody conforming writes: tars with entries that climb out of the layout, links and devices,
@@ -22,42 +19,17 @@ import { mergeBlobs, tutorialImages, writeOciLayout } from '../../testkit/images
 const FAR = 'far.example:5000';
 const DEST = { registry: FAR, path: 'mirror' };
 
-let work: string;
+let fixture: SyncDirFixture;
 /** 000001-tools.tar (sources1), 000002-tools.tar (sources2: leaves out grafana's blobs), sidecars, tracker. */
 let base: string;
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'bs-hostile-'));
-  const images = await tutorialImages();
-  const store = join(work, 'store');
-  await writeOciLayout(store, mergeBlobs([images.sources1, images.sources2]), [
-    { descriptor: images.sources1.root, tag: 'sources1' },
-    { descriptor: images.sources2.root, tag: 'sources2' },
-  ]);
-  base = join(work, 'base');
-  const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
-  try {
-    for (const [i, tag] of ['sources1', 'sources2'].entries()) {
-      const batchFile = join(work, `batch-${i}.csv`);
-      await writeFile(batchFile, `name,artifact\ntools,ocidir://${store}:${tag}\n`);
-      const settings = { batchFile, syncDir: base, trackerFilename: 'record-keeping.csv', compressionLevel: undefined };
-      await runBatch(
-        { ...settings, manifestJson: false, compression: 'none', dedupScope: 'name', dryRun: false, concurrency: 2 },
-        storages,
-      );
-    }
-  } finally {
-    await storages.close();
-  }
+  fixture = await syncDirFixture('bs-hostile-');
+  base = await fixture.tutorialPair('base');
 });
-afterAll(() => rm(work, { recursive: true, force: true }));
+afterAll(() => fixture.remove());
 
-let copies = 0;
-async function copyOfBase(): Promise<string> {
-  const dir = join(work, `copy-${++copies}`);
-  await cp(base, dir, { recursive: true });
-  return dir;
-}
+const copyOfBase = () => fixture.copyOf(base);
 
 const verify = (dir: string): Promise<VerifyReport> => verifySyncDir({ dir, dedupScope: 'name', trackerFilename: 'record-keeping.csv' });
 const settings = (dir: string, extra: Partial<DeserializeSettings> = {}): DeserializeSettings => ({

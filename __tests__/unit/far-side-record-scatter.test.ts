@@ -1,56 +1,31 @@
-import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { deserializeSyncDir, type DeserializeSettings } from '../../src/core/far-side/deserialize.ts';
 import { verifySyncDir } from '../../src/core/far-side/verify.ts';
 import { MemoryRegistry } from '../../src/core/oci/memory-store.ts';
-import { runBatch } from '../../src/core/serialize/run.ts';
-import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
-import { mergeBlobs, storeImageSet, tutorialImages, writeOciLayout, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
+import { storeImageSet, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
+import { syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
 
 /** Where the far side records loaded tars (recordPath), and --scatter over tars loaded before. */
 
 const FAR = 'far.example:5000';
 const DEST = { registry: FAR, path: 'mirror' };
 
+let fixture: SyncDirFixture;
 let work: string;
 let images: TutorialImages;
 /** 000001-tools.tar (sources1), 000002-tools.tar (sources2: leaves out grafana's blobs). */
 let base: string;
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'bs-record-'));
-  images = await tutorialImages();
-  const store = join(work, 'store');
-  await writeOciLayout(store, mergeBlobs([images.sources1, images.sources2]), [
-    { descriptor: images.sources1.root, tag: 'sources1' },
-    { descriptor: images.sources2.root, tag: 'sources2' },
-  ]);
-  base = join(work, 'base');
-  const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
-  try {
-    for (const [i, tag] of ['sources1', 'sources2'].entries()) {
-      const batchFile = join(work, `batch-${i}.csv`);
-      await writeFile(batchFile, `name,artifact\ntools,ocidir://${store}:${tag}\n`);
-      const settings = { batchFile, syncDir: base, trackerFilename: 'record-keeping.csv', compressionLevel: undefined };
-      await runBatch(
-        { ...settings, manifestJson: false, compression: 'none', dedupScope: 'name', dryRun: false, concurrency: 2 },
-        storages,
-      );
-    }
-  } finally {
-    await storages.close();
-  }
+  fixture = await syncDirFixture('bs-record-');
+  ({ work, images } = fixture);
+  base = await fixture.tutorialPair('base');
 });
-afterAll(() => rm(work, { recursive: true, force: true }));
+afterAll(() => fixture.remove());
 
-let copies = 0;
-async function copyOfBase(): Promise<string> {
-  const dir = join(work, `copy-${++copies}`);
-  await cp(base, dir, { recursive: true });
-  return dir;
-}
+const copyOfBase = () => fixture.copyOf(base);
 
 const settings = (dir: string, extra: Partial<DeserializeSettings> = {}): DeserializeSettings => ({
   dir,
@@ -77,7 +52,7 @@ const exists = (path: string) =>
 describe('recordPath: the record of loaded tars kept elsewhere', () => {
   test('loads, records there (not in DIR), a rerun skips; verify reads it too', async () => {
     const dir = await copyOfBase();
-    const record = join(work, `record-${copies}.csv`);
+    const record = join(work, `record-${basename(dir)}.csv`);
     const registry = new MemoryRegistry();
     const result = await deserializeSyncDir(settings(dir, { recordPath: record }), registry);
     expect(result.loaded.map((tar) => tar.syncName)).toEqual(['000001-tools.tar', '000002-tools.tar']);
@@ -102,7 +77,7 @@ describe('recordPath: the record of loaded tars kept elsewhere', () => {
     await rm(join(dir, '000002-tools.tar'));
     await deserializeSyncDir(settings(dir), registry);
     await cp(join(base, '000002-tools.tar'), join(dir, '000002-tools.tar'));
-    const record = join(work, `record-${copies}.csv`);
+    const record = join(work, `record-${basename(dir)}.csv`);
     const result = await deserializeSyncDir(settings(dir, { recordPath: record }), registry);
     expect(result.skipped).toEqual(['000001-tools.tar']);
     expect(result.loaded.map((tar) => tar.syncName)).toEqual(['000002-tools.tar']);
