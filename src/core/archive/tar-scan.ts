@@ -27,14 +27,9 @@ export interface TarScan {
   notes: string[];
 }
 
-/**
- * Reads a tar (ours or ace-dt's, any compression) the way a deserializer must trust it: the layout file, the
- * root in index.json, every blob against its name, every manifest parsed (they come before what they point at),
- * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
- * tar; other blobs may have been left out because an earlier tar holds them).
- */
-export async function scanTar(path: string): Promise<TarScan> {
-  const scan: TarScan = {
+/** A scan that has read nothing yet (or never will: then its problems say why). */
+export function emptyScan(path: string, problems: string[] = []): TarScan {
+  return {
     path,
     file: undefined,
     sidecar: undefined,
@@ -42,9 +37,19 @@ export async function scanTar(path: string): Promise<TarScan> {
     held: new Map(),
     manifests: new Map(),
     graph: undefined,
-    problems: [],
+    problems,
     notes: [],
   };
+}
+
+/**
+ * Reads a tar (ours or ace-dt's, any compression) the way a deserializer must trust it: the layout file, the
+ * root in index.json, every blob against its name, every manifest parsed (they come before what they point at),
+ * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
+ * tar; other blobs may have been left out because an earlier tar holds them).
+ */
+export async function scanTar(path: string): Promise<TarScan> {
+  const scan = emptyScan(path);
   const visitor = new ScanVisitor(scan);
   try {
     scan.file = await readTarFile(path, (entry, body) => visitor.visit(entry, body));

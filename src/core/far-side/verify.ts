@@ -7,7 +7,7 @@ import { readRecords, requireFileOrNothing } from './record.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { Annotation, isManifest } from '../oci/descriptor.ts';
-import { scanTar, type TarScan } from '../archive/tar-scan.ts';
+import { emptyScan, scanTar, type TarScan } from '../archive/tar-scan.ts';
 import { notRegularFile } from '../archive/tar-reader.ts';
 import { readTracker, type TrackerRow } from '../sync-dir/tracker.ts';
 import { withSyncDirLock } from '../sync-dir/lock.ts';
@@ -135,18 +135,7 @@ async function verifyLocked(options: VerifyOptions, hooks: VerifyHooks): Promise
 
 /** The scan of a tar that was not read: nothing held, one problem. */
 function unreadScan(tar: SyncTar, kind: string): TarScan {
-  const problems = [notRegularFile(kind)];
-  return {
-    path: tar.path,
-    file: undefined,
-    sidecar: undefined,
-    root: undefined,
-    held: new Map(),
-    manifests: new Map(),
-    graph: undefined,
-    problems,
-    notes: [],
-  };
+  return emptyScan(tar.path, [notRegularFile(kind)]);
 }
 
 interface Context {
