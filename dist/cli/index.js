@@ -44834,6 +44834,7 @@ function describe(error) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $: () => (/* binding */ emptyScan),
 /* harmony export */   t: () => (/* binding */ scanTar)
 /* harmony export */ });
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
@@ -44853,14 +44854,9 @@ function describe(error) {
 
 
 
-/**
- * Reads a tar (ours or ace-dt's, any compression) the way a deserializer must trust it: the layout file, the
- * root in index.json, every blob against its name, every manifest parsed (they come before what they point at),
- * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
- * tar; other blobs may have been left out because an earlier tar holds them).
- */
-async function scanTar(path) {
-    const scan = {
+/** A scan that has read nothing yet (or never will: then its problems say why). */
+function emptyScan(path, problems = []) {
+    return {
         path,
         file: undefined,
         sidecar: undefined,
@@ -44868,9 +44864,18 @@ async function scanTar(path) {
         held: new Map(),
         manifests: new Map(),
         graph: undefined,
-        problems: [],
+        problems,
         notes: [],
     };
+}
+/**
+ * Reads a tar (ours or ace-dt's, any compression) the way a deserializer must trust it: the layout file, the
+ * root in index.json, every blob against its name, every manifest parsed (they come before what they point at),
+ * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
+ * tar; other blobs may have been left out because an earlier tar holds them).
+ */
+async function scanTar(path) {
+    const scan = emptyScan(path);
     const visitor = new ScanVisitor(scan);
     try {
         scan.file = await (0,_tar_reader_js__WEBPACK_IMPORTED_MODULE_6__/* .readTarFile */ .ij)(path, (entry, body) => visitor.visit(entry, body));
@@ -45887,18 +45892,7 @@ async function verifyLocked(options, hooks) {
 }
 /** The scan of a tar that was not read: nothing held, one problem. */
 function unreadScan(tar, kind) {
-    const problems = [(0,_archive_tar_reader_js__WEBPACK_IMPORTED_MODULE_7__/* .notRegularFile */ .s5)(kind)];
-    return {
-        path: tar.path,
-        file: undefined,
-        sidecar: undefined,
-        root: undefined,
-        held: new Map(),
-        manifests: new Map(),
-        graph: undefined,
-        problems,
-        notes: [],
-    };
+    return (0,_archive_tar_scan_js__WEBPACK_IMPORTED_MODULE_6__/* .emptyScan */ .$)(tar.path, [(0,_archive_tar_reader_js__WEBPACK_IMPORTED_MODULE_7__/* .notRegularFile */ .s5)(kind)]);
 }
 /** The tracker, ledger and successful-syncs.csv only help name what is missing: a damaged one is noted and left out. */
 async function readContext(options, notes) {
