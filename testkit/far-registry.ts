@@ -12,7 +12,7 @@ import { manifestsChildrenFirst, type ImageSet } from './images.ts';
 export async function fetchGraph(registryUrl: string, repository: string, reference: string): Promise<Set<string>> {
   const found = new Set<string>();
   const base = `${registryUrl}/v2/${repository}`;
-  const visit = async (digestOrTag: string, mediaType: string | undefined, isRoot: boolean): Promise<void> => {
+  const visit = async (digestOrTag: string, mediaType: string | undefined): Promise<void> => {
     if (mediaType !== undefined && !isManifest(mediaType)) {
       const bytes = await get(`${base}/blobs/${digestOrTag}`, '*/*');
       expect(digestOf(bytes), `blob ${digestOrTag} in ${repository}`).toBe(digestOrTag);
@@ -24,11 +24,11 @@ export async function fetchGraph(registryUrl: string, repository: string, refere
     if (digestOrTag.startsWith('sha256:')) expect(digest, `manifest ${digestOrTag} in ${repository}`).toBe(digestOrTag);
     if (found.has(digest)) return;
     found.add(digest);
-    for (const child of successors(bytes, `${repository}@${digest}`, isRoot)) {
-      if (!found.has(child.digest)) await visit(child.digest, child.mediaType, false);
+    for (const child of successors(bytes, `${repository}@${digest}`)) {
+      if (!found.has(child.digest)) await visit(child.digest, child.mediaType);
     }
   };
-  await visit(reference, undefined, true);
+  await visit(reference, undefined);
   return found;
 }
 

@@ -220,13 +220,13 @@ export function mergeBlobs(sets: ImageSet[]): Map<string, Uint8Array> {
 export function manifestsChildrenFirst(set: ImageSet): Descriptor[] {
   const ordered: Descriptor[] = [];
   const seen = new Set<string>();
-  const visit = (descriptor: Descriptor, isRoot: boolean) => {
+  const visit = (descriptor: Descriptor) => {
     if (seen.has(descriptor.digest) || !isManifest(descriptor.mediaType)) return;
     seen.add(descriptor.digest);
-    for (const child of successors(blobOf(set, descriptor), `image set @${descriptor.digest}`, isRoot)) visit(child, false);
+    for (const child of successors(blobOf(set, descriptor), `image set @${descriptor.digest}`)) visit(child);
     ordered.push(descriptor);
   };
-  visit(set.root, true);
+  visit(set.root);
   return ordered;
 }
 

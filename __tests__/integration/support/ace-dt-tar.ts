@@ -60,13 +60,12 @@ export async function writeAceDtTar(path: string, set: ImageSet, options: AceDtT
 function depthFirst(set: ImageSet): Descriptor[] {
   const order: Descriptor[] = [];
   const seen = new Set<string>();
-  const visit = (d: Descriptor, isRoot: boolean) => {
+  const visit = (d: Descriptor) => {
     if (seen.has(d.digest)) return;
     seen.add(d.digest);
     order.push(d);
-    if (isManifest(d.mediaType))
-      for (const child of successors(set.blobs.get(d.digest) as Uint8Array, d.digest, isRoot)) visit(child, false);
+    if (isManifest(d.mediaType)) for (const child of successors(set.blobs.get(d.digest) as Uint8Array, d.digest)) visit(child);
   };
-  visit(set.root, true);
+  visit(set.root);
   return order;
 }

@@ -202,7 +202,7 @@ class ScanVisitor {
     scan.held.set(digest, entry.size);
     if (bytes === undefined) return;
     try {
-      for (const child of successors(bytes, `manifest ${digest}`, digest === scan.root?.digest)) {
+      for (const child of successors(bytes, `manifest ${digest}`)) {
         if (!this.known.has(child.digest)) this.known.set(child.digest, child);
       }
       scan.manifests.set(digest, bytes);

@@ -39,7 +39,7 @@ export async function scatterArtifact(
 ): Promise<ScatteredImage[]> {
   const rootBytes = input.manifests.get(input.root.digest);
   if (rootBytes === undefined) throw new Error(`scatter: the root manifest ${input.root.digest} is not at hand`);
-  const images = successors(rootBytes, `manifest ${input.root.digest}`, true).filter(
+  const images = successors(rootBytes, `manifest ${input.root.digest}`).filter(
     (child) => isManifest(child.mediaType) && child.annotations?.[Annotation.manifestSource] !== undefined,
   );
   const scattered: ScatteredImage[] = [];
@@ -55,7 +55,7 @@ export async function scatterArtifact(
 }
 
 async function pushImage(image: Descriptor, repository: Repository, tag: string | undefined, input: ScatterInput): Promise<void> {
-  const graph = walkManifests(image, input.manifests, false);
+  const graph = walkManifests(image, input.manifests);
   if (graph.missing.length > 0) throw new Error(`scatter: manifest ${graph.missing[0]?.digest} of ${image.digest} is not at hand`);
   await pushGraph(repository, graph, image, tag, async (missing) => {
     const limit = pLimit(BLOB_COPIES);

@@ -21,9 +21,10 @@ const MANIFEST_FETCHES = 8;
 
 /**
  * oras-go's FindSuccessors: an index points at its manifests, a manifest at its config and layers, either at
- * its subject; the root may name more in the `vnd.act3-ace.data.extra-manifests` annotation.
+ * its subject; any index may name more in the `vnd.act3-ace.data.extra-manifests` annotation (ace-dt's index
+ * fallback, which ace-dt follows on every index, nested ones too).
  */
-export function successors(manifest: Uint8Array, where: string, isRoot: boolean): Descriptor[] {
+export function successors(manifest: Uint8Array, where: string): Descriptor[] {
   let json: Manifest;
   try {
     json = JSON.parse(Buffer.from(manifest).toString('utf8')) as Manifest;
@@ -32,7 +33,7 @@ export function successors(manifest: Uint8Array, where: string, isRoot: boolean)
   }
   const found = [...(json.manifests ?? []), ...(json.config ? [json.config] : []), ...(json.layers ?? [])];
   if (json.subject) found.push(json.subject);
-  const extra = isRoot ? json.annotations?.[Annotation.extraManifests] : undefined;
+  const extra = Array.isArray(json.manifests) ? json.annotations?.[Annotation.extraManifests] : undefined;
   if (extra !== undefined) found.push(...parseExtraManifests(extra, where));
   for (const descriptor of found) checkDescriptor(descriptor, where);
   return found;
@@ -75,7 +76,7 @@ export async function walkGraph(storage: ReadOnlyStorage, root: Descriptor): Pro
 
   const graph: Graph = { root, nodes: [], manifests: [] };
   const seen = new Set<string>();
-  const visit = async (descriptor: Descriptor, isRoot: boolean): Promise<void> => {
+  const visit = async (descriptor: Descriptor): Promise<void> => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
     if (!isManifest(descriptor.mediaType)) {
@@ -85,11 +86,11 @@ export async function walkGraph(storage: ReadOnlyStorage, root: Descriptor): Pro
     const manifest = await fetchManifest(descriptor);
     graph.nodes.push({ descriptor, manifest });
     graph.manifests.push(descriptor);
-    const next = successors(manifest, `${storage.location}@${descriptor.digest}`, isRoot);
+    const next = successors(manifest, `${storage.location}@${descriptor.digest}`);
     for (const child of next) if (isManifest(child.mediaType) && !seen.has(child.digest)) void fetchManifest(child);
-    for (const child of next) await visit(child, false);
+    for (const child of next) await visit(child);
   };
-  await visit(root, true);
+  await visit(root);
   return graph;
 }
 
@@ -109,16 +110,12 @@ export interface ChildrenFirstGraph {
 
 /**
  * The graph below `top` through manifests held in memory: each manifest after what it points at, the other blobs
- * in walk order, and the manifests that are not at hand. `top` is walked as a root (extra-manifests count) when it is one.
+ * in walk order, and the manifests that are not at hand. Extra manifests count on every index.
  */
-export function walkManifests(
-  top: Descriptor,
-  manifests: ReadonlyMap<string, Uint8Array>,
-  isRoot = true,
-): ChildrenFirstGraph & { missing: Descriptor[] } {
+export function walkManifests(top: Descriptor, manifests: ReadonlyMap<string, Uint8Array>): ChildrenFirstGraph & { missing: Descriptor[] } {
   const graph: ChildrenFirstGraph & { missing: Descriptor[] } = { manifests: [], blobs: [], missing: [] };
   const seen = new Set<string>();
-  const visit = (descriptor: Descriptor, root: boolean): void => {
+  const visit = (descriptor: Descriptor): void => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
     if (!isManifest(descriptor.mediaType)) {
@@ -130,9 +127,9 @@ export function walkManifests(
       graph.missing.push(descriptor);
       return;
     }
-    for (const child of successors(bytes, `manifest ${descriptor.digest}`, root)) visit(child, false);
+    for (const child of successors(bytes, `manifest ${descriptor.digest}`)) visit(child);
     graph.manifests.push({ descriptor, bytes });
   };
-  visit(top, isRoot);
+  visit(top);
   return graph;
 }
