@@ -45041,7 +45041,7 @@ class ScanVisitor {
         if (bytes === undefined)
             return;
         try {
-            for (const child of (0,_oci_graph_js__WEBPACK_IMPORTED_MODULE_3__/* .successors */ .ir)(bytes, `manifest ${digest}`, digest === scan.root?.digest)) {
+            for (const child of (0,_oci_graph_js__WEBPACK_IMPORTED_MODULE_3__/* .successors */ .ir)(bytes, `manifest ${digest}`)) {
                 if (!this.known.has(child.digest))
                     this.known.set(child.digest, child);
             }
@@ -45253,7 +45253,7 @@ pushedAlready = () => false) {
     const rootBytes = input.manifests.get(input.root.digest);
     if (rootBytes === undefined)
         throw new Error(`scatter: the root manifest ${input.root.digest} is not at hand`);
-    const images = (0,oci_graph/* successors */.ir)(rootBytes, `manifest ${input.root.digest}`, true).filter((child) => (0,descriptor/* isManifest */.Yh)(child.mediaType) && child.annotations?.[descriptor/* Annotation */.YH.manifestSource] !== undefined);
+    const images = (0,oci_graph/* successors */.ir)(rootBytes, `manifest ${input.root.digest}`).filter((child) => (0,descriptor/* isManifest */.Yh)(child.mediaType) && child.annotations?.[descriptor/* Annotation */.YH.manifestSource] !== undefined);
     const scattered = [];
     for (const image of images) {
         const source = image.annotations?.[descriptor/* Annotation */.YH.manifestSource];
@@ -45267,7 +45267,7 @@ pushedAlready = () => false) {
     return scattered;
 }
 async function pushImage(image, repository, tag, input) {
-    const graph = (0,oci_graph/* walkManifests */.Cp)(image, input.manifests, false);
+    const graph = (0,oci_graph/* walkManifests */.Cp)(image, input.manifests);
     if (graph.missing.length > 0)
         throw new Error(`scatter: manifest ${graph.missing[0]?.digest} of ${image.digest} is not at hand`);
     await pushGraph(repository, graph, image, tag, async (missing) => {
@@ -46218,9 +46218,10 @@ class VerifyingStream extends node_stream__WEBPACK_IMPORTED_MODULE_1__.Transform
 const MANIFEST_FETCHES = 8;
 /**
  * oras-go's FindSuccessors: an index points at its manifests, a manifest at its config and layers, either at
- * its subject; the root may name more in the `vnd.act3-ace.data.extra-manifests` annotation.
+ * its subject; any index may name more in the `vnd.act3-ace.data.extra-manifests` annotation (ace-dt's index
+ * fallback, which ace-dt follows on every index, nested ones too).
  */
-function successors(manifest, where, isRoot) {
+function successors(manifest, where) {
     let json;
     try {
         json = JSON.parse(Buffer.from(manifest).toString('utf8'));
@@ -46231,7 +46232,7 @@ function successors(manifest, where, isRoot) {
     const found = [...(json.manifests ?? []), ...(json.config ? [json.config] : []), ...(json.layers ?? [])];
     if (json.subject)
         found.push(json.subject);
-    const extra = isRoot ? json.annotations?.[_descriptor_js__WEBPACK_IMPORTED_MODULE_1__/* .Annotation */ .YH.extraManifests] : undefined;
+    const extra = Array.isArray(json.manifests) ? json.annotations?.[_descriptor_js__WEBPACK_IMPORTED_MODULE_1__/* .Annotation */ .YH.extraManifests] : undefined;
     if (extra !== undefined)
         found.push(...parseExtraManifests(extra, where));
     for (const descriptor of found)
@@ -46274,7 +46275,7 @@ async function walkGraph(storage, root) {
     };
     const graph = { root, nodes: [], manifests: [] };
     const seen = new Set();
-    const visit = async (descriptor, isRoot) => {
+    const visit = async (descriptor) => {
         if (seen.has(descriptor.digest))
             return;
         seen.add(descriptor.digest);
@@ -46285,14 +46286,14 @@ async function walkGraph(storage, root) {
         const manifest = await fetchManifest(descriptor);
         graph.nodes.push({ descriptor, manifest });
         graph.manifests.push(descriptor);
-        const next = successors(manifest, `${storage.location}@${descriptor.digest}`, isRoot);
+        const next = successors(manifest, `${storage.location}@${descriptor.digest}`);
         for (const child of next)
             if ((0,_descriptor_js__WEBPACK_IMPORTED_MODULE_1__/* .isManifest */ .Yh)(child.mediaType) && !seen.has(child.digest))
                 void fetchManifest(child);
         for (const child of next)
-            await visit(child, false);
+            await visit(child);
     };
-    await visit(root, true);
+    await visit(root);
     return graph;
 }
 function totalSize(descriptors) {
@@ -46303,12 +46304,12 @@ function totalSize(descriptors) {
 }
 /**
  * The graph below `top` through manifests held in memory: each manifest after what it points at, the other blobs
- * in walk order, and the manifests that are not at hand. `top` is walked as a root (extra-manifests count) when it is one.
+ * in walk order, and the manifests that are not at hand. Extra manifests count on every index.
  */
-function walkManifests(top, manifests, isRoot = true) {
+function walkManifests(top, manifests) {
     const graph = { manifests: [], blobs: [], missing: [] };
     const seen = new Set();
-    const visit = (descriptor, root) => {
+    const visit = (descriptor) => {
         if (seen.has(descriptor.digest))
             return;
         seen.add(descriptor.digest);
@@ -46321,11 +46322,11 @@ function walkManifests(top, manifests, isRoot = true) {
             graph.missing.push(descriptor);
             return;
         }
-        for (const child of successors(bytes, `manifest ${descriptor.digest}`, root))
-            visit(child, false);
+        for (const child of successors(bytes, `manifest ${descriptor.digest}`))
+            visit(child);
         graph.manifests.push({ descriptor, bytes });
     };
-    visit(top, isRoot);
+    visit(top);
     return graph;
 }
 
