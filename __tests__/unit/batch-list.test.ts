@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseBatchList } from '../../src/core/serialize/batch-list.ts';
+import { aceDtNameWarnings, parseBatchList } from '../../src/core/serialize/batch-list.ts';
 
 const rows = (text: string) => parseBatchList(text, 'batch.csv').map(({ name, artifact, where }) => [name, artifact, where]);
 
@@ -46,4 +46,14 @@ describe('batch list (docs/formats.md)', () => {
   ])('bad input %#: clear error naming file and line', (text, message) => {
     expect(() => parseBatchList(text, 'batch.csv')).toThrow(message);
   });
+});
+
+test("a name ace-dt's far side cannot load (a - or a .) gets a warning naming the line and the limitation", () => {
+  const entries = parseBatchList('name,artifact\ntools,a/b:1\nmy-tools,a/c:1\nv1.2,a/d:1\nx_y,a/e:1\n', 'batch.csv');
+  expect(aceDtNameWarnings(entries)).toEqual([
+    'batch.csv:3: name "my-tools" has a "-" or ".": ace-dt\'s batch-deserialize cannot load its tars ' +
+      '(it needs exactly one "-" in a tar\'s name and cuts the name at the first "."); our deserialize can',
+    'batch.csv:4: name "v1.2" has a "-" or ".": ace-dt\'s batch-deserialize cannot load its tars ' +
+      '(it needs exactly one "-" in a tar\'s name and cuts the name at the first "."); our deserialize can',
+  ]);
 });

@@ -78,3 +78,13 @@ function parseManifestOfIndex() {
   const index = parseManifest(images.caddy, images.caddy.root);
   return index.manifests?.[0] as NonNullable<typeof index.manifests>[number];
 }
+
+test("the plan warns about a name ace-dt's far side cannot load, and goes on", async () => {
+  const store = join(scratch, 'store-names');
+  await writeOciLayout(store, images.sources1.blobs, [{ descriptor: images.sources1.root, tag: 'sources1' }]);
+  await writeFile(join(scratch, 'names.csv'), `my-tools,ocidir://${store}:sources1\n`);
+  const result = await cli(['names.csv', 'names-sync', '--dry-run']);
+  expect(result.code).toBe(0);
+  expect(result.stderr).toContain('batch-serialize: warning: names.csv:1: name "my-tools" has a "-" or ".": ace-dt\'s batch-deserialize');
+  expect(result.stdout).toContain('000001-my-tools.tar');
+});

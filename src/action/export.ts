@@ -56,7 +56,12 @@ async function exportOrPlan(settings: ActionSettings, services: Services, summar
     const batch = { ...settings.batch, highestUsedNumber: restored.highestUsedNumber };
 
     if (settings.mode === 'plan') {
-      const result = await runBatch({ ...batch, dryRun: true }, storages, { resolving: progress.resolving, note: core.info }, entries);
+      const result = await runBatch(
+        { ...batch, dryRun: true },
+        storages,
+        { resolving: progress.resolving, note: core.info, warning: core.warning },
+        entries,
+      );
       core.setOutput(Outputs.Plan, JSON.stringify(resultJson(result, true)));
       setCounts([], result);
       await writePlanSummary(result, restored, prefix);
@@ -72,6 +77,7 @@ async function exportOrPlan(settings: ActionSettings, services: Services, summar
     const hooks: SerializeHooks = {
       ...progress,
       note: core.info,
+      warning: core.warning,
       async beforeRecord(tar) {
         if (!settings.upload) return;
         const name = ArtifactNames.tar(prefix, tar.syncName);

@@ -63,6 +63,7 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
     const result = await runBatch(command.settings, storages, {
       ...progress,
       note: (message) => process.stderr.write(`batch-serialize: note: ${message}\n`),
+      warning: (message) => process.stderr.write(`batch-serialize: warning: ${message}\n`),
       tarRecorded(tar) {
         progress.tarRecorded(tar);
         written.push(tar);

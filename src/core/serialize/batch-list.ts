@@ -85,3 +85,17 @@ function isRepositoryComponent(name: string): boolean {
     return false;
   }
 }
+
+/**
+ * Names our far side loads but ace-dt's `batch-deserialize` cannot: it needs exactly one `-` in a tar's file name
+ * (NNNNNN-NAME) and cuts the name at the first `.`; its `batch-serialize` refuses a tracker that holds them.
+ */
+export function aceDtNameWarnings(entries: readonly BatchEntry[]): string[] {
+  return entries
+    .filter((entry) => /[-.]/.test(entry.name))
+    .map(
+      (entry) =>
+        `${entry.where}: name ${JSON.stringify(entry.name)} has a "-" or ".": ace-dt's batch-deserialize cannot load its ` +
+        'tars (it needs exactly one "-" in a tar\'s name and cuts the name at the first "."); our deserialize can',
+    );
+}

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { readBatchList, type BatchEntry } from './batch-list.ts';
+import { aceDtNameWarnings, readBatchList, type BatchEntry } from './batch-list.ts';
 import type { Compression } from '../archive/compression.ts';
 import { ledgerPath, readLedger } from '../sync-dir/ledger.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
@@ -60,6 +60,7 @@ export async function runBatch(
   let writing = false;
   try {
     const state = { tracker: await readTracker(trackerPath), ledger: await readLedger(ledger) };
+    for (const warning of aceDtNameWarnings(entries)) hooks.warning?.(warning);
     if (!(await pathExists(trackerPath))) hooks.note?.(`no tracker in ${syncDir}: a first run, everything is shipped`);
     else if (state.tracker.length === 0) hooks.note?.(`the tracker ${trackerPath} records nothing: a first run, everything is shipped`);
     if (lock && !dryRun) {

@@ -64,6 +64,8 @@ export interface SerializeHooks {
    * tracker), a stale lock taken over, leftovers of a run that died removed, an unrecorded tar recorded or moved aside.
    */
   note?(message: string): void;
+  /** Worth a user's attention but no failure (the CLI prints `batch-serialize: warning: MESSAGE`; the Action warns). */
+  warning?(message: string): void;
 }
 
 export interface SyncState {
