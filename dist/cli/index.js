@@ -44106,6 +44106,7 @@ async function serialize(command) {
         const result = await runBatch(command.settings, storages, {
             ...progress,
             note: (message) => process.stderr.write(`batch-serialize: note: ${message}\n`),
+            warning: (message) => process.stderr.write(`batch-serialize: warning: ${message}\n`),
             tarRecorded(tar) {
                 progress.tarRecorded(tar);
                 written.push(tar);
@@ -48159,6 +48160,16 @@ function isRepositoryComponent(name) {
         return false;
     }
 }
+/**
+ * Names our far side loads but ace-dt's `batch-deserialize` cannot: it needs exactly one `-` in a tar's file name
+ * (NNNNNN-NAME) and cuts the name at the first `.`; its `batch-serialize` refuses a tracker that holds them.
+ */
+function aceDtNameWarnings(entries) {
+    return entries
+        .filter((entry) => /[-.]/.test(entry.name))
+        .map((entry) => `${entry.where}: name ${JSON.stringify(entry.name)} has a "-" or ".": ace-dt's batch-deserialize cannot load its ` +
+        'tars (it needs exactly one "-" in a tar\'s name and cuts the name at the first "."); our deserialize can');
+}
 
 // EXTERNAL MODULE: ./src/core/sync-dir/ledger.ts
 var sync_dir_ledger = __nccwpck_require__(3264);
@@ -48340,6 +48351,8 @@ entries) {
     let writing = false;
     try {
         const state = { tracker: await (0,tracker/* readTracker */.T_)(trackerPath), ledger: await (0,sync_dir_ledger/* readLedger */.SC)(ledger) };
+        for (const warning of aceDtNameWarnings(entries))
+            hooks.warning?.(warning);
         if (!(await (0,files/* pathExists */.s0)(trackerPath)))
             hooks.note?.(`no tracker in ${syncDir}: a first run, everything is shipped`);
         else if (state.tracker.length === 0)
