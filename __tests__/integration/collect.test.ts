@@ -5,14 +5,13 @@
  */
 import '../../testkit/quiet-actions-debug.ts';
 import { createHash, randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeSidecar } from '../../src/core/archive/sidecar.ts';
 import { applyEnv, startActionsServer, type ActionsServer } from '../../testkit/actions-server.ts';
-import { startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
+import { proxyTo, startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
 import { runCli, type CliResult } from './support/cli.ts';
 
 const PREFIX = 'batch-serialize-batch.csv';
@@ -248,8 +247,8 @@ describe('the token', () => {
 
   beforeAll(async () => {
     // Two hosts of our own in front of the server: the API, and the storage its redirects point at.
-    blobs = await startLoopbackServer((req, res) => forward(req, res, server.url, undefined));
-    api = await startLoopbackServer((req, res) => forward(req, res, server.url, blobs.origin));
+    blobs = await startLoopbackServer((req, res) => proxyTo(server.url, req, res, { targetHost: true }));
+    api = await startLoopbackServer((req, res) => proxyTo(server.url, req, res, { targetHost: true, redirectTo: blobs.origin }));
   });
   afterAll(async () => {
     await api?.stop();
@@ -270,27 +269,3 @@ describe('the token', () => {
     for (const request of blobs.requests) expect([request.method, request.headers.authorization]).toEqual(['GET', undefined]);
   });
 });
-
-/** Passes a request on to `target`; a redirect to `target` is rewritten to `redirectTo`, a host of its own. */
-function forward(
-  req: import('node:http').IncomingMessage,
-  res: import('node:http').ServerResponse,
-  target: string,
-  redirectTo: string | undefined,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const headers = { ...req.headers, host: new URL(target).host };
-    const upstream = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers }, (answer) => {
-      const location = answer.headers.location;
-      if (redirectTo !== undefined && typeof location === 'string' && location.startsWith(target)) {
-        answer.headers.location = redirectTo + location.slice(target.length);
-      }
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-      answer.on('end', resolve);
-      answer.on('error', reject);
-    });
-    upstream.on('error', reject);
-    req.pipe(upstream);
-  });
-}

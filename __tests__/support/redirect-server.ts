@@ -45,10 +45,22 @@ export async function startLoopbackServer(handler: Handler): Promise<LoopbackSer
   };
 }
 
-/** Forwards a request to `target` (an origin) as is, Host header included, so upload locations point back at us. */
-export function proxyTo(target: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export interface ProxyOptions {
+  /** Send the target's own Host (default: the client's, so upload locations point back at us). */
+  targetHost?: boolean;
+  /** A redirect to `target` is rewritten to this origin instead: another host of the test's own. */
+  redirectTo?: string;
+}
+
+/** Forwards a request to `target` (an origin) as is, Host header included unless told otherwise. */
+export function proxyTo(target: string, req: IncomingMessage, res: ServerResponse, options: ProxyOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const upstream = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (answer) => {
+    const headers = options.targetHost ? { ...req.headers, host: new URL(target).host } : req.headers;
+    const upstream = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers }, (answer) => {
+      const location = answer.headers.location;
+      if (options.redirectTo !== undefined && typeof location === 'string' && location.startsWith(target)) {
+        answer.headers.location = options.redirectTo + location.slice(target.length);
+      }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
       answer.on('end', resolve);
