@@ -5,19 +5,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { extract as createExtract, pack as createPack, type Header } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { deserializeSyncDir, type DeserializeSettings } from '../../src/core/far-side/deserialize.ts';
+import { deserializeSyncDir } from '../../src/core/far-side/deserialize.ts';
 import { verifySyncDir, type VerifyReport } from '../../src/core/far-side/verify.ts';
 import { MemoryRegistry } from '../../src/core/oci/memory-store.ts';
-import { syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
+import { FAR, farSettings, syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
 
 /**
  * Sync directories nobody conforming writes: tars with entries that climb out of the layout, links and devices,
  * and things named like tars that are not regular files. verify must fail naming them (keeping the rest of its
  * report), deserialize must refuse them with nothing pushed, and neither may hang.
  */
-
-const FAR = 'far.example:5000';
-const DEST = { registry: FAR, path: 'mirror' };
 
 let fixture: SyncDirFixture;
 /** 000001-tools.tar (sources1), 000002-tools.tar (sources2: leaves out grafana's blobs), sidecars, tracker. */
@@ -32,13 +29,7 @@ afterAll(() => fixture.remove());
 const copyOfBase = () => fixture.copyOf(base);
 
 const verify = (dir: string): Promise<VerifyReport> => verifySyncDir({ dir, dedupScope: 'name', trackerFilename: 'record-keeping.csv' });
-const settings = (dir: string, extra: Partial<DeserializeSettings> = {}): DeserializeSettings => ({
-  dir,
-  destination: DEST,
-  dedupScope: 'name',
-  scatter: undefined,
-  ...extra,
-});
+const settings = farSettings;
 
 /** What tar-stream's pack takes. */
 type EntryHeader = Partial<Header> & Pick<Header, 'name'>;

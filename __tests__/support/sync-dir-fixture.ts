@@ -1,10 +1,20 @@
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DeserializeSettings } from '../../src/core/far-side/deserialize.ts';
 import { runBatch } from '../../src/core/serialize/run.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
 import type { DedupScope } from '../../src/core/sync-dir/dedup-scope.ts';
 import { mergeBlobs, tutorialImages, writeOciLayout, type TutorialImages } from '../../testkit/images.ts';
+
+/** The far side's registry in these tests (an in-memory one) and the path each NAME is loaded under. */
+export const FAR = 'far.example:5000';
+export const DEST = { registry: FAR, path: 'mirror' };
+
+/** Deserialize settings into DEST, dedup scope name, no scatter, unless `extra` says otherwise. */
+export function farSettings(dir: string, extra: Partial<DeserializeSettings> = {}): DeserializeSettings {
+  return { dir, destination: DEST, dedupScope: 'name', scatter: undefined, ...extra };
+}
 
 /** Far-side tests' scratch area: the tutorial's pair as an OCI layout, sync directories serialized from it, copies. */
 export interface SyncDirFixture {

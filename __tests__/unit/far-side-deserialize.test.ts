@@ -8,10 +8,7 @@ import type { DedupScope } from '../../src/core/sync-dir/dedup-scope.ts';
 import { digestsOf } from '../../testkit/far-registry.ts';
 import { manifestsChildrenFirst } from '../../testkit/images.ts';
 import type { ImageSet, TutorialImages } from '../../testkit/images.ts';
-import { syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
-
-const FAR = 'far.example:5000';
-const DEST = { registry: FAR, path: 'mirror' };
+import { DEST, FAR, syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
 
 let fixture: SyncDirFixture;
 let work: string;

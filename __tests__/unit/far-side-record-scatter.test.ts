@@ -1,16 +1,13 @@
 import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { deserializeSyncDir, type DeserializeSettings } from '../../src/core/far-side/deserialize.ts';
+import { deserializeSyncDir } from '../../src/core/far-side/deserialize.ts';
 import { verifySyncDir } from '../../src/core/far-side/verify.ts';
 import { MemoryRegistry } from '../../src/core/oci/memory-store.ts';
 import { storeImageSet, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
-import { syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
+import { FAR, farSettings, syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
 
 /** Where the far side records loaded tars (recordPath), and --scatter over tars loaded before. */
-
-const FAR = 'far.example:5000';
-const DEST = { registry: FAR, path: 'mirror' };
 
 let fixture: SyncDirFixture;
 let work: string;
@@ -27,13 +24,7 @@ afterAll(() => fixture.remove());
 
 const copyOfBase = () => fixture.copyOf(base);
 
-const settings = (dir: string, extra: Partial<DeserializeSettings> = {}): DeserializeSettings => ({
-  dir,
-  destination: DEST,
-  dedupScope: 'name',
-  scatter: undefined,
-  ...extra,
-});
+const settings = farSettings;
 
 async function rows(path: string): Promise<string[]> {
   const text = await readFile(path, 'utf8');
