@@ -2,7 +2,15 @@ import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { entryFor, ledgerPath, readLedger, writeLedger, type LedgerEntry } from '../../src/core/sync-dir/ledger.ts';
+import {
+  entryFor,
+  findLedger,
+  ledgerPath,
+  legacyLedgerPath,
+  readLedger,
+  writeLedger,
+  type LedgerEntry,
+} from '../../src/core/sync-dir/ledger.ts';
 
 const A = 'sha256:' + 'a'.repeat(64);
 const B = 'sha256:' + 'b'.repeat(64);
@@ -21,9 +29,16 @@ async function ledgerWith(...lines: string[]): Promise<string> {
 }
 
 describe('ledger record-keeping.ledger.jsonl (docs/formats.md "Ledger")', () => {
-  test('sits beside the tracker, named after it', () => {
-    expect(ledgerPath('/sync/record-keeping.csv')).toBe('/sync/record-keeping.ledger.jsonl');
-    expect(ledgerPath('/sync/nightly')).toBe('/sync/nightly.ledger.jsonl');
+  test('sits in the side directory, named after the tracker; older sync directories keep it beside the tracker', async () => {
+    expect(ledgerPath('/sync/record-keeping.csv')).toBe('/sync/batch-serialize/record-keeping.ledger.jsonl');
+    expect(ledgerPath('/sync/nightly')).toBe('/sync/batch-serialize/nightly.ledger.jsonl');
+    const dir = await mkdtemp(join(tmpdir(), 'ledger-'));
+    const tracker = join(dir, 'record-keeping.csv');
+    expect(await findLedger(tracker)).toBe(ledgerPath(tracker));
+    await writeFile(legacyLedgerPath(tracker), '');
+    expect(await findLedger(tracker)).toBe(join(dir, 'record-keeping.ledger.jsonl'));
+    await writeLedger(ledgerPath(tracker), []);
+    expect(await findLedger(tracker)).toBe(ledgerPath(tracker));
   });
 
   test('round-trips, one JSON line an entry; a missing ledger is empty; the temp file is gone', async () => {

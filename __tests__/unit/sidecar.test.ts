@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { checkSidecar, writeSidecar } from '../../src/core/archive/sidecar.ts';
 
@@ -12,15 +12,22 @@ beforeEach(async () => {
 });
 
 describe('the .sha256 sidecar (docs/formats.md "Checksums")', () => {
-  test('is one sha256sum line naming the file by its base name, so `sha256sum -c` runs from the sync directory', async () => {
-    expect(await writeSidecar(tar, SHA)).toBe(`${tar}.sha256`);
-    expect(await readFile(`${tar}.sha256`, 'utf8')).toBe(`${'c'.repeat(64)}  000001-tools.tar.zst\n`);
+  test('is one sha256sum line in the side directory naming the file by its base name, so `sha256sum -c` runs from the sync directory', async () => {
+    const sidecar = join(dirname(tar), 'batch-serialize', '000001-tools.tar.zst.sha256');
+    expect(await writeSidecar(tar, SHA)).toBe(sidecar);
+    expect(await readFile(sidecar, 'utf8')).toBe(`${'c'.repeat(64)}  000001-tools.tar.zst\n`);
     expect(await checkSidecar(tar, SHA)).toEqual({ state: 'match' });
   });
 
-  test("a missing sidecar is no failure (ace-dt writes none); sha256sum's binary marker is read", async () => {
+  test("a missing sidecar is no failure (ace-dt writes none); one beside the tar (older sync directories) is read; sha256sum's binary marker is read", async () => {
     expect(await checkSidecar(tar, SHA)).toEqual({ state: 'missing' });
     await writeFile(`${tar}.sha256`, `${'c'.repeat(64)} *000001-tools.tar.zst\n`);
+    expect(await checkSidecar(tar, SHA)).toEqual({ state: 'match' });
+  });
+
+  test('the side directory wins over an older sidecar beside the tar', async () => {
+    await writeFile(`${tar}.sha256`, `${'d'.repeat(64)}  000001-tools.tar.zst\n`);
+    await writeSidecar(tar, SHA);
     expect(await checkSidecar(tar, SHA)).toEqual({ state: 'match' });
   });
 
@@ -31,7 +38,8 @@ describe('the .sha256 sidecar (docs/formats.md "Checksums")', () => {
     ['a short hash', `${'c'.repeat(63)}  000001-tools.tar.zst\n`, /is not one sha256sum line/],
   ];
   test.each(mismatches)('names what is wrong when it holds %s', async (_what, text, reason) => {
-    await writeFile(`${tar}.sha256`, text);
+    await mkdir(join(dirname(tar), 'batch-serialize'));
+    await writeFile(join(dirname(tar), 'batch-serialize', '000001-tools.tar.zst.sha256'), text);
     const check = await checkSidecar(tar, SHA);
     expect(check.state).toBe('mismatch');
     expect(check.state === 'mismatch' && check.reason).toMatch(reason);

@@ -5,7 +5,7 @@ import { readCapped } from '../streams.ts';
 import { DigestMismatchError } from '../oci/digest.ts';
 import { successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph.ts';
 import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
-import { checkSidecar, type SidecarCheck } from './sidecar.ts';
+import { checkSidecar, locateSidecar, type SidecarCheck } from './sidecar.ts';
 import { entryHazard, fileKind, readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
 
 /** What one sync tar holds, read once from end to end, and everything wrong with it. */
@@ -76,8 +76,9 @@ const MAX_SIDECAR_BYTES = 4096;
  * fail), and only a short one.
  */
 async function sidecarOf(path: string, sha256: string): Promise<SidecarCheck> {
-  const sidecar = `${path}.sha256`;
   try {
+    const sidecar = await locateSidecar(path);
+    if (sidecar === undefined) return { state: 'missing' };
     const stats = await lstat(sidecar);
     if (!stats.isFile()) return { state: 'mismatch', reason: `${sidecar} is not a regular file but ${fileKind(stats)} (not read)` };
     if (stats.size > MAX_SIDECAR_BYTES) return { state: 'mismatch', reason: `${sidecar} is ${stats.size} bytes, not one sha256sum line` };

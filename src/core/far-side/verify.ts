@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Compression } from '../archive/compression.ts';
-import { ledgerPath, readLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
+import { findLedger, readLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import type { SyncRecord } from '../sync-dir/successful-syncs.ts';
 import { readRecords, requireFileOrNothing } from './record.ts';
@@ -155,7 +155,7 @@ async function readContext(options: VerifyOptions, notes: string[]): Promise<Con
   return {
     tracker: await optional(() => requireFileOrNothing(trackerPath, 'the tracker').then(() => readTracker(trackerPath))),
     ledger: await optional(() =>
-      requireFileOrNothing(ledgerPath(trackerPath), 'the ledger').then(() => readLedger(ledgerPath(trackerPath))),
+      findLedger(trackerPath).then((ledger) => requireFileOrNothing(ledger, 'the ledger').then(() => readLedger(ledger))),
     ),
     loaded: await optional(() => readRecords(options)),
   };

@@ -3,7 +3,7 @@ import { access, mkdir, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { aceDtNameWarnings, readBatchList, type BatchEntry } from './batch-list.ts';
 import type { Compression } from '../archive/compression.ts';
-import { ledgerPath, readLedger } from '../sync-dir/ledger.ts';
+import { findLedger, ledgerPath, legacyLedgerPath, readLedger } from '../sync-dir/ledger.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { planBatch, type Plan, type PlanHooks } from './planner.ts';
 import { serializePlan, type SerializeHooks, type WrittenTar } from './write-tars.ts';
@@ -13,6 +13,9 @@ import { removeLeftovers } from '../sync-dir/leftovers.ts';
 import { lockSyncDir } from '../sync-dir/lock.ts';
 import type { Storages } from '../oci/storage.ts';
 import { readTracker } from '../sync-dir/tracker.ts';
+import { sidecarTarName } from '../archive/sidecar.ts';
+import { moveIntoSideDir, SIDE_DIR } from '../sync-dir/side-dir.ts';
+import { parseSyncName } from '../sync-dir/sync-name.ts';
 
 /** Everything one batch run needs to know, validated once by the entry that drives it (CLI or Action). */
 export interface BatchSettings {
@@ -59,13 +62,14 @@ export async function runBatch(
   const lock = await lockSyncDir(syncDir, { command: dryRun ? 'serialize --dry-run' : 'serialize', note: hooks.note, readOnly: dryRun });
   let writing = false;
   try {
-    const state = { tracker: await readTracker(trackerPath), ledger: await readLedger(ledger) };
+    const state = { tracker: await readTracker(trackerPath), ledger: await readLedger(await findLedger(trackerPath)) };
     for (const warning of aceDtNameWarnings(entries)) hooks.warning?.(warning);
     if (!(await pathExists(trackerPath))) hooks.note?.(`no tracker in ${syncDir}: a first run, everything is shipped`);
     else if (state.tracker.length === 0) hooks.note?.(`the tracker ${trackerPath} records nothing: a first run, everything is shipped`);
     if (lock && !dryRun) {
       const leftovers = await removeLeftovers(lock, { tars: true, files: [basename(trackerPath), basename(ledger)] });
       for (const name of leftovers) hooks.note?.(`removed ${name}, left half written by a run that stopped`);
+      await moveOwnFilesAside(syncDir, trackerPath, hooks);
     }
     const plan = await planBatch(
       {
@@ -88,6 +92,23 @@ export async function runBatch(
   } finally {
     await lock?.release();
     if (created !== undefined && !writing) await removeEmpty(syncDir, created);
+  }
+}
+
+/**
+ * A sync directory written before the side directory keeps the ledger and the sidecars at its top level, where
+ * ace-dt's batch-deserialize takes them for tars: they move into the side directory, said in a note.
+ */
+async function moveOwnFilesAside(syncDir: string, trackerPath: string, hooks: SerializeHooks): Promise<void> {
+  const ledgerName = basename(legacyLedgerPath(trackerPath));
+  const ours = (name: string) => name === ledgerName || parseSyncName(sidecarTarName(name) ?? '') !== undefined;
+  const { moved, kept } = await moveIntoSideDir(syncDir, ours);
+  if (moved.length > 0) hooks.note?.(`moved ${moved.join(', ')} into ${join(syncDir, SIDE_DIR)} (where this version keeps them)`);
+  for (const name of kept) {
+    hooks.warning?.(
+      `${join(syncDir, name)} is from an older version and ${join(SIDE_DIR, name)} is the one read: ` +
+        'remove the older one (ace-dt takes it for a tar)',
+    );
   }
 }
 

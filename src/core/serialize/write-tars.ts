@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathExists, syncDirectory } from '../sync-dir/files.ts';
@@ -12,7 +12,8 @@ import { dockerLoadManifest } from '../archive/docker-load-manifest.ts';
 import { Annotation, isManifest, type Manifest } from '../oci/descriptor.ts';
 import type { PlannedTar } from './planner.ts';
 import { Prefetcher } from './prefetch.ts';
-import { checkSidecar, writeSidecar } from '../archive/sidecar.ts';
+import { checkSidecar, locateSidecar, sidecarPath, sidecarTarName, writeSidecar } from '../archive/sidecar.ts';
+import { makeSideDir, SIDE_DIR, sidePath } from '../sync-dir/side-dir.ts';
 import type { Storages } from '../oci/storage.ts';
 import { writeTar, type TarBlob } from '../archive/tar-writer.ts';
 import { writeTracker, type TrackerRow } from '../sync-dir/tracker.ts';
@@ -33,7 +34,7 @@ export interface SerializeSettings {
 export interface WrittenTar {
   syncName: string;
   path: string;
-  /** `PATH.sha256`, in sha256sum's format: `sha256sum -c` checks the tar on the far side. */
+  /** `batch-serialize/NAME.sha256`, in sha256sum's format: `sha256sum -c` checks the tar on the far side. */
   checksumPath: string;
   name: string;
   artifact: string;
@@ -77,12 +78,12 @@ export interface SyncState {
 export const MOVED_ASIDE_DIRECTORY = 'moved-aside';
 
 /**
- * Writes the planned tars one by one. Each is written as `NAME.partial`, gets its `NAME.sha256` beside it, is
- * renamed when complete, handed to `beforeRecord`, and only then recorded: ledger, then tracker, each replaced
+ * Writes the planned tars one by one. Each is written as `batch-serialize/NAME.partial`, gets its sidecar
+ * `batch-serialize/NAME.sha256`, is renamed to `NAME` when complete, handed to `beforeRecord`, and only then recorded: ledger, then tracker, each replaced
  * atomically. The caller holds the sync directory's lock.
  *
  * A run that died after the rename left a tar the tracker does not record. If it is a tar this run writes, it is
- * written again as `NAME.partial` and the two compared (same input, same bytes): the same file, its sidecar
+ * written again and the two compared (same input, same bytes): the same file, its sidecar
  * matching, is recorded as it is; anything else in the way (another file of that name, a tar numbered among this
  * run's that it does not write) is moved to `moved-aside/`, with a note, and the run goes on.
  */
@@ -139,15 +140,16 @@ async function clearTheWay(
   for (const name of [...names].sort()) {
     if (ours(name) && planned.has(name)) found.set(name, aside);
     else if (ours(name)) await aside.move(name, 'not recorded in the tracker and numbered among the tars this run writes');
-    else if (name.endsWith(SIDECAR) && ours(name.slice(0, -SIDECAR.length)) && !names.has(name.slice(0, -SIDECAR.length))) {
-      await rm(join(syncDir, name), { force: true });
-      hooks.note?.(`removed ${name}: the sidecar of a tar that is not here, left by a run that stopped before the rename`);
+  }
+  for (const name of (await readdir(join(syncDir, SIDE_DIR)).catch(() => [] as string[])).sort()) {
+    const tarName = sidecarTarName(name);
+    if (tarName !== undefined && ours(tarName) && !names.has(tarName)) {
+      await rm(sidePath(syncDir, name), { force: true });
+      hooks.note?.(`removed ${join(SIDE_DIR, name)}: the sidecar of a tar that is not here, left by a run that stopped before the rename`);
     }
   }
   return found;
 }
-
-const SIDECAR = '.sha256';
 
 /** Files in the way go to `moved-aside/STAMP-pidPID/`, a folder per run (a folder: no reader takes it for a tar). */
 class MoveAside {
@@ -160,18 +162,17 @@ class MoveAside {
     this.hooks = hooks;
   }
 
-  /** Moves the tar and its sidecar. */
+  /** Moves the tar and its sidecar (from the side directory, or beside it in an older sync directory). */
   async move(syncName: string, why: string): Promise<void> {
     if (this.folder === undefined) {
       const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
       this.folder = join(this.syncDir, MOVED_ASIDE_DIRECTORY, `${stamp}-pid${process.pid}`);
       await mkdir(this.folder, { recursive: true });
     }
-    for (const name of [syncName, syncName + SIDECAR]) {
-      await rename(join(this.syncDir, name), join(this.folder, name)).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT' || name === syncName) throw error;
-      });
-    }
+    const tarPath = join(this.syncDir, syncName);
+    await rename(tarPath, join(this.folder, syncName));
+    const sidecar = await locateSidecar(tarPath);
+    if (sidecar !== undefined) await rename(sidecar, join(this.folder, basename(sidecar)));
     await syncDirectory(this.syncDir);
     this.hooks.note?.(`${syncName}: ${why}: moved to ${this.folder}`);
   }
@@ -201,6 +202,7 @@ async function writeOne(
   leftover: MoveAside | undefined,
 ): Promise<WrittenTar> {
   const path = join(settings.syncDir, tar.syncName);
+  const partial = sidePath(settings.syncDir, partialName(tar.syncName));
   if (leftover === undefined && (await pathExists(path))) {
     throw new Error(`${path} exists but the tracker does not record it; refusing to overwrite it (move it away and run again)`);
   }
@@ -231,8 +233,9 @@ async function writeOne(
     hooks.progress?.(bytes);
   };
   try {
+    await makeSideDir(settings.syncDir);
     const result = await writeTar(
-      partialName(path),
+      partial,
       {
         root: tar.root,
         manifests: [tar.root, ...tar.graph.manifests.slice(1)],
@@ -247,10 +250,10 @@ async function writeOne(
       { compression: settings.compression, level: settings.compressionLevel, onBytes },
     );
     crashPoint('tar-written');
-    const checksumPath = `${path}${SIDECAR}`;
-    const kept = leftover === undefined ? undefined : await sameTar(path, result, settings.compression);
+    const checksumPath = sidecarPath(path);
+    const kept = leftover === undefined ? undefined : await sameTar(path, partial, result, settings.compression);
     if (kept !== undefined) {
-      await rm(partialName(path));
+      await rm(partial);
       const same = kept.sha256 === result.sha256 ? 'byte for byte' : 'decompressed (compressed differently)';
       hooks.note?.(
         `${tar.syncName}: complete but not recorded (a run stopped before recording it), ${same} the tar this run ` +
@@ -262,7 +265,7 @@ async function writeOne(
       }
       await writeSidecar(path, result.sha256);
       crashPoint('sidecar-written');
-      await rename(partialName(path), path);
+      await rename(partial, path);
       await syncDirectory(settings.syncDir);
       crashPoint('renamed');
     }
@@ -286,12 +289,13 @@ async function writeOne(
 }
 
 /**
- * Whether the unrecorded file at `path` is the tar just written as `path.partial`, its sidecar matching it: the
+ * Whether the unrecorded file at `path` is the tar just written as `partial`, its sidecar matching it: the
  * same bytes, or (compressed) the same tar once decompressed (zstd's bytes can depend on how its input arrived).
  * Its sha256 and size when it is; undefined when it is anything else.
  */
 async function sameTar(
   path: string,
+  partial: string,
   fresh: { sha256: string },
   compression: Compression,
 ): Promise<{ sha256: string; bytes: number } | undefined> {
@@ -299,7 +303,7 @@ async function sameTar(
   if (found === undefined || (await checkSidecar(path, found.sha256)).state !== 'match') return undefined;
   if (found.sha256 === fresh.sha256) return found;
   if (compression === 'none') return undefined;
-  const [was, is] = await Promise.all([hashFile(path, compression), hashFile(partialName(path), compression)]).catch(() => []);
+  const [was, is] = await Promise.all([hashFile(path, compression), hashFile(partial, compression)]).catch(() => []);
   return was !== undefined && was.sha256 === is?.sha256 ? found : undefined;
 }
 

@@ -8,7 +8,7 @@ import { InputError } from '../input-error.ts';
  * a crash leaves is removed by the next run that holds the sync directory's lock (sync-dir/leftovers.ts).
  */
 export async function replaceFile(path: string, content: string | Uint8Array): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
+  const temp = tempPath(path);
   try {
     const handle = await open(temp, 'w');
     try {
@@ -24,6 +24,20 @@ export async function replaceFile(path: string, content: string | Uint8Array): P
     throw error;
   }
   await syncDirectory(dirname(path));
+}
+
+/**
+ * `FILE.tmp-PID`; `NAME.csv.tmp-PID.csv` for a `.csv`, which stays one so that ace-dt's batch-deserialize (which takes
+ * every file but a `.csv` for a tar) skips a temp file a crash left in a sync directory.
+ */
+export function tempPath(path: string): string {
+  return `${path}.tmp-${process.pid}${path.endsWith('.csv') ? '.csv' : ''}`;
+}
+
+/** The file a temp file replaces and the pid that wrote it; undefined for a name that is no temp file. */
+export function parseTempName(fileName: string): { base: string; pid: number } | undefined {
+  const match = /^(.+)\.tmp-(\d+)(\.csv)?$/.exec(fileName);
+  return match ? { base: match[1] as string, pid: Number(match[2]) } : undefined;
 }
 
 /** A rename is durable only once its directory is. */

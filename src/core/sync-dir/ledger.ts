@@ -1,4 +1,7 @@
-import { readIfExists, replaceFile } from './files.ts';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pathExists, readIfExists, replaceFile } from './files.ts';
+import { sidePath } from './side-dir.ts';
 import { InputError } from '../input-error.ts';
 import { isDigest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
@@ -20,9 +23,25 @@ export interface LedgerEntry {
   blobs: LedgerBlob[];
 }
 
-/** The ledger sits beside the tracker: `record-keeping.csv` → `record-keeping.ledger.jsonl`. */
+/** The ledger is named for the tracker, in the side directory: `record-keeping.csv` → `batch-serialize/record-keeping.ledger.jsonl`. */
 export function ledgerPath(trackerPath: string): string {
-  return trackerPath.replace(/\.csv$/i, '') + '.ledger.jsonl';
+  return sidePath(dirname(trackerPath), ledgerName(trackerPath));
+}
+
+/** Where sync directories written before the side directory keep it: beside the tracker. */
+export function legacyLedgerPath(trackerPath: string): string {
+  return join(dirname(trackerPath), ledgerName(trackerPath));
+}
+
+function ledgerName(trackerPath: string): string {
+  return basename(trackerPath).replace(/\.csv$/i, '') + '.ledger.jsonl';
+}
+
+/** The ledger to read: in the side directory, else beside the tracker (an older sync directory), else none yet. */
+export async function findLedger(trackerPath: string): Promise<string> {
+  const path = ledgerPath(trackerPath);
+  const legacy = legacyLedgerPath(trackerPath);
+  return !(await pathExists(path)) && (await pathExists(legacy)) ? legacy : path;
 }
 
 export async function readLedger(path: string): Promise<LedgerEntry[]> {
@@ -61,6 +80,7 @@ function firstWrongField(entry: LedgerEntry): string | undefined {
 }
 
 export async function writeLedger(path: string, entries: readonly LedgerEntry[]): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   await replaceFile(path, entries.map((entry) => JSON.stringify(entry) + '\n').join(''));
 }
 

@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../input-error.ts';
 import { fileKind } from '../archive/tar-reader.ts';
+import { SIDE_DIR } from './side-dir.ts';
 import { isPartialName, parseSyncName } from './sync-name.ts';
 
 /** A numbered tar found in a sync directory. */
@@ -29,7 +30,7 @@ export interface SyncDirListing {
   irregular: IrregularTar[];
   /** Numbers held by more than one tar (or irregular entry): which one comes first is unknowable. */
   duplicates: Array<{ number: number; syncNames: string[] }>;
-  /** `.partial` files: tars whose writing never finished. */
+  /** `.partial` files (in the side directory, or at the top from older runs): tars whose writing never finished. */
   partials: string[];
 }
 
@@ -58,7 +59,8 @@ export async function listSyncDir(dir: string): Promise<SyncDirListing> {
   const byNumber = new Map<number, string[]>();
   for (const tar of [...tars, ...irregular].sort(byOrder)) byNumber.set(tar.number, [...(byNumber.get(tar.number) ?? []), tar.syncName]);
   const duplicates = [...byNumber].filter(([, syncNames]) => syncNames.length > 1).map(([number, syncNames]) => ({ number, syncNames }));
-  const partials = names.filter(isPartialName);
+  const sideNames = await readdir(join(dir, SIDE_DIR)).catch(() => [] as string[]);
+  const partials = [...names.filter(isPartialName), ...sideNames.filter(isPartialName).map((name) => join(SIDE_DIR, name))];
   return { tars, irregular, duplicates, partials: partials.sort() };
 }
 
