@@ -4,8 +4,9 @@
  * collected into a sync directory by the real CLI, a child process that gets its token from the environment.
  */
 import '../../testkit/quiet-actions-debug.ts';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -57,6 +58,8 @@ interface Upload {
   /** Default: `PREFIX-<syncName>`. */
   name?: string;
   extraFile?: boolean;
+  /** As versions before the side directory uploaded it: the sidecar beside the tar. */
+  legacySidecar?: boolean;
 }
 
 /** One run uploads each tar as the Action does: an artifact holding the tar and its sidecar; their ids. */
@@ -67,7 +70,8 @@ async function runUploads(runId: number, tars: Upload[]): Promise<number[]> {
     const content = tar.content ?? randomBytes(40_000 + Math.floor(Math.random() * 20_000));
     const path = join(dir, tar.syncName);
     await writeFile(path, content);
-    const sidecar = await writeSidecar(path, `sha256:${createHash('sha256').update(content).digest('hex')}`);
+    let sidecar = await writeSidecar(path, `sha256:${createHash('sha256').update(content).digest('hex')}`);
+    if (tar.legacySidecar) await rename(sidecar, (sidecar = `${path}.sha256`));
     if (tar.sidecar !== undefined) await writeFile(sidecar, tar.sidecar);
     const files = [path, sidecar];
     if (tar.extraFile) {
@@ -99,19 +103,22 @@ async function collect(args: string[] = [], env = baseEnv({ GITHUB_TOKEN: server
 const zipDownloads = () => server.requests().filter((r) => r.method === 'GET' && r.path.endsWith('/zip')).length;
 const listing = async () => (await readdir(sync)).sort();
 
-/** Each tar collected holds what was uploaded, beside its sidecar, as `sha256sum -c` wants it. */
+/** Each tar collected holds what was uploaded, its sidecar in batch-serialize/, as `sha256sum -c` wants it from the sync directory. */
 async function expectCollected(syncName: string): Promise<void> {
   const content = await readFile(join(sync, syncName));
   expect(content.equals(uploaded.get(syncName)!)).toBe(true);
   const hex = createHash('sha256').update(content).digest('hex');
-  expect(await readFile(join(sync, `${syncName}.sha256`), 'utf8')).toBe(`${hex}  ${syncName}\n`);
+  expect(await readFile(join(sync, 'batch-serialize', `${syncName}.sha256`), 'utf8')).toBe(`${hex}  ${syncName}\n`);
+  expect(execFileSync('sha256sum', ['-c', `batch-serialize/${syncName}.sha256`], { cwd: sync, encoding: 'utf8' })).toBe(
+    `${syncName}: OK\n`,
+  );
 }
 
 describe('collect', () => {
   test('several runs: every tar of the prefix lands in an empty directory, checked; tracker backups and others are left', async () => {
     await runUploads(11, [{ syncName: '000001-tools.tar' }]);
     await runUploads(11, [{ syncName: 'tracker', name: `${PREFIX}-tracker`, content: Buffer.from('sync_name,artifact,digest\n') }]);
-    await runUploads(12, [{ syncName: '000002-tools.tar.zst' }, { syncName: '000003-base.tar.gz' }]);
+    await runUploads(12, [{ syncName: '000002-tools.tar.zst' }, { syncName: '000003-base.tar.gz', legacySidecar: true }]);
     // Another batch list's tars, and a tar named bare (no prefix): not this prefix's.
     await runUploads(12, [
       { syncName: '000001-other.tar', name: 'batch-serialize-other.csv-000001-other.tar' },
@@ -120,14 +127,8 @@ describe('collect', () => {
 
     const result = await collect();
     expect(result.code, result.stderr).toBe(0);
-    expect(await listing()).toEqual([
-      '000001-tools.tar',
-      '000001-tools.tar.sha256',
-      '000002-tools.tar.zst',
-      '000002-tools.tar.zst.sha256',
-      '000003-base.tar.gz',
-      '000003-base.tar.gz.sha256',
-    ]);
+    // Only tars and a folder at the top: ace-dt's batch-deserialize takes every other non-.csv file for a tar.
+    expect(await listing()).toEqual(['000001-tools.tar', '000002-tools.tar.zst', '000003-base.tar.gz', 'batch-serialize']);
     for (const syncName of ['000001-tools.tar', '000002-tools.tar.zst', '000003-base.tar.gz']) await expectCollected(syncName);
     expect(result.stdout).toMatch(/000001-tools\.tar\s+batch-serialize-batch\.csv-000001-tools\.tar \(id \d+\)\s+11\s/);
     expect(result.stdout).toMatch(/000003-base\.tar\.gz\s+batch-serialize-batch\.csv-000003-base\.tar\.gz \(id \d+\)\s+12\s/);
@@ -179,16 +180,16 @@ describe('collect', () => {
     expect(about('000006-tools.tar')?.message).toMatch(
       new RegExp(
         `artifact ${PREFIX}-000006-tools\\.tar \\(id ${wrongHash}\\) is refused, its tar does not match its sidecar: ` +
-          `000006-tools\\.tar\\.sha256 says sha256 0{64}, the file hashes to [0-9a-f]{64}; nothing was kept`,
+          `batch-serialize/000006-tools\\.tar\\.sha256 says sha256 0{64}, the file hashes to [0-9a-f]{64}; nothing was kept`,
       ),
     );
     expect(about('000007-base.tar')?.message).toContain(
       `artifact ${PREFIX}-000007-base.tar (id ${wrongName}) is refused, its tar does not match its sidecar: ` +
-        '000007-base.tar.sha256 names "000001-tools.tar", not 000007-base.tar',
+        'batch-serialize/000007-base.tar.sha256 names "000001-tools.tar", not 000007-base.tar',
     );
     expect(about('000008-tools.tar')?.message).toBe(
       `artifact ${PREFIX}-000008-tools.tar (id ${extra}): its zip is refused: unexpected entry "notes.txt" ` +
-        '(expected only 000008-tools.tar and 000008-tools.tar.sha256); nothing was kept',
+        '(expected only 000008-tools.tar, batch-serialize/000008-tools.tar.sha256, 000008-tools.tar.sha256); nothing was kept',
     );
     expect(about('000004-tools.tar')?.message).toContain('has expired');
   });
@@ -196,7 +197,7 @@ describe('collect', () => {
   test('a file here that differs from the artifact is named and never replaced', async () => {
     // A sidecar here without its tar, saying something else; a tar here that no longer matches its sidecar.
     await runUploads(15, [{ syncName: '000009-tools.tar' }]);
-    await writeFile(join(sync, '000009-tools.tar.sha256'), `${'2'.repeat(64)}  000009-tools.tar\n`);
+    await writeFile(join(sync, 'batch-serialize', '000009-tools.tar.sha256'), `${'2'.repeat(64)}  000009-tools.tar\n`);
     const damaged = Buffer.from(uploaded.get('000002-tools.tar.zst')!);
     damaged[100] = damaged[100]! ^ 0xff;
     await writeFile(join(sync, '000002-tools.tar.zst'), damaged);
@@ -207,12 +208,12 @@ describe('collect', () => {
       new RegExp(`000009-tools\\.tar\\.sha256 is here and differs from the one in artifact ${PREFIX}-000009-tools\\.tar \\(id \\d+\\)`),
     );
     expect(result.stdout).toContain('000002-tools.tar.zst is here but does not match its sidecar:');
-    expect(await readFile(join(sync, '000009-tools.tar.sha256'), 'utf8')).toBe(`${'2'.repeat(64)}  000009-tools.tar\n`);
+    expect(await readFile(join(sync, 'batch-serialize', '000009-tools.tar.sha256'), 'utf8')).toBe(`${'2'.repeat(64)}  000009-tools.tar\n`);
     expect(await listing()).not.toContain('000009-tools.tar');
     expect((await readFile(join(sync, '000002-tools.tar.zst'))).equals(damaged)).toBe(true);
 
     // Put right by hand, the next collect completes the pair.
-    await rm(join(sync, '000009-tools.tar.sha256'));
+    await rm(join(sync, 'batch-serialize', '000009-tools.tar.sha256'));
     await writeFile(join(sync, '000002-tools.tar.zst'), uploaded.get('000002-tools.tar.zst')!);
     const again = await collect(['--json']);
     expect((JSON.parse(again.stdout) as { collected: Array<{ syncName: string }> }).collected.map((t) => t.syncName)).toEqual([

@@ -15,7 +15,8 @@ import { readSettings, type ActionSettings } from '../../src/action/inputs.ts';
 import { PLAN_COLUMNS, WRITTEN_COLUMNS } from '../../src/core/serialize/tar-rows.ts';
 import { manifestsChildrenFirst, mergeBlobs, tutorialImages, writeOciLayout } from '../../testkit/images.ts';
 import type { ImageSet, TutorialImages } from '../../testkit/images.ts';
-import { MEMORY_DEFAULT_BRANCH, MEMORY_REPOSITORY_ID, memoryServices, type MemoryServices } from '../../testkit/memory-services.ts';
+import { MEMORY_DEFAULT_BRANCH, MEMORY_REPOSITORY_ID, memoryServices } from '../../testkit/memory-services.ts';
+import type { MemoryArtifact, MemoryCacheEntry, MemoryServices } from '../../testkit/memory-services.ts';
 
 let scratch: string;
 let store: string;
@@ -180,7 +181,7 @@ describe('serialize', () => {
 
     const tar = join(run.syncDir, '000001-tools.tar');
     const uploaded = services.artifactsStored.find((artifact) => artifact.name === 'nightly-000001-tools.tar');
-    expect([...(uploaded?.files.keys() ?? [])]).toEqual(['000001-tools.tar', '000001-tools.tar.sha256']);
+    expect([...(uploaded?.files.keys() ?? [])]).toEqual(['000001-tools.tar', 'batch-serialize/000001-tools.tar.sha256']);
     expect(uploaded?.files.get('000001-tools.tar')).toEqual(await readFile(tar));
     expect(run.outputs).toEqual({
       [Outputs.TrackerSource]: 'none',
@@ -197,11 +198,11 @@ describe('serialize', () => {
     // The cache entry holds the advanced tracker and ledger; the tracker artifact is their backup, kept longest.
     const entry = services.entries[0];
     expect(entry?.key).toBe('nightly-101-1');
-    const savedPaths = [join(run.syncDir, 'record-keeping.csv'), join(run.syncDir, 'record-keeping.ledger.jsonl')];
+    const savedPaths = [join(run.syncDir, 'record-keeping.csv'), join(run.syncDir, 'batch-serialize', 'record-keeping.ledger.jsonl')];
     expect([...(entry?.files.keys() ?? [])]).toEqual(savedPaths);
     expect(trackerText(services, 'nightly-101-1')).toContain(`000001-tools.tar,${ref('sources1')},sha256:`);
     const backup = services.artifactsStored.find((artifact) => artifact.name === 'nightly-tracker');
-    expect([...(backup?.files.keys() ?? [])]).toEqual(['record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect([...(backup?.files.keys() ?? [])]).toEqual(['record-keeping.csv', 'batch-serialize/record-keeping.ledger.jsonl']);
     expect(backup?.retentionDays).toBe(90);
 
     expect(run.summary).toMatch(/No tracker found/);
@@ -246,6 +247,35 @@ describe('serialize', () => {
     expect(third.outputs).toMatchObject({ [Outputs.RestoredKey]: 'nightly-102-1', [Outputs.SavedKey]: '' });
     expect(third.summary).toMatch(/Nothing new to serialize/);
     expect(third.summary).toContain('tools: ' + ref('sources2') + ' (in 000002-tools.tar)');
+  });
+
+  test('a cache entry and a tracker artifact saved before batch-serialize/ (the ledger beside the tracker) are read', async () => {
+    const services = memoryServices();
+    const first = await exportRun(services, { id: 101 }, [`tools,${ref('sources1')}`]);
+    expect(first.error).toBeUndefined();
+    const ledger = join(first.syncDir, 'batch-serialize', 'record-keeping.ledger.jsonl');
+    // As an older version saved them: the ledger beside the tracker (another cache version, another artifact path).
+    const legacy = join(first.syncDir, 'record-keeping.ledger.jsonl');
+    const entry = services.entries[0] as MemoryCacheEntry;
+    entry.paths = [join(first.syncDir, 'record-keeping.csv'), legacy];
+    entry.files.set(legacy, entry.files.get(ledger) as Buffer);
+    entry.files.delete(ledger);
+    const second = await exportRun(services, { id: 102 }, [`tools,${ref('sources2')}`]);
+    expect(second.error).toBeUndefined();
+    expect(second.outputs).toMatchObject({ [Outputs.TrackerSource]: 'cache', [Outputs.RestoredKey]: 'nightly-101-1' });
+    expect(second.summary).toContain(`(${sharedBlobs()} blobs)`); // deduplicated by the ledger read from the old place
+    expect(await readdir(second.syncDir)).toEqual(['000002-tools.tar', 'batch-serialize', 'record-keeping.csv']);
+    expect(services.entries.at(-1)?.paths).toEqual([join(first.syncDir, 'record-keeping.csv'), ledger]);
+
+    const tracker = services.artifactsStored.findLast((a) => a.name === 'nightly-tracker') as MemoryArtifact;
+    tracker.files.set('record-keeping.ledger.jsonl', tracker.files.get('batch-serialize/record-keeping.ledger.jsonl') as Buffer);
+    tracker.files.delete('batch-serialize/record-keeping.ledger.jsonl');
+    services.entries.length = 0; // evicted: the artifact of the older layout is the tracker
+    const third = await exportRun(services, { id: 103 }, [`tools,${ref('sources2')}`, `more,${ref('sources1')}`]);
+    expect(third.error).toBeUndefined();
+    expect(third.outputs).toMatchObject({ [Outputs.TrackerSource]: 'artifact' });
+    expect(third.summary).toMatch(/000003-more\.tar.*\(\d+ blobs\)/);
+    expect(await readFile(ledger.replace(first.syncDir, third.syncDir), 'utf8')).toContain('000002-tools.tar');
   });
 
   test('a cache miss takes the newest trusted tracker artifact, loudly, and heals the cache', async () => {
@@ -494,7 +524,7 @@ describe('plan', () => {
     expect(plan.error).toBeUndefined();
     expect(plan.settings?.mode).toBe('plan');
     expect(services.events.slice(events)).toEqual(['restore nightly-101-1', 'download nightly-tracker']);
-    expect(await readdir(plan.syncDir)).toEqual(['record-keeping.csv', 'record-keeping.ledger.jsonl']);
+    expect(await readdir(plan.syncDir)).toEqual(['batch-serialize', 'record-keeping.csv']);
     const planned = JSON.parse(plan.outputs[Outputs.Plan] ?? '{}') as { planned: unknown[] };
     expect(planned.planned).toEqual([expect.objectContaining({ name: 'tools', deduplicatedBlobs: sharedBlobs() })]);
     expect(plan.outputs).toMatchObject({ [Outputs.Shipped]: '0', [Outputs.Skipped]: '0', [Outputs.RestoredKey]: 'nightly-101-1' });

@@ -1,9 +1,9 @@
 import * as core from '@actions/core';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
 import { InputError } from '../core/input-error.ts';
 import { pathExists } from '../core/sync-dir/files.ts';
-import { ledgerPath } from '../core/sync-dir/ledger.ts';
+import { ledgerPath, legacyLedgerPath } from '../core/sync-dir/ledger.ts';
 import { formatNumber, parseSyncName } from '../core/sync-dir/sync-name.ts';
 import { nextNumber, readTracker } from '../core/sync-dir/tracker.ts';
 import { Inputs } from './constants.ts';
@@ -30,11 +30,13 @@ export interface TrackerFiles {
   syncDir: string;
   tracker: string;
   ledger: string;
+  /** Where versions before the side directory kept the ledger, as their cache entries and artifacts hold it. */
+  legacyLedger: string;
 }
 
 export function trackerFiles(syncDir: string, trackerFilename: string): TrackerFiles {
   const tracker = join(syncDir, trackerFilename);
-  return { syncDir, tracker, ledger: ledgerPath(tracker) };
+  return { syncDir, tracker, ledger: ledgerPath(tracker), legacyLedger: legacyLedgerPath(tracker) };
 }
 
 /** The names the Action gives what it stores, all under its prefix, so that two batch lists never meet. */
@@ -68,7 +70,7 @@ export interface RestoreOptions {
 export async function restoreTracker(files: TrackerFiles, options: RestoreOptions, services: Services): Promise<Restored> {
   const { prefix } = options;
   // What an earlier step or job left on this runner is not this prefix's tracker.
-  await Promise.all([files.tracker, files.ledger].map((path) => rm(path, { force: true })));
+  await Promise.all([files.tracker, files.ledger, files.legacyLedger].map((path) => rm(path, { force: true })));
 
   // `p4-` also lists `p4-extra-…`: only the names this prefix gives count.
   const listed = (await services.artifacts.list(`${prefix}-`)).filter(
@@ -76,9 +78,10 @@ export async function restoreTracker(files: TrackerFiles, options: RestoreOption
   );
   const highestUsedNumber = Math.max(0, ...listed.flatMap((artifact) => tarNumber(prefix, artifact.name) ?? []));
 
-  const cacheKey = await newestCacheKey(files, prefix, services);
+  const { key: cacheKey, paths } = await newestCacheEntry(files, prefix, services);
   let fromCache = 0;
-  if (cacheKey !== undefined && (await services.cache.restore(trackedPaths(files), cacheKey))) {
+  if (cacheKey !== undefined && (await services.cache.restore(paths, cacheKey))) {
+    if (await pathExists(files.legacyLedger)) await moveLedger(files.legacyLedger, files.ledger);
     fromCache = await generationOf(files.tracker);
   }
   const backup = newestTrackerArtifact(listed, prefix, options.trust);
@@ -114,7 +117,7 @@ export async function saveTracker(
   restored: Restored,
   services: Services,
 ): Promise<boolean> {
-  const newest = await newestCacheKey(files, prefix, services);
+  const newest = await newestCacheKey(trackedPaths(files), prefix, services);
   if (newest !== undefined && newest !== restored.cacheKey) {
     core.warning(
       `Another run saved the tracker as ${newest} after this run restored ${restored.cacheKey ?? 'none'}: two runs shared the ` +
@@ -136,15 +139,32 @@ export function trackedPaths(files: TrackerFiles): string[] {
   return [files.tracker, files.ledger];
 }
 
+/**
+ * The newest cache entry: a cache entry is found only with the paths it was saved with, so entries saved before the
+ * side directory (the ledger beside the tracker) are looked up with those paths when no newer one exists.
+ */
+async function newestCacheEntry(files: TrackerFiles, prefix: string, services: Services): Promise<{ key?: string; paths: string[] }> {
+  const paths = trackedPaths(files);
+  const key = await newestCacheKey(paths, prefix, services);
+  if (key !== undefined) return { key, paths };
+  const legacyPaths = [files.tracker, files.legacyLedger];
+  return { key: await newestCacheKey(legacyPaths, prefix, services), paths: legacyPaths };
+}
+
+async function moveLedger(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  await rename(from, to);
+}
+
 const CACHE_KEY_TAIL = /^-([1-9][0-9]*)-([1-9][0-9]*)$/;
 
 /**
  * The newest key of the exact form `PREFIX-RUN-ATTEMPT`. A cache lookup matches key prefixes, so `p4-` would also find
  * `p4-extra-…` of another prefix: one lookup per first digit of the run id finds only ours, and the greatest wins.
  */
-async function newestCacheKey(files: TrackerFiles, prefix: string, services: Services): Promise<string | undefined> {
+async function newestCacheKey(paths: string[], prefix: string, services: Services): Promise<string | undefined> {
   const digits = ['1', '2', '3', '4', '5', '6', '7', '8', '9'];
-  const found = await Promise.all(digits.map((digit) => services.cache.lookup(trackedPaths(files), `${prefix}-${digit}`)));
+  const found = await Promise.all(digits.map((digit) => services.cache.lookup(paths, `${prefix}-${digit}`)));
   const ours = found.flatMap((key) => {
     const match = key?.startsWith(prefix) ? CACHE_KEY_TAIL.exec(key.slice(prefix.length)) : null;
     return match && key ? [{ key, run: Number(match[1]), attempt: Number(match[2]) }] : [];
@@ -196,9 +216,12 @@ async function takeArtifactIfNewer(
     }
     const generation = await generationOf(tracker);
     if (cacheHit && generation <= fromCache) return undefined;
-    const ledger = join(staging, basename(files.ledger));
+    // Artifacts of versions before the side directory hold the ledger beside the tracker.
+    const ledger = join(staging, relative(files.syncDir, files.ledger));
+    const legacyLedger = join(staging, basename(files.legacyLedger));
     await rename(tracker, files.tracker);
-    if (await pathExists(ledger)) await rename(ledger, files.ledger);
+    if (await pathExists(ledger)) await moveLedger(ledger, files.ledger);
+    else if (await pathExists(legacyLedger)) await moveLedger(legacyLedger, files.ledger);
     else await rm(files.ledger, { force: true });
     core.warning(
       cacheHit

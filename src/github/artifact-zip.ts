@@ -1,5 +1,5 @@
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
 import { fileSink } from '../core/archive/file-sink.ts';
@@ -24,18 +24,24 @@ const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 const MADE_BY_UNIX = 3;
 
+/** A file a zip may hold: the most bytes it may have, and whether the zip must hold it. */
+export interface WantedFile {
+  maxBytes: number;
+  required: boolean;
+}
+
 /**
- * Unpacks a workflow artifact's zip into `dir`, which must hold none of the names yet: exactly the files `wanted`
- * (name → most bytes), each once, regular files at the top of the zip; anything else refuses the whole zip before
- * a byte is written (yauzl reads the central directory, the zip's own table of contents, and already refuses
- * absolute paths and `..`). Each file is fsynced; their sizes and hashes are returned by name.
+ * Unpacks a workflow artifact's zip into `dir`, which must hold none of the names yet: only the files `wanted`
+ * (by path in the zip), each once, regular files, every required one; anything else refuses the whole zip before a
+ * byte is written (yauzl reads the central directory, the zip's own table of contents, and already refuses absolute
+ * paths and `..`). Each file is fsynced; their sizes and hashes are returned by name.
  */
 export async function extractArtifactZip(
   zipPath: string,
-  wanted: ReadonlyMap<string, number>,
+  wanted: ReadonlyMap<string, WantedFile>,
   dir: string,
 ): Promise<Map<string, ExtractedFile>> {
-  const expected = [...wanted.keys()].join(' and ');
+  const expected = [...wanted.keys()].join(', ');
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(zipPath, { strictFileNames: true, validateEntrySizes: true, autoClose: false });
@@ -53,11 +59,13 @@ export async function extractArtifactZip(
       if (error instanceof ArtifactZipError) throw error;
       throw new ArtifactZipError(`refused: ${(error as Error).message}`);
     }
-    for (const name of wanted.keys()) if (!entries.has(name)) throw new ArtifactZipError(`has no ${name} (expected ${expected})`);
+    for (const [name, { required }] of wanted)
+      if (required && !entries.has(name)) throw new ArtifactZipError(`has no ${name} (expected ${expected})`);
 
     const extracted = new Map<string, ExtractedFile>();
     for (const [name, entry] of entries) {
       const path = join(dir, name);
+      await mkdir(dirname(path), { recursive: true });
       const handle = await open(path, 'wx');
       try {
         const sink = fileSink(handle, { compression: 'none', expectedBytes: entry.uncompressedSize });
@@ -75,7 +83,12 @@ export async function extractArtifactZip(
   }
 }
 
-function refuseEntry(entry: yauzl.Entry, wanted: ReadonlyMap<string, number>, expected: string, seen: ReadonlyMap<string, unknown>): void {
+function refuseEntry(
+  entry: yauzl.Entry,
+  wanted: ReadonlyMap<string, WantedFile>,
+  expected: string,
+  seen: ReadonlyMap<string, unknown>,
+): void {
   const name = entry.fileName;
   const shown = JSON.stringify(name);
   if (name.startsWith('/') || name.split('/').includes('..')) throw new ArtifactZipError(`refused: entry ${shown} leaves the directory`);
@@ -84,7 +97,7 @@ function refuseEntry(entry: yauzl.Entry, wanted: ReadonlyMap<string, number>, ex
   if (entry.versionMadeBy >>> 8 === MADE_BY_UNIX && type !== 0 && type !== S_IFREG) {
     throw new ArtifactZipError(`refused: entry ${shown} is ${type === S_IFLNK ? 'a symbolic link' : 'not a regular file'}`);
   }
-  const limit = wanted.get(name);
+  const limit = wanted.get(name)?.maxBytes;
   if (limit === undefined) throw new ArtifactZipError(`refused: unexpected entry ${shown} (expected only ${expected})`);
   if (seen.has(name)) throw new ArtifactZipError(`refused: entry ${shown} appears twice`);
   if (entry.isEncrypted()) throw new ArtifactZipError(`refused: entry ${shown} is encrypted`);

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileHasher } from '../core/archive/file-hasher.ts';
-import { checkSidecar } from '../core/archive/sidecar.ts';
+import { checkSidecar, legacySidecarPath, locateSidecar, sidecarPath } from '../core/archive/sidecar.ts';
 import { pathExists, syncDirectory } from '../core/sync-dir/files.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../core/sync-dir/listing.ts';
 import { formatNumber, parseSyncName } from '../core/sync-dir/sync-name.ts';
@@ -230,15 +230,14 @@ async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void>
   const { dir, result, problem } = context;
   const { syncName } = tar;
   const tarPath = join(dir, syncName);
-  const sidecarPath = `${tarPath}.sha256`;
+  const sidecarHere = await locateSidecar(tarPath);
   const tarHere = await pathExists(tarPath);
-  const sidecarHere = await pathExists(sidecarPath);
   const newest = tar.artifacts[0] as RestArtifact;
 
   if (tarHere && sidecarHere) {
     const check = await checkSidecar(tarPath, await hashFile(tarPath));
     if (check.state === 'match') return void result.present.push(syncName);
-    const reason = check.state === 'mismatch' ? check.reason : `${sidecarPath} went away`;
+    const reason = check.state === 'mismatch' ? check.reason : `${sidecarHere} went away`;
     return problem(
       syncName,
       newest,
@@ -259,16 +258,19 @@ async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void>
     const zipPath = join(work, 'artifact.zip');
     context.hooks.downloading?.(syncName, refOf(artifact), 0);
     await context.source.downloadZip(artifact, zipPath, (bytes) => context.hooks.downloading?.(syncName, refOf(artifact), bytes));
+    // Artifacts uploaded before the side directory hold the sidecar beside the tar.
     const files = await extractArtifactZip(
       zipPath,
       new Map([
-        [syncName, Number.MAX_SAFE_INTEGER],
-        [`${syncName}.sha256`, SIDECAR_MAX_BYTES],
+        [syncName, { maxBytes: Number.MAX_SAFE_INTEGER, required: true }],
+        [relative(work, sidecarPath(join(work, syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
+        [basename(legacySidecarPath(join(work, syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
       ]),
       work,
     );
     await rm(zipPath);
     const fetched = files.get(syncName) as { path: string; bytes: number; sha256: string };
+    const fetchedSidecar = await locateSidecar(fetched.path);
     const check = await checkSidecar(fetched.path, fetched.sha256);
     if (check.state !== 'match') {
       const reason = check.state === 'missing' ? 'no sidecar' : check.reason.replaceAll(`${work}/`, '');
@@ -279,7 +281,7 @@ async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void>
       );
     }
     // What is here already must be what the artifact holds: never replaced, a difference is named.
-    if (sidecarHere && !(await readFile(sidecarPath)).equals(await readFile(`${fetched.path}.sha256`))) {
+    if (sidecarHere !== undefined && !(await readFile(sidecarHere)).equals(await readFile(fetchedSidecar as string))) {
       return problem(
         syncName,
         artifact,
@@ -297,7 +299,10 @@ async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void>
       }
     }
     // The sidecar first: the tar's arrival is what says the pair is complete.
-    if (!sidecarHere) await renameNoReplace(`${fetched.path}.sha256`, sidecarPath);
+    if (sidecarHere === undefined) {
+      await mkdir(dirname(sidecarPath(tarPath)), { recursive: true });
+      await renameNoReplace(fetchedSidecar as string, sidecarPath(tarPath));
+    }
     if (!tarHere) await renameNoReplace(fetched.path, tarPath);
     await syncDirectory(dir);
     if (tarHere) {

@@ -79,8 +79,8 @@ export const MOVED_ASIDE_DIRECTORY = 'moved-aside';
 
 /**
  * Writes the planned tars one by one. Each is written as `batch-serialize/NAME.partial`, gets its sidecar
- * `batch-serialize/NAME.sha256`, is renamed to `NAME` when complete, handed to `beforeRecord`, and only then recorded: ledger, then tracker, each replaced
- * atomically. The caller holds the sync directory's lock.
+ * `batch-serialize/NAME.sha256`, is renamed to `NAME` when complete, handed to `beforeRecord`, and only then
+ * recorded: ledger, then tracker, each replaced atomically. The caller holds the sync directory's lock.
  *
  * A run that died after the rename left a tar the tracker does not record. If it is a tar this run writes, it is
  * written again and the two compared (same input, same bytes): the same file, its sidecar

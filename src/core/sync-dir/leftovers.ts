@@ -26,7 +26,9 @@ export async function removeLeftovers(lock: SyncDirLock, kinds: LeftoverKinds): 
     const temp = parseTempName(name);
     if (temp === undefined || temp.pid === process.pid) return false;
     if (temp.base === LOCK_FILENAME) return !isAlive(temp.pid);
-    return files.has(temp.base) || (kinds.tars === true && temp.base.endsWith('.sha256') && parseSyncName(temp.base.slice(0, -7)) !== undefined);
+    return (
+      files.has(temp.base) || (kinds.tars === true && temp.base.endsWith('.sha256') && parseSyncName(temp.base.slice(0, -7)) !== undefined)
+    );
   };
   const found = await Promise.all(
     ['', SIDE_DIR].map(async (sub) =>
