@@ -54,7 +54,7 @@ async function expectStatus(what: string, response: Awaited<ReturnType<typeof re
 }
 
 /** POST, one streaming PATCH (hashed as it goes), then PUT ?digest=: the layer never sits whole anywhere. */
-async function pushLayer(registryUrl: string, repository: string, seed: string, size: number, format: Format): Promise<Layer> {
+export async function pushLayer(registryUrl: string, repository: string, seed: string, size: number, format: Format): Promise<Layer> {
   const started = await request(`${registryUrl}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
   await expectStatus(`start upload of ${seed}`, started, 202);
   const hash = createHash('sha256');
@@ -81,7 +81,7 @@ async function pushLayer(registryUrl: string, repository: string, seed: string, 
 }
 
 /** Configs and manifests (small, in memory) through the test fixtures' pusher; the layers are already there. */
-async function pushWithoutLayers(
+export async function pushWithoutLayers(
   registryUrl: string,
   repository: string,
   tag: string,

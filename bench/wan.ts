@@ -1,0 +1,206 @@
+/**
+ * `npm run bench:wan`: serializing from a registry across the internet, emulated. A loopback registry holds a gather
+ * artifact shaped like the tutorial's `gather:sources1` (about 130 MB, two layers over 50 MB); a delay line of our
+ * own (testkit/delay-line.ts: round trip, rate cap per connection, slow start) sits in front of it. Through each
+ * link profile it times ours with default options against `skopeo copy --all` to an OCI directory (layers in
+ * parallel, to disk) and `curl --parallel` with 4 connections, and prints the N-connection line (bytes / N x the
+ * per-connection rate) and our peak RSS. Medians of 3 runs after a warm-up, interleaved, all in this one run.
+ * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MediaType, type Descriptor } from '../src/core/oci/descriptor.ts';
+import { startDelayLine, type DelayLine, type LinkProfile } from '../testkit/delay-line.ts';
+import { makeGather, makeImage, manifestsChildrenFirst, type Format, type Layer } from '../testkit/images.ts';
+import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
+import { blobPaths, pushLayer, pushWithoutLayers, type PushedArtifact } from './artifact.ts';
+import { median, timeCli, timeCommand, type Timing } from './measure.ts';
+
+const RUNS = 3;
+const CONNECTIONS = 4;
+const MB = 1000 * 1000;
+const PROFILES: Array<LinkProfile & { name: string }> = [
+  { name: '40 ms RTT, 25 MB/s per connection', rttMs: 40, bytesPerSecond: 25 * MB },
+  { name: '10 ms RTT, 100 MB/s per connection', rttMs: 10, bytesPerSecond: 100 * MB },
+];
+/** On the first profile, with default options. */
+const TARGET = { skopeoRatio: 0.5, lineRatio: 2, maxRssMiB: 256 };
+const MANIFEST_ACCEPT = Object.values(MediaType).join(', ');
+
+/** The tutorial's sources1 at its real size: registry (3 layers) and grafana (Docker format, 5 layers). */
+const IMAGES: Array<{ name: string; source: string; format: Format; layers: number[] }> = [
+  { name: 'registry', source: 'docker.io/library/registry:2.8.3', format: 'oci', layers: [3.4 * MB, 5.6 * MB, 0.3 * MB] },
+  {
+    name: 'grafana',
+    source: 'docker.io/grafana/grafana:10.4.1',
+    format: 'docker',
+    layers: [58 * MB, 52 * MB, 7.8 * MB, 1.2 * MB, 0.1 * MB],
+  },
+];
+
+async function main(): Promise<void> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 24) throw new Error(`Node ${process.versions.node}: the bench needs Node 24 (npm run bench:wan, or npx node bench/wan.ts)`);
+  for (const tool of ['docker-registry', 'skopeo', 'curl']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`${tool} is not installed: run bash scripts/install-test-tools.sh`);
+    }
+  }
+  const scratch = await mkdtemp(join(tmpdir(), 'bs-bench-wan-'));
+  let registry: RunningRegistry | undefined;
+  let line: DelayLine | undefined;
+  const cleanUp = async () => {
+    await line?.stop();
+    line = undefined;
+    await registry?.stop();
+    registry = undefined;
+    await rm(scratch, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+  try {
+    registry = await startRegistry();
+    log(`registry ${registry.host}; pushing the artifact...`);
+    const artifact = await pushWanArtifact(registry, 'wan/gather', 'sources1');
+    const lines = [
+      '',
+      `artifact: gather of ${IMAGES.length} images, ${artifact.blobs.length} blobs, ${mb(artifact.bytes)} MB ` +
+        `(layers ${IMAGES.flatMap((image) => image.layers.map(mb)).join(', ')} MB)`,
+      `node ${process.versions.node}; seconds, median of ${RUNS} runs after one warm-up (the runs in brackets); ours with default options`,
+    ];
+    for (const [i, profile] of PROFILES.entries()) {
+      line = await startDelayLine(registry.host, profile);
+      log(`${profile.name}: delay line ${line.host}; measuring...`);
+      lines.push('', ...report(profile, await measure(line, artifact, scratch), artifact.bytes, i === 0));
+      await line.stop();
+      line = undefined;
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    await cleanUp();
+  }
+}
+
+/** The gather's layers streamed into the registry, then its configs and manifests. */
+async function pushWanArtifact(registry: RunningRegistry, repository: string, tag: string): Promise<PushedArtifact> {
+  const layers: Layer[] = [];
+  const entries = [];
+  for (const image of IMAGES) {
+    const pushed: Layer[] = [];
+    for (const [i, size] of image.layers.entries()) {
+      pushed.push(await pushLayer(registry.url, repository, `wan/${image.name}/${i}`, Math.round(size), image.format));
+    }
+    layers.push(...pushed);
+    entries.push({ source: image.source, image: await makeImage(image.name, { layers: pushed, format: image.format }) });
+  }
+  const gather = makeGather(entries);
+  const layerDigests = new Map(layers.map((layer) => [layer.descriptor.digest, layer.descriptor]));
+  await pushWithoutLayers(registry.url, repository, tag, gather, new Set(layerDigests.keys()));
+  const manifests = new Map(manifestsChildrenFirst(gather).map((descriptor) => [descriptor.digest, descriptor]));
+  const blobs: Descriptor[] = [...gather.blobs].map(
+    ([digest, bytes]) =>
+      manifests.get(digest) ??
+      layerDigests.get(digest) ?? { mediaType: 'application/vnd.oci.image.config.v1+json', digest, size: bytes.byteLength },
+  );
+  return {
+    reference: `${registry.host}/${repository}:${tag}`,
+    repository,
+    blobs,
+    bytes: blobs.reduce((sum, blob) => sum + blob.size, 0),
+    images: IMAGES.length,
+    multiPlatform: 0,
+  };
+}
+
+interface Results {
+  ours: Timing[];
+  skopeo: Timing[];
+  curl: Timing[];
+}
+
+/** Interleaved rounds (ours, skopeo, curl), the first a warm-up; every client reaches the registry through `line`. */
+async function measure(line: DelayLine, artifact: PushedArtifact, scratch: string): Promise<Results> {
+  const reference = artifact.reference.replace(/^[^/]+/, line.host);
+  const batch = join(scratch, 'wan.csv');
+  await writeFile(batch, `name,artifact\nsources,${reference}\n`);
+  const results: Results = { ours: [], skopeo: [], curl: [] };
+  for (let round = 0; round <= RUNS; round++) {
+    const keep = (list: Timing[], timing: Timing) => round > 0 && list.push(timing);
+
+    const sync = join(scratch, 'sync');
+    keep(results.ours, await timeCli([batch, sync], scratch));
+    const [tar] = (await readdir(sync)).filter((name) => name === '000001-sources.tar');
+    if (tar === undefined || (await stat(join(sync, tar))).size < artifact.bytes) throw new Error(`ours left no complete tar in ${sync}`);
+    await rm(sync, { recursive: true });
+
+    const layout = join(scratch, 'skopeo');
+    const skopeoArgs = ['copy', '--all', '--quiet', '--src-tls-verify=false', `docker://${reference}`, `oci:${layout}:sources1`];
+    keep(results.skopeo, await timeCommand('skopeo', skopeoArgs));
+    await rm(layout, { recursive: true });
+
+    const fetched = join(scratch, 'curl');
+    await mkdir(fetched);
+    const urls = blobPaths(artifact).flatMap((path, i) => ['-o', String(i), `http://${line.host}${path}`]);
+    const curlArgs = ['-sS', '--fail', '--parallel', '--parallel-max', String(CONNECTIONS), '-H', `Accept: ${MANIFEST_ACCEPT}`];
+    keep(results.curl, await timeCommand('curl', [...curlArgs, '--output-dir', fetched, ...urls]));
+    const sizes = await Promise.all((await readdir(fetched)).map(async (name) => (await stat(join(fetched, name))).size));
+    if (sizes.reduce((sum, size) => sum + size, 0) !== artifact.bytes) throw new Error(`curl fetched ${sizes.join('+')} bytes`);
+    await rm(fetched, { recursive: true });
+  }
+  return results;
+}
+
+function report(profile: LinkProfile & { name: string }, results: Results, bytes: number, targets: boolean): string[] {
+  const time = (timings: Timing[]) => median(timings.map((timing) => timing.seconds));
+  const ours = time(results.ours);
+  const skopeo = time(results.skopeo);
+  const curl = time(results.curl);
+  const lineOf = (connections: number) => bytes / (connections * profile.bytesPerSecond);
+  const rss = Math.max(...results.ours.map((timing) => timing.maxRssMiB ?? Infinity));
+  const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
+  const lines = [
+    `${profile.name}:`,
+    row('1-connection line', lineOf(1), ''),
+    row(`${CONNECTIONS}-connection line`, lineOf(CONNECTIONS), ''),
+    row(`curl --parallel, ${CONNECTIONS} connections`, curl, '', results.curl),
+    row('skopeo copy --all to an OCI dir', skopeo, '', results.skopeo),
+    row(
+      'ours',
+      ours,
+      `${ratio(ours / skopeo)} skopeo, ${ratio(ours / lineOf(CONNECTIONS))} the ${CONNECTIONS}-connection line`,
+      results.ours,
+    ),
+    `peak RSS ${rss.toFixed(0)} MiB`,
+  ];
+  if (targets) {
+    lines.push(
+      `${verdict(ours / skopeo <= TARGET.skopeoRatio)}  ours/skopeo ${ratio(ours / skopeo)} (target <= ${TARGET.skopeoRatio}x)`,
+      `${verdict(ours / lineOf(CONNECTIONS) <= TARGET.lineRatio)}  ours/${CONNECTIONS}-connection line ` +
+        `${ratio(ours / lineOf(CONNECTIONS))} (target <= ${TARGET.lineRatio}x)`,
+      `${verdict(rss < TARGET.maxRssMiB)}  peak RSS ${rss.toFixed(0)} MiB (target < ${TARGET.maxRssMiB} MiB)`,
+    );
+  }
+  return lines;
+}
+
+function row(label: string, value: number, note: string, runs?: Timing[]): string {
+  const all = runs === undefined ? '' : `[${runs.map((timing) => timing.seconds.toFixed(2)).join(' ')}]`;
+  return `  ${label.padEnd(34)} ${value.toFixed(2).padStart(6)}  ${all.padEnd(18)}  ${note}`.trimEnd();
+}
+
+function ratio(value: number): string {
+  return `${value.toFixed(2)}x`;
+}
+
+function mb(bytes: number): string {
+  return (bytes / MB).toFixed(1);
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench:wan: ${message}\n`);
+}
+
+await main();
