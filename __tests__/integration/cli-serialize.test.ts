@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile, appendFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile, appendFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sha256 } from '../../src/core/oci/digest.ts';
 import { Annotation } from '../../src/core/oci/descriptor.ts';
 import { runCli } from './support/cli.ts';
+import { tree } from '../support/sync-dir-fixture.ts';
 import {
   makeGather,
   makeImage,
@@ -59,11 +60,12 @@ describe('the tutorial, end to end against a real registry', () => {
     const first = await runCli([batch, sync]);
     expect(first.stderr).not.toMatch(/error/);
     expect(first.code).toBe(0);
-    expect((await readdir(sync)).sort()).toEqual([
+    expect(await tree(sync)).toEqual([
       '000001-tools.tar',
-      '000001-tools.tar.sha256',
+      'batch-serialize',
+      'batch-serialize/000001-tools.tar.sha256',
+      'batch-serialize/record-keeping.ledger.jsonl',
       'record-keeping.csv',
-      'record-keeping.ledger.jsonl',
     ]);
     expect(await readFile(join(sync, 'record-keeping.csv'), 'utf8')).toBe(
       `sync_name,artifact,digest\n000001-tools.tar,${ref('gather:sources1')},${images.sources1.root.digest}\n`,
@@ -99,16 +101,18 @@ describe('the tutorial, end to end against a real registry', () => {
     const third = await runCli([batch, sync]);
     expect(third.code).toBe(0);
     expect(third.stdout).toMatch(/Nothing new to serialize; nothing was written/);
-    expect((await readdir(sync)).sort()).toEqual([
+    expect(await tree(sync)).toEqual([
       '000001-tools.tar',
-      '000001-tools.tar.sha256',
       '000002-tools.tar.zst',
-      '000002-tools.tar.zst.sha256',
+      'batch-serialize',
+      'batch-serialize/000001-tools.tar.sha256',
+      'batch-serialize/000002-tools.tar.zst.sha256',
+      'batch-serialize/record-keeping.ledger.jsonl',
       'record-keeping.csv',
-      'record-keeping.ledger.jsonl',
     ]);
-    // The checksums travel with the tars: sha256sum checks them with no tool of ours.
-    const { stdout } = await exec('sha256sum', ['-c', '000001-tools.tar.sha256', '000002-tools.tar.zst.sha256'], { cwd: sync });
+    // The checksums travel with the tars: sha256sum checks them from the sync directory with no tool of ours.
+    const sidecars = ['batch-serialize/000001-tools.tar.sha256', 'batch-serialize/000002-tools.tar.zst.sha256'];
+    const { stdout } = await exec('sha256sum', ['-c', ...sidecars], { cwd: sync });
     expect(stdout).toBe('000001-tools.tar: OK\n000002-tools.tar.zst: OK\n');
   });
 
@@ -162,6 +166,38 @@ describe('the tutorial, end to end against a real registry', () => {
 });
 
 describe('tracker continuation and dedup knowledge', () => {
+  test('a sync directory of an older version (sidecars and ledger at the top) continues: they move into batch-serialize/', async () => {
+    const { batch, sync } = await workspace([`tools,${ref('gather:sources1')}`]);
+    expect((await runCli([batch, sync])).code).toBe(0);
+    for (const name of ['000001-tools.tar.sha256', 'record-keeping.ledger.jsonl'])
+      await rename(join(sync, 'batch-serialize', name), join(sync, name));
+    await rmdir(join(sync, 'batch-serialize'));
+
+    const verified = await runCli(['verify', sync]);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).not.toContain('no .sha256 sidecar');
+
+    await appendFile(batch, `tools,${ref('gather:sources2')}\n`);
+    const second = await runCli([batch, sync]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain(
+      `note: moved 000001-tools.tar.sha256, record-keeping.ledger.jsonl into ${join(sync, 'batch-serialize')} ` +
+        '(where this version keeps them)',
+    );
+    expect(await tree(sync)).toEqual([
+      '000001-tools.tar',
+      '000002-tools.tar',
+      'batch-serialize',
+      'batch-serialize/000001-tools.tar.sha256',
+      'batch-serialize/000002-tools.tar.sha256',
+      'batch-serialize/record-keeping.ledger.jsonl',
+      'record-keeping.csv',
+    ]);
+    // The ledger was read where the older version left it: only blobs sources1 did not ship travel.
+    const tar2 = blobDigests(await readTar(join(sync, '000002-tools.tar')));
+    for (const digest of nonManifestBlobs(images.sources1)) expect(tar2.has(digest)).toBe(false);
+  });
+
   test('an ace-dt sync directory (tracker, no ledger) continues: old blobs learned from repo@digest', async () => {
     const { batch, sync } = await workspace([`tools,${ref('gather:sources2')}`]);
     await mkdir(sync);
@@ -173,7 +209,7 @@ describe('tracker continuation and dedup knowledge', () => {
     expect(result.code).toBe(0);
     const tar = await readTar(join(sync, '000002-tools.tar'));
     for (const digest of nonManifestBlobs(images.sources1)) expect(blobDigests(tar).has(digest)).toBe(false);
-    const ledger = (await readFile(join(sync, 'record-keeping.ledger.jsonl'), 'utf8'))
+    const ledger = (await readFile(join(sync, 'batch-serialize', 'record-keeping.ledger.jsonl'), 'utf8'))
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { syncName: string; tar: unknown });
@@ -344,26 +380,29 @@ describe('failures lose nothing', () => {
     const failed = await runCli([batch, sync]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(new RegExp(`batch-serialize: error: .*${layer}`));
-    expect((await readdir(sync)).sort()).toEqual([
+    expect(await tree(sync)).toEqual([
       '000001-a.tar',
-      '000001-a.tar.sha256',
       '000002-b.tar',
-      '000002-b.tar.sha256',
+      'batch-serialize',
+      'batch-serialize/000001-a.tar.sha256',
+      'batch-serialize/000002-b.tar.sha256',
+      'batch-serialize/record-keeping.ledger.jsonl',
       'record-keeping.csv',
-      'record-keeping.ledger.jsonl',
     ]);
     expect((await readFile(join(sync, 'record-keeping.csv'), 'utf8')).trim().split('\n')).toHaveLength(3);
 
-    await writeFile(join(sync, '000003-c.tar.partial'), 'left by a run that died');
+    await writeFile(join(sync, 'batch-serialize', '000003-c.tar.partial'), 'left by a run that died');
+    await writeFile(join(sync, '000004-c.tar.partial'), 'left by a run of an older version');
     await pushImageSet(registry.url, 'victim', 'v1', victim);
     const rerun = await runCli([batch, sync]);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect((await readdir(sync)).filter((f) => !f.endsWith('.sha256')).sort()).toEqual([
+    expect((await tree(sync)).filter((f) => !f.endsWith('.sha256'))).toEqual([
       '000001-a.tar',
       '000002-b.tar',
       '000003-c.tar',
+      'batch-serialize',
+      'batch-serialize/record-keeping.ledger.jsonl',
       'record-keeping.csv',
-      'record-keeping.ledger.jsonl',
     ]);
     expect(blobDigests(await readTar(join(sync, '000003-c.tar')))).toEqual(new Set(victim.blobs.keys()));
   });

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeserializeSettings } from '../../src/core/far-side/deserialize.ts';
@@ -71,4 +71,9 @@ export async function syncDirFixture(prefix: string): Promise<SyncDirFixture> {
     },
     remove: () => rm(work, { recursive: true, force: true }),
   };
+}
+
+/** Every path under `dir`, relative and sorted: a sync directory's layout at a glance (`batch-serialize/…` included). */
+export async function tree(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).sort();
 }
