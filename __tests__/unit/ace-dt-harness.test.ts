@@ -289,6 +289,45 @@ describe('the strict reader (mirror deserialize --strict) and the lenient one (b
   });
 });
 
+describe('oci-layout and index.json as encoding/json decodes them', () => {
+  const replaced = (name: string, content: string) => (entries: Entry[]) =>
+    entries.map((entry, i) => (entry.name === name && i < 2 ? { name, content } : entry));
+  const manifests = (size: unknown) =>
+    JSON.stringify({ manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: 'sha256:aa', size }] });
+
+  test.each([
+    ['a layout version not 1.0.0', replaced('oci-layout', '{"imageLayoutVersion":"1.1.0"}'), 'error improper imageLayoutVersion: 1.1.0'],
+    ['an oci-layout cut short', replaced('oci-layout', '{"imageLayoutVersion":'), 'error unmarshalling OCI Layout file: unexpected EOF'],
+    ['an index.json that is not JSON', replaced('index.json', '{"manifests": [}'), "invalid character '}' looking for beginning of value"],
+    ['an index.json with more after it', replaced('index.json', '{} {}'), "invalid character '{' after top-level value"],
+    [
+      'a size that is a string',
+      replaced('index.json', manifests('12')),
+      'json: cannot unmarshal string into Go struct field Descriptor.manifests.size of type int64',
+    ],
+    [
+      'a size that is a fraction',
+      replaced('index.json', manifests(1.5)),
+      'json: cannot unmarshal number 1.5 into Go struct field Descriptor.manifests.size of type int64',
+    ],
+    [
+      'an index.json listing nothing',
+      replaced('index.json', '{"manifests":[]}'),
+      'multiple manifests in index.json, but no manifest with org.opencontainers.image.ref.name was set',
+    ],
+  ])('%s', async (_, change, error) => {
+    expect(await aceDt(await syncDir({ '000001-tools.tar': await tarOf(change(layout(images.sources1))) }))).toEqual({
+      entry: '000001-tools.tar',
+      error,
+    });
+  });
+
+  test('field names match case-insensitively and a layout version after the first value is not read, as in Go', async () => {
+    const entries = replaced('oci-layout', '{"ImageLayoutVersion":"1.0.0"} trailing')(layout(images.sources1));
+    expect(await aceDt(await syncDir({ '000001-tools.tar': await tarOf(entries) }))).toEqual({ loaded: ['000001-tools.tar'] });
+  });
+});
+
 describe("archive/tar's reading", () => {
   test('a tar without its end-of-archive blocks is read to its end, as Go reads it', async () => {
     const tar = await tarOf(layout(images.sources1));

@@ -10,7 +10,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AceDtError, withContext } from './errors.ts';
+import { AceDtError, goErrno, withContext } from './errors.ts';
 import { GoCsvReader } from './go-csv.ts';
 import { ext } from './go-path.ts';
 import { quote } from './go-strconv.ts';
@@ -48,9 +48,7 @@ export async function batchDeserialize(options: BatchDeserializeOptions): Promis
   const repository = options.repository ?? new DestinationRepository(options.destination);
   const synced = await readSuccessfulSyncs(join(options.syncDir, options.successfulSyncFile ?? 'successful-syncs.csv'));
   const entries = await readdir(options.syncDir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    throw new AceDtError(
-      `reading the directory: open ${options.syncDir}: ${error.code === 'ENOENT' ? 'no such file or directory' : error.message}`,
-    );
+    throw new AceDtError(`reading the directory: open ${options.syncDir}: ${goErrno(error)}`);
   });
   entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   const result: BatchDeserializeResult = { loaded: [], skipped: [], repository };
@@ -87,7 +85,7 @@ async function loadEntry(syncDir: string, name: string, destination: string, rep
 async function readSuccessfulSyncs(path: string): Promise<Set<string>> {
   const text = await readFile(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return Buffer.alloc(0);
-    throw new AceDtError(`opening successful sync file: open ${path}: ${error.message}`);
+    throw new AceDtError(`opening successful sync file: open ${path}: ${goErrno(error)}`);
   });
   const records = await withContext('reading successful sync file', () => new GoCsvReader(text).readAll());
   return new Set(records.map((record) => record[0] as string));

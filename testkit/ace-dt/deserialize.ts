@@ -14,7 +14,7 @@ import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
-import { AceDtError, HarnessLimit, goErrors, isSentinel, withContext } from './errors.ts';
+import { AceDtError, HarnessLimit, goErrno, goErrors, isSentinel, withContext, wrapf } from './errors.ts';
 import { decodeAs, decodeFirstJson, unmarshalJson } from './go-json.ts';
 import { base, clean, dir } from './go-path.ts';
 import { atoi, quote } from './go-strconv.ts';
@@ -130,18 +130,6 @@ function zlibError(error: unknown): Error {
   return new AceDtError(`decompression (Node's zlib): ${(error as Error).message}`);
 }
 
-/** Go's syscall.Errno texts for what os.Open meets. */
-function goErrno(error: NodeJS.ErrnoException): string {
-  const texts: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    ELOOP: 'too many levels of symbolic links',
-    EISDIR: 'is a directory',
-    ENXIO: 'no such device or address',
-  };
-  return texts[error.code ?? ''] ?? error.message;
-}
-
 /** hdr.FileInfo().IsDir(): type '5', or mode bits saying a directory. */
 function isDir(header: GoTarHeader): boolean {
   return header.typeflag === '5' || (header.mode & ~0o7777n) === 0o40000n;
@@ -187,13 +175,14 @@ async function consumeBlob(
   if (manifest !== undefined) {
     const data = await withContext('reading data to populate the cache', () => readAllVerified((n) => tar.read(n), manifest));
     await cache.push(manifest, data).catch((error: unknown) => {
-      if (!isSentinel(error, 'already exists')) throw new AceDtError(`populating cache with manifest: ${(error as Error).message}`);
+      if (!isSentinel(error, 'already exists')) throw wrapf('populating cache with manifest', error);
     });
     content = data;
   }
   if (!exists) {
     if (content === undefined) {
       const { data, error } = await tar.readRest(READ_WHOLE_LIMIT);
+      // net/http would put `Put "URL": ` before the cause; the model leaves the URL out.
       if (error !== undefined) throw new AceDtError(`pushing blob: ${error.message}`);
       content = data;
     }

@@ -63,3 +63,17 @@ export async function withContext<T>(context: string, work: () => T | Promise<T>
     throw wrapf(context, error);
   }
 }
+
+/** Go's syscall.Errno text for a failed open or read (`open PATH: TEXT`), else Node's message. */
+export function goErrno(error: NodeJS.ErrnoException): string {
+  const texts: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    ELOOP: 'too many levels of symbolic links',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'not a directory',
+    ENXIO: 'no such device or address',
+    EROFS: 'read-only file system',
+  };
+  return texts[error.code ?? ''] ?? error.message;
+}

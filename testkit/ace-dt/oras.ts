@@ -5,7 +5,7 @@
  * destination (internal/orasutil/adapter.go).
  */
 import { createHash } from 'node:crypto';
-import { AceDtError, AceDtPanic, goErrors, isSentinel } from './errors.ts';
+import { AceDtError, AceDtPanic, goErrors, isSentinel, wrapf } from './errors.ts';
 import { keyOf, type GoDescriptor } from './image-spec.ts';
 
 /** content.Storage as the tracker and Deserialize use it (Exists, Fetch, Push), synchronous: everything is in memory. */
@@ -47,22 +47,14 @@ export async function readAllVerified(read: (n: number) => Promise<Buffer>, d: G
   if (d.size < 0) throw new AceDtError('invalid descriptor size');
   const invalid = digestError(d.digest);
   if (invalid !== undefined) throw new AceDtError(`invalid digest: ${invalid}`);
-  let data: Buffer;
-  try {
-    data = await read(d.size);
-  } catch (error) {
-    if (isSentinel(error, 'unexpected EOF'))
-      throw new AceDtError(
-        `read failed: expected content size of ${d.size}, got 0, for digest ${d.digest}: unexpected EOF`,
-        'unexpected EOF',
-      );
-    throw error;
-  }
+  // io.ReadFull: a stream that stops short is io.ErrUnexpectedEOF with what it gave; any other error is passed on.
+  const data = await read(d.size).catch((error: unknown) => {
+    if (isSentinel(error, 'unexpected EOF')) return Buffer.alloc(0);
+    throw wrapf('read failed', error);
+  });
   if (data.length < d.size) {
-    throw new AceDtError(
-      `read failed: expected content size of ${d.size}, got ${data.length}, for digest ${d.digest}: unexpected EOF`,
-      'unexpected EOF',
-    );
+    const got = `expected content size of ${d.size}, got ${data.length}, for digest ${d.digest}`;
+    throw new AceDtError(`read failed: ${got}: unexpected EOF`, 'unexpected EOF');
   }
   // ensureEOF: anything but a clean end (more bytes, or a read error) is trailing data.
   const more = await read(1).catch(() => undefined);

@@ -6,7 +6,7 @@
  * last row read unless a row of a name already seen has a smaller number. Its next tar is counter + 1.
  */
 import { readFile } from 'node:fs/promises';
-import { AceDtError, AceDtPanic, withContext } from './errors.ts';
+import { AceDtError, AceDtPanic, goErrno, withContext } from './errors.ts';
 import { GoCsvReader } from './go-csv.ts';
 import { atoi } from './go-strconv.ts';
 
@@ -20,7 +20,7 @@ export interface AceDtTrackerView {
 export async function readTrackerAsAceDt(path: string): Promise<AceDtTrackerView> {
   const text = await readFile(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return Buffer.alloc(0);
-    throw new AceDtError(`opening the record-keeping file: open ${path}: ${error.message}`);
+    throw new AceDtError(`opening the record-keeping file: open ${path}: ${goErrno(error)}`);
   });
   const reader = new GoCsvReader(text, { fieldsPerRecord: -1, comment: '#', trimLeadingSpace: true });
   const records = await withContext('reading the record-keeping file', () => reader.readAll());
