@@ -10,12 +10,16 @@ import {
   parseWholeNumber,
 } from '../core/setting-values.ts';
 import { CONCURRENCY_RANGE, Defaults } from '../core/defaults.ts';
+import { MAX_SHARDS } from '../core/serialize/shard-plan.ts';
 import type { VerifyOptions } from '../core/far-side/verify.ts';
 import type { Destination } from '../core/far-side/destination.ts';
 import type { DedupScope } from '../core/sync-dir/dedup-scope.ts';
 import { checkApiUrl, DEFAULT_API_URL } from '../github/api-url.ts';
 
-export const USAGE = `Usage: batch-serialize BATCH-LIST SYNC-DIRECTORY [options]
+export const USAGE = `Usage: batch-serialize [serialize] BATCH-LIST SYNC-DIRECTORY [options]
+       batch-serialize plan BATCH-LIST SYNC-DIRECTORY --shards N  (see plan --help)
+       batch-serialize serialize --shard K --plan FILE DIRECTORY  (see plan --help)
+       batch-serialize record SYNC-DIRECTORY --plan FILE SHARD-RECORD... (see plan --help)
        batch-serialize verify SYNC-DIRECTORY [options]           (see verify --help)
        batch-serialize deserialize SYNC-DIRECTORY DEST [options] (see deserialize --help)
        batch-serialize collect SYNC-DIRECTORY --prefix PREFIX    (see collect --help)
@@ -38,6 +42,26 @@ Options:
   -v, --version                  show the version
 
 Credentials come from the Docker config (DOCKER_CONFIG or ~/.docker/config.json), as after docker login.`;
+
+export const PLAN_USAGE = `Usage: batch-serialize plan BATCH-LIST SYNC-DIRECTORY --shards N [options]
+       batch-serialize serialize --shard K --plan FILE DIRECTORY [--concurrency N] [--insecure-registry HOST] [--json]
+       batch-serialize record SYNC-DIRECTORY --plan FILE SHARD-RECORD... [--json]
+
+A run split over several machines. plan resolves every artifact of BATCH-LIST against the tracker of
+SYNC-DIRECTORY (manifests only, no layer), splits what would ship into at most N shards (one per name when
+there are no more names, else groups balanced by bytes; one with --dedup-scope all), numbers every tar and
+writes SYNC-DIRECTORY/batch-serialize/plan-FIRST-LAST.json. Its numbers are never used again.
+
+serialize --shard K writes shard K's tars, with the plan's settings, numbers and digests, into DIRECTORY (a
+directory of its own, on any machine that reaches the registry) and its record
+DIRECTORY/batch-serialize/shard-FIRST-LAST.json. Run again after a failure, it continues.
+
+record merges the shard records into the tracker the plan was made from, moving each shard's tars into
+SYNC-DIRECTORY; a tracker that changed since the plan is never merged over. A shard without a record
+leaves its numbers unused (a gap) and its names ship again next time.
+
+Options of plan: --shards N (1-${MAX_SHARDS}, required), --json (the shards on stdout) and the options of
+serialize but --dry-run (batch-serialize --help).`;
 
 export const VERIFY_USAGE = `Usage: batch-serialize verify SYNC-DIRECTORY [options]
 
@@ -131,20 +155,58 @@ export interface CollectCommand {
   json: boolean;
 }
 
+export interface SerializeCommand {
+  kind: 'serialize';
+  settings: BatchSettings;
+  insecureRegistries: string[];
+  json: boolean;
+}
+
+export interface PlanCommand extends Omit<SerializeCommand, 'kind'> {
+  kind: 'plan';
+  shards: number;
+}
+
+/** A shard's settings are the plan's: only how it reaches the registry is its own. */
+export interface ShardCommand {
+  kind: 'shard';
+  planFile: string;
+  shard: number;
+  dir: string;
+  concurrency: number;
+  insecureRegistries: string[];
+  json: boolean;
+}
+
+export interface RecordCommand {
+  kind: 'record';
+  dir: string;
+  planFile: string;
+  recordFiles: string[];
+  json: boolean;
+}
+
 export type Command =
   | { kind: 'help'; usage: string }
   | { kind: 'version' }
-  | { kind: 'serialize'; settings: BatchSettings; insecureRegistries: string[]; json: boolean }
+  | SerializeCommand
+  | PlanCommand
+  | ShardCommand
+  | RecordCommand
   | { kind: 'verify'; options: VerifyOptions; json: boolean }
   | DeserializeCommand
   | CollectCommand;
 
 /**
- * `verify` and `deserialize` as the first word choose the far side, `collect` the step between; anything else is a
- * batch list (`./verify` is one). `env` gives collect its defaults (GITHUB_REPOSITORY, GITHUB_API_URL).
+ * `verify` and `deserialize` as the first word choose the far side, `collect` the step between, `plan`, `serialize`
+ * and `record` a sharded run; anything else is a batch list (`./verify` is one). `env` gives collect its defaults
+ * (GITHUB_REPOSITORY, GITHUB_API_URL).
  */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): Command {
   const [first, ...rest] = argv;
+  if (first === 'plan') return parsePlan(rest);
+  if (first === 'serialize') return rest.some((arg) => /^--(shard|plan)(=|$)/.test(arg)) ? parseShard(rest) : parseSerialize(rest);
+  if (first === 'record') return parseRecord(rest);
   if (first === 'verify') return parseVerify(rest);
   if (first === 'deserialize') return parseDeserialize(rest);
   if (first === 'collect') return parseCollect(rest, env);
@@ -302,44 +364,115 @@ function checked(usage: string, build: () => Command): Command {
   }
 }
 
+const SERIALIZE_OPTIONS = {
+  compression: { type: 'string', default: Defaults.compression },
+  'compression-level': { type: 'string' },
+  'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
+  'manifest-json': { type: 'boolean', default: false },
+  'dedup-scope': { type: 'string', default: Defaults.dedupScope },
+  concurrency: { type: 'string', default: String(Defaults.concurrency) },
+  'insecure-registry': { type: 'string', multiple: true, default: [] },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'v', default: false },
+} satisfies ParseArgsOptionsConfig;
+
+type SerializeValues = ReturnType<typeof parse<typeof SERIALIZE_OPTIONS>>['values'];
+
 function parseSerialize(argv: string[]): Command {
-  const { values, positionals } = parse(argv, USAGE, {
-    compression: { type: 'string', default: Defaults.compression },
-    'compression-level': { type: 'string' },
-    'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
-    'manifest-json': { type: 'boolean', default: false },
-    'dedup-scope': { type: 'string', default: Defaults.dedupScope },
-    'dry-run': { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: String(Defaults.concurrency) },
-    'insecure-registry': { type: 'string', multiple: true, default: [] },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-    version: { type: 'boolean', short: 'v', default: false },
-  });
+  const { values, positionals } = parse(argv, USAGE, { ...SERIALIZE_OPTIONS, 'dry-run': { type: 'boolean', default: false } });
   if (values.help) return { kind: 'help', usage: USAGE };
   if (values.version) return { kind: 'version' };
   if (positionals.length !== 2) {
     throw new UsageError(`expected BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`, USAGE);
   }
-  const [batchFile = '', syncDir = ''] = positionals;
-  return checked(USAGE, () => {
-    const compression = parseCompressionSetting('--compression', values.compression);
-    const level = values['compression-level'];
-    return {
-      kind: 'serialize',
-      json: values.json,
-      insecureRegistries: values['insecure-registry'],
-      settings: {
-        batchFile,
-        syncDir,
-        trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
-        compression,
-        compressionLevel: level === undefined ? undefined : parseCompressionLevel('--compression-level', compression, level),
-        manifestJson: values['manifest-json'],
-        dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
-        dryRun: values['dry-run'],
-        concurrency: parseWholeNumber('--concurrency', values.concurrency, ...CONCURRENCY_RANGE),
-      },
-    };
+  return checked(USAGE, () => ({ kind: 'serialize', ...batchCommand(values, positionals, values['dry-run']) }));
+}
+
+function parsePlan(argv: string[]): Command {
+  const { values, positionals } = parse(argv, PLAN_USAGE, { ...SERIALIZE_OPTIONS, shards: { type: 'string' } });
+  if (values.help) return { kind: 'help', usage: PLAN_USAGE };
+  if (values.version) return { kind: 'version' };
+  if (positionals.length !== 2) {
+    throw new UsageError(`plan expects BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`, PLAN_USAGE);
+  }
+  const shards = values.shards;
+  if (shards === undefined) throw new UsageError(`plan needs --shards N (1-${MAX_SHARDS}): at most how many shards`, PLAN_USAGE);
+  return checked(PLAN_USAGE, () => ({
+    kind: 'plan',
+    shards: parseWholeNumber('--shards', shards, 1, MAX_SHARDS),
+    ...batchCommand(values, positionals, false),
+  }));
+}
+
+/** The options a shard takes from its plan: given with --shard they are refused by name. */
+const PLAN_SETTINGS = ['compression', 'compression-level', 'tracker-filename', 'manifest-json', 'dedup-scope', 'dry-run'];
+
+function parseShard(argv: string[]): Command {
+  const fromPlan = argv.map((arg) => /^--([a-z-]+)/.exec(arg)?.[1]).find((name) => name !== undefined && PLAN_SETTINGS.includes(name));
+  if (fromPlan !== undefined) {
+    throw new UsageError(`--${fromPlan}: a shard writes with its plan's settings (given to plan)`, PLAN_USAGE);
+  }
+  const { values, positionals } = parse(argv, PLAN_USAGE, {
+    shard: { type: 'string' },
+    plan: { type: 'string' },
+    concurrency: SERIALIZE_OPTIONS.concurrency,
+    'insecure-registry': SERIALIZE_OPTIONS['insecure-registry'],
+    json: SERIALIZE_OPTIONS.json,
+    help: SERIALIZE_OPTIONS.help,
+    version: SERIALIZE_OPTIONS.version,
   });
+  if (values.help) return { kind: 'help', usage: PLAN_USAGE };
+  if (values.version) return { kind: 'version' };
+  const { shard, plan } = values;
+  if (shard === undefined || plan === undefined) throw new UsageError('serialize needs --shard K and --plan FILE together', PLAN_USAGE);
+  if (positionals.length !== 1) {
+    throw new UsageError(`serialize --shard expects DIRECTORY (the shard's own), got ${positionals.length} argument(s)`, PLAN_USAGE);
+  }
+  return checked(PLAN_USAGE, () => ({
+    kind: 'shard',
+    planFile: plan,
+    shard: parseWholeNumber('--shard', shard, 1, MAX_SHARDS),
+    dir: positionals[0] as string,
+    concurrency: parseWholeNumber('--concurrency', values.concurrency, ...CONCURRENCY_RANGE),
+    insecureRegistries: values['insecure-registry'],
+    json: values.json,
+  }));
+}
+
+function parseRecord(argv: string[]): Command {
+  const { values, positionals } = parse(argv, PLAN_USAGE, {
+    plan: { type: 'string' },
+    json: SERIALIZE_OPTIONS.json,
+    help: SERIALIZE_OPTIONS.help,
+    version: SERIALIZE_OPTIONS.version,
+  });
+  if (values.help) return { kind: 'help', usage: PLAN_USAGE };
+  if (values.version) return { kind: 'version' };
+  if (values.plan === undefined) throw new UsageError('record needs --plan FILE (the plan the shards wrote)', PLAN_USAGE);
+  const [dir, ...recordFiles] = positionals;
+  if (dir === undefined) throw new UsageError('record expects SYNC-DIRECTORY and the SHARD-RECORD files', PLAN_USAGE);
+  return { kind: 'record', dir, planFile: values.plan, recordFiles, json: values.json };
+}
+
+/** BATCH-LIST SYNC-DIRECTORY and the serialize options, as serialize and plan take them. */
+function batchCommand(values: SerializeValues, positionals: string[], dryRun: boolean): Omit<SerializeCommand, 'kind'> {
+  const [batchFile = '', syncDir = ''] = positionals;
+  const compression = parseCompressionSetting('--compression', values.compression);
+  const level = values['compression-level'];
+  return {
+    json: values.json,
+    insecureRegistries: values['insecure-registry'],
+    settings: {
+      batchFile,
+      syncDir,
+      trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
+      compression,
+      compressionLevel: level === undefined ? undefined : parseCompressionLevel('--compression-level', compression, level),
+      manifestJson: values['manifest-json'],
+      dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
+      dryRun,
+      concurrency: parseWholeNumber('--concurrency', values.concurrency, ...CONCURRENCY_RANGE),
+    },
+  };
 }

@@ -1,4 +1,8 @@
 import type { BatchResult } from '../core/serialize/run.ts';
+import type { ShardPlanResult } from '../core/serialize/plan-shards.ts';
+import type { RecordShardsResult } from '../core/serialize/record-shards.ts';
+import type { ShardResult } from '../core/serialize/shard-serialize.ts';
+import { formatRange } from '../core/sync-dir/plan-files.ts';
 import type { DeserializeResult } from '../core/far-side/deserialize.ts';
 import { formatBytes, formatTable } from '../core/format.ts';
 import { PLAN_COLUMNS, planRow, WRITTEN_COLUMNS, writtenRow, writtenTotalRow } from '../core/serialize/tar-rows.ts';
@@ -24,6 +28,50 @@ export function formatReport(result: BatchResult, dryRun: boolean): string {
   const rows = [...result.written.map((tar) => writtenRow(tar)), writtenTotalRow(result.written)];
   lines.push(formatTable(WRITTEN_COLUMNS, rows));
   return lines.join('\n');
+}
+
+/** plan's summary: what is up to date, each shard with its tars and bytes, and where the plan went. */
+export function formatShardPlan(result: ShardPlanResult): string {
+  const lines = result.plan.upToDate.map(({ entry, row }) => `${entry.name}: ${entry.artifact} is up to date (shipped in ${row.syncName})`);
+  const { shardPlan, path } = result;
+  if (shardPlan === undefined) return [...lines, 'Nothing new to serialize; no plan was written.'].join('\n');
+  const rows = shardPlan.shards.map((shard) => [
+    String(shard.shard),
+    formatRange(shard),
+    shard.tars.map((tar) => tar.name).join(', '),
+    formatBytes(shard.contentBytes),
+  ]);
+  lines.push(formatTable(['shard', 'tars', 'names', 'content'], rows));
+  if (shardPlan.oneShard !== null) lines.push(`One shard: ${shardPlan.oneShard}.`);
+  lines.push(
+    `Plan ${shardPlan.id} written to ${path}: run serialize --shard K --plan ${path} DIRECTORY for K = 1..${shardPlan.shards.length}.`,
+  );
+  return lines.join('\n');
+}
+
+/** serialize --shard's summary: the tars written (a run again lists only those it wrote) and the record. */
+export function formatShardResult(result: ShardResult): string {
+  const lines =
+    result.written.length > 0
+      ? [formatTable(WRITTEN_COLUMNS, [...result.written.map((tar) => writtenRow(tar)), writtenTotalRow(result.written)])]
+      : [];
+  const { shard, record, recordPath } = result;
+  lines.push(`Shard ${shard.shard} of plan ${record.plan} (${formatRange(shard)}) is complete; its record: ${recordPath}`);
+  return lines.join('\n');
+}
+
+/** record's summary: each shard and what became of it. */
+export function formatRecordResult(result: RecordShardsResult): string {
+  const states = { recorded: 'recorded', 'recorded before': 'recorded before', unconfirmed: 'no record: numbers unused' } as const;
+  const rows = result.shards.map(({ shard, state }) => [
+    String(shard.shard),
+    formatRange(shard),
+    shard.tars.map((tar) => tar.name).join(', '),
+    states[state],
+  ]);
+  const recorded =
+    result.recorded.length === 0 ? 'Nothing new recorded.' : `Recorded ${result.recorded.map((entry) => entry.syncName).join(', ')}.`;
+  return [formatTable(['shard', 'tars', 'names', 'state'], rows), recorded].join('\n');
 }
 
 /** verify's report: a line per tar, then every problem and note, each naming its tar. */

@@ -1,10 +1,29 @@
 import { formatBytes } from '../core/format.ts';
 import { LOG_LINE_INTERVAL_MS, throttle } from '../core/throttle.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { collectToken, parseCommandLine, UsageError, type CollectCommand, type Command, type DeserializeCommand } from './args.ts';
+import {
+  collectToken,
+  parseCommandLine,
+  UsageError,
+  type CollectCommand,
+  type Command,
+  type DeserializeCommand,
+  type PlanCommand,
+  type RecordCommand,
+  type SerializeCommand,
+  type ShardCommand,
+} from './args.ts';
 import type { LoadedTar } from '../core/far-side/deserialize.ts';
 import type { WrittenTar } from '../core/serialize/write-tars.ts';
-import { formatCollectResult, formatDeserializeResult, formatReport, formatVerifyReport } from './report.ts';
+import {
+  formatCollectResult,
+  formatDeserializeResult,
+  formatRecordResult,
+  formatReport,
+  formatShardPlan,
+  formatShardResult,
+  formatVerifyReport,
+} from './report.ts';
 
 // Each command loads only the engine it runs: verify, offline, starts without the registry client. The
 // webpackMode comments keep the bundle (dist/cli) one file, with no module copied into several chunks.
@@ -31,6 +50,12 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     case 'serialize':
       return reportingErrors(() => serialize(command));
+    case 'plan':
+      return reportingErrors(() => plan(command));
+    case 'shard':
+      return reportingErrors(() => shard(command));
+    case 'record':
+      return reportingErrors(() => record(command));
     case 'verify':
       return reportingErrors(() => verify(command));
     case 'deserialize':
@@ -49,7 +74,13 @@ async function reportingErrors(action: () => Promise<number>): Promise<number> {
   }
 }
 
-async function serialize(command: Extract<Command, { kind: 'serialize' }>): Promise<number> {
+/** The notes and warnings of a near-side run, on stderr. */
+const sayings = {
+  note: (message: string) => void process.stderr.write(`batch-serialize: note: ${message}\n`),
+  warning: (message: string) => void process.stderr.write(`batch-serialize: warning: ${message}\n`),
+};
+
+async function serialize(command: SerializeCommand): Promise<number> {
   const [{ runBatch }, { RegistryAndLayoutStorages }, { progressReporter }, { resultJson }] = await Promise.all([
     import(/* webpackMode: "eager" */ '../core/serialize/run.ts'),
     import(/* webpackMode: "eager" */ '../core/serialize/storages.ts'),
@@ -62,8 +93,7 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
   try {
     const result = await runBatch(command.settings, storages, {
       ...progress,
-      note: (message) => process.stderr.write(`batch-serialize: note: ${message}\n`),
-      warning: (message) => process.stderr.write(`batch-serialize: warning: ${message}\n`),
+      ...sayings,
       tarRecorded(tar) {
         progress.tarRecorded(tar);
         written.push(tar);
@@ -83,6 +113,80 @@ async function serialize(command: Extract<Command, { kind: 'serialize' }>): Prom
   } finally {
     await storages.close();
   }
+}
+
+async function plan(command: PlanCommand): Promise<number> {
+  const [{ planShards }, { RegistryAndLayoutStorages }, { progressReporter }, { shardSummaries }] = await Promise.all([
+    import(/* webpackMode: "eager" */ '../core/serialize/plan-shards.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/storages.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/progress.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/shard-plan.ts'),
+  ]);
+  const progress = progressReporter(process.stderr);
+  const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
+  try {
+    const result = await planShards(command.settings, command.shards, storages, { resolving: progress.resolving, ...sayings });
+    const { shardPlan, path } = result;
+    if (command.json) {
+      const upToDate = result.plan.upToDate.map(({ entry, row }) => ({
+        name: entry.name,
+        artifact: entry.artifact,
+        syncName: row.syncName,
+      }));
+      const shards = shardPlan === undefined ? [] : shardSummaries(shardPlan);
+      process.stdout.write(
+        `${JSON.stringify({ planFile: path ?? null, oneShard: shardPlan?.oneShard ?? null, shards, upToDate }, null, 2)}\n`,
+      );
+    } else process.stdout.write(`${formatShardPlan(result)}\n`);
+    return 0;
+  } finally {
+    await storages.close();
+  }
+}
+
+async function shard(command: ShardCommand): Promise<number> {
+  const [{ serializeShard }, { readShardPlan }, { RegistryAndLayoutStorages }, { progressReporter }] = await Promise.all([
+    import(/* webpackMode: "eager" */ '../core/serialize/shard-serialize.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/shard-plan.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/storages.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/progress.ts'),
+  ]);
+  const shardPlan = await readShardPlan(command.planFile);
+  const progress = progressReporter(process.stderr);
+  const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
+  try {
+    const settings = {
+      plan: shardPlan,
+      planFile: command.planFile,
+      shard: command.shard,
+      dir: command.dir,
+      concurrency: command.concurrency,
+    };
+    const result = await serializeShard({ ...settings, keepTars: true }, storages, { ...progress, ...sayings });
+    const written = result.written.map(({ path: _path, ...tar }) => tar);
+    process.stdout.write(
+      command.json ? `${JSON.stringify({ record: result.recordPath, written }, null, 2)}\n` : `${formatShardResult(result)}\n`,
+    );
+    return 0;
+  } finally {
+    await storages.close();
+  }
+}
+
+async function record(command: RecordCommand): Promise<number> {
+  const [{ recordShards }, { readShardPlan }, { readShardRecord }] = await Promise.all([
+    import(/* webpackMode: "eager" */ '../core/serialize/record-shards.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/shard-plan.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/shard-record.ts'),
+  ]);
+  const shardPlan = await readShardPlan(command.planFile);
+  const records = await Promise.all(command.recordFiles.map(async (file) => ({ file, record: await readShardRecord(file) })));
+  const result = await recordShards({ syncDir: command.dir, plan: shardPlan, records, moveTars: true }, sayings);
+  if (command.json) {
+    const shards = result.shards.map(({ shard, state }) => ({ shard: shard.shard, tars: shard.tars.map((tar) => tar.syncName), state }));
+    process.stdout.write(`${JSON.stringify({ recorded: result.recorded.map((entry) => entry.syncName), shards }, null, 2)}\n`);
+  } else process.stdout.write(`${formatRecordResult(result)}\n`);
+  return 0;
 }
 
 /** `--json` on failure: the error and what was done before it, on stdout; the error on stderr too. */

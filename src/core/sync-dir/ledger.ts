@@ -63,8 +63,8 @@ function parseEntry(line: string, where: string): LedgerEntry {
 
 const isSize = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
 
-/** Every field checked as the tracker's are: the first one that is wrong, named. */
-function firstWrongField(entry: LedgerEntry): string | undefined {
+/** Every field checked as the tracker's are: the first one that is wrong, named (shard records hold entries too). */
+export function firstWrongField(entry: LedgerEntry): string | undefined {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return 'not a JSON object';
   if (typeof entry.syncName !== 'string' || parseSyncName(entry.syncName) === undefined) return 'syncName is not NNNNNN-NAME.tar[.gz|.zst]';
   if (typeof entry.artifact !== 'string' || entry.artifact === '') return 'artifact is not a reference';
@@ -85,6 +85,6 @@ export async function writeLedger(path: string, entries: readonly LedgerEntry[])
 }
 
 /** The entry that describes a tracker row: same tar and same root, or none (then the registry must tell). */
-export function entryFor(entries: readonly LedgerEntry[], row: TrackerRow): LedgerEntry | undefined {
+export function entryFor(entries: readonly LedgerEntry[], row: Pick<TrackerRow, 'syncName' | 'digest'>): LedgerEntry | undefined {
   return entries.find((entry) => entry.syncName === row.syncName && entry.digest === row.digest);
 }
