@@ -131,6 +131,12 @@ export function memoryServices(): MemoryServices {
         .map(({ files: _files, retentionDays: _days, ...listed }) => structuredClone(listed))
         .reverse();
     },
+    async delete(name) {
+      const at = artifactsStored.findIndex((artifact) => artifact.name === name && artifact.run.id === services.run.id);
+      if (at < 0) throw new Error(`artifact ${name} of run ${services.run.id} not found`);
+      artifactsStored.splice(at, 1);
+      events.push(`delete ${name}`);
+    },
     async download(listed, directory) {
       const artifact = artifactsStored.find((candidate) => candidate.id === listed.id);
       if (!artifact) throw new Error(`no artifact ${listed.id}`);

@@ -5,6 +5,7 @@
  */
 import '../../testkit/quiet-actions-debug.ts';
 import * as core from '@actions/core';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,17 +180,20 @@ describe('serialize', () => {
     expect(services.events).toEqual(['upload nightly-000001-tools.tar', 'save nightly-101-1', 'upload nightly-tracker']);
     expect(recordedAtUpload).toEqual(new Map([['nightly-000001-tools.tar', false]]));
 
-    const tar = join(run.syncDir, '000001-tools.tar');
+    // Uploaded and recorded, the tar left the runner: the tars output names it, its artifact holds it.
+    expect(await readdir(run.syncDir)).toEqual(['batch-serialize', 'record-keeping.csv']);
     const uploaded = services.artifactsStored.find((artifact) => artifact.name === 'nightly-000001-tools.tar');
     expect([...(uploaded?.files.keys() ?? [])]).toEqual(['000001-tools.tar', 'batch-serialize/000001-tools.tar.sha256']);
-    expect(uploaded?.files.get('000001-tools.tar')).toEqual(await readFile(tar));
+    const bytes = uploaded?.files.get('000001-tools.tar') as Buffer;
+    const sidecar = uploaded?.files.get('batch-serialize/000001-tools.tar.sha256')?.toString('utf8');
+    expect(sidecar).toBe(`${createHash('sha256').update(bytes).digest('hex')}  000001-tools.tar\n`);
     expect(run.outputs).toEqual({
       [Outputs.TrackerSource]: 'none',
       [Outputs.RestoredKey]: '',
       [Outputs.CacheHit]: 'false',
       [Outputs.SavedKey]: 'nightly-101-1',
-      [Outputs.Tars]: JSON.stringify([tar]),
-      [Outputs.Bytes]: String((await stat(tar)).size),
+      [Outputs.Tars]: JSON.stringify(['000001-tools.tar']),
+      [Outputs.Bytes]: String(bytes.byteLength),
       [Outputs.ArtifactIds]: JSON.stringify({ '000001-tools.tar': uploaded?.id }),
       [Outputs.Shipped]: '1',
       [Outputs.Skipped]: '0',
@@ -227,7 +231,7 @@ describe('serialize', () => {
       'save nightly-102-1',
       'upload nightly-tracker',
     ]);
-    expect(JSON.parse(second.outputs[Outputs.Tars] ?? '')).toEqual([join(second.syncDir, '000002-tools.tar')]);
+    expect(JSON.parse(second.outputs[Outputs.Tars] ?? '')).toEqual(['000002-tools.tar']);
     expect(second.outputs).toMatchObject({
       [Outputs.TrackerSource]: 'cache',
       [Outputs.RestoredKey]: 'nightly-101-1',
@@ -264,7 +268,7 @@ describe('serialize', () => {
     expect(second.error).toBeUndefined();
     expect(second.outputs).toMatchObject({ [Outputs.TrackerSource]: 'cache', [Outputs.RestoredKey]: 'nightly-101-1' });
     expect(second.summary).toContain(`(${sharedBlobs()} blobs)`); // deduplicated by the ledger read from the old place
-    expect(await readdir(second.syncDir)).toEqual(['000002-tools.tar', 'batch-serialize', 'record-keeping.csv']);
+    expect(await readdir(second.syncDir)).toEqual(['batch-serialize', 'record-keeping.csv']);
     expect(services.entries.at(-1)?.paths).toEqual([join(first.syncDir, 'record-keeping.csv'), ledger]);
 
     const tracker = services.artifactsStored.findLast((a) => a.name === 'nightly-tracker') as MemoryArtifact;
@@ -319,7 +323,7 @@ describe('serialize', () => {
 
     const retried = await exportRun(services, { id: 102 }, rows, { 'cache-key-prefix': 'flaky' });
     expect(retried.error).toBeUndefined();
-    expect(JSON.parse(retried.outputs[Outputs.Tars] ?? '')).toEqual([join(retried.syncDir, '000002-b.tar')]);
+    expect(JSON.parse(retried.outputs[Outputs.Tars] ?? '')).toEqual(['000002-b.tar']);
   });
 
   test('another run that saved meanwhile on the same prefix: a warning, and this run saves the newest entry', async () => {
@@ -334,6 +338,26 @@ describe('serialize', () => {
     expect(run.error).toBeUndefined();
     expect(run.stdout).toContain('::warning::Another run saved the tracker as nightly-150-1 after this run restored nightly-101-1');
     expect(services.entries.map((entry) => entry.key)).toEqual(['nightly-101-1', 'nightly-150-1', 'nightly-102-1']);
+  });
+
+  test('keep-tars keeps each tar on the runner (the tars output gives paths); without it the disk holds one tar at a time', async () => {
+    const services = memoryServices();
+    const rows = [`a,${ref('sources1')}`, `b,${ref('sources2')}`, `c,${ref('sources1')}`];
+    const onDisk: string[][] = [];
+    services.onUpload = async (name) => {
+      if (/-\d{6}-/.test(name))
+        onDisk.push((await readdir(join(runnerTemp, 'batch-serialize', 'nightly'))).filter((file) => file.includes('.tar')));
+    };
+    const deleted = await exportRun(services, { id: 101 }, rows);
+    expect(deleted.error).toBeUndefined();
+    expect(onDisk).toEqual([['000001-a.tar'], ['000002-b.tar'], ['000003-c.tar']]);
+    expect(JSON.parse(deleted.outputs[Outputs.Tars] ?? '')).toEqual(['000001-a.tar', '000002-b.tar', '000003-c.tar']);
+
+    const kept = await exportRun(services, { id: 102 }, [`d,${ref('sources1')}`], { 'keep-tars': 'true' });
+    expect(kept.error).toBeUndefined();
+    const tar = join(kept.syncDir, '000004-d.tar');
+    expect(JSON.parse(kept.outputs[Outputs.Tars] ?? '')).toEqual([tar]);
+    expect(kept.outputs[Outputs.Bytes]).toBe(String((await stat(tar)).size));
   });
 });
 
@@ -406,7 +430,7 @@ describe('the tracker on real GitHub (issue 9)', () => {
     const mine = await exportRun(services, { id: 102 }, [`tools,${ref('sources1')}`], { 'cache-key-prefix': 'p4' });
     expect(mine.error).toBeUndefined();
     expect(mine.outputs[Outputs.TrackerSource]).toBe('none');
-    expect(JSON.parse(mine.outputs[Outputs.Tars] ?? '')).toEqual([join(runnerTemp, 'batch-serialize', 'p4', '000001-tools.tar')]);
+    expect(JSON.parse(mine.outputs[Outputs.Tars] ?? '')).toEqual(['000001-tools.tar']);
     expect(tarNames(services, 'p4')).toEqual(['p4-000001-tools.tar']);
     expect(services.entries.map((entry) => entry.key)).toEqual(['p4-extra-101-1', 'p4-102-1']);
   });
@@ -510,6 +534,178 @@ describe('the tracker on real GitHub (issue 9)', () => {
     const run = await exportRun(services, { id: 101 }, [`tools,${ref('sources1')}`], { username: 'robot', password: 's3cret' });
     expect(run.error?.message).toMatch(/^input registry is needed with password/);
     expect(services.events).toEqual([]);
+  });
+});
+
+describe('a sharded run: plan-shards, a serialize-shard job per matrix entry, record-shards', () => {
+  interface Night {
+    plan: Run;
+    shards: Run[];
+    record: Run;
+  }
+
+  /** The three jobs of one workflow run, as GitHub runs them: the matrix from the plan's output, each job on a fresh runner. */
+  async function shardedNight(services: MemoryServices, id: number, batch: string[], inputs: Record<string, string> = {}): Promise<Night> {
+    const plan = await exportRun(services, { id }, batch, { ...inputs, mode: 'plan-shards' });
+    expect(plan.error).toBeUndefined();
+    const matrix = JSON.parse(plan.outputs[Outputs.Matrix] ?? '') as { include: Array<{ shard: number }> };
+    const shards: Run[] = [];
+    for (const { shard } of matrix.include)
+      shards.push(await exportRun(services, { id }, [], { ...inputs, mode: 'serialize-shard', shard: String(shard) }));
+    const record = await exportRun(services, { id }, [], { ...inputs, mode: 'record-shards' });
+    return { plan, shards, record };
+  }
+
+  const trackerRows = (text: string) => text.trim().split('\n').slice(1);
+  /** Three names: the store's two artifacts (read in beforeAll), one of them twice. */
+  const rows = () => [`a,${ref('sources1')}`, `b,${ref('sources2')}`, `c,${ref('sources1')}`];
+
+  test('three shards: the matrix, each shard uploads its tars and its record, record saves the one-job tracker once', async () => {
+    const services = memoryServices();
+    const oneJob = await exportRun(services, { id: 100 }, rows(), { 'cache-key-prefix': 'single' });
+    expect(oneJob.error).toBeUndefined();
+
+    const night = await shardedNight(services, 101, rows());
+    expect(JSON.parse(night.plan.outputs[Outputs.Matrix] ?? '')).toEqual({
+      include: [
+        { shard: 1, tars: '000001-000001', names: 'a', bytes: expect.any(Number) },
+        { shard: 2, tars: '000002-000002', names: 'b', bytes: expect.any(Number) },
+        { shard: 3, tars: '000003-000003', names: 'c', bytes: expect.any(Number) },
+      ],
+    });
+    expect(night.plan.outputs[Outputs.ShardCount]).toBe('3');
+    expect(night.plan.summary).toContain('Plan <code>000001-000003</code>: 3 shard(s).');
+    for (const shard of night.shards) expect(shard.error).toBeUndefined();
+    expect(night.record.error).toBeUndefined();
+    const events = services.events.slice(services.events.indexOf('upload single-tracker') + 1);
+    expect(events).toEqual([
+      'upload nightly-plan-000001-000003',
+      'download nightly-plan-000001-000003',
+      'upload nightly-000001-a.tar',
+      'upload nightly-shard-000001-000001',
+      'download nightly-plan-000001-000003',
+      'upload nightly-000002-b.tar',
+      'upload nightly-shard-000002-000002',
+      'download nightly-plan-000001-000003',
+      'upload nightly-000003-c.tar',
+      'upload nightly-shard-000003-000003',
+      'download nightly-plan-000001-000003',
+      'download nightly-shard-000001-000001',
+      'download nightly-shard-000002-000002',
+      'download nightly-shard-000003-000003',
+      'save nightly-101-1',
+      'upload nightly-tracker',
+    ]);
+    // The one-job run's tracker, numbers and all (one shard per name keeps batch-list order), and its tars byte for byte.
+    expect(trackerText(services, 'nightly-101-1')).toBe(trackerText(services, 'single-100-1'));
+    for (const name of ['000001-a.tar', '000002-b.tar', '000003-c.tar']) {
+      const bytes = (prefix: string) => services.artifactsStored.find((a) => a.name === `${prefix}-${name}`)?.files.get(name);
+      expect(bytes('nightly')).toEqual(bytes('single'));
+    }
+    expect(night.record.outputs).toMatchObject({ [Outputs.Shipped]: '3', [Outputs.SavedKey]: 'nightly-101-1' });
+    expect(JSON.parse(night.record.outputs[Outputs.Tars] ?? '')).toEqual(['000001-a.tar', '000002-b.tar', '000003-c.tar']);
+    expect(night.record.summary).toMatch(/<td>2<\/td><td>000002-000002<\/td><td>b<\/td><td>[^<]+<\/td><td>✅ recorded<\/td>/);
+
+    // The next night restores what record saved: nothing new, no shard.
+    const quiet = await exportRun(services, { id: 102 }, rows(), { mode: 'plan-shards' });
+    expect(quiet.outputs).toMatchObject({ [Outputs.ShardCount]: '0', [Outputs.Matrix]: '{"include":[]}', [Outputs.Skipped]: '3' });
+  });
+
+  test('a failed shard withdraws the tars it uploaded, leaves no trace in the tracker; the next night ships them again', async () => {
+    const services = memoryServices();
+    const four = [...rows(), `d,${ref('sources2')}`];
+    services.failUploadOf('nightly-000004-d.tar');
+    const night = await shardedNight(services, 101, four, { shards: '2' });
+    expect(night.shards.map((shard) => shard.error?.message)).toEqual([
+      undefined,
+      expect.stringMatching(/upload of nightly-000004-d\.tar failed/),
+    ]);
+    expect(services.events).toContain('delete nightly-000003-c.tar');
+    expect(night.shards[1]?.summary).toContain('The shard failed');
+    expect(night.shards[1]?.outputs).toMatchObject({ [Outputs.Shipped]: '0', [Outputs.Tars]: '[]' });
+    expect(night.record.error).toBeUndefined();
+    expect(night.record.stdout).toContain('::warning::shard 2 of plan 000001-000004 (000003-000004: c, d) confirmed nothing');
+    expect(trackerRows(trackerText(services, 'nightly-101-1')).map((row) => row.split(',')[0])).toEqual(['000001-a.tar', '000002-b.tar']);
+    expect(tarNames(services)).toEqual(['nightly-000001-a.tar', 'nightly-000002-b.tar']);
+
+    // The plan's numbers are never used again: c and d ship above them.
+    const next = await shardedNight(services, 102, four, { shards: '2' });
+    expect(next.record.error).toBeUndefined();
+    expect(JSON.parse(next.plan.outputs[Outputs.Matrix] ?? '').include).toEqual([
+      expect.objectContaining({ shard: 1, tars: '000005-000005', names: 'c' }),
+      expect.objectContaining({ shard: 2, tars: '000006-000006', names: 'd' }),
+    ]);
+    expect(trackerRows(trackerText(services, 'nightly-102-1')).map((row) => row.split(',')[0])).toEqual([
+      '000001-a.tar',
+      '000002-b.tar',
+      '000005-c.tar',
+      '000006-d.tar',
+    ]);
+    expect(tarNames(services)).toEqual(['nightly-000001-a.tar', 'nightly-000002-b.tar', 'nightly-000005-c.tar', 'nightly-000006-d.tar']);
+  });
+
+  test('re-running a failed shard in the next attempt writes the same numbers, and record merges it with the others', async () => {
+    const services = memoryServices();
+    services.failUploadOf('nightly-000002-b.tar');
+    const night = await shardedNight(services, 101, rows());
+    expect(night.shards[1]?.error).toBeDefined();
+    // Re-run failed jobs: the shard and record, attempt 2, with the plan's outputs as they were.
+    const again = await exportRun(services, { id: 101, attempt: 2 }, [], { mode: 'serialize-shard', shard: '2' });
+    expect(again.error).toBeUndefined();
+    const record = await exportRun(services, { id: 101, attempt: 2 }, [], { mode: 'record-shards' });
+    expect(record.error).toBeUndefined();
+    expect(JSON.parse(record.outputs[Outputs.Tars] ?? '')).toEqual(['000002-b.tar']);
+    expect(record.summary).toContain('✅ recorded before');
+    expect(trackerRows(trackerText(services, 'nightly-101-2')).map((row) => row.split(',')[0])).toEqual([
+      '000001-a.tar',
+      '000002-b.tar',
+      '000003-c.tar',
+    ]);
+  });
+
+  test('record never merges over a tracker another run saved after the plan: it fails, saving nothing', async () => {
+    const services = memoryServices();
+    expect((await exportRun(services, { id: 100 }, [`a,${ref('sources1')}`])).error).toBeUndefined();
+    const plan = await exportRun(services, { id: 101 }, [...rows(), `d,${ref('sources2')}`], { mode: 'plan-shards' });
+    expect(plan.outputs[Outputs.Matrix]).toContain('"tars":"000002-000002"');
+    const shard = await exportRun(services, { id: 101 }, [], { mode: 'serialize-shard', shard: '1' });
+    expect(shard.error).toBeUndefined();
+    // Meanwhile another run (no concurrency group) ships and saves.
+    expect((await exportRun(services, { id: 150 }, [`a,${ref('sources2')}`])).error).toBeUndefined();
+    const saved = services.entries.length;
+    const record = await exportRun(services, { id: 101 }, [], { mode: 'record-shards' });
+    expect(record.error?.message).toMatch(/record-keeping\.csv is not the tracker plan 000002-000004 was made from \(1 row\(s\), sha256:/);
+    // The other run numbered above the plan's reservation.
+    expect(record.error?.message).toMatch(
+      /it records 2 row\(s\), the newest 000005-a\.tar; another run changed it since\. Nothing was recorded/,
+    );
+    expect(record.summary).toMatch(/❌ .*another run changed it since/);
+    expect(services.entries).toHaveLength(saved);
+  });
+
+  test('more names than shards: groups balanced by bytes, each numbered contiguously; dedup scope all: one shard', async () => {
+    const services = memoryServices();
+    const many = [`a,${ref('sources1')}`, `b,${ref('sources2')}`, `c,${ref('sources1')}`, `d,${ref('sources2')}`];
+    const grouped = await exportRun(services, { id: 101 }, many, { mode: 'plan-shards', shards: '2' });
+    const matrix = JSON.parse(grouped.outputs[Outputs.Matrix] ?? '') as { include: Array<{ names: string; tars: string }> };
+    // sources2 is the larger: b and d go to different shards, each with a sources1 name.
+    expect(matrix.include.map(({ names, tars }) => [names, tars])).toEqual([
+      ['a, b', '000001-000002'],
+      ['c, d', '000003-000004'],
+    ]);
+
+    const all = await exportRun(services, { id: 102 }, many, { mode: 'plan-shards', 'dedup-scope': 'all' });
+    expect(JSON.parse(all.outputs[Outputs.Matrix] ?? '').include).toEqual([expect.objectContaining({ shard: 1, names: 'a, b, c, d' })]);
+    expect(all.summary).toContain('One shard: dedup scope all: a tar may leave out blobs that another name of this run ships');
+    // The first plan's numbers stay reserved.
+    expect(all.outputs[Outputs.Matrix]).toContain('"tars":"000005-000008"');
+  });
+
+  test('a shard without a plan artifact in its run says which job must come first', async () => {
+    const services = memoryServices();
+    const shard = await exportRun(services, { id: 101 }, [], { mode: 'serialize-shard', shard: '1' });
+    expect(shard.error?.message).toMatch(/^run 101 has no plan artifact nightly-plan-FIRST-LAST: a job with mode plan-shards/);
+    expect(shard.summary).toMatch(/batch-serialize: failed/);
   });
 });
 

@@ -74,6 +74,7 @@ const expectedDefaults: ActionSettings = {
     dedupScope: Defaults.dedupScope,
     dryRun: false,
     concurrency: Defaults.concurrency,
+    keepTars: false,
   },
   mode: 'serialize',
   cacheKeyPrefix: 'batch-serialize-batch.csv',
@@ -81,6 +82,8 @@ const expectedDefaults: ActionSettings = {
   retentionDays: undefined,
   trackerRetentionDays: 90,
   startOver: false,
+  shards: 256,
+  shard: undefined,
   registryLogin: undefined,
   insecureRegistries: [],
   githubToken: '',
@@ -142,6 +145,9 @@ describe('every input', () => {
       [Inputs.RetentionDays]: '30',
       [Inputs.TrackerRetentionDays]: '60',
       [Inputs.StartOver]: 'true',
+      [Inputs.KeepTars]: 'true',
+      [Inputs.Shards]: '8',
+      [Inputs.Shard]: '3',
       [Inputs.Concurrency]: '64',
       [Inputs.Registry]: 'ghcr.io',
       [Inputs.Username]: 'robot',
@@ -160,6 +166,7 @@ describe('every input', () => {
         dedupScope: 'all',
         dryRun: false,
         concurrency: 64,
+        keepTars: true,
       },
       mode: 'serialize',
       cacheKeyPrefix: 'nightly',
@@ -167,6 +174,8 @@ describe('every input', () => {
       retentionDays: 30,
       trackerRetentionDays: 60,
       startOver: true,
+      shards: 8,
+      shard: 3,
       registryLogin: { registry: 'ghcr.io', username: 'robot', password: 's3cret' },
       insecureRegistries: ['registry.lan:5000', 'mirror.lan'],
       githubToken: 'ghs_token',
@@ -194,6 +203,8 @@ describe('every input', () => {
     ['auto', 'push', 'refs/tags/v1', 'plan'],
     ['plan', 'push', 'refs/heads/main', 'plan'],
     ['serialize', 'workflow_dispatch', 'refs/heads/feature', 'serialize'],
+    ['plan-shards', 'schedule', 'refs/heads/main', 'plan-shards'],
+    ['record-shards', 'pull_request', 'refs/pull/7/merge', 'record-shards'],
   ])('mode %s on event %j at %s: %s', (mode, event, ref, expected) => {
     const env = { ...runEnv, GITHUB_EVENT_NAME: event, GITHUB_REF: ref };
     expect(settingsWith({ [Inputs.Mode]: mode }, env).settings.mode).toBe(expected);
@@ -212,6 +223,11 @@ describe('every input', () => {
     expect(settingsWith({ [Inputs.Upload]: value }).settings.upload).toBe(true);
   });
 
+  test('keep-tars false deletes the tars once uploaded, but with upload false they are always kept', () => {
+    expect(settingsWith({}).settings.batch.keepTars).toBe(false);
+    expect(settingsWith({ [Inputs.Upload]: 'false' }).settings.batch.keepTars).toBe(true);
+  });
+
   test('zstd levels run 1-22', () => {
     expect(settingsWith({ [Inputs.Compression]: 'zstd', [Inputs.CompressionLevel]: '22' }).settings.batch.compressionLevel).toBe(22);
   });
@@ -227,7 +243,12 @@ describe('each validation error', () => {
     [{ [Inputs.TrackerFilename]: 'sub/tracker.csv' }, /^input tracker-filename "sub\/tracker\.csv": a plain file name inside/],
     [{ [Inputs.TrackerFilename]: '.tracker.csv' }, /^input tracker-filename "\.tracker\.csv": a plain file name/],
     [{ [Inputs.DedupScope]: 'repository' }, /^input dedup-scope "repository": use name or all$/],
-    [{ [Inputs.Mode]: 'yolo' }, /^input mode "yolo": use auto, serialize or plan$/],
+    [{ [Inputs.Mode]: 'yolo' }, /^input mode "yolo": use auto, serialize, plan, plan-shards, serialize-shard or record-shards$/],
+    [{ [Inputs.Mode]: 'serialize-shard' }, /^mode serialize-shard needs input shard: the matrix's shard \(shard: \$\{\{ matrix\.shard/],
+    [{ [Inputs.Mode]: 'plan-shards', [Inputs.Upload]: 'false' }, /^mode plan-shards needs upload: true: each shard runs on a runner/],
+    [{ [Inputs.Shards]: '257' }, /^input shards "257": a whole number from 1 to 256$/],
+    [{ [Inputs.Shard]: '0' }, /^input shard "0": a whole number from 1 to 256$/],
+    [{ [Inputs.KeepTars]: 'no' }, /^input keep-tars "no": use true or false$/],
     [{ [Inputs.Upload]: 'yes' }, /^input upload "yes": use true or false$/],
     [{ [Inputs.RetentionDays]: '0' }, /^input retention-days "0": a whole number from 1 to 90$/],
     [{ [Inputs.RetentionDays]: '91' }, /^input retention-days "91": a whole number from 1 to 90$/],

@@ -1,4 +1,5 @@
 import { Defaults } from '../core/defaults.ts';
+import { MAX_SHARDS } from '../core/serialize/shard-plan.ts';
 
 /**
  * The names action.yml gives its inputs and outputs (actions/cache's constants.ts): src/action reads and sets
@@ -14,10 +15,13 @@ export const Inputs = {
   Mode: 'mode',
   CacheKeyPrefix: 'cache-key-prefix',
   Upload: 'upload',
+  KeepTars: 'keep-tars',
   RetentionDays: 'retention-days',
   Concurrency: 'concurrency',
   TrackerRetentionDays: 'tracker-retention-days',
   StartOver: 'start-over',
+  Shards: 'shards',
+  Shard: 'shard',
   Registry: 'registry',
   Username: 'username',
   Password: 'password',
@@ -34,6 +38,8 @@ export const Outputs = {
   Shipped: 'shipped',
   Skipped: 'skipped',
   Plan: 'plan',
+  Matrix: 'matrix',
+  ShardCount: 'shard-count',
   TrackerSource: 'tracker-source',
   RestoredKey: 'restored-key',
   SavedKey: 'saved-key',
@@ -53,8 +59,10 @@ export const InputDefaults = {
   [Inputs.DedupScope]: Defaults.dedupScope,
   [Inputs.Mode]: 'auto',
   [Inputs.Upload]: 'true',
+  [Inputs.KeepTars]: 'false',
   [Inputs.TrackerRetentionDays]: '90',
   [Inputs.StartOver]: 'false',
+  [Inputs.Shards]: String(MAX_SHARDS),
   [Inputs.Concurrency]: String(Defaults.concurrency),
   [Inputs.GithubToken]: '${{ github.token }}',
 } as const satisfies Partial<Record<Input, string>>;

@@ -11,9 +11,17 @@ import {
   parseWholeNumber,
 } from '../core/setting-values.ts';
 import { CONCURRENCY_RANGE } from '../core/defaults.ts';
+import { MAX_SHARDS } from '../core/serialize/shard-plan.ts';
 import { InputDefaults, Inputs } from './constants.ts';
 
-export type Mode = 'serialize' | 'plan';
+/**
+ * `serialize` and `plan`: one job. The three jobs of a sharded run: `plan-shards` (the matrix), `serialize-shard`
+ * (one matrix job), `record-shards` (the tracker, once).
+ */
+export type Mode = 'serialize' | 'plan' | 'plan-shards' | 'serialize-shard' | 'record-shards';
+
+const MODES: readonly string[] = ['serialize', 'plan', 'plan-shards', 'serialize-shard', 'record-shards'] satisfies Mode[];
+const SHARDED: readonly Mode[] = ['plan-shards', 'serialize-shard', 'record-shards'];
 
 /** The run, from the runner's environment and the event payload. */
 export interface RunContext {
@@ -43,6 +51,10 @@ export interface ActionSettings {
   trackerRetentionDays: number;
   /** After a lost tracker: ship everything again, numbered above every number used before. */
   startOver: boolean;
+  /** plan-shards: at most this many shards. */
+  shards: number;
+  /** serialize-shard: which shard of the plan, 1-based (the matrix's `shard`). */
+  shard: number | undefined;
   /** docker/login-action's inputs: a password goes to `registry` and nowhere else. */
   registryLogin: { registry: string; username: string; password: string } | undefined;
   insecureRegistries: string[];
@@ -76,6 +88,17 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettin
         `set ${Inputs.Upload}: false and carry the tars from ${Inputs.SyncDirectory} yourself`,
     );
   }
+  const mode = parseMode(inputOrDefault(Inputs.Mode), run);
+  if (SHARDED.includes(mode) && !upload) {
+    throw new InputError(
+      `mode ${mode} needs ${Inputs.Upload}: true: each shard runs on a runner of its own, and its tars leave it only as artifacts`,
+    );
+  }
+  const shardText = core.getInput(Inputs.Shard);
+  if (mode === 'serialize-shard' && shardText === '') {
+    throw new InputError(`mode serialize-shard needs input ${Inputs.Shard}: the matrix's shard (${Inputs.Shard}: \${{ matrix.shard }})`);
+  }
+  const keepTars = parseBoolean(Inputs.KeepTars, inputOrDefault(Inputs.KeepTars)) || !upload;
   return {
     batch: {
       batchFile,
@@ -88,13 +111,17 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettin
       dedupScope: parseDedupScope(`input ${Inputs.DedupScope}`, inputOrDefault(Inputs.DedupScope)),
       dryRun: false,
       concurrency: parseWholeNumber(`input ${Inputs.Concurrency}`, inputOrDefault(Inputs.Concurrency), ...CONCURRENCY_RANGE),
+      // Deleted once uploaded and recorded, unless a later step needs the files (or nothing uploads them).
+      keepTars,
     },
-    mode: parseMode(inputOrDefault(Inputs.Mode), run),
+    mode,
     cacheKeyPrefix: prefix,
     upload,
     retentionDays: optional(core.getInput(Inputs.RetentionDays), (text) => parseWholeNumber(`input ${Inputs.RetentionDays}`, text, 1, 90)),
     trackerRetentionDays: parseWholeNumber(`input ${Inputs.TrackerRetentionDays}`, inputOrDefault(Inputs.TrackerRetentionDays), 1, 90),
     startOver: parseBoolean(Inputs.StartOver, inputOrDefault(Inputs.StartOver)),
+    shards: parseWholeNumber(`input ${Inputs.Shards}`, inputOrDefault(Inputs.Shards), 1, MAX_SHARDS),
+    shard: optional(shardText, (text) => parseWholeNumber(`input ${Inputs.Shard}`, text, 1, MAX_SHARDS)),
     registryLogin: readRegistryLogin(password),
     insecureRegistries: core.getMultilineInput(Inputs.InsecureRegistries),
     githubToken,
@@ -153,8 +180,12 @@ function inputOrDefault(name: Exclude<keyof typeof InputDefaults, typeof Inputs.
  * scoped by branch, so a tracker saved on another branch is one the default branch never sees.
  */
 function parseMode(value: string, run: RunContext): Mode {
-  if (value === 'serialize' || value === 'plan') return value;
-  if (value !== 'auto') throw new InputError(`input ${Inputs.Mode} ${JSON.stringify(value)}: use auto, serialize or plan`);
+  if (MODES.includes(value)) return value as Mode;
+  if (value !== 'auto') {
+    throw new InputError(
+      `input ${Inputs.Mode} ${JSON.stringify(value)}: use auto, serialize, plan, plan-shards, serialize-shard or record-shards`,
+    );
+  }
   const pullRequest = run.eventName === 'pull_request' || run.eventName === 'pull_request_target';
   return !pullRequest && run.defaultBranch !== undefined && run.ref === `refs/heads/${run.defaultBranch}` ? 'serialize' : 'plan';
 }

@@ -37,6 +37,8 @@ export interface ArtifactStore {
   /** Every artifact of the repository whose name starts with `namePrefix`, of every run, expired ones included. */
   list(namePrefix: string): Promise<ListedArtifact[]>;
   download(artifact: ListedArtifact, directory: string): Promise<void>;
+  /** Deletes this run's artifact of that name (a failed shard withdraws the tars it uploaded). */
+  delete(name: string): Promise<void>;
 }
 
 export interface Services {
@@ -80,6 +82,9 @@ export function githubServices(options: { token: string; repository: string; api
         } finally {
           await api.close();
         }
+      },
+      async delete(name) {
+        await client.deleteArtifact(name);
       },
       async download(artifact, directory) {
         await client.downloadArtifact(artifact.id, {

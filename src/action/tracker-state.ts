@@ -4,9 +4,11 @@ import { basename, dirname, join, relative } from 'node:path';
 import { InputError } from '../core/input-error.ts';
 import { pathExists } from '../core/sync-dir/files.ts';
 import { ledgerPath, legacyLedgerPath } from '../core/sync-dir/ledger.ts';
+import { formatRange, parseRange, type NumberRange } from '../core/sync-dir/plan-files.ts';
 import { formatNumber, parseSyncName } from '../core/sync-dir/sync-name.ts';
 import { nextNumber, readTracker } from '../core/sync-dir/tracker.ts';
-import { Inputs } from './constants.ts';
+import { Inputs, Outputs } from './constants.ts';
+import type { ActionSettings } from './inputs.ts';
 import type { ListedArtifact, Services } from './services.ts';
 
 /** Where this run's tracker came from: the `tracker-source` output, said in the log and, loudly, in the summary. */
@@ -44,7 +46,16 @@ export const ArtifactNames = {
   tar: (prefix: string, syncName: string) => `${prefix}-${syncName}`,
   tracker: (prefix: string) => `${prefix}-tracker`,
   cacheKey: (prefix: string, run: { id: number; attempt: number }) => `${prefix}-${run.id}-${run.attempt}`,
+  /** A sharded run's plan, named for the numbers it reserved: listed, expired or not, those are never used again. */
+  plan: (prefix: string, plan: NumberRange) => `${prefix}-plan-${formatRange(plan)}`,
+  /** What a shard confirms, named for its numbers. */
+  shardRecord: (prefix: string, shard: NumberRange) => `${prefix}-shard-${formatRange(shard)}`,
 } as const;
+
+/** The numbers a plan artifact's name reserves; undefined for any other name. */
+export function plannedRangeOf(prefix: string, name: string): NumberRange | undefined {
+  return name.startsWith(`${prefix}-plan-`) ? parseRange(name.slice(prefix.length + 6)) : undefined;
+}
 
 /** Which runs' artifacts may be believed: this repository's own (never a fork's), and for the tracker its default branch's. */
 export interface Trust {
@@ -73,10 +84,14 @@ export async function restoreTracker(files: TrackerFiles, options: RestoreOption
   await Promise.all([files.tracker, files.ledger, files.legacyLedger].map((path) => rm(path, { force: true })));
 
   // `p4-` also lists `p4-extra-…`: only the names this prefix gives count.
-  const listed = (await services.artifacts.list(`${prefix}-`)).filter(
-    (artifact) => fromThisRepository(artifact, options.trust) && isOurs(prefix, artifact.name),
+  const trusted = (await services.artifacts.list(`${prefix}-`)).filter((artifact) => fromThisRepository(artifact, options.trust));
+  const listed = trusted.filter((artifact) => isOurs(prefix, artifact.name));
+  // A plan's numbers too: a shard that failed left them unused, and unused they stay.
+  const highestUsedNumber = Math.max(
+    0,
+    ...listed.flatMap((artifact) => tarNumber(prefix, artifact.name) ?? []),
+    ...trusted.flatMap((artifact) => plannedRangeOf(prefix, artifact.name)?.last ?? []),
   );
-  const highestUsedNumber = Math.max(0, ...listed.flatMap((artifact) => tarNumber(prefix, artifact.name) ?? []));
 
   const { key: cacheKey, paths } = await newestCacheEntry(files, prefix, services);
   let fromCache = 0;
@@ -173,7 +188,7 @@ async function newestCacheKey(paths: string[], prefix: string, services: Service
   return ours.at(-1)?.key;
 }
 
-function fromThisRepository(artifact: ListedArtifact, trust: Trust): boolean {
+export function fromThisRepository(artifact: ListedArtifact, trust: Trust): boolean {
   if (trust.repositoryId === undefined) return false;
   const repositoryId = artifact.run.repositoryId ?? trust.repositoryId;
   return repositoryId === trust.repositoryId && artifact.run.headRepositoryId === trust.repositoryId;
@@ -243,5 +258,69 @@ function lostTrackerMessage(prefix: string, listed: readonly ListedArtifact[], h
     `numbered up to ${formatNumber(highestUsedNumber)}. Serializing now would ship everything again. Restore the tracker ` +
     `(a copy of record-keeping.csv and its ledger as the cache entry or artifact ${ArtifactNames.tracker(prefix)}), or set ` +
     `${Inputs.StartOver}: true to ship everything again, numbered above ${formatNumber(highestUsedNumber)}.`
+  );
+}
+
+/**
+ * The tracker goes to the cache and, as its backup, to the tracker artifact (the longest retention). Either may be
+ * refused; both refused is a failure: the next run would not know what this one shipped (its numbers it would still
+ * skip, from the tar artifacts). Sets `saved-key`.
+ */
+export async function keepTracker(
+  settings: ActionSettings,
+  files: TrackerFiles,
+  restored: Restored,
+  services: Services,
+): Promise<Error | undefined> {
+  const prefix = settings.cacheKeyPrefix;
+  if (!(await pathExists(files.tracker))) return undefined;
+  const key = ArtifactNames.cacheKey(prefix, settings.run);
+  const saved = await saveTracker(files, prefix, key, restored, services);
+  if (saved) core.setOutput(Outputs.SavedKey, key);
+  if (!settings.upload) {
+    return saved ? undefined : new Error(`the cache refused the tracker (${key}) and ${Inputs.Upload} is false: nothing kept it`);
+  }
+  const name = ArtifactNames.tracker(prefix);
+  try {
+    const uploaded = await services.artifacts.upload(name, trackedPaths(files), files.syncDir, settings.trackerRetentionDays);
+    core.info(`Uploaded the tracker as artifact ${name} (${uploaded.id}).`);
+    return undefined;
+  } catch (error) {
+    const why = `could not upload the tracker artifact ${name}: ${(error as Error).message}`;
+    if (saved) {
+      core.warning(`${why}. The cache entry ${key} holds it.`);
+      return undefined;
+    }
+    return new Error(`the cache refused the tracker (${key}) and ${why}: the next run will not know what this run shipped`);
+  }
+}
+
+/**
+ * The sync directory made and the newest tracker restored into it, as every job that reads the tracker starts; the
+ * outputs that say where it came from are set.
+ */
+export async function restoreForJob(
+  settings: ActionSettings,
+  files: TrackerFiles,
+  services: Services,
+  startOver = settings.startOver,
+): Promise<Restored> {
+  await mkdir(files.syncDir, { recursive: true });
+  const trust = { repositoryId: settings.run.repositoryId, defaultBranch: settings.run.defaultBranch };
+  const restored = await restoreTracker(files, { prefix: settings.cacheKeyPrefix, trust, startOver, runId: settings.run.id }, services);
+  core.setOutput(Outputs.TrackerSource, restored.source);
+  core.setOutput(Outputs.RestoredKey, restored.source === 'cache' ? (restored.cacheKey ?? '') : '');
+  core.setOutput(Outputs.CacheHit, String(restored.source === 'cache'));
+  core.setOutput(Outputs.SavedKey, '');
+  return restored;
+}
+
+/** mode serialize, asked for on another branch: its tracker is saved in that branch's cache scope. */
+export function warnOffDefaultBranch(settings: ActionSettings): void {
+  const { ref, defaultBranch } = settings.run;
+  if (defaultBranch !== undefined && ref === `refs/heads/${defaultBranch}`) return;
+  core.warning(
+    `Serializing on ${ref || 'an unknown ref'}, not on the default branch ${defaultBranch ?? '(unknown)'}: the cache keeps this ` +
+      `run's tracker for ${ref || 'this ref'} only, so the default branch will not see it (its numbers it will skip).`,
   );
 }
