@@ -62,8 +62,8 @@ async function tarFromArtifact(prefix: string, name: string): Promise<string> {
   const dir = await mkdtemp(join(scratch, 'artifact-'));
   await writeFile(join(dir, 'a.zip'), await server.artifactZip(artifact.id));
   await exec('unzip', ['-q', 'a.zip'], { cwd: dir });
-  // The checksum travels in the same artifact as its tar.
-  await exec('sha256sum', ['-c', `${name}.sha256`], { cwd: dir });
+  // The checksum travels in the same artifact as its tar, in the side directory.
+  await exec('sha256sum', ['-c', `batch-serialize/${name}.sha256`], { cwd: dir });
   return join(dir, name);
 }
 
@@ -258,6 +258,117 @@ describe('the tracker on real GitHub (issue 9)', () => {
   });
 });
 
+describe('a nightly over a matrix: plan-shards, serialize-shard per shard, record-shards (issue 13)', () => {
+  /** The tracker a job left on its runner (read before the next job resets it). */
+  const trackerOf = (run: ActionRun, prefix: string) =>
+    readFile(join(run.env.RUNNER_TEMP as string, 'batch-serialize', prefix, 'record-keeping.csv'), 'utf8');
+  const syncNames = (tracker: string) =>
+    tracker
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((row) => row.split(',')[0] as string);
+
+  /** One workflow run: the plan job, a job per matrix entry (each on a fresh runner), then record. */
+  async function shardedNight(
+    prefix: string,
+    rows: string[],
+  ): Promise<{ plan: ActionRun; shards: ActionRun[]; record: ActionRun; tracker: string }> {
+    const id = ++runId;
+    const inputs = { 'cache-key-prefix': prefix };
+    const plan = await job({ runId: id }, rows, { ...inputs, mode: 'plan-shards' });
+    expect(plan.code, plan.stdout).toBe(0);
+    const matrix = JSON.parse(plan.outputs.matrix ?? '') as { include: Array<{ shard: number }> };
+    const shards: ActionRun[] = [];
+    for (const { shard } of matrix.include)
+      shards.push(await job({ runId: id }, [], { ...inputs, mode: 'serialize-shard', shard: String(shard) }));
+    const record = await job({ runId: id }, [], { ...inputs, mode: 'record-shards' });
+    return { plan, shards, record, tracker: await trackerOf(record, prefix) };
+  }
+
+  // Three workflow runs of five jobs and a one-job run: the bundled action starts 14 times.
+  test(
+    'three shards merge into the one-job tracker, each tar shipped once; a failed shard leaves no trace and ships next time',
+    { timeout: 300_000 },
+    async () => {
+      const rows = [`a,${ref('sources1')}`, `b,${ref('sources2')}`, `c,${ref('sources1')}`];
+      const single = await nightly(rows, { 'cache-key-prefix': 'one-job' });
+      expect(single.code, single.stdout).toBe(0);
+      const oneJob = await trackerOf(single, 'one-job');
+
+      const night = await shardedNight('matrix', rows);
+      expect(JSON.parse(night.plan.outputs.matrix ?? '').include).toEqual([
+        { shard: 1, tars: '000001-000001', names: 'a', bytes: expect.any(Number) },
+        { shard: 2, tars: '000002-000002', names: 'b', bytes: expect.any(Number) },
+        { shard: 3, tars: '000003-000003', names: 'c', bytes: expect.any(Number) },
+      ]);
+      for (const shard of night.shards) expect(shard.code, shard.stdout).toBe(0);
+      expect(night.record.code, night.record.stdout).toBe(0);
+      expect(night.tracker).toBe(oneJob);
+      expect(tarArtifactNames('matrix')).toEqual(syncNames(oneJob).map((name) => `matrix-${name}`));
+      for (const name of syncNames(oneJob)) {
+        expect(await readFile(await tarFromArtifact('matrix', name))).toEqual(await readFile(await tarFromArtifact('one-job', name)));
+      }
+      expect(
+        server
+          .caches()
+          .filter((c) => c.key.startsWith('matrix-'))
+          .map((c) => c.key),
+      ).toEqual([`matrix-${runId}-1`]);
+
+      // b and c move on; b's shard fails: no trace of it, and the next night ships it again above the plan.
+      const moved = [`a,${ref('sources1')}`, `b,${ref('sources1')}`, `c,${ref('sources2')}`];
+      server.failUploads({ artifactName: 'matrix-000004-b.tar', afterBytes: 1024, times: 1 });
+      const failing = await shardedNight('matrix', moved);
+      expect(failing.shards.map((shard) => shard.code)).toEqual([1, 0]);
+      expect(failing.shards[0]?.summary).toContain('The shard failed');
+      expect(failing.record.code, failing.record.stdout).toBe(0);
+      expect(failing.record.stdout).toMatch(/::warning::shard 1 of plan 000004-000005 \(000004-000004: b\) confirmed nothing/);
+      expect(syncNames(failing.tracker)).toEqual(['000001-a.tar', '000002-b.tar', '000003-c.tar', '000005-c.tar']);
+
+      const healed = await shardedNight('matrix', moved);
+      expect(healed.record.code, healed.record.stdout).toBe(0);
+      expect(syncNames(healed.tracker)).toEqual(['000001-a.tar', '000002-b.tar', '000003-c.tar', '000005-c.tar', '000006-b.tar']);
+      const shipped = tarArtifactNames('matrix');
+      expect(shipped).toEqual(syncNames(healed.tracker).map((name) => `matrix-${name}`));
+      expect(new Set(shipped).size).toBe(shipped.length);
+    },
+  );
+
+  test('a run whose plan cannot fit the free disk fails before writing; deleting each tar once uploaded lets it fit', async () => {
+    // Two tars of about 700 KB each: both do not fit, one at a time does.
+    await pushImageSet(registry.url, 'big', 'sources1', (await tutorialImages({ layerScale: 40 })).sources1);
+    const disk = await mkdtemp(join(scratch, 'tmpfs-'));
+    await exec('mount', ['-t', 'tmpfs', '-o', 'size=1200k', 'tmpfs', disk]);
+    try {
+      const rows = [`a,${registry.host}/big:sources1`, `b,${registry.host}/big:sources1`];
+      const inputs = { 'cache-key-prefix': 'small-disk', 'sync-directory': join(disk, 'sync') };
+      const kept = await nightly(rows, { ...inputs, 'keep-tars': 'true' });
+      expect(kept.code).toBe(1);
+      const numbers = (line: string) => [...line.matchAll(/\((\d+) bytes\)/g)].map((match) => Number(match[1]));
+      const error = kept.stdout.split('\n').find((line) => line.startsWith('::error::')) ?? '';
+      expect(error).toMatch(
+        /^::error::not enough free space in .*\/sync: [\d.]+ [KM]iB \(\d+ bytes\) free, and the 2 tar\(s\) of this run/,
+      );
+      expect(error).toMatch(
+        /stay there and need up to [\d.]+ MiB \(\d+ bytes\) together \(the largest, 00000\d-\w\.tar, .*Nothing was written\.$/,
+      );
+      const [free = 0, need = 0, largest = 0] = numbers(error);
+      expect(need).toBeGreaterThan(free);
+      expect(largest).toBeLessThan(free);
+      expect(tarArtifactNames('small-disk')).toEqual([]);
+      expect(await readdir(join(disk, 'sync'))).not.toContain('batch-serialize');
+
+      const deleted = await nightly(rows, inputs);
+      expect(deleted.code, deleted.stdout).toBe(0);
+      expect(JSON.parse(deleted.outputs.tars ?? '')).toEqual(['000001-a.tar', '000002-b.tar']);
+      expect(tarArtifactNames('small-disk')).toEqual(['small-disk-000001-a.tar', 'small-disk-000002-b.tar']);
+    } finally {
+      await exec('umount', [disk]);
+    }
+  });
+});
+
 describe('pull requests plan', () => {
   test('a plan in the summary, against the restored tracker; nothing uploaded or saved', async () => {
     const prefix = 'planned';
@@ -291,7 +402,7 @@ describe('pull requests plan', () => {
 describe('inputs and secrets', () => {
   test.each([
     [{ compression: 'bzip2' }, /input compression: unknown compression "bzip2"/],
-    [{ mode: 'yolo' }, /input mode "yolo": use auto, serialize or plan/],
+    [{ mode: 'yolo' }, /input mode "yolo": use auto, serialize, plan, plan-shards, serialize-shard or record-shards/],
     [{ 'batch-file': 'missing.csv' }, /missing\.csv: cannot read the batch list/],
     [{ username: 'u' }, /inputs username and password go together/],
     [{ username: 'u', password: 'p' }, /input registry is needed with password/],
@@ -313,6 +424,7 @@ describe('inputs and secrets', () => {
         registry: auth.registry.host,
         username: auth.username,
         password: auth.password,
+        'keep-tars': 'true', // the tar too
       });
       expect(result.code, result.stdout).toBe(0);
       expect(result.stdout).toContain(`::add-mask::${auth.password}`);
@@ -323,7 +435,9 @@ describe('inputs and secrets', () => {
         JSON.stringify(result.outputs),
       ];
       const syncDir = join(result.env.RUNNER_TEMP as string, 'batch-serialize', 'secret');
-      for (const file of await readdir(syncDir)) everywhere.push((await readFile(join(syncDir, file))).toString('latin1'));
+      const files = (await readdir(syncDir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+      expect(files.map((file) => file.name)).toContain('000001-private.tar');
+      for (const file of files) everywhere.push((await readFile(join(file.parentPath, file.name))).toString('latin1'));
       for (const text of everywhere) expect(text).not.toContain(auth.password);
     } finally {
       await auth.stop();
