@@ -108,6 +108,18 @@ describe('against an anonymous registry', () => {
     );
   });
 
+  test('a part of a blob is a bounded Range answered with exactly those bytes; the last part too', async () => {
+    const repo = client.repository({ registry: registry.host, repository: 'client/parts' });
+    const layer = blob(randomBytes(300_000));
+    await repo.pushBlob(layer.descriptor, layer.bytes);
+    const middle = await repo.fetchBlobPart(layer.descriptor, 1000, 4999);
+    expect(middle.whole).toBe(false);
+    expect((await collect(middle.body)).equals(Buffer.from(layer.bytes).subarray(1000, 5000))).toBe(true);
+    const last = await repo.fetchBlobPart(layer.descriptor, 299_000, 299_999);
+    expect(last.whole).toBe(false);
+    expect((await collect(last.body)).equals(Buffer.from(layer.bytes).subarray(299_000))).toBe(true);
+  });
+
   test('cross-repository mount', async () => {
     const from = client.repository({ registry: registry.host, repository: 'client/mount-from' });
     const to = client.repository({ registry: registry.host, repository: 'client/mount-to' });
@@ -152,6 +164,7 @@ describe('against a registry that misbehaves', () => {
   const small = json({ schemaVersion: 2, mediaType: MediaType.ociManifest, layers: [] }, MediaType.ociManifest);
   const layer = blob(randomBytes(200_000));
   const forged = Buffer.from(layer.bytes).fill(0, 1000, 2000);
+  const openEnded = blob(randomBytes(200_000));
   let server: LoopbackServer;
   beforeAll(async () => {
     server = await startLoopbackServer((req, res) => {
@@ -181,6 +194,14 @@ describe('against a registry that misbehaves', () => {
       if (path === `/v2/lying/manifests/${huge.descriptor.digest}`) return send(200, manifestHeaders(small), small.bytes);
       // A blob served with the right length but forged bytes.
       if (path === `/v2/lying/blobs/${layer.descriptor.digest}`) return send(200, { 'content-length': String(forged.byteLength) }, forged);
+      // A blob store that answers any range with the rest of the blob from its start (as if asked `bytes=N-`).
+      if (path === `/v2/lying/blobs/${openEnded.descriptor.digest}`) {
+        const { size } = openEnded.descriptor;
+        const start = Number(/^bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? 0);
+        if (req.headers.range === undefined) return send(200, { 'content-length': String(size) }, openEnded.bytes);
+        const headers = { 'content-range': `bytes ${start}-${size - 1}/${size}`, 'content-length': String(size - start) };
+        return send(206, headers, openEnded.bytes.subarray(start));
+      }
       send(404, { 'content-type': 'application/json' }, Buffer.from('{"errors":[{"code":"NAME_UNKNOWN","message":"not here"}]}'));
     });
   });
@@ -218,6 +239,15 @@ describe('against a registry that misbehaves', () => {
     );
     expect(String(failure)).toMatch(`blob ${server.host}/lying@${layer.descriptor.digest}: content does not match its descriptor`);
     expect(received).toBeLessThanOrEqual(layer.descriptor.size);
+  });
+
+  test('a part answered with more than was asked is not trusted: the blob comes whole, from a plain GET', async () => {
+    const repo = client.repository({ registry: server.host, repository: 'lying' });
+    const before = server.requests.length;
+    const part = await repo.fetchBlobPart(openEnded.descriptor, 1000, 4999);
+    expect(part.whole).toBe(true);
+    expect((await collect(part.body)).equals(Buffer.from(openEnded.bytes))).toBe(true);
+    expect(server.requests.slice(before).map((r) => r.headers.range)).toEqual(['bytes=1000-4999', undefined]);
   });
 
   test('an unknown repository names the request and the code', async () => {

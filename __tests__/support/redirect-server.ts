@@ -50,21 +50,39 @@ export interface ProxyOptions {
   targetHost?: boolean;
   /** A redirect to `target` is rewritten to this origin instead: another host of the test's own. */
   redirectTo?: string;
+  /** Forwarded without its Range header: a server that ignores Range (it answers 200 with the whole blob). */
+  ignoreRange?: boolean;
+  /** A 206 passed on without its Content-Range: a server whose partial answers do not say which bytes they hold. */
+  dropContentRange?: boolean;
+  /** The answer's body stops after this many bytes and the connection closes (a FIN before Content-Length bytes). */
+  cutAfter?: number;
 }
 
 /** Forwards a request to `target` (an origin) as is, Host header included unless told otherwise. */
 export function proxyTo(target: string, req: IncomingMessage, res: ServerResponse, options: ProxyOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const headers = options.targetHost ? { ...req.headers, host: new URL(target).host } : req.headers;
+    const headers = options.targetHost ? { ...req.headers, host: new URL(target).host } : { ...req.headers };
+    if (options.ignoreRange) delete headers.range;
     const upstream = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers }, (answer) => {
       const location = answer.headers.location;
       if (options.redirectTo !== undefined && typeof location === 'string' && location.startsWith(target)) {
         answer.headers.location = options.redirectTo + location.slice(target.length);
       }
+      if (options.dropContentRange) delete answer.headers['content-range'];
       res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
       answer.on('end', resolve);
       answer.on('error', reject);
+      if (options.cutAfter === undefined) return void answer.pipe(res);
+      let left = options.cutAfter;
+      answer.on('data', (chunk: Buffer) => {
+        if (left <= 0) return;
+        res.write(chunk.subarray(0, left));
+        left -= chunk.byteLength;
+        if (left > 0) return;
+        answer.destroy();
+        res.socket?.end();
+        resolve();
+      });
     });
     upstream.on('error', reject);
     req.pipe(upstream);

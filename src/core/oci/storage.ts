@@ -15,12 +15,23 @@ export interface ReadOnlyStorage {
   fetchManifest(descriptor: Descriptor): Promise<Uint8Array>;
   /** A blob as a stream that fails instead of ending when the content does not match the descriptor. */
   fetchBlob(descriptor: Descriptor, options?: FetchBlobOptions): Promise<Readable>;
+  /**
+   * Bytes `start` to `end` (inclusive) of a blob, for a reader that fetches a big blob in parts at once and joins them:
+   * unverified (only the joined blob can be). Storages that cannot serve parts leave it out.
+   */
+  fetchBlobPart?(descriptor: Descriptor, start: number, end: number, options?: FetchBlobOptions): Promise<BlobPart>;
   exists(descriptor: Descriptor): Promise<boolean>;
 }
 
 export interface FetchBlobOptions {
   /** What the blob is fetched for (`000002-tools.tar`): failure messages name it. A storage may ignore it. */
   context?: string;
+}
+
+/** What a storage sent for a part of a blob: those bytes, or (`whole`) the whole blob from its first byte instead. */
+export interface BlobPart {
+  whole: boolean;
+  body: Readable;
 }
 
 /** Opens the storage a reference lives in: its registry repository, or its OCI layout directory. */

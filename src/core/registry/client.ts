@@ -4,7 +4,7 @@ import type { Repositories } from '../oci/storage.ts';
 import type { Keychain } from './keychain.ts';
 import { RegistryRepository } from './repository.ts';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry.ts';
-import { dispatcherTimeouts, Transport, type Timeouts } from './transport.ts';
+import { dispatcherOptions, Transport, type Timeouts } from './transport.ts';
 
 export interface RegistryClientOptions extends Partial<Timeouts> {
   keychain: Keychain;
@@ -44,7 +44,7 @@ export class RegistryClient implements Repositories {
       headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_TIMEOUTS.headersTimeoutMs,
       bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_TIMEOUTS.bodyTimeoutMs,
     };
-    this.foreign = new Agent(dispatcherTimeouts(this.timeouts));
+    this.foreign = new Agent(dispatcherOptions(this.timeouts));
   }
 
   repository(reference: Pick<RegistryReference, 'registry' | 'repository'>): RegistryRepository {

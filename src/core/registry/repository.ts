@@ -2,16 +2,18 @@
  * One registry repository through the distribution API (go-containerregistry's remote layer):
  * reads as a ReadOnlyStorage, plus the few writes the far side needs.
  */
-import { pipeline, type Readable } from 'node:stream';
-import { DigestMismatchError, VerifyingStream, isDigest, sha256, verifyBytes } from '../oci/digest.ts';
+import type { Readable } from 'node:stream';
+import { DigestMismatchError, isDigest, sha256, verifyBytes } from '../oci/digest.ts';
 import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } from '../oci/descriptor.ts';
 import type { RegistryReference } from '../oci/reference.ts';
-import type { FetchBlobOptions, PushBlobOptions, Repository } from '../oci/storage.ts';
+import type { BlobPart, FetchBlobOptions, PushBlobOptions, Repository } from '../oci/storage.ts';
 import { pullScope, pushScope } from './auth.ts';
-import { ResumingBody } from './blob-download.ts';
-import { discard, readCapped } from '../streams.ts';
-import { RegistryError, describeRequest } from './errors.ts';
+import { downloadBlob, downloadBlobPart } from './blob-download.ts';
+import { checkLength } from './content-length.ts';
+import { readCapped } from '../streams.ts';
+import { RegistryError } from './errors.ts';
 import { isTransientError, retryDelayMs, waitBeforeRetry } from './retry.ts';
+import type { BlobTarget } from './ranged-fetch.ts';
 import type { RegistryResponse, Transport } from './transport.ts';
 
 const MANIFEST_ACCEPT = manifestMediaTypes.join(', ');
@@ -82,52 +84,13 @@ export class RegistryRepository implements Repository {
    * that breaks midway is resumed from the byte where it broke (blob-download.ts); failures name the blob, and
    * `options.context` (the tar it is for) when given.
    */
-  async fetchBlob(descriptor: Descriptor, options: FetchBlobOptions = {}): Promise<Readable> {
-    const what = `blob ${this.location}@${descriptor.digest}${options.context === undefined ? '' : ` for ${options.context}`}`;
-    const path = this.blobPath(descriptor.digest);
-    let response: RegistryResponse;
-    try {
-      response = await this.transport.request({ method: 'GET', path, scopes: this.pull, expect: [200] });
-    } catch (error) {
-      if (options.context !== undefined && error instanceof Error) error.message = `${what}: ${error.message}`;
-      throw error;
-    }
-    checkLength(what, response, descriptor);
-    const body = new ResumingBody(response.body, {
-      what,
-      request: describeRequest('GET', new URL(path, this.transport.origin)),
-      size: descriptor.size,
-      retry: this.transport.retry,
-      reopen: (offset) => this.reopenBlob(what, path, descriptor, offset),
-      describe: (error) => this.transport.describe(error),
-    });
-    const verifier = new VerifyingStream(what, descriptor);
-    // pipeline passes a broken download on to the verifier and a destroyed verifier back to the socket.
-    return pipeline(body, verifier, () => undefined);
+  fetchBlob(descriptor: Descriptor, options: FetchBlobOptions = {}): Promise<Readable> {
+    return downloadBlob(this.transport, this.blobTarget(descriptor, options));
   }
 
-  /**
-   * The blob from byte `offset` on, asked for the way the first GET went (redirects followed again, Authorization
-   * kept to the registry's origin): a 206 whose Content-Range runs from `offset` (or earlier, the extra bytes
-   * dropped) to the blob's end, else the whole blob from a fresh GET, its first `offset` bytes to be dropped.
-   */
-  private async reopenBlob(what: string, path: string, descriptor: Descriptor, offset: number): Promise<{ body: Readable; skip: number }> {
-    const ranged = await this.transport.request({
-      method: 'GET',
-      path,
-      scopes: this.pull,
-      expect: [200, 206],
-      headers: { range: `bytes=${offset}-${descriptor.size - 1}` },
-    });
-    let whole = ranged;
-    if (ranged.statusCode === 206) {
-      const start = rangeStart(header(ranged, 'content-range'), descriptor.size);
-      if (start !== undefined && start <= offset) return { body: ranged.body, skip: offset - start };
-      discard(ranged.body);
-      whole = await this.transport.request({ method: 'GET', path, scopes: this.pull, expect: [200] });
-    }
-    checkLength(what, whole, descriptor);
-    return { body: whole.body, skip: offset };
+  /** A part of a blob by a bounded Range request, or the whole blob when the registry sends no part (ranged-fetch.ts). */
+  fetchBlobPart(descriptor: Descriptor, start: number, end: number, options: FetchBlobOptions = {}): Promise<BlobPart> {
+    return downloadBlobPart(this.transport, this.blobTarget(descriptor, options), start, end);
   }
 
   async exists(descriptor: Descriptor): Promise<boolean> {
@@ -232,6 +195,11 @@ export class RegistryRepository implements Repository {
     return `/v2/${this.repository}/blobs/${digest}`;
   }
 
+  private blobTarget(descriptor: Descriptor, options: FetchBlobOptions): BlobTarget {
+    const what = `blob ${this.location}@${descriptor.digest}${options.context === undefined ? '' : ` for ${options.context}`}`;
+    return { descriptor, what, path: this.blobPath(descriptor.digest), scopes: this.pull, context: options.context };
+  }
+
   private wrongDigest(selector: string, digest: string, announced?: string): RegistryError {
     const claim = announced === undefined ? `content is ${digest}` : `registry says ${announced}, content is ${digest}`;
     return new RegistryError(`${this.manifestName(selector)}: ${claim}`, 200);
@@ -261,21 +229,6 @@ function mediaTypeField(bytes: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Where `bytes START-END/TOTAL` starts, when it runs to the blob's last byte and its total (if known) is the blob's size. */
-function rangeStart(contentRange: string | undefined, size: number): number | undefined {
-  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange?.trim() ?? '');
-  if (match === null || Number(match[2]) !== size - 1 || (match[3] !== '*' && Number(match[3]) !== size)) return undefined;
-  return Number(match[1]);
-}
-
-/** A Content-Length that contradicts the descriptor fails before any byte is read. */
-function checkLength(what: string, response: RegistryResponse, descriptor: Descriptor): void {
-  const length = header(response, 'content-length');
-  if (length === undefined || Number(length) === descriptor.size) return;
-  discard(response.body);
-  throw new DigestMismatchError(what, descriptor, { digest: 'unknown (Content-Length)', size: Number(length) });
 }
 
 function tooBig(what: string, size?: number): RegistryError {

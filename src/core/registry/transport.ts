@@ -46,7 +46,7 @@ export interface TransportOptions {
   insecureHosts: readonly string[];
   userAgent: string;
   retry: RetryPolicy;
-  /** Shared by all transports for origins other than registries': token realms and blob storage. Made with the same timeouts. */
+  /** Shared by all transports for origins other than registries': token realms and blob storage. Made with dispatcherOptions. */
   foreign: Agent;
   timeouts: Timeouts;
 }
@@ -61,12 +61,19 @@ export interface Timeouts {
   bodyTimeoutMs: number;
 }
 
-/** undici's options for those timeouts: for the registry's Pool and the foreign Agent alike. */
-export function dispatcherTimeouts(timeouts: Timeouts): Pool.Options {
+/**
+ * Connections kept to one origin at most (the registry, and each blob store it redirects to), reused from request to
+ * request: a new one pays its handshakes and TCP's slow start again. Requests past the cap wait for one to be free.
+ */
+export const CONNECTIONS_PER_ORIGIN = 16;
+
+/** undici's options for those timeouts and the connection cap: for the registry's Pool and the foreign Agent alike. */
+export function dispatcherOptions(timeouts: Timeouts): Pool.Options {
   return {
     connect: { timeout: timeouts.connectTimeoutMs },
     headersTimeout: timeouts.headersTimeoutMs,
     bodyTimeout: timeouts.bodyTimeoutMs,
+    connections: CONNECTIONS_PER_ORIGIN,
   };
 }
 
@@ -102,7 +109,7 @@ export class Transport {
     this.registry = options.registry;
     this.origin = registryOrigin(options.registry, options.insecureHosts);
     this.timeouts = options.timeouts;
-    this.pool = new Pool(this.origin, dispatcherTimeouts(options.timeouts));
+    this.pool = new Pool(this.origin, dispatcherOptions(options.timeouts));
     this.foreign = options.foreign;
     this.userAgent = options.userAgent;
     this.retry = options.retry;

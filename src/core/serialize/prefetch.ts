@@ -1,16 +1,19 @@
-import { PassThrough, pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.ts';
-import type { FetchBlobOptions, ReadOnlyStorage } from '../oci/storage.ts';
+import type { BlobPart, FetchBlobOptions, ReadOnlyStorage } from '../oci/storage.ts';
+import { discard } from '../streams.ts';
+import { BlobDownload, type Piece, type PieceOwner } from './joined-blob.ts';
+import { LinkEstimate } from './link-estimate.ts';
 
+const MiB = 1024 * 1024;
 /**
- * Memory the upcoming blobs may fill while the writer is busy, shared by the window. A download that has filled
- * its share waits (TCP backpressure, the kernel's socket buffer holding more) until the writer reaches it, so
- * memory stays bounded and no byte goes through the disk twice, as spooling did. Requests are already answered
- * and data is flowing when the writer gets there, which is what hides a registry's latency; deeper buffers only
- * cost allocation and GC (32 MiB was slower than 8 on the loopback bench).
+ * Bytes the downloads may hold ahead of the writer: answers awaited and data not written yet. It starts at WINDOW_BYTES
+ * and grows by a piece whenever the writer waits for bytes while the window held a download back, up to MAX_WINDOW_BYTES:
+ * a link of long round trips or of many streams needs more in flight than a loopback registry, where deeper buffers
+ * only cost allocation and GC (32 MiB was slower than 8 on the loopback bench). Memory stays flat whatever the tar.
  */
-const READAHEAD_BYTES = 8 * 1024 * 1024;
-const MIN_SHARE = 1024 * 1024;
+export const WINDOW_BYTES = 16 * MiB;
+const MAX_WINDOW_BYTES = 64 * MiB;
 
 export interface PrefetchedBlob {
   descriptor: Descriptor;
@@ -18,72 +21,178 @@ export interface PrefetchedBlob {
 }
 
 export interface PrefetchOptions {
-  /** Blobs downloading at once: the one being written and `concurrency - 1` ahead of it. */
+  /** Downloads at once, each on its own connection: whole blobs, and pieces of big ones. */
   concurrency: number;
   /** What the blobs are downloaded for (the tar's sync name): a failed download's message names it. */
   context?: string;
 }
 
 /**
- * The tar is written in order, one blob at a time; while it is, the next `concurrency - 1` blobs are already
- * downloading (and verifying) into memory, each up to its share of READAHEAD_BYTES. The blob being written
- * streams straight through when its download had not started yet. A download that breaks is resumed by the
- * storage (registry/blob-download.ts), waiting or not; one that fails for good fails the tar.
+ * Downloads a tar's blobs ahead of its writer, which takes them in order. Up to `concurrency` downloads run at once,
+ * issued strictly in tar order, and they hold at most the window's bytes that the writer has not taken yet. A blob
+ * larger than two pieces, from a storage that serves parts (a registry, by Range), comes in pieces over several
+ * connections at once; the pieces are joined in order and the joined blob is digest-checked as one. Until a storage
+ * has sent a part of some blob, the rest of a blob's pieces wait for its first: a server that sends the whole blob
+ * instead (or that the registry redirected to) then gives that blob as one stream, and nothing was fetched twice.
+ * A download that breaks is resumed by the storage (registry/blob-download.ts); one that fails for good fails the
+ * tar when the writer reaches it, and nothing after it is asked for.
  */
-export class Prefetcher {
+export class Prefetcher implements PieceOwner {
   private readonly storage: ReadOnlyStorage;
-  private readonly descriptors: readonly Descriptor[];
-  private readonly ahead: number;
-  private readonly share: number;
+  private readonly downloads: BlobDownload[];
+  private readonly slots: number;
   private readonly fetchOptions: FetchBlobOptions;
-  private readonly started = new Map<number, Promise<Readable>>();
-  private readonly live = new Set<Readable>();
+  private readonly link = new LinkEstimate();
+  private window = WINDOW_BYTES;
+  /** Window bytes held: reserved by downloads, not taken by the writer yet. */
+  private held = 0;
+  /** Requests sent and not finished. */
+  private active = 0;
+  /** The first blob whose bytes are not all asked for. */
+  private next = 0;
+  /** The last pump stopped at the window (not at the slots or an unanswered first piece). */
+  private windowLimited = false;
+  /** The piece the window last grew for. */
+  private grownFor: Piece | undefined;
+  /** This storage has sent a part of a blob: pieces of a blob need not wait for its first. */
+  private partsServed = false;
+  private started = false;
+  private failed = false;
   private closed = false;
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(storage: ReadOnlyStorage, descriptors: readonly Descriptor[], options: PrefetchOptions) {
     this.storage = storage;
-    this.descriptors = descriptors;
-    this.ahead = Math.max(0, options.concurrency - 1);
-    this.share = Math.max(MIN_SHARE, Math.floor(READAHEAD_BYTES / Math.max(1, this.ahead)));
+    this.slots = Math.max(1, options.concurrency);
     this.fetchOptions = options.context === undefined ? {} : { context: options.context };
+    const context = options.context === undefined ? '' : ` for ${options.context}`;
+    this.downloads = descriptors.map(
+      (descriptor) => new BlobDownload(this, descriptor, `blob ${storage.location}@${descriptor.digest}${context}`),
+    );
   }
 
   blobs(): PrefetchedBlob[] {
-    return this.descriptors.map((descriptor, index) => ({ descriptor, open: () => this.open(index) }));
+    return this.downloads.map((download) => ({
+      descriptor: download.descriptor,
+      open: async () => {
+        this.started = true;
+        this.pump();
+        return download.open();
+      },
+    }));
   }
 
   /** Stops the downloads still running; call it whether the tar succeeded or not. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const stream of this.live) stream.destroy();
-    await Promise.allSettled(this.started.values()); // a download starting meanwhile is destroyed by track()
+    for (const download of this.downloads) download.cancel();
+    await Promise.allSettled(this.pending); // a download answered meanwhile is dropped as it is answered
   }
 
-  private async open(index: number): Promise<Readable> {
-    for (let next = index + 1; next <= Math.min(index + this.ahead, this.descriptors.length - 1); next++) this.start(next);
-    const waiting = this.started.get(index);
-    if (waiting !== undefined) return waiting;
-    return this.track(await this.storage.fetchBlob(this.descriptors[index] as Descriptor, this.fetchOptions));
-  }
-
-  private start(index: number): void {
-    if (this.started.has(index) || this.closed) return;
-    const buffered = this.storage.fetchBlob(this.descriptors[index] as Descriptor, this.fetchOptions).then((source) => {
-      const buffer = new PassThrough({ highWaterMark: Math.floor(this.share / 2) }); // it buffers both sides
-      pipeline(source, buffer, () => undefined); // a failure stays on `buffer`, for open() to see
-      return this.track(buffer);
-    });
-    buffered.catch(() => undefined); // seen by open()
-    this.started.set(index, buffered);
-  }
-
-  private track(stream: Readable): Readable {
-    if (this.closed) {
-      stream.destroy();
-      return stream;
+  /** Issues downloads in tar order while slots, the window and the storage's answers allow. */
+  pump(): void {
+    this.windowLimited = false;
+    while (this.started && !this.closed && !this.failed && this.next < this.downloads.length) {
+      const download = this.downloads[this.next] as BlobDownload;
+      if (download.requested) {
+        this.next++;
+        continue;
+      }
+      if (this.active >= this.slots) return;
+      const piece = download.nextPiece(this.pieceBytes());
+      if (piece.part && piece.start > 0 && !this.partsServed && !download.answered) return;
+      if (this.held > 0 && this.held + piece.reserved > this.window) {
+        this.windowLimited = true;
+        return;
+      }
+      this.issue(download, piece);
     }
-    this.live.add(stream);
-    stream.once('close', () => this.live.delete(stream));
-    return stream;
+  }
+
+  /**
+   * Whether a blob comes in pieces (with one slot they would only add round trips): decided once, when the blob is
+   * first asked for or opened, whichever comes first.
+   */
+  splits(descriptor: Descriptor): boolean {
+    return this.slots > 1 && this.storage.fetchBlobPart !== undefined && descriptor.size > 2 * this.pieceBytes();
+  }
+
+  /** Small enough for the largest window to hold a piece for every slot, and two more. */
+  private pieceBytes(): number {
+    return this.link.pieceBytes(MAX_WINDOW_BYTES / (this.slots + 2));
+  }
+
+  /**
+   * The writer took all that had come of `piece`, which is flowing, and waits for more: when the window held a download
+   * back, it was too shallow for this link, and it grows by a piece (once per piece the writer waits on).
+   */
+  starved(piece: Piece): void {
+    if (!this.windowLimited || this.window >= MAX_WINDOW_BYTES || this.grownFor === piece) return;
+    this.grownFor = piece;
+    this.window = Math.min(MAX_WINDOW_BYTES, this.window + this.pieceBytes());
+    this.pump();
+  }
+
+  /** The writer took `bytes` of a piece: what the piece reserved goes back to the window. */
+  release(piece: Piece, bytes: number): void {
+    const released = Math.min(bytes, piece.unreleased);
+    if (released === 0) return;
+    piece.unreleased -= released;
+    this.held -= released;
+    this.pump();
+  }
+
+  /** A request ended (its body ended, failed or was dropped): its slot is free. */
+  finished(piece: Piece, error?: Error): void {
+    if (piece.finished) return;
+    piece.finished = true;
+    this.active--;
+    if (error !== undefined) this.failed = true;
+    else if (piece.ended && piece.answeredAt !== undefined) this.link.delivered(piece.received, performance.now() - piece.answeredAt);
+    this.pump();
+  }
+
+  private issue(download: BlobDownload, piece: Piece): void {
+    download.planned = piece.end;
+    download.requested = piece.end === download.descriptor.size;
+    download.pieces.push(piece);
+    this.active++;
+    this.held += piece.reserved;
+    piece.unreleased = piece.reserved;
+    const sent = performance.now();
+    const { descriptor } = download;
+    const request: Promise<BlobPart> = piece.part
+      ? (this.storage.fetchBlobPart as NonNullable<ReadOnlyStorage['fetchBlobPart']>).call(
+          this.storage,
+          descriptor,
+          piece.start,
+          piece.end - 1,
+          this.fetchOptions,
+        )
+      : this.storage.fetchBlob(descriptor, this.fetchOptions).then((body) => ({ whole: true, body }));
+    const settled = request.then(
+      (answer) => {
+        piece.answeredAt = performance.now();
+        this.link.answered(piece.answeredAt - sent);
+        if (this.closed) {
+          discard(answer.body);
+          return;
+        }
+        if (piece.part && !answer.whole) this.partsServed = true;
+        if (piece.part && answer.whole) this.partsServed = false;
+        download.answer(piece, answer);
+      },
+      (error: Error) => download.fail(piece, error),
+    );
+    this.pending.add(settled);
+    void settled.finally(() => this.pending.delete(settled));
+  }
+
+  /** A piece no longer wanted (its blob came whole after all, or the tar is done): its body, reservation and slot go. */
+  dropped(piece: Piece): void {
+    if (piece.body !== undefined) discard(piece.body);
+    this.release(piece, piece.unreleased);
+    // A request still out frees its slot now: its answer, dropped too, comes later.
+    this.finished(piece);
   }
 }

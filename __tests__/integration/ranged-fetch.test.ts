@@ -1,0 +1,263 @@
+/**
+ * A big layer is fetched as bounded byte ranges over several connections at once and joined in order: a real registry
+ * behind loopback proxies that ignore Range, drop Content-Range, cut a range short, or redirect to a blob store.
+ * Whatever the concurrency and whatever the server does, the tar is the same bytes.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import type { Descriptor } from '../../src/core/oci/descriptor.ts';
+import { sha256 } from '../../src/core/oci/digest.ts';
+import { parseReference } from '../../src/core/oci/reference.ts';
+import type { BasicCredentials } from '../../src/core/registry/keychain.ts';
+import { MAX_PIECE_BYTES } from '../../src/core/serialize/link-estimate.ts';
+import { Prefetcher, WINDOW_BYTES } from '../../src/core/serialize/prefetch.ts';
+import { runBatch } from '../../src/core/serialize/run.ts';
+import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
+import { layersOf, makeImage, pushImageSet } from '../../testkit/images.ts';
+import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
+import { readTar } from './support/tar-contents.ts';
+import { proxyTo, startLoopbackServer, type LoopbackServer, type ProxyOptions, type RecordedRequest } from '../support/redirect-server.ts';
+
+const MiB = 1024 * 1024;
+
+let registry: RunningRegistry;
+let proxy: LoopbackServer;
+let work: string;
+let big: Descriptor;
+let bigToo: Descriptor;
+/** Per test: how the proxy treats each request. */
+let misbehave: (req: IncomingMessage) => ProxyOptions;
+/** GETs of the big layer in flight at the proxy now, and the most at once since the test began. */
+let inFlight = 0;
+let mostInFlight = 0;
+/** The tar of `ranged,PROXY/ranged:v1` as the first test wrote it. */
+let reference: Written | undefined;
+
+interface Written {
+  path: string;
+  sha256: string;
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  // Both past two of the largest pieces (MAX_PIECE_BYTES): they come in pieces whatever the link measures.
+  const image = await makeImage('ranged', { layers: [20 * MiB, 3000, 17 * MiB] });
+  [big, , bigToo] = layersOf(image) as [Descriptor, Descriptor, Descriptor];
+  await pushImageSet(registry.url, 'ranged', 'v1', image);
+  proxy = await startLoopbackServer(async (req, res) => {
+    const counted = req.method === 'GET' && req.url === `/v2/ranged/blobs/${big.digest}`;
+    if (counted) mostInFlight = Math.max(mostInFlight, ++inFlight);
+    res.once('close', () => (inFlight -= counted ? 1 : 0));
+    await proxyTo(registry.url, req, res, misbehave(req));
+  });
+  work = await mkdtemp(join(tmpdir(), 'bs-ranged-'));
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await registry?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+beforeEach(() => {
+  misbehave = () => ({});
+  mostInFlight = 0;
+});
+
+let runs = 0;
+/** batch-serialize of `ranged,HOST/ranged:v1` into a fresh sync directory, in this process. */
+async function serialize(host: string, concurrency: number, credentials: Record<string, BasicCredentials> = {}): Promise<Written> {
+  const dir = join(work, `run-${++runs}`);
+  const batchFile = `${dir}.csv`;
+  await writeFile(batchFile, `name,artifact\nranged,${host}/ranged:v1\n`);
+  const storages = new RegistryAndLayoutStorages({ insecureRegistries: [], credentials, retry: { attempts: 3, baseDelayMs: 5 } });
+  try {
+    const settings = {
+      batchFile,
+      syncDir: dir,
+      trackerFilename: 'record-keeping.csv',
+      compression: 'none',
+      compressionLevel: undefined,
+      manifestJson: false,
+      dedupScope: 'name',
+      dryRun: false,
+      concurrency,
+    } as const;
+    const { written } = await runBatch(settings, storages);
+    expect(written).toHaveLength(1);
+    return written[0]!;
+  } finally {
+    await storages.close();
+  }
+}
+
+/** The tar's sha256 every test through `proxy` must write: the first test's at concurrency 1. */
+async function expected(): Promise<string> {
+  reference ??= await serialize(proxy.host, 1);
+  return reference.sha256;
+}
+
+/** A tar's entries but index.json (which names the registry host), as name and sha256: a registry's bytes, however fetched. */
+async function contents(path: string): Promise<string[]> {
+  const entries = (await readTar(path)).filter((entry) => entry.name !== 'index.json');
+  return entries.map((entry) => `${entry.name} ${sha256(entry.bytes)}`);
+}
+
+/** GETs of `layer` that reached `server` since `from`. */
+function gets(server: LoopbackServer, from: number, layer = big): RecordedRequest[] {
+  return server.requests.slice(from).filter((r) => r.method === 'GET' && r.url.endsWith(`/blobs/${layer.digest}`));
+}
+
+/** A request's Range as [first, last] byte; it must be bounded (`bytes=N-` would have a store send the rest of the blob). */
+function rangeOf(request: RecordedRequest): [number, number] {
+  const match = /^bytes=(\d+)-(\d+)$/.exec(String(request.headers.range));
+  expect(match, `Range of ${request.url}: ${String(request.headers.range)}`).not.toBeNull();
+  return [Number(match![1]), Number(match![2])];
+}
+
+/** The ranges, in order, cover the blob exactly once. */
+function expectCovering(ranges: Array<[number, number]>, layer: Descriptor): void {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  expect(sorted[0]![0]).toBe(0);
+  for (let i = 1; i < sorted.length; i++) expect(sorted[i]![0]).toBe(sorted[i - 1]![1] + 1);
+  expect(sorted.at(-1)![1]).toBe(layer.size - 1);
+}
+
+test('big layers come in bounded ranges, several at once, joined into the same tar whatever the concurrency', async () => {
+  const tar = await expected();
+  for (const concurrency of [2, 4, 8]) {
+    const before = proxy.requests.length;
+    mostInFlight = 0;
+    expect((await serialize(proxy.host, concurrency)).sha256).toBe(tar);
+    for (const layer of [big, bigToo]) {
+      const ranges = gets(proxy, before, layer).map(rangeOf);
+      expect(ranges.length).toBeGreaterThan(1);
+      expectCovering(ranges, layer);
+    }
+    expect(mostInFlight, `concurrency ${concurrency}`).toBeGreaterThan(1);
+  }
+});
+
+test('a registry that ignores Range: its answer to the first range is the whole layer, one stream, nothing fetched twice', async () => {
+  misbehave = () => ({ ignoreRange: true });
+  const tar = await expected();
+  const before = proxy.requests.length;
+  expect((await serialize(proxy.host, 4)).sha256).toBe(tar);
+  for (const layer of [big, bigToo]) {
+    const asked = gets(proxy, before, layer);
+    expect(asked).toHaveLength(1);
+    expect(rangeOf(asked[0]!)[0]).toBe(0);
+  }
+});
+
+test('a 206 without Content-Range is not trusted: that layer comes from one plain GET', async () => {
+  misbehave = () => ({ dropContentRange: true });
+  const tar = await expected();
+  const before = proxy.requests.length;
+  expect((await serialize(proxy.host, 4)).sha256).toBe(tar);
+  const asked = gets(proxy, before);
+  expect(asked).toHaveLength(2);
+  expect(rangeOf(asked[0]!)[0]).toBe(0);
+  expect(asked[1]!.headers.range).toBeUndefined();
+});
+
+for (const resumeAnswer of ['a range', 'the whole layer'] as const) {
+  test(`a range cut short is resumed with a bounded range from the byte where it broke, answered with ${resumeAnswer}`, async () => {
+    let cut: number | undefined;
+    misbehave = (req) => {
+      const range = /^bytes=(\d+)-/.exec(req.headers.range ?? '');
+      if (range === null || range[1] === '0' || req.url !== `/v2/ranged/blobs/${big.digest}`) return {};
+      if (cut === undefined) {
+        cut = Number(range[1]);
+        return { cutAfter: 100_000 };
+      }
+      // The resume of the cut range: a server that ignores Range sends the layer from its first byte.
+      return { ignoreRange: resumeAnswer === 'the whole layer' && Number(range[1]) === cut + 100_000 };
+    };
+    const tar = await expected();
+    const before = proxy.requests.length;
+    expect((await serialize(proxy.host, 4)).sha256).toBe(tar);
+    const ranges = gets(proxy, before).map(rangeOf);
+    const [, last] = ranges.find(([first]) => first === cut)!;
+    const resumed = ranges.filter(([first]) => first === cut! + 100_000);
+    expect(resumed).toEqual([[cut! + 100_000, last]]);
+    expectCovering(
+      ranges.filter((range) => range !== resumed[0]),
+      big,
+    );
+  });
+}
+
+test('a redirect to a blob store: ranges go there too, without Authorization; a store that ignores Range gives one stream', async () => {
+  const basic = 'Basic ' + Buffer.from('bob:pw').toString('base64');
+  let storeIgnoresRange = false;
+  const store = await startLoopbackServer((req, res) => proxyTo(registry.url, req, res, { ignoreRange: storeIgnoresRange }));
+  const front = await startLoopbackServer((req, res) => {
+    if (req.headers.authorization !== basic) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="front"' }).end();
+    if (req.url?.startsWith('/v2/ranged/blobs/')) return void res.writeHead(307, { location: `${store.origin}${req.url}` }).end();
+    return proxyTo(registry.url, req, res);
+  });
+  const credentials = { [front.host]: { username: 'bob', password: 'pw' } };
+  try {
+    await expected();
+    const theirs = await contents(reference!.path);
+    expect(await contents((await serialize(front.host, 4, credentials)).path)).toEqual(theirs);
+    const fromFront = gets(front, 0);
+    const fromStore = gets(store, 0);
+    expect(fromFront.length).toBeGreaterThan(1);
+    expect(fromFront.map((r) => r.headers.authorization)).toEqual(fromFront.map(() => basic));
+    expect(fromStore.map((r) => r.headers.authorization)).toEqual(fromStore.map(() => undefined));
+    expectCovering(fromStore.map(rangeOf), big);
+
+    storeIgnoresRange = true;
+    const [frontBefore, storeBefore] = [front.requests.length, store.requests.length];
+    expect(await contents((await serialize(front.host, 4, credentials)).path)).toEqual(theirs);
+    expect(gets(front, frontBefore)).toHaveLength(1);
+    expect(gets(store, storeBefore)).toHaveLength(1);
+  } finally {
+    await front.stop();
+    await store.stop();
+  }
+});
+
+test('a writer that takes nothing: the downloads ask for no more bytes than the window holds, then go on as it reads', async () => {
+  const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
+  const before = proxy.requests.length;
+  const prefetcher = new Prefetcher(storages.open(parseReference(`${proxy.host}/ranged:v1`)), [big, bigToo], { concurrency: 8 });
+  const [first, second] = prefetcher.blobs();
+  try {
+    const firstBody = await first!.open();
+    const asked = await settled(() => gets(proxy, before).length + gets(proxy, before, bigToo).length);
+    const bytes = [...gets(proxy, before), ...gets(proxy, before, bigToo)].map(rangeOf).reduce((sum, [a, b]) => sum + b - a + 1, 0);
+    expect(asked).toBeGreaterThan(0);
+    // The window grows by a piece at most while the writer waits on one piece.
+    expect(bytes).toBeLessThanOrEqual(WINDOW_BYTES + MAX_PIECE_BYTES);
+    expect(bytes).toBeLessThan(big.size + bigToo.size);
+
+    expect(await length(firstBody)).toBe(big.size);
+    expect(await length(await second!.open())).toBe(bigToo.size);
+    expectCovering(gets(proxy, before).map(rangeOf), big);
+    expectCovering(gets(proxy, before, bigToo).map(rangeOf), bigToo);
+  } finally {
+    await prefetcher.close();
+    await storages.close();
+  }
+});
+
+/** `count()` once it has stopped changing (the downloads stopped asking). */
+async function settled(count: () => number): Promise<number> {
+  for (let last = -1; ;) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = count();
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+async function length(stream: Readable): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of stream) bytes += (chunk as Buffer).byteLength;
+  return bytes;
+}

@@ -1,0 +1,38 @@
+const MiB = 1024 * 1024;
+/** A big blob comes in pieces of this size until the link is measured. */
+const FIRST_PIECE_BYTES = 4 * MiB;
+const MIN_PIECE_BYTES = 1 * MiB;
+export const MAX_PIECE_BYTES = 8 * MiB;
+/**
+ * A piece lasts this many round trips at the rate one connection delivers: the connection then idles one round trip
+ * in this many, between the end of a piece and the first byte of its next.
+ */
+const PIECE_ROUND_TRIPS = 8;
+/** Responses shorter than this say too little about a connection's rate. */
+const RATE_SAMPLE_BYTES = 256 * 1024;
+
+/**
+ * What the link delivers, from the downloads' own timings: the shortest wait for an answer (a round trip, and the
+ * server's time) and the best rate one response reached. Their product is what one connection has in flight.
+ */
+export class LinkEstimate {
+  private roundTripMs: number | undefined;
+  private bytesPerMs: number | undefined;
+
+  answered(ms: number): void {
+    this.roundTripMs = Math.min(this.roundTripMs ?? Infinity, ms);
+  }
+
+  delivered(bytes: number, ms: number): void {
+    if (bytes >= RATE_SAMPLE_BYTES && ms > 0) this.bytesPerMs = Math.max(this.bytesPerMs ?? 0, bytes / ms);
+  }
+
+  /** PIECE_ROUND_TRIPS round trips of one connection's data, within bounds, and at most `largest`. */
+  pieceBytes(largest: number): number {
+    const measured =
+      this.roundTripMs === undefined || this.bytesPerMs === undefined
+        ? FIRST_PIECE_BYTES
+        : PIECE_ROUND_TRIPS * this.roundTripMs * this.bytesPerMs;
+    return Math.round(Math.max(MIN_PIECE_BYTES, Math.min(MAX_PIECE_BYTES, measured, largest)));
+  }
+}
