@@ -157,6 +157,40 @@ export function makeGather(entries: GatherEntry[], options: GatherOptions = {}):
   return { blobs, root: add(blobs, MediaType.ociIndex, index) };
 }
 
+/** An index that lists nothing itself and names `image` in its extra-manifests annotation (ace-dt's fallback, nested). */
+export function makeExtraManifestsIndex(image: ImageSet): ImageSet {
+  const blobs = new Map(image.blobs);
+  const index = json({
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: [],
+    annotations: { [Annotation.extraManifests]: JSON.stringify([image.root]) },
+  });
+  return { blobs, root: add(blobs, MediaType.ociIndex, index) };
+}
+
+export const SIGNATURE_ARTIFACT_TYPE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+
+/**
+ * A referrer of `subject` as cosign and notation push one: an OCI manifest with an artifactType, the empty config,
+ * one payload layer, and `subject`. Its root is the descriptor the referrers API lists (artifactType included).
+ */
+export function makeReferrer(subject: Descriptor, payload: string, artifactType = SIGNATURE_ARTIFACT_TYPE): ImageSet {
+  const blobs = new Map<string, Uint8Array>();
+  const config = add(blobs, 'application/vnd.oci.empty.v1+json', Buffer.from('{}'));
+  const layer = add(blobs, 'application/vnd.dev.cosign.simplesigning.v1+json', Buffer.from(payload));
+  const { mediaType, digest, size } = subject;
+  const manifest = json({
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    artifactType,
+    config,
+    layers: [layer],
+    subject: { mediaType, digest, size },
+  });
+  return { blobs, root: { ...add(blobs, MediaType.ociManifest, manifest), artifactType } };
+}
+
 export interface TutorialImages {
   registry: ImageSet;
   grafana: ImageSet;

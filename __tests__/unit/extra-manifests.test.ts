@@ -5,11 +5,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { scanTar } from '../../src/core/archive/tar-scan.ts';
 import { verifySyncDir } from '../../src/core/far-side/verify.ts';
-import { Annotation, MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
-import { sha256 } from '../../src/core/oci/digest.ts';
 import { runBatch } from '../../src/core/serialize/run.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
-import { makeGather, manifestsChildrenFirst, tutorialImages, writeOciLayout, type ImageSet } from '../../testkit/images.ts';
+import {
+  makeExtraManifestsIndex,
+  makeGather,
+  manifestsChildrenFirst,
+  tutorialImages,
+  writeOciLayout,
+  type ImageSet,
+} from '../../testkit/images.ts';
 
 let work: string;
 /** A gather whose one child is an index that lists nothing itself and names caddy's index in extra-manifests. */
@@ -19,17 +24,7 @@ let caddy: ImageSet;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'bs-extra-'));
   caddy = (await tutorialImages()).caddy;
-  const middle = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaType.ociIndex,
-      manifests: [],
-      annotations: { [Annotation.extraManifests]: JSON.stringify([caddy.root]) },
-    }),
-  );
-  const middleDescriptor: Descriptor = { mediaType: MediaType.ociIndex, digest: sha256(middle), size: middle.byteLength };
-  const blobs = new Map([...caddy.blobs, [middleDescriptor.digest, middle]]);
-  artifact = makeGather([{ source: 'docker.io/library/caddy:2.7.6', image: { blobs, root: middleDescriptor } }]);
+  artifact = makeGather([{ source: 'docker.io/library/caddy:2.7.6', image: makeExtraManifestsIndex(caddy) }]);
 });
 afterAll(() => rm(work, { recursive: true, force: true }));
 
