@@ -19,11 +19,11 @@ export interface TarContents {
   root: Descriptor;
   /** Every manifest met in the walk, walk order, unique, root first. */
   manifests: Descriptor[];
-  /** index.json annotations (serialization version, deduplicated size, tool). */
+  /** index.json annotations (serialization version, deduplicated size, tool, dedup scope). */
   annotations: Record<string, string>;
   /** In tar order, each digest once; consumed sequentially. */
   blobs: AsyncIterable<TarBlob> | Iterable<TarBlob>;
-  /** Small extra files (ace-dt's manifest.json), written after the blobs and before the final index.json. */
+  /** Small extra files (ace-dt's manifest.json), written after the closing index.json, where ace-dt writes it. */
   files?: Array<{ name: string; bytes: Uint8Array }>;
 }
 
@@ -132,8 +132,8 @@ async function fillPack(
     written.add(digest);
     await addBlob(pack, blob, onBytes, signal);
   }
-  for (const file of contents.files ?? []) await addBytes(pack, file.name, file.bytes);
   await addBytes(pack, 'index.json', indexJson(contents.manifests, contents.annotations));
+  for (const file of contents.files ?? []) await addBytes(pack, file.name, file.bytes);
   pack.finalize();
 }
 

@@ -20,23 +20,30 @@ export interface Graph {
 const MANIFEST_FETCHES = 8;
 
 /**
- * oras-go's FindSuccessors: an index points at its manifests, a manifest at its config and layers, either at
- * its subject; any index may name more in the `vnd.act3-ace.data.extra-manifests` annotation (ace-dt's index
- * fallback, which ace-dt follows on every index, nested ones too).
+ * oras-go's Successors, as ace-dt calls it: a manifest's subject first, then an index's manifests or a manifest's
+ * config and layers; any index may name more in the `vnd.act3-ace.data.extra-manifests` annotation (ace-dt's index
+ * fallback, which ace-dt follows on every index, nested ones too), after those.
  */
 export function successors(manifest: Uint8Array, where: string): Descriptor[] {
-  let json: Manifest;
-  try {
-    json = JSON.parse(Buffer.from(manifest).toString('utf8')) as Manifest;
-  } catch (error) {
-    throw new Error(`${where}: manifest is not JSON: ${(error as Error).message}`);
-  }
-  const found = [...(json.manifests ?? []), ...(json.config ? [json.config] : []), ...(json.layers ?? [])];
-  if (json.subject) found.push(json.subject);
+  const json = parseManifest(manifest, where);
+  const found = [
+    ...(json.subject ? [json.subject] : []),
+    ...(json.manifests ?? []),
+    ...(json.config ? [json.config] : []),
+    ...(json.layers ?? []),
+  ];
   const extra = Array.isArray(json.manifests) ? json.annotations?.[Annotation.extraManifests] : undefined;
   if (extra !== undefined) found.push(...parseExtraManifests(extra, where));
   for (const descriptor of found) checkDescriptor(descriptor, where);
   return found;
+}
+
+function parseManifest(manifest: Uint8Array, where: string): Manifest {
+  try {
+    return JSON.parse(Buffer.from(manifest).toString('utf8')) as Manifest;
+  } catch (error) {
+    throw new Error(`${where}: manifest is not JSON: ${(error as Error).message}`);
+  }
 }
 
 function parseExtraManifests(value: string, where: string): Descriptor[] {
