@@ -141,13 +141,15 @@ describe('round trip through tars into a second registry', () => {
     ]);
   });
 
-  test("--dedup-scope all: another name's blobs are mounted from its repository; a digest-only artifact loads untagged", async () => {
+  test("--dedup-scope all, recorded in the tars: the far side needs no option; another name's blobs are mounted", async () => {
     const sync = join(work, 'scope-all');
     const batch = join(work, 'scope-all.csv');
     await writeFile(batch, `name,artifact\nops,${ref(`gather@${images.sources1.root.digest}`)}\ntools,${ref('gather:sources2')}\n`);
     await ok([batch, sync, '--dedup-scope', 'all']);
 
-    const byName = await runCli(['verify', sync]);
+    expect(await ok(['verify', sync])).toMatch(/000002-tools\.tar\s.*\s[1-9]\d*\s+ok/);
+    // An explicit --dedup-scope overrides what the tars record, on purpose, and says so.
+    const byName = await runCli(['verify', sync, '--dedup-scope', 'name']);
     expect(byName.code).toBe(1);
     expect(byName.stdout).toMatch(
       new RegExp(
@@ -155,14 +157,16 @@ describe('round trip through tars into a second registry', () => {
           String.raw`\(000001-ops\.tar of another name holds some: serialized with --dedup-scope all\?\)`,
       ),
     );
-    expect(await ok(['verify', sync, '--dedup-scope', 'all'])).toMatch(/000002-tools\.tar\s.*\s[1-9]\d*\s+ok/);
+    expect(byName.stdout).toContain(
+      '000002-tools.tar: serialized with --dedup-scope all (its index.json says so), checked with --dedup-scope name as asked',
+    );
 
     // Two runs, so the second knows nothing of the first: it must find grafana's blobs in all/ops by asking.
     await rename(join(sync, '000002-tools.tar'), join(work, '000002-tools.tar'));
-    await ok(['deserialize', sync, `${far.host}/all`, '--dedup-scope', 'all']);
+    await ok(['deserialize', sync, `${far.host}/all`]);
     expect(await fetchGraph(far.url, 'all/ops', images.sources1.root.digest)).toEqual(digestsOf(images.sources1));
     await rename(join(work, '000002-tools.tar'), join(sync, '000002-tools.tar'));
-    const json = JSON.parse(await ok(['deserialize', sync, `${far.host}/all`, '--dedup-scope', 'all', '--json'])) as {
+    const json = JSON.parse(await ok(['deserialize', sync, `${far.host}/all`, '--json'])) as {
       loaded: Array<{ syncName: string; mounted: number; reference: string }>;
       skipped: string[];
     };

@@ -119,8 +119,8 @@ describe('serialize', () => {
     expect(USAGE).toContain(`(default ${Defaults.dedupScope})`);
     expect(USAGE).toContain(`blobs fetched at once (default ${Defaults.concurrency})`);
     expect(VERIFY_USAGE).toContain(`(default ${Defaults.trackerFilename})`);
-    expect(VERIFY_USAGE).toContain(`(default ${Defaults.dedupScope})`);
-    expect(DESERIALIZE_USAGE).toContain(`(default ${Defaults.dedupScope})`);
+    expect(VERIFY_USAGE).toContain(`(default: the scope each tar records, else ${Defaults.dedupScope})`);
+    expect(DESERIALIZE_USAGE).toContain(`(default: the scope each tar records, else ${Defaults.dedupScope})`);
   });
 });
 
@@ -129,7 +129,7 @@ describe('verify', () => {
     expect(parseCommandLine(['verify', 'sync'])).toEqual({
       kind: 'verify',
       json: false,
-      options: { dir: 'sync', dedupScope: Defaults.dedupScope, trackerFilename: Defaults.trackerFilename },
+      options: { dir: 'sync', dedupScope: undefined, trackerFilename: Defaults.trackerFilename },
     });
   });
 
@@ -166,7 +166,7 @@ describe('deserialize', () => {
       kind: 'deserialize',
       dir: 'sync',
       destination: { registry: 'registry.lan:5000', path: 'mirror' },
-      dedupScope: Defaults.dedupScope,
+      dedupScope: undefined,
       scatter: false,
       scatterMap: undefined,
       insecureRegistries: [],

@@ -187,7 +187,7 @@ describe('deserialize into an in-memory registry', () => {
     await expect(deserializeSyncDir(settings(dir, 'name'), registry)).rejects.toThrow(
       `000002-tools.tar: refused, nothing of it was pushed: it leaves out 5 blob(s) that ${FAR}/mirror/tools does not hold; ` +
         'an earlier tar of tools held them, but none is missing from the numbering here: was it loaded into another destination, ' +
-        'or serialized with --dedup-scope all (then deserialize with --dedup-scope all)?:\n',
+        'or is --dedup-scope name wrong here (the tar records --dedup-scope all)?:\n',
     );
     await expect(deserializeSyncDir(settings(dir, 'name'), registry)).rejects.toThrow(
       new RegExp(`\\(the tars before it are recorded in ${syncs.replace(/[.]/g, '\\.')}: a rerun resumes with 000002-tools\\.tar\\)$`),

@@ -71,7 +71,8 @@ name are counted. Reports gaps in the numbering and the blobs a tar needs that n
 tar that should have held them. Exits 0 only when everything checks out.
 
 Options:
-  --dedup-scope name|all         earlier tars of the same name or of any name count (default ${Defaults.dedupScope})
+  --dedup-scope name|all         earlier tars of the same name or of any name count
+                                 (default: the scope each tar records, else ${Defaults.dedupScope})
   --tracker-filename NAME        the near side's tracker, when it travelled (default ${Defaults.trackerFilename})
   --successful-syncs FILE        the far side's record of loaded tars (default SYNC-DIRECTORY/successful-syncs.csv)
   --json                         print the report as JSON on stdout
@@ -86,7 +87,8 @@ anything of it is pushed; blobs the destination holds are skipped; each finished
 SYNC-DIRECTORY/successful-syncs.csv at once, so a rerun resumes where a failed run stopped.
 
 Options:
-  --dedup-scope name|all         blobs a tar leaves out must be in DEST/NAME or in any DEST/<name> (default ${Defaults.dedupScope})
+  --dedup-scope name|all         blobs a tar leaves out must be in DEST/NAME or in any DEST/<name>
+                                 (default: the scope each tar records, else ${Defaults.dedupScope})
   --scatter                      also push each gathered image to its source path under DEST
                                  (docker.io/grafana/grafana:10.4.1 -> DEST/grafana/grafana:10.4.1)
   --scatter-map FILE             SOURCE-PREFIX=DEST-PREFIX lines: the longest matching prefix is replaced
@@ -136,7 +138,8 @@ export interface DeserializeCommand {
   kind: 'deserialize';
   dir: string;
   destination: Destination;
-  dedupScope: DedupScope;
+  /** Overrides the scope each tar records; undefined: each tar's own. */
+  dedupScope: DedupScope | undefined;
   scatter: boolean;
   scatterMap: string | undefined;
   /** successful-syncs.csv elsewhere than in SYNC-DIRECTORY (read-only media). */
@@ -267,7 +270,7 @@ export function collectToken(env: NodeJS.ProcessEnv): string {
 
 function parseVerify(argv: string[]): Command {
   const { values, positionals } = parse(argv, VERIFY_USAGE, {
-    'dedup-scope': { type: 'string', default: Defaults.dedupScope },
+    'dedup-scope': { type: 'string' },
     'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
     'successful-syncs': { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -282,7 +285,7 @@ function parseVerify(argv: string[]): Command {
     json: values.json,
     options: {
       dir: positionals[0] as string,
-      dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
+      dedupScope: farSideScope(values['dedup-scope']),
       trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
       ...(values['successful-syncs'] === undefined ? {} : { recordPath: values['successful-syncs'] }),
     },
@@ -291,7 +294,7 @@ function parseVerify(argv: string[]): Command {
 
 function parseDeserialize(argv: string[]): Command {
   const { values, positionals } = parse(argv, DESERIALIZE_USAGE, {
-    'dedup-scope': { type: 'string', default: Defaults.dedupScope },
+    'dedup-scope': { type: 'string' },
     scatter: { type: 'boolean', default: false },
     'scatter-map': { type: 'string' },
     'successful-syncs': { type: 'string' },
@@ -310,13 +313,18 @@ function parseDeserialize(argv: string[]): Command {
     kind: 'deserialize',
     dir: positionals[0] as string,
     destination: parseDestination(positionals[1] as string),
-    dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
+    dedupScope: farSideScope(values['dedup-scope']),
     scatter: values.scatter,
     scatterMap,
     recordPath: values['successful-syncs'],
     insecureRegistries: values['insecure-registry'],
     json: values.json,
   }));
+}
+
+/** On the far side --dedup-scope overrides what each tar records, on purpose; not given, each tar's own holds. */
+function farSideScope(value: string | undefined): DedupScope | undefined {
+  return value === undefined ? undefined : parseDedupScope('--dedup-scope', value);
 }
 
 function parse<const T extends ParseArgsOptionsConfig>(argv: string[], usage: string, options: T) {

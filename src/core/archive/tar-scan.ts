@@ -7,6 +7,7 @@ import { successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph
 import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
 import { checkSidecar, locateSidecar, type SidecarCheck } from './sidecar.ts';
 import { entryHazard, fileKind, readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
+import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 
 /** What one sync tar holds, read once from end to end, and everything wrong with it. */
 export interface TarScan {
@@ -21,6 +22,8 @@ export interface TarScan {
   /** The bytes of every manifest met, each checked. */
   manifests: Map<string, Uint8Array>;
   graph: ChildrenFirstGraph | undefined;
+  /** The `--dedup-scope` the tar was serialized with, as its index.json records it (ace-dt's and older tars: none). */
+  dedupScope: DedupScope | undefined;
   /** Failures: the tar must not be trusted or loaded. */
   problems: string[];
   /** Worth saying, not failures (a missing sidecar: ace-dt writes none). */
@@ -37,6 +40,7 @@ export function emptyScan(path: string, problems: string[] = []): TarScan {
     held: new Map(),
     manifests: new Map(),
     graph: undefined,
+    dedupScope: undefined,
     problems,
     notes: [],
   };
@@ -175,6 +179,12 @@ class ScanVisitor {
     }
     this.scan.root = root;
     this.known.set(root.digest, root);
+    const scope = json.annotations?.[Annotation.dedupScope];
+    if (scope === 'name' || scope === 'all') this.scan.dedupScope = scope;
+    else if (scope !== undefined)
+      this.scan.problems.push(
+        `index.json's ${Annotation.dedupScope} is ${JSON.stringify(scope)}, not name or all (a newer batch-serialize?)`,
+      );
   }
 
   private async blob(entry: TarEntry, digest: string, body: Readable): Promise<void> {

@@ -16,6 +16,7 @@ import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.t
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { notRegularFile, readTarFile } from '../archive/tar-reader.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
+import { tarScope } from './tar-scope.ts';
 import { removeLeftovers } from '../sync-dir/leftovers.ts';
 import { withSyncDirLock } from '../sync-dir/lock.ts';
 
@@ -24,8 +25,11 @@ export { recordPathOf, writesSyncDir } from './record.ts';
 export interface DeserializeSettings {
   dir: string;
   destination: Destination;
-  /** `name`: a blob a tar leaves out must be in DEST/NAME already; `all`: in any DEST/<name> (then mounted). */
-  dedupScope: DedupScope;
+  /**
+   * `name`: a blob a tar leaves out must be in DEST/NAME already; `all`: in any DEST/<name> (then mounted). Given, it
+   * overrides what each tar records (unrecorded: `name`).
+   */
+  dedupScope?: DedupScope | undefined;
   /**
    * Also push each gathered image to its original path under the destination (undefined: don't): those of the tars
    * loaded now, and, scattering being idempotent, those of the tars here that were loaded before.
@@ -206,7 +210,8 @@ class Loader {
     if (scan.problems.length > 0 || scan.root === undefined || scan.graph === undefined) {
       throw new Error(`${tar.syncName}: refused, the tar is damaged (nothing of it was pushed):\n  ${scan.problems.join('\n  ')}`);
     }
-    for (const note of scan.notes) hooks.note?.(tar, note);
+    const { scope, note: scopeNote } = tarScope(scan, this.settings.dedupScope, 'loaded');
+    for (const note of [...scan.notes, ...(scopeNote === undefined ? [] : [scopeNote])]) hooks.note?.(tar, note);
     const { root, graph } = scan;
     const repository = this.registries.repository(repositoryUnder(this.settings.destination, tar.name, tar.syncName));
     const tag = tagOf(root);
@@ -223,7 +228,7 @@ class Loader {
       manifestsPushed: 0,
       scattered: [],
     };
-    const putBlobs = (missing: Descriptor[]) => this.putBlobs(tar, scan, repository, missing, loaded, hooks);
+    const putBlobs = (missing: Descriptor[]) => this.putBlobs(tar, scan, scope, repository, missing, loaded, hooks);
     const pushed = await pushGraph(repository, graph, root, tag, putBlobs);
     loaded.present = pushed.present.size;
     loaded.manifestsPushed = pushed.manifestsPushed;
@@ -290,15 +295,16 @@ class Loader {
   private async putBlobs(
     tar: SyncTar,
     scan: TarScan,
+    scope: DedupScope,
     repository: Repository,
     missing: Descriptor[],
     loaded: LoadedTar,
     hooks: DeserializeHooks,
   ): Promise<void> {
     const leftOut = missing.filter((blob) => !scan.held.has(blob.digest));
-    const sources = await this.locate(leftOut, tar.name, repository);
+    const sources = await this.locate(leftOut, tar.name, repository, scope);
     const unfound = leftOut.filter((blob) => !sources.has(blob.digest));
-    if (unfound.length > 0) throw this.refusal(tar, repository, unfound);
+    if (unfound.length > 0) throw this.refusal(tar, scan, scope, repository, unfound);
     const toUpload = new Map<string, Descriptor>();
     for (const blob of missing) {
       const source = sources.get(blob.digest) ?? this.elsewhere(blob.digest, repository);
@@ -315,9 +321,9 @@ class Loader {
    * For blobs a tar leaves out and its repository lacks: another repository of the destination that holds each
    * (one this run put it in, ace-dt's single repository, or with `--dedup-scope all` another name's).
    */
-  private async locate(blobs: Descriptor[], name: string, repository: Repository): Promise<Map<string, Repository>> {
+  private async locate(blobs: Descriptor[], name: string, repository: Repository, scope: DedupScope): Promise<Map<string, Repository>> {
     const found = new Map<string, Repository>();
-    const names = this.settings.dedupScope === 'all' ? [...this.loadedNames].filter((other) => other !== name) : [];
+    const names = scope === 'all' ? [...this.loadedNames].filter((other) => other !== name) : [];
     const others = names.flatMap((other) => {
       try {
         return [this.registries.repository(repositoryUnder(this.settings.destination, other, other))];
@@ -380,23 +386,29 @@ class Loader {
     if (blobs.size > 0) throw new Error(`${scan.path}: changed since it was checked: ${[...blobs.keys()][0]} is no longer in it`);
   }
 
-  private refusal(tar: SyncTar, repository: Repository, unfound: Descriptor[]): Error {
+  private refusal(tar: SyncTar, scan: TarScan, scope: DedupScope, repository: Repository, unfound: Descriptor[]): Error {
     const present = new Set(this.tars.map((t) => t.number));
     const gaps = missingNumbers(tar.number - 1, present).map((n) => `${formatNumber(n)}-*.tar`);
-    const where =
-      this.settings.dedupScope === 'all' ? `any repository under ${formatDestination(this.settings.destination)}` : repository.location;
+    const where = scope === 'all' ? `any repository under ${formatDestination(this.settings.destination)}` : repository.location;
     const listed = unfound.slice(0, 5).map((blob) => `${blob.digest} (${blob.mediaType}, ${blob.size} bytes)`);
     const more = unfound.length > listed.length ? [`… and ${unfound.length - listed.length} more`] : [];
     const hint =
       gaps.length > 0
         ? `an earlier tar held them and is not loaded: load ${gaps.join(', ')} first`
         : `an earlier tar of ${tar.name} held them, but none is missing from the numbering here: was it loaded into another ` +
-          'destination, or serialized with --dedup-scope all (then deserialize with --dedup-scope all)?';
+          `destination${scopeHint(scan.dedupScope, scope)}?`;
     return new Error(
       `${tar.syncName}: refused, nothing of it was pushed: it leaves out ${unfound.length} blob(s) that ${where} does not hold; ` +
         `${hint}:\n  ${[...listed, ...more].join('\n  ')}`,
     );
   }
+}
+
+/** When a narrower scope than the tar's may be why: --dedup-scope all, which the tar records or may have been serialized with. */
+function scopeHint(recorded: DedupScope | undefined, scope: DedupScope): string {
+  if (scope === 'all' || recorded === 'name') return '';
+  if (recorded === 'all') return ', or is --dedup-scope name wrong here (the tar records --dedup-scope all)';
+  return ', or serialized with --dedup-scope all (then deserialize with --dedup-scope all)';
 }
 
 /**

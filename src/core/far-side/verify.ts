@@ -11,11 +11,15 @@ import { emptyScan, scanTar, type TarScan } from '../archive/tar-scan.ts';
 import { notRegularFile } from '../archive/tar-reader.ts';
 import { readTracker, type TrackerRow } from '../sync-dir/tracker.ts';
 import { withSyncDirLock } from '../sync-dir/lock.ts';
+import { tarScope } from './tar-scope.ts';
 
 export interface VerifyOptions {
   dir: string;
-  /** Which earlier tars may hold a blob a tar leaves out: the serializer's `--dedup-scope`. */
-  dedupScope: DedupScope;
+  /**
+   * Which earlier tars may hold a blob a tar leaves out, the serializer's `--dedup-scope`: given, it overrides what
+   * each tar records (unrecorded: `name`).
+   */
+  dedupScope?: DedupScope | undefined;
   /** The near side's tracker, when it travelled with the tars: names the tars that are missing. */
   trackerFilename: string;
   /** deserialize's record of loaded tars when it is kept elsewhere (default `DIR/successful-syncs.csv`, read too). */
@@ -41,6 +45,8 @@ export interface TarVerdict {
   number: number;
   name: string;
   ok: boolean;
+  /** The scope the tar was checked with: as asked, else as it records, else `name`. */
+  dedupScope: DedupScope;
   compression: Compression | null;
   bytes: number | null;
   sha256: string | null;
@@ -70,7 +76,8 @@ export interface AbsentTar {
 export interface VerifyReport {
   dir: string;
   ok: boolean;
-  dedupScope: DedupScope;
+  /** As asked; null: each tar's own (TarVerdict.dedupScope). */
+  dedupScope: DedupScope | null;
   tars: TarVerdict[];
   absent: AbsentTar[];
   problems: string[];
@@ -102,7 +109,7 @@ async function verifyLocked(options: VerifyOptions, hooks: VerifyHooks): Promise
   const report: VerifyReport = {
     dir: options.dir,
     ok: true,
-    dedupScope: options.dedupScope,
+    dedupScope: options.dedupScope ?? null,
     tars: [],
     absent: absentTars([...listing.tars, ...listing.irregular], context),
     problems: [],
@@ -117,14 +124,14 @@ async function verifyLocked(options: VerifyOptions, hooks: VerifyHooks): Promise
   }
   if (listing.tars.length + listing.irregular.length === 0) report.problems.push(`no tars (NNNNNN-NAME.tar[.gz|.zst]) in ${options.dir}`);
 
-  const chain = new DedupChain(options.dedupScope);
+  const chain = new DedupChain();
   // Entries named like tars that are not regular files are never opened: each is a problem of its own, in its place.
   const irregular = new Map(listing.irregular.map((tar) => [tar.syncName, tar.kind]));
   const inOrder = [...listing.tars, ...listing.irregular].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
   for (const tar of inOrder) {
     const kind = irregular.get(tar.syncName);
     const scan = kind === undefined ? await scanTar(tar.path) : unreadScan(tar, kind);
-    const verdict = judge(tar, scan, chain, report.absent, context);
+    const verdict = judge(tar, scan, chain, report.absent, context, options.dedupScope);
     chain.add(tar, scan);
     report.tars.push(verdict);
     hooks.tarChecked?.(verdict);
@@ -181,19 +188,14 @@ function numbered(record: SyncRecord): Array<{ number: number; syncName: string 
 
 /** What the tars read so far hold, by name: what a later tar may leave out. */
 class DedupChain {
-  readonly scope: DedupScope;
   /** Earlier tars here that could not be trusted whole: what they should have held may be what is missing. */
   readonly damaged: SyncTar[] = [];
   private readonly byName = new Map<string, Set<string>>();
   /** Any tar's, for the hint when a tar leaves out what only another name's tar holds. */
   private readonly firstHolder = new Map<string, string>();
 
-  constructor(scope: DedupScope) {
-    this.scope = scope;
-  }
-
-  holds(name: string, digest: string): boolean {
-    if (this.scope === 'all') return this.firstHolder.has(digest);
+  holds(name: string, digest: string, scope: DedupScope): boolean {
+    if (scope === 'all') return this.firstHolder.has(digest);
     return this.byName.get(name)?.has(digest) ?? false;
   }
 
@@ -212,12 +214,21 @@ class DedupChain {
   }
 }
 
-function judge(tar: SyncTar, scan: TarScan, chain: DedupChain, absent: readonly AbsentTar[], context: Context): TarVerdict {
+function judge(
+  tar: SyncTar,
+  scan: TarScan,
+  chain: DedupChain,
+  absent: readonly AbsentTar[],
+  context: Context,
+  asked: DedupScope | undefined,
+): TarVerdict {
+  const { scope, note } = tarScope(scan, asked, 'checked');
   const verdict: TarVerdict = {
     syncName: tar.syncName,
     number: tar.number,
     name: tar.name,
     ok: false,
+    dedupScope: scope,
     compression: scan.file?.compression ?? null,
     bytes: scan.file?.bytes ?? null,
     sha256: scan.file?.sha256 ?? null,
@@ -231,22 +242,24 @@ function judge(tar: SyncTar, scan: TarScan, chain: DedupChain, absent: readonly 
     fromLoadedTars: [],
     missing: [],
     problems: [...scan.problems],
-    notes: [...scan.notes],
+    notes: [...scan.notes, ...(note === undefined ? [] : [note])],
   };
   for (const descriptor of scan.graph?.blobs ?? []) {
     if (isManifest(descriptor.mediaType) || scan.held.has(descriptor.digest)) continue;
-    if (chain.holds(tar.name, descriptor.digest)) {
+    if (chain.holds(tar.name, descriptor.digest, scope)) {
       verdict.fromEarlierTars++;
       continue;
     }
-    const expectedIn = expectedHolders(tar, descriptor.digest, chain, absent, context);
+    const expectedIn = expectedHolders(tar, descriptor.digest, chain, absent, context, scope);
     const blob = { digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType, expectedIn };
     const loaded = expectedIn.length > 0 && expectedIn.every((holder) => holder.state === 'loaded');
     if (loaded) verdict.fromLoadedTars.push(blob);
     else verdict.missing.push(blob);
   }
   if (verdict.missing.length > 0) {
-    const other = verdict.missing.map((blob) => chain.holder(blob.digest)).find((holder) => holder !== undefined);
+    // Another name's tar holding them suggests --dedup-scope all, unless the tar records that it was not.
+    const holders = scan.dedupScope === 'name' ? [] : verdict.missing.map((blob) => chain.holder(blob.digest));
+    const other = holders.find((holder) => holder !== undefined);
     verdict.problems.push(
       `${verdict.missing.length} blob(s) of the artifact are in neither this tar nor an earlier tar here` +
         (other ? ` (${other} of another name holds some: serialized with --dedup-scope all?)` : ''),
@@ -272,10 +285,11 @@ function expectedHolders(
   chain: DedupChain,
   absent: readonly AbsentTar[],
   context: Context,
+  scope: DedupScope,
 ): ExpectedHolder[] {
   const inScope = (syncName: string) => {
     const name = parseSyncName(syncName)?.name;
-    return chain.scope === 'all' || name === undefined || name === '*' || name === tar.name;
+    return scope === 'all' || name === undefined || name === '*' || name === tar.name;
   };
   const candidates: Array<{ number: number } & ExpectedHolder> = [
     ...absent.map((a) => ({

@@ -51,6 +51,8 @@ export const Annotation = {
   layerSizeTotal: 'vnd.act3-ace.data.layer.size.total',
   manifestSource: 'vnd.act3-ace.manifest.source',
   toolVersion: 'vnd.act3-ace.data.serialization.tool',
+  /** Ours, in a tar's index.json: the `--dedup-scope` it was serialized with (`name`, `all`), for the far side. */
+  dedupScope: 'vnd.batch-serialize.dedup-scope',
 } as const;
 
 /** A manifest's size cap: a registry that serves more is misbehaving, and we hold manifests in memory. */

@@ -11,6 +11,7 @@ import { writeLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
 import { dockerLoadManifest } from '../archive/docker-load-manifest.ts';
 import { Annotation, isManifest, type Manifest } from '../oci/descriptor.ts';
 import type { PlannedTar } from './planner.ts';
+import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { Prefetcher } from './prefetch.ts';
 import { checkSidecar, locateSidecar, sidecarPath, sidecarTarName, writeSidecar } from '../archive/sidecar.ts';
 import { makeSideDir, SIDE_DIR, sidePath } from '../sync-dir/side-dir.ts';
@@ -26,6 +27,8 @@ export interface SerializeSettings {
   ledgerPath: string;
   compression: Compression;
   compressionLevel: number | undefined;
+  /** Recorded in each tar's index.json, for the far side. */
+  dedupScope: DedupScope;
   manifestJson: boolean;
   concurrency: number;
 }
@@ -243,6 +246,7 @@ async function writeOne(
           [Annotation.serializationVersion]: '2',
           [Annotation.layerSizeDeduplicated]: rootJson.annotations?.[Annotation.layerSizeDeduplicated] ?? '0',
           [Annotation.toolVersion]: TOOL_VERSION,
+          [Annotation.dedupScope]: settings.dedupScope,
         },
         blobs,
         files,
