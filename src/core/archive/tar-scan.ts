@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { LAYOUT_VERSION, MAX_INDEX_JSON_BYTES } from '../oci/layout.ts';
 import { readCapped } from '../streams.ts';
 import { DigestMismatchError } from '../oci/digest.ts';
-import { successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph.ts';
+import { subjectOf, successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph.ts';
 import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
 import { checkSidecar, locateSidecar, type SidecarCheck } from './sidecar.ts';
 import { entryHazard, fileKind, readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
@@ -22,12 +22,22 @@ export interface TarScan {
   /** The bytes of every manifest met, each checked. */
   manifests: Map<string, Uint8Array>;
   graph: ChildrenFirstGraph | undefined;
+  /**
+   * The root graph's referrers (ace-dt's `-r`: signatures, SBOMs; referrers of those too), listed in the closing
+   * index.json: in push order, each after its subject, each graph without what the root's and earlier ones hold.
+   */
+  referrers: Referrer[];
   /** The `--dedup-scope` the tar was serialized with, as its index.json records it (ace-dt's and older tars: none). */
   dedupScope: DedupScope | undefined;
   /** Failures: the tar must not be trusted or loaded. */
   problems: string[];
   /** Worth saying, not failures (a missing sidecar: ace-dt writes none). */
   notes: string[];
+}
+
+export interface Referrer {
+  descriptor: Descriptor;
+  graph: ChildrenFirstGraph;
 }
 
 /** A scan that has read nothing yet (or never will: then its problems say why). */
@@ -40,6 +50,7 @@ export function emptyScan(path: string, problems: string[] = []): TarScan {
     held: new Map(),
     manifests: new Map(),
     graph: undefined,
+    referrers: [],
     dedupScope: undefined,
     problems,
     notes: [],
@@ -97,6 +108,11 @@ class ScanVisitor {
   private readonly scan: TarScan;
   /** Descriptors learned from index.json and the manifests read so far; the first met wins. */
   private readonly known = new Map<string, Descriptor>();
+  /**
+   * Blobs nothing before them pointed at that look like manifests: referrers, which only the closing index.json
+   * names (ace-dt's `-r` writes each after its subject's graph), or strays.
+   */
+  private readonly unclaimed = new Map<string, Buffer>();
   private entries = 0;
   private indexes: Descriptor[][] = [];
 
@@ -129,10 +145,18 @@ class ScanVisitor {
       scan.problems.push('no index.json: nothing names the root');
       return;
     }
-    if (this.indexes.length < 2)
+    const closing = this.indexes.length < 2 ? undefined : last;
+    if (closing === undefined)
       scan.problems.push('no closing index.json after the blobs (docs/formats.md "Tar layout": index.json comes again last)');
-    else if (last !== undefined) this.checkClosingIndex(last);
-    if (scan.root !== undefined) scan.graph = this.graph(scan.root);
+    else {
+      this.claim(closing);
+      this.checkClosingIndex(closing);
+    }
+    if (scan.root === undefined) return;
+    scan.graph = this.graph(scan.root);
+    const reached = new Set([...scan.graph.manifests.map((m) => m.descriptor.digest), ...scan.graph.blobs.map((d) => d.digest)]);
+    scan.referrers = this.referrers(closing ?? [], reached);
+    this.noteStrays(reached);
   }
 
   private async layout(body: Readable, position: number): Promise<void> {
@@ -201,9 +225,11 @@ class ScanVisitor {
     if (manifest && entry.size > MAX_MANIFEST_BYTES) {
       scan.problems.push(`manifest ${digest} is ${entry.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`);
     }
+    // Nothing before it pointed at it: a referrer, or a stray. Read when it could be a manifest.
+    const unclaimed = known === undefined && entry.size <= MAX_MANIFEST_BYTES;
     let bytes: Buffer | undefined;
     try {
-      if (manifest && entry.size <= MAX_MANIFEST_BYTES) bytes = await readEntry(body, MAX_MANIFEST_BYTES);
+      if ((manifest || unclaimed) && entry.size <= MAX_MANIFEST_BYTES) bytes = await readEntry(body, MAX_MANIFEST_BYTES);
       else for await (const _ of body);
     } catch (error) {
       if (!(error instanceof DigestMismatchError)) throw error;
@@ -212,13 +238,50 @@ class ScanVisitor {
     }
     scan.held.set(digest, entry.size);
     if (bytes === undefined) return;
+    if (!manifest) return this.keepIfManifest(digest, bytes);
     try {
-      for (const child of successors(bytes, `manifest ${digest}`)) {
-        if (!this.known.has(child.digest)) this.known.set(child.digest, child);
-      }
+      this.learn(successors(bytes, `manifest ${digest}`));
       scan.manifests.set(digest, bytes);
     } catch (error) {
       scan.problems.push((error as Error).message);
+    }
+  }
+
+  private learn(children: Descriptor[]): void {
+    for (const child of children) if (!this.known.has(child.digest)) this.known.set(child.digest, child);
+  }
+
+  /**
+   * An unclaimed blob that looks like a manifest is kept until the closing index.json says whether it is one;
+   * what it points at is known meanwhile, so a referrer's own manifests are read as manifests.
+   */
+  private keepIfManifest(digest: string, bytes: Buffer): void {
+    if (!looksLikeManifest(bytes)) return;
+    this.unclaimed.set(digest, bytes);
+    try {
+      this.learn(successors(bytes, `manifest ${digest}`));
+    } catch {
+      // said if the closing index.json names it a manifest (claim)
+    }
+  }
+
+  /** The unclaimed blobs the closing index.json lists as manifests are manifests: checked as such now. */
+  private claim(listed: Descriptor[]): void {
+    const { scan } = this;
+    for (const descriptor of listed) {
+      const bytes = this.unclaimed.get(descriptor?.digest);
+      if (bytes === undefined || !isManifest(descriptor.mediaType)) continue;
+      this.unclaimed.delete(descriptor.digest);
+      if (bytes.byteLength !== descriptor.size) {
+        scan.problems.push(`blob ${descriptor.digest} is ${bytes.byteLength} bytes; the closing index.json says ${descriptor.size}`);
+        continue;
+      }
+      try {
+        successors(bytes, `manifest ${descriptor.digest}`);
+        scan.manifests.set(descriptor.digest, bytes);
+      } catch (error) {
+        scan.problems.push((error as Error).message);
+      }
     }
   }
 
@@ -231,15 +294,54 @@ class ScanVisitor {
     if (first?.annotations?.[Annotation.refName] === undefined)
       scan.problems.push(`the closing index.json's root has no ${Annotation.refName} annotation`);
     for (const descriptor of listed) {
-      if (!scan.manifests.has(descriptor?.digest))
-        scan.problems.push(`the closing index.json lists manifest ${descriptor?.digest} that the tar does not hold`);
+      const digest = descriptor?.digest;
+      if (!scan.manifests.has(digest) && !scan.problems.some((problem) => problem.includes(digest)))
+        scan.problems.push(`the closing index.json lists manifest ${digest} that the tar does not hold`);
     }
   }
 
   /** The root's graph; a manifest the tar lacks (or holds before anything points at it) is a problem. */
   private graph(root: Descriptor): ChildrenFirstGraph {
+    const { missing, ...graph } = walkManifests(root, this.scan.manifests);
+    this.reportMissing(missing);
+    return graph;
+  }
+
+  /**
+   * What the closing index.json lists beyond the root's graph (`reached`, which grows): referrers of a manifest of
+   * the graph or of an earlier referrer (ace-dt's `-r`), in push order. Anything else listed has no place there.
+   */
+  private referrers(listed: Descriptor[], reached: Set<string>): Referrer[] {
     const { scan } = this;
-    const { missing, ...graph } = walkManifests(root, scan.manifests);
+    const subject = (descriptor: Descriptor) =>
+      subjectOf(scan.manifests.get(descriptor.digest) as Uint8Array, `manifest ${descriptor.digest}`);
+    let pending = listed.filter((descriptor) => scan.manifests.has(descriptor?.digest) && !reached.has(descriptor.digest));
+    const found: Referrer[] = [];
+    for (let progress = true; progress;) {
+      progress = false;
+      for (const descriptor of pending) {
+        const about = subject(descriptor);
+        if (reached.has(descriptor.digest) || about === undefined || !reached.has(about.digest)) continue;
+        const { missing, ...graph } = walkManifests(descriptor, scan.manifests, reached);
+        this.reportMissing(missing);
+        for (const digest of [...graph.manifests.map((m) => m.descriptor.digest), ...graph.blobs.map((d) => d.digest)]) reached.add(digest);
+        found.push({ descriptor, graph });
+        progress = true;
+      }
+      pending = pending.filter((descriptor) => !reached.has(descriptor.digest));
+    }
+    for (const descriptor of pending) {
+      const about = subject(descriptor);
+      scan.problems.push(
+        `the closing index.json lists manifest ${descriptor.digest}, which is neither in the root's graph nor a referrer of it ` +
+          (about === undefined ? '(it has no subject)' : `(its subject ${about.digest} is neither)`),
+      );
+    }
+    return found;
+  }
+
+  private reportMissing(missing: Descriptor[]): void {
+    const { scan } = this;
     for (const descriptor of missing) {
       if (!scan.held.has(descriptor.digest))
         scan.problems.push(
@@ -250,13 +352,25 @@ class ScanVisitor {
           `manifest ${descriptor.digest} comes before anything in the tar points at it (docs/formats.md "Tar layout": depth first)`,
         );
     }
-    const needed = new Set([...graph.manifests.map((m) => m.descriptor.digest), ...graph.blobs.map((d) => d.digest)]);
-    const strays = [...scan.held.keys()].filter((digest) => !needed.has(digest));
+  }
+
+  private noteStrays(reached: ReadonlySet<string>): void {
+    const strays = [...this.scan.held.keys()].filter((digest) => !reached.has(digest));
     if (strays.length > 0)
-      scan.notes.push(
+      this.scan.notes.push(
         `${strays.length} blob(s) not in the root's graph: ${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', …' : ''}`,
       );
-    return graph;
+  }
+}
+
+/** JSON with a schemaVersion of 2 and manifests, or a config: an image index or manifest (either kind). */
+function looksLikeManifest(bytes: Buffer): boolean {
+  if (!bytes.toString('utf8', 0, 64).trimStart().startsWith('{')) return false;
+  try {
+    const json = JSON.parse(bytes.toString('utf8')) as Manifest | null;
+    return json?.schemaVersion === 2 && (Array.isArray(json.manifests) || (typeof json.config === 'object' && json.config !== null));
+  } catch {
+    return false;
   }
 }
 

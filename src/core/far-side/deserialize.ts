@@ -8,7 +8,7 @@ import { Annotation, type Descriptor } from '../oci/descriptor.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { parseReference } from '../oci/reference.ts';
 import type { Repositories, Repository } from '../oci/storage.ts';
-import { pushGraph } from './push-graph.ts';
+import { pushGraph, type PutBlobs } from './push-graph.ts';
 import { scatterArtifact, type ScatteredImage } from './scatter.ts';
 import type { ScatterRule } from './scatter-map.ts';
 import { SUCCESSFUL_SYNCS_FILENAME, writeSuccessfulSyncs, type SyncRecord } from '../sync-dir/successful-syncs.ts';
@@ -212,7 +212,7 @@ class Loader {
     }
     const { scope, note: scopeNote } = tarScope(scan, this.settings.dedupScope, 'loaded');
     for (const note of [...scan.notes, ...(scopeNote === undefined ? [] : [scopeNote])]) hooks.note?.(tar, note);
-    const { root, graph } = scan;
+    const { root, graph, referrers } = scan;
     const repository = this.registries.repository(repositoryUnder(this.settings.destination, tar.name, tar.syncName));
     const tag = tagOf(root);
 
@@ -228,11 +228,18 @@ class Loader {
       manifestsPushed: 0,
       scattered: [],
     };
-    const putBlobs = (missing: Descriptor[]) => this.putBlobs(tar, scan, scope, repository, missing, loaded, hooks);
-    const pushed = await pushGraph(repository, graph, root, tag, putBlobs);
+    // The referrers' blobs go with the root's (one check of what the tar leaves out before anything is pushed, one
+    // pass over the tar); their manifests after the root's, each referrer after its subject.
+    const blobs = [...graph.blobs, ...referrers.flatMap((referrer) => referrer.graph.blobs)];
+    const putBlobs: PutBlobs = (missing) => this.putBlobs(tar, scan, scope, repository, missing, loaded, hooks);
+    const pushed = await pushGraph(repository, { manifests: graph.manifests, blobs }, root, tag, putBlobs);
     loaded.present = pushed.present.size;
     loaded.manifestsPushed = pushed.manifestsPushed;
-    for (const blob of graph.blobs) this.located.set(blob.digest, repository);
+    for (const referrer of referrers) {
+      const manifestsOnly = { manifests: referrer.graph.manifests, blobs: [] };
+      loaded.manifestsPushed += (await pushGraph(repository, manifestsOnly, referrer.descriptor, undefined, putNothing)).manifestsPushed;
+    }
+    for (const blob of blobs) this.located.set(blob.digest, repository);
     if (this.settings.scatter !== undefined) loaded.scattered = await this.scatter(scan, root, repository, this.settings.scatter.rules);
     return loaded;
   }
@@ -410,6 +417,9 @@ function scopeHint(recorded: DedupScope | undefined, scope: DedupScope): string 
   if (recorded === 'all') return ', or is --dedup-scope name wrong here (the tar records --dedup-scope all)';
   return ', or serialized with --dedup-scope all (then deserialize with --dedup-scope all)';
 }
+
+/** A referrer's blobs go with its subject's: nothing is left to put when its manifests are pushed. */
+const putNothing: PutBlobs = async () => undefined;
 
 /**
  * The tag the root gets: that of the batch-list reference in ref.name (`host/gather:sources1` → `sources1`,

@@ -244,7 +244,8 @@ function judge(
     problems: [...scan.problems],
     notes: [...scan.notes, ...(note === undefined ? [] : [note])],
   };
-  for (const descriptor of scan.graph?.blobs ?? []) {
+  const needed = [scan.graph, ...scan.referrers.map((referrer) => referrer.graph)].flatMap((graph) => graph?.blobs ?? []);
+  for (const descriptor of needed) {
     if (isManifest(descriptor.mediaType) || scan.held.has(descriptor.digest)) continue;
     if (chain.holds(tar.name, descriptor.digest, scope)) {
       verdict.fromEarlierTars++;

@@ -38,6 +38,11 @@ export function successors(manifest: Uint8Array, where: string): Descriptor[] {
   return found;
 }
 
+/** The manifest a referrer (a signature, an SBOM: OCI 1.1's `subject`) is about; undefined for any other. */
+export function subjectOf(manifest: Uint8Array, where: string): Descriptor | undefined {
+  return parseManifest(manifest, where).subject;
+}
+
 function parseManifest(manifest: Uint8Array, where: string): Manifest {
   try {
     return JSON.parse(Buffer.from(manifest).toString('utf8')) as Manifest;
@@ -117,11 +122,16 @@ export interface ChildrenFirstGraph {
 
 /**
  * The graph below `top` through manifests held in memory: each manifest after what it points at, the other blobs
- * in walk order, and the manifests that are not at hand. Extra manifests count on every index.
+ * in walk order, and the manifests that are not at hand. Extra manifests count on every index. What `skip` names
+ * (a referrer's subject, pushed before it) is left out, and so is everything below it.
  */
-export function walkManifests(top: Descriptor, manifests: ReadonlyMap<string, Uint8Array>): ChildrenFirstGraph & { missing: Descriptor[] } {
+export function walkManifests(
+  top: Descriptor,
+  manifests: ReadonlyMap<string, Uint8Array>,
+  skip: ReadonlySet<string> = new Set(),
+): ChildrenFirstGraph & { missing: Descriptor[] } {
   const graph: ChildrenFirstGraph & { missing: Descriptor[] } = { manifests: [], blobs: [], missing: [] };
-  const seen = new Set<string>();
+  const seen = new Set(skip);
   const visit = (descriptor: Descriptor): void => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
