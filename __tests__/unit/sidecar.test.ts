@@ -12,14 +12,14 @@ beforeEach(async () => {
 });
 
 describe('the .sha256 sidecar (docs/formats.md "Checksums")', () => {
-  test('is one sha256sum line in the side directory naming the file by its base name, so `sha256sum -c` runs from the sync directory', async () => {
+  test('is one sha256sum line in the side directory naming the tar by its base name (`sha256sum -c` from the sync directory)', async () => {
     const sidecar = join(dirname(tar), 'batch-serialize', '000001-tools.tar.zst.sha256');
     expect(await writeSidecar(tar, SHA)).toBe(sidecar);
     expect(await readFile(sidecar, 'utf8')).toBe(`${'c'.repeat(64)}  000001-tools.tar.zst\n`);
     expect(await checkSidecar(tar, SHA)).toEqual({ state: 'match' });
   });
 
-  test("a missing sidecar is no failure (ace-dt writes none); one beside the tar (older sync directories) is read; sha256sum's binary marker is read", async () => {
+  test("a missing sidecar is no failure (ace-dt writes none); one beside the tar (older layout) and sha256sum's * are read", async () => {
     expect(await checkSidecar(tar, SHA)).toEqual({ state: 'missing' });
     await writeFile(`${tar}.sha256`, `${'c'.repeat(64)} *000001-tools.tar.zst\n`);
     expect(await checkSidecar(tar, SHA)).toEqual({ state: 'match' });
