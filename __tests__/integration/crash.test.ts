@@ -54,8 +54,9 @@ let cases = 0;
 const freshSync = () => join(work, `sync-${++cases}`);
 
 /**
- * The steps, for the n-th tar: mid-write, `.partial` complete, the sidecar's temp file, the sidecar, the rename, the
- * ledger's temp file, the ledger, the tracker's temp file, the tracker (= between tars).
+ * The steps, for the n-th tar: mid-write, `batch-serialize/NAME.partial` complete, the sidecar's temp file, the sidecar
+ * (`batch-serialize/NAME.sha256`), the rename to `NAME`, the ledger's temp file, the ledger, the tracker's temp file,
+ * the tracker (= between tars).
  */
 function steps(n: number): string[] {
   return [
@@ -96,18 +97,19 @@ describe.concurrent('kill -9 at every step, then a plain rerun', () => {
 describe('an unrecorded file in the way', () => {
   test('is moved aside, never deleted; a tar numbered among the run’s but not its own too; the run goes on', async () => {
     const sync = freshSync();
-    await mkdir(sync);
+    // As a run of this version leaves them: the tars at the top, their sidecars in batch-serialize/.
+    await mkdir(join(sync, 'batch-serialize'), { recursive: true });
     await writeFile(join(sync, '000001-ops.tar'), 'not the tar');
-    await writeFile(join(sync, '000001-ops.tar.sha256'), `${'0'.repeat(64)}  000001-ops.tar\n`);
+    await writeFile(join(sync, 'batch-serialize', '000001-ops.tar.sha256'), `${'0'.repeat(64)}  000001-ops.tar\n`);
     await writeFile(join(sync, '000002-other.tar'), 'another tar');
     // The tar of sources1 under the name sources2 gets, with a sidecar that matches it: whole, but not this run's.
     const reference = join(work, 'uninterrupted-none');
     await writeFile(join(sync, '000002-tools.tar'), await readFile(join(reference, '000001-ops.tar')));
     await writeFile(
-      join(sync, '000002-tools.tar.sha256'),
-      (await readFile(join(reference, '000001-ops.tar.sha256'), 'utf8')).replace('ops', 'tools'),
+      join(sync, 'batch-serialize', '000002-tools.tar.sha256'),
+      (await readFile(join(reference, 'batch-serialize', '000001-ops.tar.sha256'), 'utf8')).replace('ops', 'tools'),
     );
-    await writeFile(join(sync, '000003-tools.tar.sha256'), 'a sidecar whose tar never got its name\n');
+    await writeFile(join(sync, 'batch-serialize', '000003-tools.tar.sha256'), 'a sidecar whose tar never got its name\n');
 
     const result = await runCli([batch, sync], { env });
     expect(result.code, result.stderr).toBe(0);
@@ -139,7 +141,7 @@ describe('a killed run’s tar compressed differently', () => {
     });
     await writeFile(path, recompressed);
     const hex = createHash('sha256').update(recompressed).digest('hex');
-    await writeFile(`${path}.sha256`, `${hex}  000001-ops.tar.zst\n`);
+    await writeFile(join(sync, 'batch-serialize', '000001-ops.tar.zst.sha256'), `${hex}  000001-ops.tar.zst\n`);
 
     const rerun = await runCli(args, { env });
     expect(rerun.code, rerun.stderr).toBe(0);
@@ -148,9 +150,9 @@ describe('a killed run’s tar compressed differently', () => {
     expect(Object.keys(now)).toEqual(Object.keys(reference));
     expect(now['000001-ops.tar.zst']).toBe(hex);
     expect(now['000001-ops.tar.zst']).not.toBe(reference['000001-ops.tar.zst']);
-    for (const name of ['000002-tools.tar.zst', '000002-tools.tar.zst.sha256', 'record-keeping.csv'])
+    for (const name of ['000002-tools.tar.zst', 'batch-serialize/000002-tools.tar.zst.sha256', 'record-keeping.csv'])
       expect(now[name]).toBe(reference[name]);
-    const ledger = await readFile(join(sync, 'record-keeping.ledger.jsonl'), 'utf8');
+    const ledger = await readFile(join(sync, 'batch-serialize', 'record-keeping.ledger.jsonl'), 'utf8');
     expect(JSON.parse(ledger.split('\n')[0] as string)).toMatchObject({ tar: { sha256: `sha256:${hex}`, bytes: recompressed.byteLength } });
     expect((await runCli(['verify', sync], { env })).code).toBe(0);
   });

@@ -42,12 +42,12 @@ async function copyOfBase(): Promise<string> {
   return dir;
 }
 
-/** sha256sum's line for a file, as the serializer writes it. */
+/** sha256sum's line for a file, as the serializer writes it (in batch-serialize/, where readers look first). */
 async function rewriteSidecar(dir: string, name: string): Promise<void> {
   const hex = createHash('sha256')
     .update(await readFile(join(dir, name)))
     .digest('hex');
-  await writeFile(join(dir, `${name}.sha256`), `${hex}  ${name}\n`);
+  await writeFile(join(dir, 'batch-serialize', `${name}.sha256`), `${hex}  ${name}\n`);
 }
 
 /** Flips one byte in the middle of a blob's content inside an uncompressed tar. */
@@ -101,14 +101,14 @@ describe('verify', () => {
     const result = await runCli(['verify', dir]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(new RegExp(`000001-ops\\.tar: blob ${layer.digest}: content does not match its descriptor`));
-    expect(result.stdout).toMatch(/000001-ops\.tar\s.*match.*FAILED/);
+    expect(result.stdout).toMatch(/000001-ops\.tar\s.*\smatch\s.*FAILED/); // the sidecar matches (not "mismatch"): the blob fails
     expect(result.stdout).toMatch(/000002-tools\.tar\s.*ok/);
   });
 
   test('a missing middle tar: the gap, and the blobs of the later tar it held', async () => {
     const dir = await copyOfBase();
     await rm(join(dir, '000002-tools.tar'));
-    await rm(join(dir, '000002-tools.tar.sha256'));
+    await rm(join(dir, 'batch-serialize', '000002-tools.tar.sha256'));
     const result = await runCli(['verify', dir]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/000002-tools\.tar is missing \(the numbering has a gap\)/);
@@ -122,11 +122,11 @@ describe('verify', () => {
 
   test('a sidecar that does not match', async () => {
     const dir = await copyOfBase();
-    await writeFile(join(dir, '000001-ops.tar.sha256'), `${'0'.repeat(64)}  000001-ops.tar\n`);
+    await writeFile(join(dir, 'batch-serialize', '000001-ops.tar.sha256'), `${'0'.repeat(64)}  000001-ops.tar\n`);
     const result = await runCli(['verify', dir]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
-      /000001-ops\.tar: checksum mismatch: .*000001-ops\.tar\.sha256 says sha256 0{64}, the file hashes to [a-f0-9]{64}/,
+      /000001-ops\.tar: checksum mismatch: .*batch-serialize\/000001-ops\.tar\.sha256 says sha256 0{64}, the file hashes to [a-f0-9]{64}/,
     );
   });
 });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { extract as createExtract, pack as createPack, type Header } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -78,11 +78,14 @@ async function rewriteTar(path: string, extra: Extra[], rename: (header: EntryHe
   await rewriteSidecar(path);
 }
 
+/** The tar's sidecar where the serializer writes it and readers look first: `DIR/batch-serialize/NAME.sha256`. */
+const sidecarOf = (path: string) => join(dirname(path), 'batch-serialize', `${basename(path)}.sha256`);
+
 async function rewriteSidecar(path: string): Promise<void> {
   const hex = createHash('sha256')
     .update(await readFile(path))
     .digest('hex');
-  await writeFile(`${path}.sha256`, `${hex}  ${path.split('/').at(-1)}\n`);
+  await writeFile(sidecarOf(path), `${hex}  ${basename(path)}\n`);
 }
 
 /** Sets the typeflag of the entry named `name` in a plain tar (and its header checksum), e.g. `S`: a GNU sparse file. */
@@ -239,7 +242,7 @@ describe('things named like tars that are not regular files: reported by name, t
     'a sidecar that is %s: a problem of its tar, not read; verify goes on',
     async (_what, make, kind) => {
       const dir = await copyOfBase();
-      const sidecar = join(dir, '000001-tools.tar.sha256');
+      const sidecar = sidecarOf(join(dir, '000001-tools.tar'));
       await rm(sidecar);
       await make(sidecar);
       const report = await verify(dir);
@@ -256,15 +259,17 @@ describe('things named like tars that are not regular files: reported by name, t
     const dir = await copyOfBase();
     await rm(join(dir, 'record-keeping.csv'));
     await mkfifo(join(dir, 'record-keeping.csv'));
-    await rm(join(dir, 'record-keeping.ledger.jsonl'));
-    await mkfifo(join(dir, 'record-keeping.ledger.jsonl'));
+    await rm(join(dir, 'batch-serialize', 'record-keeping.ledger.jsonl'));
+    await mkfifo(join(dir, 'batch-serialize', 'record-keeping.ledger.jsonl'));
     await mkfifo(join(dir, 'successful-syncs.csv'));
     const report = await verify(dir);
     expect(report.ok).toBe(true);
     expect(report.notes).toEqual(
-      ['record-keeping.csv: the tracker', 'record-keeping.ledger.jsonl: the ledger', 'successful-syncs.csv: the record of loaded tars'].map(
-        (what) => expect.stringContaining(`${join(dir, what)} is not a regular file but a FIFO (ignored)`),
-      ),
+      [
+        'record-keeping.csv: the tracker',
+        'batch-serialize/record-keeping.ledger.jsonl: the ledger',
+        'successful-syncs.csv: the record of loaded tars',
+      ].map((what) => expect.stringContaining(`${join(dir, what)} is not a regular file but a FIFO (ignored)`)),
     );
     const registry = new MemoryRegistry();
     await expect(deserializeSyncDir(settings(dir), registry)).rejects.toThrow(

@@ -47,11 +47,12 @@ describe('overlapping runs', () => {
     const during = await snapshot(sync);
     expect(Object.keys(during)).toEqual([
       '000001-ops.tar',
-      '000001-ops.tar.sha256',
-      '000002-tools.tar.partial',
+      'batch-serialize/',
+      'batch-serialize/000001-ops.tar.sha256',
+      'batch-serialize/000002-tools.tar.partial',
+      'batch-serialize/record-keeping.ledger.jsonl',
       'batch-serialize.lock.csv',
       'record-keeping.csv',
-      'record-keeping.ledger.jsonl',
     ]);
 
     const others = await Promise.all(

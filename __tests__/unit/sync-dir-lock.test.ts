@@ -1,9 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { removeLeftovers } from '../../src/core/sync-dir/leftovers.ts';
 import {
@@ -17,7 +16,6 @@ import {
 } from '../../src/core/sync-dir/lock.ts';
 import { parseSyncName } from '../../src/core/sync-dir/sync-name.ts';
 
-const exec = promisify(execFile);
 const LOCK_MODULE = pathToFileURL(join(import.meta.dirname, '../../src/core/sync-dir/lock.ts')).href;
 let work: string;
 let cases = 0;
@@ -168,18 +166,42 @@ describe('the sync directory lock', () => {
   test('many processes at once, with a stale lock in the way: exactly one holds it', async () => {
     const dir = await syncDir();
     await plant(dir, { pid: deadPid });
+    // A holder keeps the lock until every process has said how it went (its stdin is closed then), not for a fixed
+    // time: a process that started late under load would otherwise find the lock released and take it, and be
+    // counted as a second holder though it never held it at the same time.
     const script =
-      `const { lockSyncDir } = await import(${JSON.stringify(LOCK_MODULE)});` +
-      `try { const lock = await lockSyncDir(process.argv[1], { command: 'race' });` +
-      ` console.log('locked'); await new Promise((r) => setTimeout(r, 1500)); await lock.release(); }` +
-      ` catch (error) { console.log(error.name === 'SyncDirBusyError' ? 'busy' : 'error: ' + error.message); }`;
-    const outcomes = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        exec(process.execPath, ['--input-type=module', '-e', script, dir]).then(({ stdout }) => stdout.trim()),
-      ),
-    );
-    expect(outcomes.filter((outcome) => outcome === 'locked')).toHaveLength(1);
-    expect(outcomes.filter((outcome) => outcome === 'busy')).toHaveLength(3);
+      `const { lockSyncDir } = await import(${JSON.stringify(LOCK_MODULE)}); let lock;` +
+      `try { lock = await lockSyncDir(process.argv[1], { command: 'race' }); console.log(lock ? 'locked' : 'nothing to lock'); }` +
+      ` catch (error) { console.log(error.name === 'SyncDirBusyError' ? 'busy' : 'error: ' + error.message); }` +
+      ` if (lock) { await new Promise((r) => process.stdin.on('data', () => {}).once('end', r)); await lock.release(); }`;
+    const children = Array.from({ length: 4 }, () => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdin.on('error', () => undefined); // a process that is busy is gone when its stdin is closed
+      const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+      const outcome = new Promise<string>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('\n')) resolve(stdout.trim());
+        });
+        void exited.then(() => resolve(stdout.trim() || `exited without a word: ${stderr}`));
+      });
+      return { child, outcome, exited };
+    });
+    const outcomes = await Promise.all(children.map(({ outcome }) => outcome));
+    // Every process has decided while each that took the lock still holds it: two 'locked' were two holders at once.
+    for (const { child } of children) child.stdin.end();
+    await Promise.all(children.map(({ exited }) => exited));
+    expect(
+      outcomes.filter((outcome) => outcome === 'locked'),
+      outcomes.join(', '),
+    ).toHaveLength(1);
+    expect(
+      outcomes.filter((outcome) => outcome === 'busy'),
+      outcomes.join(', '),
+    ).toHaveLength(3);
     expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -48,7 +48,10 @@ export function runCliUntil(point: string, args: string[], env: NodeJS.ProcessEn
   });
 }
 
-/** Every entry of a directory tree: a file as the sha256 of its bytes, a directory as `dir`. */
+/**
+ * Every entry of a directory tree, `batch-serialize/` and what it holds included: a file as the sha256 of its bytes,
+ * a directory as `dir`.
+ */
 export async function snapshot(dir: string, prefix = ''): Promise<Record<string, string>> {
   const result: Record<string, string> = {};
   for (const name of (await readdir(dir)).sort()) {
