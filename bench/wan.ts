@@ -2,9 +2,9 @@
  * `npm run bench:wan`: serializing from a registry across the internet, emulated. A loopback registry holds a gather
  * artifact shaped like the tutorial's `gather:sources1` (about 130 MB, two layers over 50 MB); a delay line of our
  * own (testkit/delay-line.ts: round trip, rate cap per connection, slow start) sits in front of it. Through each
- * link profile it times ours with default options against `skopeo copy --all` to an OCI directory (layers in
- * parallel, to disk) and `curl --parallel` with 4 connections, and prints the N-connection line (bytes / N x the
- * per-connection rate) and our peak RSS. Medians of 3 runs after a warm-up, interleaved, all in this one run.
+ * link profile it times ours with default options (and with --concurrency 8) against `skopeo copy --all` to an OCI
+ * directory (layers in parallel, to disk) and `curl --parallel` with 4 connections, and prints the N-connection line
+ * (bytes / N x the per-connection rate) and our peak RSS. Medians of 3 runs after a warm-up, interleaved, all in this one run.
  * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
  */
 import { execFileSync } from 'node:child_process';
@@ -117,24 +117,31 @@ async function pushWanArtifact(registry: RunningRegistry, repository: string, ta
 
 interface Results {
   ours: Timing[];
+  /** `--concurrency 8`: what more connections buy on this link (info). */
+  ours8: Timing[];
   skopeo: Timing[];
   curl: Timing[];
 }
 
-/** Interleaved rounds (ours, skopeo, curl), the first a warm-up; every client reaches the registry through `line`. */
+/** Interleaved rounds (ours, ours --concurrency 8, skopeo, curl), the first a warm-up; every client reaches the registry through `line`. */
 async function measure(line: DelayLine, artifact: PushedArtifact, scratch: string): Promise<Results> {
   const reference = artifact.reference.replace(/^[^/]+/, line.host);
   const batch = join(scratch, 'wan.csv');
   await writeFile(batch, `name,artifact\nsources,${reference}\n`);
-  const results: Results = { ours: [], skopeo: [], curl: [] };
+  const results: Results = { ours: [], ours8: [], skopeo: [], curl: [] };
   for (let round = 0; round <= RUNS; round++) {
     const keep = (list: Timing[], timing: Timing) => round > 0 && list.push(timing);
 
-    const sync = join(scratch, 'sync');
-    keep(results.ours, await timeCli([batch, sync], scratch));
-    const [tar] = (await readdir(sync)).filter((name) => name === '000001-sources.tar');
-    if (tar === undefined || (await stat(join(sync, tar))).size < artifact.bytes) throw new Error(`ours left no complete tar in ${sync}`);
-    await rm(sync, { recursive: true });
+    for (const [list, options] of [
+      [results.ours, []],
+      [results.ours8, ['--concurrency', '8']],
+    ] as const) {
+      const sync = join(scratch, 'sync');
+      keep(list, await timeCli([batch, sync, ...options], scratch));
+      const [tar] = (await readdir(sync)).filter((name) => name === '000001-sources.tar');
+      if (tar === undefined || (await stat(join(sync, tar))).size < artifact.bytes) throw new Error(`ours left no complete tar in ${sync}`);
+      await rm(sync, { recursive: true });
+    }
 
     const layout = join(scratch, 'skopeo');
     const skopeoArgs = ['copy', '--all', '--quiet', '--src-tls-verify=false', `docker://${reference}`, `oci:${layout}:sources1`];
@@ -158,8 +165,9 @@ function report(profile: LinkProfile & { name: string }, results: Results, bytes
   const ours = time(results.ours);
   const skopeo = time(results.skopeo);
   const curl = time(results.curl);
+  const ours8 = time(results.ours8);
   const lineOf = (connections: number) => bytes / (connections * profile.bytesPerSecond);
-  const rss = Math.max(...results.ours.map((timing) => timing.maxRssMiB ?? Infinity));
+  const rss = Math.max(...[...results.ours, ...results.ours8].map((timing) => timing.maxRssMiB ?? Infinity));
   const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
   const lines = [
     `${profile.name}:`,
@@ -173,6 +181,7 @@ function report(profile: LinkProfile & { name: string }, results: Results, bytes
       `${ratio(ours / skopeo)} skopeo, ${ratio(ours / lineOf(CONNECTIONS))} the ${CONNECTIONS}-connection line`,
       results.ours,
     ),
+    row('ours, --concurrency 8', ours8, `${ratio(ours8 / skopeo)} skopeo (info)`, results.ours8),
     `peak RSS ${rss.toFixed(0)} MiB`,
   ];
   if (targets) {

@@ -7,10 +7,11 @@ import { LinkEstimate } from './link-estimate.ts';
 
 const MiB = 1024 * 1024;
 /**
- * Bytes the downloads may hold ahead of the writer: answers awaited and data not written yet. It starts at WINDOW_BYTES
- * and grows by a piece whenever the writer waits for bytes while the window held a download back, up to MAX_WINDOW_BYTES:
- * a link of long round trips or of many streams needs more in flight than a loopback registry, where deeper buffers
- * only cost allocation and GC (32 MiB was slower than 8 on the loopback bench). Memory stays flat whatever the tar.
+ * Bytes the downloads may hold ahead of the writer (reserved for answers awaited and data not written yet), so that
+ * memory stays flat whatever the tar. It starts at WINDOW_BYTES and grows by a piece whenever the writer waits on a
+ * flowing download while the window held another back, up to MAX_WINDOW_BYTES: a link of long round trips and capped
+ * streams needs several pieces in flight; a loopback registry, where the writer is the slower side, does not, and
+ * deeper buffers there only cost allocation and GC.
  */
 export const WINDOW_BYTES = 16 * MiB;
 const MAX_WINDOW_BYTES = 64 * MiB;
