@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { InputDefaults, Inputs, Outputs } from '../../src/action/constants.ts';
-import { Defaults } from '../../src/core/defaults.ts';
+import { Defaults, SHARDS_RANGE } from '../../src/core/defaults.ts';
 
 interface ActionYml {
   inputs: Record<string, { default?: string }>;
@@ -29,4 +29,5 @@ test('the defaults the CLI and the Action share are the ones action.yml declares
   expect(action.inputs[Inputs.TrackerFilename]?.default).toBe(Defaults.trackerFilename);
   expect(action.inputs[Inputs.DedupScope]?.default).toBe(Defaults.dedupScope);
   expect(action.inputs[Inputs.Concurrency]?.default).toBe(String(Defaults.concurrency));
+  expect(action.inputs[Inputs.Shards]?.default).toBe(String(SHARDS_RANGE[1]));
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DESERIALIZE_USAGE, parseCommandLine, USAGE, UsageError, VERIFY_USAGE } from '../../src/cli/args.ts';
+import { DESERIALIZE_USAGE, parseCommandLine, PLAN_USAGE, USAGE, UsageError, VERIFY_USAGE } from '../../src/cli/args.ts';
 import { Defaults } from '../../src/core/defaults.ts';
 
 /** The UsageError parseCommandLine throws, for checking its message and which usage text it carries. */
@@ -121,6 +121,61 @@ describe('serialize', () => {
     expect(VERIFY_USAGE).toContain(`(default ${Defaults.trackerFilename})`);
     expect(VERIFY_USAGE).toContain(`(default: the scope each tar records, else ${Defaults.dedupScope})`);
     expect(DESERIALIZE_USAGE).toContain(`(default: the scope each tar records, else ${Defaults.dedupScope})`);
+  });
+});
+
+describe('a run over several machines: plan, serialize --shard, record', () => {
+  test('plan takes the serialize options and --shards; serialize BATCH SYNC is the bare form', () => {
+    const bare = parseCommandLine(['b.csv', 's', '--compression', 'zstd']);
+    expect(parseCommandLine(['serialize', 'b.csv', 's', '--compression', 'zstd'])).toEqual(bare);
+    expect(parseCommandLine(['plan', 'b.csv', 's', '--compression', 'zstd', '--shards', '3', '--json'])).toEqual({
+      ...bare,
+      kind: 'plan',
+      shards: 3,
+      json: true,
+    });
+  });
+
+  test('serialize --shard K --plan FILE DIRECTORY: only how the shard reaches the registry is its own', () => {
+    const argv = ['serialize', '--shard', '2', '--plan', 'p.json', 'out', '--concurrency', '8', '--insecure-registry', 'reg.lan', '--json'];
+    expect(parseCommandLine(argv)).toEqual({
+      kind: 'shard',
+      planFile: 'p.json',
+      shard: 2,
+      dir: 'out',
+      concurrency: 8,
+      insecureRegistries: ['reg.lan'],
+      json: true,
+    });
+  });
+
+  test('record SYNC --plan FILE SHARD-RECORD...', () => {
+    expect(parseCommandLine(['record', 's', '--plan', 'p.json', 'a.json', 'b.json'])).toEqual({
+      kind: 'record',
+      dir: 's',
+      planFile: 'p.json',
+      recordFiles: ['a.json', 'b.json'],
+      json: false,
+    });
+    expect(parseCommandLine(['plan', '--help'])).toEqual({ kind: 'help', usage: PLAN_USAGE });
+  });
+
+  test.each([
+    [['plan', 'b.csv', 's'], /^plan needs --shards N \(1-256\): at most how many shards$/],
+    [['plan', 'b.csv', 's', '--shards', '0'], /^--shards "0": a whole number from 1 to 256$/],
+    [['plan', 'b.csv', 's', '--shards', '2', '--dry-run'], /^unknown option --dry-run/],
+    [['plan', 'b.csv', '--shards', '2'], /^plan expects BATCH-LIST and SYNC-DIRECTORY, got 1 argument\(s\)$/],
+    [['serialize', '--shard', '1', 'dir'], /^serialize needs --shard K and --plan FILE together$/],
+    [['serialize', '--plan', 'p.json', 'dir'], /^serialize needs --shard K and --plan FILE together$/],
+    [['serialize', '--shard', '1', '--plan', 'p.json'], /^serialize --shard expects DIRECTORY \(the shard's own\), got 0 argument/],
+    [['serialize', '--shard', '1', '--plan', 'p.json', 'dir', '--compression', 'zstd'], /^--compression: a shard writes with its plan's/],
+    [['serialize', '--shard', '1', '--plan', 'p.json', 'dir', '--dedup-scope=all'], /^--dedup-scope: a shard writes with its plan's/],
+    [['record', 's'], /^record needs --plan FILE \(the plan the shards wrote\)$/],
+    [['record', '--plan', 'p.json'], /^record expects SYNC-DIRECTORY and the SHARD-RECORD files$/],
+  ])('%j is bad usage, with the plan usage', (argv, message) => {
+    const error = usageError(argv);
+    expect(error.message).toMatch(message);
+    expect(error.usage).toBe(PLAN_USAGE);
   });
 });
 

@@ -189,16 +189,4 @@ describe('plan, serialize --shard, record', () => {
     expect(result.stdout).toMatch(/1\s+000001-000004\s+a, b, c, d/);
     expect(result.stdout).toContain('One shard: dedup scope all: a tar may leave out blobs that another name of this run ships');
   });
-
-  test.each([
-    [['plan', 'batch.csv', 'sync'], 'plan needs --shards N (1-256): at most how many shards'],
-    [['plan', 'batch.csv', 'sync', '--shards', '0'], '--shards "0": a whole number from 1 to 256'],
-    [['serialize', '--shard', '1', 'dir'], 'serialize needs --shard K and --plan FILE together'],
-    [['serialize', '--shard', '1', '--plan', 'p.json', 'dir', '--compression', 'zstd'], "--compression: a shard writes with its plan's"],
-    [['record', 'sync'], 'record needs --plan FILE (the plan the shards wrote)'],
-  ])('%j is bad usage', async (args, message) => {
-    const result = await cli(...args);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain(message);
-  });
 });

@@ -1,5 +1,4 @@
-import { Defaults } from '../core/defaults.ts';
-import { MAX_SHARDS } from '../core/serialize/shard-plan.ts';
+import { Defaults, SHARDS_RANGE } from '../core/defaults.ts';
 
 /**
  * The names action.yml gives its inputs and outputs (actions/cache's constants.ts): src/action reads and sets
@@ -62,7 +61,7 @@ export const InputDefaults = {
   [Inputs.KeepTars]: 'false',
   [Inputs.TrackerRetentionDays]: '90',
   [Inputs.StartOver]: 'false',
-  [Inputs.Shards]: String(MAX_SHARDS),
+  [Inputs.Shards]: String(SHARDS_RANGE[1]),
   [Inputs.Concurrency]: String(Defaults.concurrency),
   [Inputs.GithubToken]: '${{ github.token }}',
 } as const satisfies Partial<Record<Input, string>>;

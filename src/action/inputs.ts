@@ -10,8 +10,7 @@ import {
   parseDedupScope,
   parseWholeNumber,
 } from '../core/setting-values.ts';
-import { CONCURRENCY_RANGE } from '../core/defaults.ts';
-import { MAX_SHARDS } from '../core/serialize/shard-plan.ts';
+import { CONCURRENCY_RANGE, SHARDS_RANGE } from '../core/defaults.ts';
 import { InputDefaults, Inputs } from './constants.ts';
 
 /**
@@ -120,8 +119,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettin
     retentionDays: optional(core.getInput(Inputs.RetentionDays), (text) => parseWholeNumber(`input ${Inputs.RetentionDays}`, text, 1, 90)),
     trackerRetentionDays: parseWholeNumber(`input ${Inputs.TrackerRetentionDays}`, inputOrDefault(Inputs.TrackerRetentionDays), 1, 90),
     startOver: parseBoolean(Inputs.StartOver, inputOrDefault(Inputs.StartOver)),
-    shards: parseWholeNumber(`input ${Inputs.Shards}`, inputOrDefault(Inputs.Shards), 1, MAX_SHARDS),
-    shard: optional(shardText, (text) => parseWholeNumber(`input ${Inputs.Shard}`, text, 1, MAX_SHARDS)),
+    shards: parseWholeNumber(`input ${Inputs.Shards}`, inputOrDefault(Inputs.Shards), ...SHARDS_RANGE),
+    shard: optional(shardText, (text) => parseWholeNumber(`input ${Inputs.Shard}`, text, ...SHARDS_RANGE)),
     registryLogin: readRegistryLogin(password),
     insecureRegistries: core.getMultilineInput(Inputs.InsecureRegistries),
     githubToken,

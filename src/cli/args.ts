@@ -9,8 +9,7 @@ import {
   parseDedupScope,
   parseWholeNumber,
 } from '../core/setting-values.ts';
-import { CONCURRENCY_RANGE, Defaults } from '../core/defaults.ts';
-import { MAX_SHARDS } from '../core/serialize/shard-plan.ts';
+import { CONCURRENCY_RANGE, Defaults, SHARDS_RANGE } from '../core/defaults.ts';
 import type { VerifyOptions } from '../core/far-side/verify.ts';
 import type { Destination } from '../core/far-side/destination.ts';
 import type { DedupScope } from '../core/sync-dir/dedup-scope.ts';
@@ -60,7 +59,7 @@ record merges the shard records into the tracker the plan was made from, moving 
 SYNC-DIRECTORY; a tracker that changed since the plan is never merged over. A shard without a record
 leaves its numbers unused (a gap) and its names ship again next time.
 
-Options of plan: --shards N (1-${MAX_SHARDS}, required), --json (the shards on stdout) and the options of
+Options of plan: --shards N (${SHARDS_RANGE.join('-')}, required), --json (the shards on stdout) and the options of
 serialize but --dry-run (batch-serialize --help).`;
 
 export const VERIFY_USAGE = `Usage: batch-serialize verify SYNC-DIRECTORY [options]
@@ -405,10 +404,10 @@ function parsePlan(argv: string[]): Command {
     throw new UsageError(`plan expects BATCH-LIST and SYNC-DIRECTORY, got ${positionals.length} argument(s)`, PLAN_USAGE);
   }
   const shards = values.shards;
-  if (shards === undefined) throw new UsageError(`plan needs --shards N (1-${MAX_SHARDS}): at most how many shards`, PLAN_USAGE);
+  if (shards === undefined) throw new UsageError(`plan needs --shards N (${SHARDS_RANGE.join('-')}): at most how many shards`, PLAN_USAGE);
   return checked(PLAN_USAGE, () => ({
     kind: 'plan',
-    shards: parseWholeNumber('--shards', shards, 1, MAX_SHARDS),
+    shards: parseWholeNumber('--shards', shards, ...SHARDS_RANGE),
     ...batchCommand(values, positionals, false),
   }));
 }
@@ -440,7 +439,7 @@ function parseShard(argv: string[]): Command {
   return checked(PLAN_USAGE, () => ({
     kind: 'shard',
     planFile: plan,
-    shard: parseWholeNumber('--shard', shard, 1, MAX_SHARDS),
+    shard: parseWholeNumber('--shard', shard, ...SHARDS_RANGE),
     dir: positionals[0] as string,
     concurrency: parseWholeNumber('--concurrency', values.concurrency, ...CONCURRENCY_RANGE),
     insecureRegistries: values['insecure-registry'],

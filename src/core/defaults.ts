@@ -16,3 +16,6 @@ export const Defaults = {
 
 /** The bounds of `--concurrency` and the `concurrency` input. */
 export const CONCURRENCY_RANGE = [1, 64] as const;
+
+/** The bounds of `plan --shards` and the `shards` input (its default, the most): GitHub runs at most 256 jobs of one matrix. */
+export const SHARDS_RANGE = [1, 256] as const;

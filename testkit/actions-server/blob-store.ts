@@ -6,6 +6,7 @@
  * For an IP host the SDK takes the first path segment as the account, so paths are `/blob/<container>/<name>`.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -152,7 +153,8 @@ export class BlobStore {
     let size = 0;
     for (const id of ids) {
       const block = blocks.get(id)!;
-      await pipeline(createReadStream(block.file), out, { end: false });
+      // Written chunk by chunk: a pipeline per block leaves its listeners on `out` (a warning past 10 blocks).
+      for await (const chunk of createReadStream(block.file)) if (!out.write(chunk)) await once(out, 'drain');
       size += block.size;
     }
     await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));

@@ -72,9 +72,6 @@ export interface ShardTar {
 
 const PLAN_KIND = 'batch-serialize shard plan';
 
-/** GitHub runs at most 256 jobs of one matrix. */
-export const MAX_SHARDS = 256;
-
 export interface ShardPlanOptions extends ShardSettings {
   /** At most this many shards: one per tar up to it, tars grouped by bytes beyond it. */
   maxShards: number;
