@@ -162,15 +162,7 @@ export class Prefetcher implements PieceOwner {
     piece.unreleased = piece.reserved;
     const sent = performance.now();
     const { descriptor } = download;
-    const request: Promise<BlobPart> = piece.part
-      ? (this.storage.fetchBlobPart as NonNullable<ReadOnlyStorage['fetchBlobPart']>).call(
-          this.storage,
-          descriptor,
-          piece.start,
-          piece.end - 1,
-          this.fetchOptions,
-        )
-      : this.storage.fetchBlob(descriptor, this.fetchOptions).then((body) => ({ whole: true, body }));
+    const request = this.request(descriptor, piece);
     const settled = request.then(
       (answer) => {
         piece.answeredAt = performance.now();
@@ -187,6 +179,14 @@ export class Prefetcher implements PieceOwner {
     );
     this.pending.add(settled);
     void settled.finally(() => this.pending.delete(settled));
+  }
+
+  /** A part by the storage's fetchBlobPart (the only way a piece is a part), or the whole blob, verified by the storage. */
+  private async request(descriptor: Descriptor, piece: Piece): Promise<BlobPart> {
+    if (piece.part && this.storage.fetchBlobPart !== undefined) {
+      return this.storage.fetchBlobPart(descriptor, piece.start, piece.end - 1, this.fetchOptions);
+    }
+    return { whole: true, body: await this.storage.fetchBlob(descriptor, this.fetchOptions) };
   }
 
   /** A piece no longer wanted (its blob came whole after all, or the tar is done): its body, reservation and slot go. */
