@@ -50,6 +50,11 @@ export interface ProxyOptions {
   targetHost?: boolean;
   /** A redirect to `target` is rewritten to this origin instead: another host of the test's own. */
   redirectTo?: string;
+  /**
+   * A request whose Content-Length is over this is answered 413 and not forwarded, as nginx's client_max_body_size
+   * does: at once, the body read and dropped so that the client sees the answer.
+   */
+  maxBodyBytes?: number;
   /** Forwarded without its Range header: a server that ignores Range (it answers 200 with the whole blob). */
   ignoreRange?: boolean;
   /** A 206 passed on without its Content-Range: a server whose partial answers do not say which bytes they hold. */
@@ -60,6 +65,12 @@ export interface ProxyOptions {
 
 /** Forwards a request to `target` (an origin) as is, Host header included unless told otherwise. */
 export function proxyTo(target: string, req: IncomingMessage, res: ServerResponse, options: ProxyOptions = {}): Promise<void> {
+  if (options.maxBodyBytes !== undefined && Number(req.headers['content-length'] ?? 0) > options.maxBodyBytes) {
+    req.resume();
+    res.writeHead(413, { 'content-type': 'text/html' });
+    res.end('<html><body>413 Request Entity Too Large</body></html>');
+    return Promise.resolve();
+  }
   return new Promise((resolve, reject) => {
     const headers = options.targetHost ? { ...req.headers, host: new URL(target).host } : { ...req.headers };
     if (options.ignoreRange) delete headers.range;

@@ -2,7 +2,7 @@ import { pipeline, Readable } from 'node:stream';
 import { assertDigest, isDigest, sha256, verifyBytes, VerifyingStream } from './digest.ts';
 import { isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from './descriptor.ts';
 import type { RegistryReference } from './reference.ts';
-import type { PushBlobOptions, Repositories, Repository } from './storage.ts';
+import type { BlobContent, PushBlobOptions, Repositories, Repository } from './storage.ts';
 
 type RepositoryName = Pick<RegistryReference, 'registry' | 'repository'>;
 
@@ -61,7 +61,7 @@ export class MemoryStore implements Repository {
   }
 
   /** Mounted when `mountFrom` names a repository of this registry that holds the blob; else read from `content`. */
-  async pushBlob(descriptor: Descriptor, content: Readable | Uint8Array, options: PushBlobOptions = {}): Promise<'mounted' | 'uploaded'> {
+  async pushBlob(descriptor: Descriptor, content: BlobContent, options: PushBlobOptions = {}): Promise<'mounted' | 'uploaded'> {
     const what = `blob ${this.location}@${descriptor.digest}`;
     assertDigest(descriptor.digest, what);
     const mounted = options.mountFrom === undefined ? undefined : this.mountable(options.mountFrom)?.content.get(descriptor.digest);
@@ -69,7 +69,8 @@ export class MemoryStore implements Repository {
       this.store(mounted.descriptor, mounted.bytes);
       return 'mounted';
     }
-    const bytes = content instanceof Uint8Array ? content : await readUpTo(content, descriptor.size + 1);
+    const stream = typeof content === 'function' ? content(0, descriptor.size) : content;
+    const bytes = stream instanceof Uint8Array ? stream : await readUpTo(stream, descriptor.size + 1);
     verifyBytes(what, bytes, descriptor);
     this.store({ mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }, bytes);
     return 'uploaded';

@@ -46,6 +46,15 @@ export interface PushBlobOptions {
 }
 
 /**
+ * A blob's bytes from `start` up to `end` (exclusive), read again as often as asked: a blob inside a plain tar file.
+ * A target may send a piece twice (a proxy refused it as too big), which a stream cannot do.
+ */
+export type ByteRangeReader = (start: number, end: number) => Readable;
+
+/** What a blob is pushed from. */
+export type BlobContent = Readable | Uint8Array | ByteRangeReader;
+
+/**
  * Where the far side writes (oras-go's Target, as far as pushing goes): a registry repository or an in-memory store.
  * Pushed content is verified against its descriptor; a manifest is pushed after everything it points at.
  */
@@ -57,7 +66,7 @@ export interface Target {
   exists(descriptor: Descriptor): Promise<boolean>;
   blobExists(digest: string): Promise<boolean>;
   /** Stores a blob from `content` (or mounts it, see PushBlobOptions); says which it did. */
-  pushBlob(descriptor: Descriptor, content: Readable | Uint8Array, options?: PushBlobOptions): Promise<'mounted' | 'uploaded'>;
+  pushBlob(descriptor: Descriptor, content: BlobContent, options?: PushBlobOptions): Promise<'mounted' | 'uploaded'>;
   /** Stores a manifest under a tag or its digest; returns its descriptor. */
   pushManifest(reference: string, mediaType: string, bytes: Uint8Array): Promise<Descriptor>;
 }

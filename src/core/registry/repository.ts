@@ -6,13 +6,15 @@ import type { Readable } from 'node:stream';
 import { DigestMismatchError, isDigest, sha256, verifyBytes } from '../oci/digest.ts';
 import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } from '../oci/descriptor.ts';
 import type { RegistryReference } from '../oci/reference.ts';
-import type { BlobPart, FetchBlobOptions, PushBlobOptions, Repository } from '../oci/storage.ts';
+import type { BlobContent, BlobPart, FetchBlobOptions, PushBlobOptions, Repository } from '../oci/storage.ts';
 import { pullScope, pushScope } from './auth.ts';
 import { downloadBlob, downloadBlobPart } from './blob-download.ts';
 import { checkLength } from './content-length.ts';
+import { sendBlob, sessionOf, type UploadSession } from './blob-upload.ts';
 import { readCapped } from '../streams.ts';
 import { RegistryError } from './errors.ts';
 import { isTransientError, retryDelayMs, waitBeforeRetry } from './retry.ts';
+import { header } from './headers.ts';
 import type { BlobTarget } from './ranged-fetch.ts';
 import type { RegistryResponse, Transport } from './transport.ts';
 
@@ -107,35 +109,28 @@ export class RegistryRepository implements Repository {
   }
 
   /**
-   * A monolithic upload (POST, then PUT ?digest=). With `mountFrom`, asks the registry to mount the blob from
-   * that repository first; a registry that declines starts an ordinary upload instead.
+   * An upload (POST, then the bytes: blob-upload.ts). With `mountFrom`, asks the registry to mount the blob from that
+   * repository first; a registry that declines starts an ordinary upload instead.
    */
-  async pushBlob(descriptor: Descriptor, content: Readable | Uint8Array, options: PushBlobOptions = {}): Promise<'mounted' | 'uploaded'> {
+  async pushBlob(descriptor: Descriptor, content: BlobContent, options: PushBlobOptions = {}): Promise<'mounted' | 'uploaded'> {
     const push = [pushScope(this.repository)];
-    const mount = options.mountFrom;
-    const query = mount === undefined ? '' : `?${new URLSearchParams({ mount: descriptor.digest, from: mount }).toString()}`;
-    const started = await this.transport.request({
-      method: 'POST',
-      path: `/v2/${this.repository}/blobs/uploads/${query}`,
-      scopes: mount === undefined ? push : [...push, pullScope(mount)],
-      expect: [201, 202],
-      headers: { 'content-length': '0' },
-    });
-    await started.body.dump();
-    if (started.statusCode === 201) return 'mounted';
-    const location = header(started, 'location');
-    if (location === undefined) throw new RegistryError(`upload of ${this.location}@${descriptor.digest}: 202 without a Location`, 202);
-    const target = new URL(location, this.transport.origin);
-    target.searchParams.set('digest', descriptor.digest);
-    const done = await this.transport.request({
-      method: 'PUT',
-      path: target.href,
-      scopes: push,
-      expect: [201],
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(descriptor.size) },
-      body: content,
-    });
-    await done.body.dump();
+    const what = `upload of ${this.location}@${descriptor.digest}`;
+    const start = async (mount: string | undefined): Promise<UploadSession | 'mounted'> => {
+      const query = mount === undefined ? '' : `?${new URLSearchParams({ mount: descriptor.digest, from: mount }).toString()}`;
+      const started = await this.transport.request({
+        method: 'POST',
+        path: `/v2/${this.repository}/blobs/uploads/${query}`,
+        scopes: mount === undefined ? push : [...push, pullScope(mount)],
+        expect: [201, 202],
+        headers: { 'content-length': '0' },
+      });
+      await started.body.dump();
+      return started.statusCode === 201 ? 'mounted' : sessionOf(started, this.transport, what);
+    };
+    const session = await start(options.mountFrom);
+    if (session === 'mounted') return 'mounted';
+    const restart = async () => (await start(undefined)) as UploadSession;
+    await sendBlob({ transport: this.transport, descriptor, what, scopes: push, restart }, session, content);
     return 'uploaded';
   }
 
@@ -209,12 +204,6 @@ export class RegistryRepository implements Repository {
   private manifestName(selector: string): string {
     return `manifest ${this.location}${isDigest(selector) ? '@' : ':'}${selector}`;
   }
-}
-
-function header(response: RegistryResponse, name: string): string | undefined {
-  const value = response.headers[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined || first === '' ? undefined : first;
 }
 
 function contentType(response: RegistryResponse): string | undefined {

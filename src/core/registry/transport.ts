@@ -21,7 +21,7 @@ import {
   type RetryPolicy,
 } from './retry.ts';
 
-export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH';
 
 export interface RegistryRequest {
   method: Method;

@@ -1,0 +1,165 @@
+/**
+ * Blob uploads against the real registry, straight and through a loopback proxy that limits request bodies (as
+ * nginx's client_max_body_size) or refuses PATCH: whole-blob PUTs, chunks, smaller chunks after a 413, whole blobs
+ * where chunks are refused; from bytes, from a stream and from a byte-range reader (a blob inside a plain tar).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { sha256 } from '../../src/core/oci/digest.ts';
+import type { Descriptor } from '../../src/core/oci/descriptor.ts';
+import type { BlobContent } from '../../src/core/oci/storage.ts';
+import { CHUNK_BYTES } from '../../src/core/registry/blob-upload.ts';
+import { RegistryClient } from '../../src/core/registry/client.ts';
+import { StaticKeychain } from '../../src/core/registry/keychain.ts';
+import { proxyTo, startLoopbackServer, type LoopbackServer, type ProxyOptions } from '../support/redirect-server.ts';
+import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
+
+const MiB = 1024 * 1024;
+let registry: RunningRegistry;
+let client: RegistryClient;
+let proxy: LoopbackServer | undefined;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await registry?.stop();
+});
+afterEach(async () => {
+  await client?.close();
+  await proxy?.stop();
+  proxy = undefined;
+});
+
+/** A fresh client (body limits are learned per client) in front of the registry, through a proxy when given options. */
+async function repositoryVia(options: (ProxyOptions & { refusePatch?: number }) | undefined, name: string) {
+  client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: 1 } });
+  if (options === undefined) return client.repository({ registry: registry.host, repository: name });
+  const { refusePatch, ...proxying } = options;
+  proxy = await startLoopbackServer((req, res) => {
+    if (req.method === 'PATCH' && refusePatch !== undefined) {
+      req.resume();
+      res.writeHead(refusePatch).end();
+      return;
+    }
+    return proxyTo(registry.url, req, res, proxying);
+  });
+  return client.repository({ registry: proxy.host, repository: name });
+}
+
+function blobOf(bytes: Uint8Array): Descriptor {
+  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(bytes), size: bytes.byteLength };
+}
+
+/** The blob as the registry serves it, hashed. */
+async function storedDigest(repository: string, digest: string): Promise<string> {
+  const response = await fetch(`${registry.url}/v2/${repository}/blobs/${digest}`);
+  expect(response.status).toBe(200);
+  return `sha256:${createHash('sha256')
+    .update(Buffer.from(await response.arrayBuffer()))
+    .digest('hex')}`;
+}
+
+/** The content in 64 KiB pieces, as a tar entry streams. */
+function streamOf(bytes: Uint8Array): Readable {
+  return Readable.from(
+    (function* () {
+      for (let at = 0; at < bytes.byteLength; at += 64 * 1024) yield Buffer.from(bytes.subarray(at, at + 64 * 1024));
+    })(),
+  );
+}
+
+const contents: Record<string, (bytes: Uint8Array) => BlobContent> = {
+  bytes: (bytes) => bytes,
+  stream: streamOf,
+  'byte ranges': (bytes) => (start, end) => Readable.from([Buffer.from(bytes.subarray(start, end))]),
+};
+
+/** What the proxy saw of the upload: `PUT` (whole blob), `PATCH 0-…` (a chunk), `PUT ?digest= 0` (closing), `→ 413`. */
+function uploadRequests(server: LoopbackServer): string[] {
+  return server.requests
+    .filter((request) => request.method === 'PATCH' || request.method === 'PUT')
+    .map((request) =>
+      `${request.method} ${request.headers['content-range'] ?? ''} ${request.headers['content-length']}`.replace('  ', ' '),
+    );
+}
+
+describe.each(Object.keys(contents))('from %s', (kind) => {
+  const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
+  const name = kind.replace(' ', '-');
+
+  test('behind a proxy that takes 1 MiB bodies: smaller chunks after each 413, and from the start for the next blob', async () => {
+    const repository = await repositoryVia({ maxBodyBytes: MiB }, `limited/${name}`);
+    const first = randomBytes(3 * MiB);
+    expect(await repository.pushBlob(blobOf(first), content(first))).toBe('uploaded');
+    expect(await storedDigest(repository.repository, blobOf(first).digest)).toBe(blobOf(first).digest);
+    expect(uploadRequests(proxy as LoopbackServer)).toEqual([
+      `PUT ${3 * MiB}`,
+      `PATCH 0-${1.5 * MiB - 1} ${1.5 * MiB}`,
+      ...[0, 1, 2, 3].map((i) => `PATCH ${i * 0.75 * MiB}-${(i + 1) * 0.75 * MiB - 1} ${0.75 * MiB}`),
+      'PUT 0',
+    ]);
+
+    const second = randomBytes(2 * MiB + 1);
+    const before = (proxy as LoopbackServer).requests.length;
+    expect(await repository.pushBlob(blobOf(second), content(second))).toBe('uploaded');
+    expect(await storedDigest(repository.repository, blobOf(second).digest)).toBe(blobOf(second).digest);
+    const sent = (proxy as LoopbackServer).requests.slice(before);
+    expect(sent.map((request) => `${request.method} ${request.headers['content-length']}`)).toEqual([
+      'POST 0',
+      `PATCH ${0.75 * MiB}`,
+      `PATCH ${0.75 * MiB}`,
+      `PATCH ${0.5 * MiB + 1}`,
+      'PUT 0',
+    ]);
+  });
+});
+
+test('content that can be read again goes whole, however big', async () => {
+  const bytes = randomBytes(CHUNK_BYTES + 12345);
+  const repository = await repositoryVia({}, 'whole');
+  expect(await repository.pushBlob(blobOf(bytes), contents['byte ranges']?.(bytes) as BlobContent)).toBe('uploaded');
+  expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+  expect(uploadRequests(proxy as LoopbackServer)).toEqual([`PUT ${bytes.byteLength}`]);
+});
+
+test('a stream over the chunk size goes in chunks, each to the Location the last answer gave', async () => {
+  const bytes = randomBytes(CHUNK_BYTES * 2 + 12345);
+  const repository = await repositoryVia({}, 'chunks');
+  expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
+  expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+  expect(uploadRequests(proxy as LoopbackServer)).toEqual([
+    `PATCH 0-${CHUNK_BYTES - 1} ${CHUNK_BYTES}`,
+    `PATCH ${CHUNK_BYTES}-${2 * CHUNK_BYTES - 1} ${CHUNK_BYTES}`,
+    `PATCH ${2 * CHUNK_BYTES}-${bytes.byteLength - 1} 12345`,
+    'PUT 0',
+  ]);
+  const locations = (proxy as LoopbackServer).requests.filter((request) => request.method !== 'GET').map((request) => request.url);
+  expect(new Set(locations).size).toBe(locations.length); // each request went where the answer before it said
+});
+
+test('a registry that refuses PATCH gets a big stream in one PUT', async () => {
+  const bytes = randomBytes(CHUNK_BYTES + 1000);
+  const repository = await repositoryVia({ refusePatch: 405 }, 'refused');
+  expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
+  expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+  const methods = (proxy as LoopbackServer).requests.map((request) => request.method).filter((method) => method !== 'GET');
+  expect(methods).toEqual(['POST', 'PATCH', 'POST', 'PUT']);
+});
+
+test('a blob at most the chunk size goes in one PUT', async () => {
+  const bytes = randomBytes(2 * MiB);
+  const repository = await repositoryVia({}, 'small');
+  expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
+  expect(uploadRequests(proxy as LoopbackServer)).toEqual([`PUT ${2 * MiB}`]);
+});
+
+test('content that ends before the blob does fails, naming the upload', async () => {
+  const bytes = randomBytes(CHUNK_BYTES + 10);
+  const repository = await repositoryVia(undefined, 'short');
+  const short = Readable.from([Buffer.from(bytes.subarray(0, CHUNK_BYTES + 5))]);
+  await expect(repository.pushBlob(blobOf(bytes), short)).rejects.toThrow(
+    new RegExp(`upload of ${registry.host}/short@${blobOf(bytes).digest}: the content ended after ${CHUNK_BYTES + 5} of`),
+  );
+});

@@ -1,0 +1,231 @@
+/**
+ * A blob's bytes into an upload session the registry opened (distribution spec, "Pushing blobs"): one PUT ?digest=
+ * with the whole blob, or chunks (PATCH with Content-Range and Content-Length, each to the Location the last answer
+ * gave) closed by an empty PUT ?digest=. Content that can be read again goes whole, until a registry or its proxy
+ * finds a body too big (413): then in chunks, halved at each 413, for the rest of the run. A big stream goes in
+ * chunks from the start (a chunk held can be sent again, a whole stream cannot); a registry that refuses chunks
+ * gets it whole.
+ */
+import { Readable } from 'node:stream';
+import type { Descriptor } from '../oci/descriptor.ts';
+import type { BlobContent } from '../oci/storage.ts';
+import { RegistryError } from './errors.ts';
+import { header } from './headers.ts';
+import type { RegistryResponse, Transport } from './transport.ts';
+
+/**
+ * A stream over this goes in chunks of this size, each held in memory until the next: what bounds the memory of an
+ * upload from a compressed tar. Content that can be read again goes whole: on the loopback registry, 16 MiB chunks
+ * cost it a quarter more CPU than whole-blob PUTs (256 MiB: 1.27 s against 1.02 s).
+ */
+export const CHUNK_BYTES = 16 * 1024 * 1024;
+/** Halving a refused chunk stops here: a proxy that refuses this much refuses uploads. */
+const SMALLEST_CHUNK_BYTES = 64 * 1024;
+/** What a registry answers to a first PATCH it does not take, when it takes whole-blob PUTs only. */
+const CHUNKS_REFUSED = new Set([400, 404, 405, 416, 501]);
+const TOO_BIG = 413;
+
+/** What a registry taught us about its request bodies, for its later blobs; kept per transport. */
+interface BodyLimits {
+  /** Since a 413: the chunk size it took last (or that comes next). */
+  chunkBytes: number | undefined;
+  chunksRefused: boolean;
+}
+const limitsOf = new WeakMap<Transport, BodyLimits>();
+
+/** An open upload session: where to send, and the registry's OCI-Chunk-Min-Length (0 when it names none). */
+export interface UploadSession {
+  location: URL;
+  minChunkBytes: number;
+}
+
+export interface BlobUpload {
+  transport: Transport;
+  descriptor: Descriptor;
+  /** `upload of HOST/REPO@sha256:…`: what failures name. */
+  what: string;
+  scopes: readonly string[];
+  /** A fresh session, when the first cannot go on (a whole-blob PUT after refused chunks, or chunks after a refused PUT). */
+  restart(): Promise<UploadSession>;
+}
+
+/** The session's answer to POST /blobs/uploads/ (202): where to send the bytes. */
+export function sessionOf(response: RegistryResponse, transport: Transport, what: string): UploadSession {
+  const location = header(response, 'location');
+  if (location === undefined) throw new RegistryError(`${what}: ${response.statusCode} without a Location`, response.statusCode);
+  const min = Number(header(response, 'oci-chunk-min-length') ?? 0);
+  return { location: new URL(location, transport.origin), minChunkBytes: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+}
+
+/** Sends the blob's bytes into `session` and closes it with the digest; the registry checks the bytes against it. */
+export async function sendBlob(upload: BlobUpload, session: UploadSession, content: BlobContent): Promise<void> {
+  const limits = bodyLimits(upload.transport);
+  const { size } = upload.descriptor;
+  const pieces = piecesOf(content, size, upload.what);
+  const chunk = chunkSize(limits, session, pieces);
+  if (size > chunk && !limits.chunksRefused) return sendChunks(upload, session, pieces, limits);
+  if (size > chunk) return put(upload, session.location, pieces.whole(), size);
+  try {
+    return await put(upload, session.location, await pieces.piece(0, size), size);
+  } catch (error) {
+    if (!isTooBig(error) || size <= SMALLEST_CHUNK_BYTES || limits.chunksRefused) throw error;
+    limits.chunkBytes = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil(size / 2));
+    return sendChunks(upload, await upload.restart(), pieces, limits);
+  }
+}
+
+async function sendChunks(upload: BlobUpload, session: UploadSession, pieces: Pieces, limits: BodyLimits): Promise<void> {
+  const { size } = upload.descriptor;
+  let location = session.location;
+  for (let offset = 0; offset < size;) {
+    const end = Math.min(size, offset + chunkSize(limits, session, pieces));
+    let answer: RegistryResponse;
+    try {
+      answer = await upload.transport.request({
+        method: 'PATCH',
+        path: location.href,
+        scopes: upload.scopes,
+        expect: [202],
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(end - offset),
+          'content-range': `${offset}-${end - 1}`,
+        },
+        body: await pieces.piece(offset, end),
+      });
+    } catch (error) {
+      if (isTooBig(error) && end - offset > Math.max(SMALLEST_CHUNK_BYTES, session.minChunkBytes)) {
+        limits.chunkBytes = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil((end - offset) / 2));
+        continue; // the same bytes again, in a smaller chunk: a refused request left the session as it was
+      }
+      if (offset === 0 && error instanceof RegistryError && CHUNKS_REFUSED.has(error.status)) {
+        limits.chunksRefused = true;
+        return put(upload, (await upload.restart()).location, pieces.whole(), size);
+      }
+      throw error;
+    }
+    await answer.body.dump();
+    const range = header(answer, 'range');
+    if (range !== undefined && !new RegExp(`^(bytes=)?0-${end - 1}$`).test(range))
+      throw new RegistryError(`${upload.what}: sent bytes 0-${end - 1}, the registry holds ${range}`, answer.statusCode);
+    location = new URL(header(answer, 'location') ?? location.href, upload.transport.origin);
+    offset = end;
+  }
+  await put(upload, location, new Uint8Array(0), 0);
+}
+
+/** The closing PUT ?digest=, with the whole blob or (after chunks) nothing. */
+async function put(upload: BlobUpload, location: URL, body: Uint8Array | Readable, length: number): Promise<void> {
+  const target = new URL(location);
+  target.searchParams.set('digest', upload.descriptor.digest);
+  const done = await upload.transport.request({
+    method: 'PUT',
+    path: target.href,
+    scopes: upload.scopes,
+    expect: [201],
+    headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
+    body,
+  });
+  await done.body.dump();
+}
+
+function bodyLimits(transport: Transport): BodyLimits {
+  let limits = limitsOf.get(transport);
+  if (limits === undefined) limitsOf.set(transport, (limits = { chunkBytes: undefined, chunksRefused: false }));
+  return limits;
+}
+
+/** What goes in one request: what the registry took last, else a chunk for a stream and everything for the rest. */
+function chunkSize(limits: BodyLimits, session: UploadSession, pieces: Pieces): number {
+  return Math.max(limits.chunkBytes ?? (pieces.held ? CHUNK_BYTES : Number.POSITIVE_INFINITY), session.minChunkBytes);
+}
+
+function isTooBig(error: unknown): boolean {
+  return error instanceof RegistryError && error.status === TOO_BIG;
+}
+
+/** A blob's content as request bodies. */
+interface Pieces {
+  /** Bytes `start` to `end`: a piece from where the last accepted one ended, or the last one asked for, again or shorter. */
+  piece(start: number, end: number): Promise<Uint8Array | Readable>;
+  /** The whole blob, once, before any piece was asked for. */
+  whole(): Uint8Array | Readable;
+  /** Whether pieces are held in memory (a stream's are): they are kept small. */
+  held: boolean;
+}
+
+function piecesOf(content: BlobContent, size: number, what: string): Pieces {
+  if (content instanceof Uint8Array)
+    return { piece: async (start, end) => content.subarray(start, end), whole: () => content, held: false };
+  if (typeof content === 'function')
+    return { piece: async (start, end) => content(start, end), whole: () => content(0, size), held: false };
+  return new StreamPieces(content, size, what);
+}
+
+/**
+ * A stream cut into pieces, each held in memory until a later one is asked for, so that a refused piece can be sent
+ * again (whole or in halves); `whole()` gives what is held and then the rest of the stream.
+ */
+class StreamPieces implements Pieces {
+  readonly held = true;
+  private readonly source: AsyncIterator<Buffer>;
+  private readonly size: number;
+  private readonly what: string;
+  /** Read and not passed on yet, in order: bytes from `keptFrom` (the last piece asked for, and what came after it). */
+  private kept: Buffer[] = [];
+  private keptFrom = 0;
+
+  constructor(stream: Readable, size: number, what: string) {
+    this.source = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.size = size;
+    this.what = what;
+  }
+
+  async piece(start: number, end: number): Promise<Uint8Array> {
+    if (start < this.keptFrom) throw new Error(`${this.what}: bytes from ${start} on were passed on already`);
+    this.drop(start - this.keptFrom);
+    const wanted = end - start;
+    let bytes = this.kept.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+    while (bytes < wanted) {
+      const next = await this.source.next();
+      if (next.done === true) throw new Error(`${this.what}: the content ended after ${start + bytes} of ${this.size} bytes`);
+      this.kept.push(next.value);
+      bytes += next.value.byteLength;
+    }
+    const [first] = this.kept;
+    if (first !== undefined && first.byteLength >= wanted) return first.subarray(0, wanted);
+    // One buffer for the piece (it may be sent again); what came after it stays as it came.
+    const piece = Buffer.allocUnsafe(wanted);
+    let filled = 0;
+    while (filled < wanted) {
+      const buffer = this.kept.shift() as Buffer;
+      const taken = buffer.copy(piece, filled, 0, Math.min(buffer.byteLength, wanted - filled));
+      filled += taken;
+      if (taken < buffer.byteLength) this.kept.unshift(buffer.subarray(taken));
+    }
+    this.kept.unshift(piece);
+    return piece;
+  }
+
+  whole(): Readable {
+    if (this.keptFrom !== 0) throw new Error(`${this.what}: part of the content was sent already`);
+    const { kept, source } = this;
+    return Readable.from(
+      (async function* () {
+        yield* kept;
+        for (let next = await source.next(); next.done !== true; next = await source.next()) yield next.value;
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  private drop(count: number): void {
+    this.keptFrom += count;
+    for (let left = count; left > 0;) {
+      const buffer = this.kept.shift();
+      if (buffer === undefined) throw new Error(`${this.what}: asked for bytes past those read`);
+      if (buffer.byteLength > left) this.kept.unshift(buffer.subarray(left));
+      left -= Math.min(left, buffer.byteLength);
+    }
+  }
+}
