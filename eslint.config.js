@@ -47,7 +47,7 @@ export default tseslint.config(
     ),
   },
   {
-    // The worker runs from its own file as it is (the bundler copies it): Node's modules, and types only.
+    // The worker's code runs alone in its thread (worker-protocol.ts evaluates its source): types only.
     files: ['src/core/archive/worker.ts'],
     rules: {
       'no-restricted-imports': [

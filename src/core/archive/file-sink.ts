@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Transform, Writable } from 'node:stream';
 import { COMPRESSOR_CHUNK_BYTES, compressor, type Compression } from './compression.ts';
+import { spentBuffers } from '../spent-buffers.ts';
 import { startWorker, type Batch, type Written } from './worker-protocol.ts';
 
 /**
@@ -48,6 +49,7 @@ function inlineSink(handle: FileHandle, options: FileSinkOptions): FileSink {
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       bytes += chunk.byteLength;
+      spentBuffers(chunk.byteLength);
       done(null, chunk);
     },
   });
@@ -145,6 +147,7 @@ function workerSink(handle: FileHandle, options: FileSinkOptions & { compression
   const sink = new Writable({
     highWaterMark: BATCH_BYTES,
     write(chunk: Buffer, _encoding, done) {
+      spentBuffers(chunk.byteLength);
       for (let at = 0; at < chunk.byteLength;) {
         const taken = Math.min(BATCH_BYTES - filled, chunk.byteLength - at);
         batch.set(chunk.subarray(at, at + taken), filled);

@@ -6,6 +6,7 @@ import { extract as createExtract, type Header } from 'tar-stream';
 import { decompressor, detectCompression, type Compression } from './compression.ts';
 import { VerifyingStream } from '../oci/digest.ts';
 import { fileHasher } from './file-hasher.ts';
+import { spentBuffers } from '../spent-buffers.ts';
 
 /** One entry of a tar, its name cleaned as ace-dt's lenient reader does (no `./`, no trailing `/`). */
 export interface TarEntry {
@@ -68,7 +69,10 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
     throw new TarReadError(path, undefined, error);
   }
   const hasher = options.hashFile === false ? undefined : fileHasher(size);
-  const tap = new CountingStream((chunk) => hasher?.update(chunk));
+  const tap = new CountingStream((chunk) => {
+    spentBuffers(chunk.byteLength);
+    return hasher?.update(chunk);
+  });
   const inner = new CountingStream();
   const unpack = decompressor(compression);
   const reader = createExtract();

@@ -1,12 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { Compression } from './compression.ts';
+import { workerMain, type WorkerModules } from './worker.ts';
 
-/**
- * The jobs of the archive's one worker thread (worker.ts). The worker runs its source file as it is (Node strips
- * the types; the bundler copies it beside the bundle), so it imports only Node's modules, and types from here.
- */
+/** The jobs of the archive's one worker thread (worker.ts), and how it is started. */
 export type WorkerJob =
-  /** In: chunks (transferred ArrayBuffers), each answered with its size; `null` is answered with the digest. */
+  /** In: `{ buffer, length }` batches, each buffer given back once hashed; `null` is answered with the digest. */
   | { job: 'hash' }
   /**
    * In: `{ buffer, length }` batches, each buffer given back once written; `null` is answered with `Written`
@@ -25,8 +23,21 @@ export interface Batch {
   length: number;
 }
 
-const WORKER_FILE = new URL('./worker.ts', import.meta.url);
+/** Where the thread gets each of its modules. */
+const MODULES: Record<keyof WorkerModules, string> = {
+  crypto: 'node:crypto',
+  fs: 'node:fs',
+  threads: 'node:worker_threads',
+  v8: 'node:v8',
+  vm: 'node:vm',
+  zlib: 'node:zlib',
+};
+
+/** workerMain's source text (its types stripped already, by Node or the bundler), called with the thread's modules. */
+const WORKER_SOURCE = `(${workerMain.toString()})({ ${Object.entries(MODULES)
+  .map(([name, id]) => `${name}: require('${id}')`)
+  .join(', ')} })`;
 
 export function startWorker(job: WorkerJob): Worker {
-  return new Worker(WORKER_FILE, { workerData: job });
+  return new Worker(WORKER_SOURCE, { eval: true, workerData: job });
 }
