@@ -150,7 +150,7 @@ describe('deserialize', () => {
           .split('\n')
           .map((line) => line.split(',')[0]),
       ).toEqual(['filename', '000001-ops.tar', '000002-tools.tar']);
-      expect(proxy.uploads).toHaveLength(11);
+      expect(proxy.uploads.length).toBeGreaterThanOrEqual(11); // and those under way when it died
       expect(proxy.mounts.length).toBeGreaterThan(0);
 
       proxy.heal();

@@ -11,7 +11,10 @@ export interface CountingProxy extends LoopbackServer {
   mounts: string[];
   /** `repository@reference` of every manifest the registry stored. */
   manifests: string[];
-  /** After `count` more completed uploads, the next upload is cut mid-body and every request is refused until heal(). */
+  /**
+   * After `count` more completed uploads, the next upload to start is cut mid-body and every request is refused until
+   * heal() (uploads under way by then go on).
+   */
   dieAfterUploads(count: number): void;
   heal(): void;
 }
@@ -26,7 +29,7 @@ export async function startCountingProxy(registryUrl: string): Promise<CountingP
     const url = new URL(req.url ?? '/', 'http://proxy');
     const digest = url.searchParams.get('digest');
     const isUpload = req.method === 'PUT' && url.pathname.includes('/blobs/uploads/') && digest !== null;
-    if (isUpload && uploadsLeft === 0) {
+    if (isUpload && uploadsLeft !== undefined && uploadsLeft <= 0) {
       dead = true;
       uploadsLeft = undefined;
       req.once('data', () => req.socket.destroy());

@@ -1,5 +1,4 @@
 import { checkRecordWritable, readRecords, recordPathOf } from './record.ts';
-import { pipeline, Transform } from 'node:stream';
 import pLimit from 'p-limit';
 import { copyBlob } from '../registry/blob-copy.ts';
 import { formatDestination, repositoryUnder, type Destination } from './destination.ts';
@@ -14,9 +13,10 @@ import type { ScatterRule } from './scatter-map.ts';
 import { SUCCESSFUL_SYNCS_FILENAME, writeSuccessfulSyncs, type SyncRecord } from '../sync-dir/successful-syncs.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../sync-dir/listing.ts';
 import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
-import { notRegularFile, readTarFile } from '../archive/tar-reader.ts';
+import { notRegularFile } from '../archive/tar-reader.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
 import { tarScope } from './tar-scope.ts';
+import { uploadFromTar } from './tar-upload.ts';
 import { removeLeftovers } from '../sync-dir/leftovers.ts';
 import { withSyncDirLock } from '../sync-dir/lock.ts';
 
@@ -357,7 +357,7 @@ class Loader {
     return known !== undefined && known.location !== repository.location ? known : undefined;
   }
 
-  /** The second pass: streams the blobs the destination lacks from the tar to the registry. */
+  /** The second pass: the blobs the destination lacks, from the tar to the registry, several at once (tar-upload.ts). */
   private async upload(
     tar: SyncTar,
     scan: TarScan,
@@ -368,29 +368,13 @@ class Loader {
   ): Promise<void> {
     const total = [...blobs.values()].reduce((sum, blob) => sum + blob.size, 0);
     let done = 0;
-    await readTarFile(
-      tar.path,
-      async (entry, body) => {
-        const blob = entry.digest === undefined ? undefined : blobs.get(entry.digest);
-        if (blob === undefined) return;
-        const counted = new Transform({
-          transform(chunk: Buffer, _encoding, next) {
-            done += chunk.byteLength;
-            hooks.uploading?.(tar, done, total);
-            next(null, chunk);
-          },
-        });
-        await repository.pushBlob(
-          blob,
-          pipeline(body, counted, () => undefined),
-        );
-        blobs.delete(blob.digest);
+    await uploadFromTar(scan.path, repository, blobs, {
+      read: (bytes) => hooks.uploading?.(tar, (done = Math.min(total, done + bytes)), total),
+      uploaded: (blob) => {
         loaded.uploaded++;
         loaded.uploadedBytes += blob.size;
       },
-      { hashFile: false },
-    );
-    if (blobs.size > 0) throw new Error(`${scan.path}: changed since it was checked: ${[...blobs.keys()][0]} is no longer in it`);
+    });
   }
 
   private refusal(tar: SyncTar, scan: TarScan, scope: DedupScope, repository: Repository, unfound: Descriptor[]): Error {
