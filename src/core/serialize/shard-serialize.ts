@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import { InputError } from '../input-error.ts';
 import { isManifest, type Descriptor } from '../oci/descriptor.ts';
 import { totalSize, walkGraph, type Graph } from '../oci/graph.ts';
-import { parseReference, pinned } from '../oci/reference.ts';
+import { parseReference, pinned, type Reference } from '../oci/reference.ts';
 import type { Storages } from '../oci/storage.ts';
 import { replaceFile } from '../sync-dir/files.ts';
 import { entryFor, type LedgerEntry } from '../sync-dir/ledger.ts';
@@ -108,7 +108,7 @@ function tarsDoneBefore(session: SyncDirSession, shard: PlanShard, plan: ShardPl
 /** The planned tar again, from its root digest: its graph walked in the registry, the plan's blobs left out. */
 async function plannedTar(tar: ShardTar, storages: Storages, context: string): Promise<PlannedTar> {
   const where = `${context}: ${tar.syncName} (${tar.artifact}@${tar.root.digest})`;
-  let reference;
+  let reference: Reference;
   let graph: Graph;
   try {
     reference = pinned(parseReference(tar.artifact), tar.root.digest);
