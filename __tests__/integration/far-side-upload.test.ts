@@ -1,7 +1,8 @@
 /**
  * How deserialize uploads, seen from a loopback proxy in front of the far registry: several blobs at once (a plain
- * tar by byte ranges, a compressed one from memory while the stream goes on), and through a proxy that refuses
- * request bodies over 1 MiB (as nginx's default client_max_body_size): chunks, smaller after each 413.
+ * tar by byte ranges, a compressed one from memory while the stream goes on), manifests of one level side by side,
+ * and through a proxy that refuses request bodies over 1 MiB (as nginx's default client_max_body_size): chunks,
+ * smaller after each 413.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,8 @@ afterAll(async () => {
 interface WatchingProxy extends LoopbackServer {
   /** The most blob uploads (PUT or PATCH with a body) the registry was handling at once. */
   mostAtOnce(): number;
+  /** The most manifest PUTs it was handling at once. */
+  mostManifestsAtOnce(): number;
   /** Bodies refused with 413, and the largest body forwarded. */
   refused(): number;
   largestForwarded(): number;
@@ -52,6 +55,8 @@ interface WatchingProxy extends LoopbackServer {
 async function watchingProxy(maxBodyBytes?: number): Promise<WatchingProxy> {
   let atOnce = 0;
   let most = 0;
+  let manifestsAtOnce = 0;
+  let mostManifests = 0;
   let largest = 0;
   let refused = 0;
   const server = await startLoopbackServer(async (req, res) => {
@@ -59,14 +64,23 @@ async function watchingProxy(maxBodyBytes?: number): Promise<WatchingProxy> {
     const upload = (req.method === 'PUT' || req.method === 'PATCH') && req.url?.includes('/blobs/uploads/') === true && length > 0;
     if (maxBodyBytes !== undefined && length > maxBodyBytes) refused++;
     else largest = Math.max(largest, length);
+    const manifest = req.method === 'PUT' && req.url?.includes('/manifests/') === true;
     if (upload) most = Math.max(most, ++atOnce);
+    if (manifest) mostManifests = Math.max(mostManifests, ++manifestsAtOnce);
     try {
       await proxyTo(far.url, req, res, maxBodyBytes === undefined ? {} : { maxBodyBytes });
     } finally {
       if (upload) atOnce--;
+      if (manifest) manifestsAtOnce--;
     }
   });
-  return { ...server, mostAtOnce: () => most, refused: () => refused, largestForwarded: () => largest };
+  return {
+    ...server,
+    mostAtOnce: () => most,
+    mostManifestsAtOnce: () => mostManifests,
+    refused: () => refused,
+    largestForwarded: () => largest,
+  };
 }
 
 async function expectLoaded(path: string): Promise<void> {
@@ -75,13 +89,14 @@ async function expectLoaded(path: string): Promise<void> {
 }
 
 describe.each(['none', 'zstd'])('a tar with compression %s', (compression) => {
-  test('its blobs go up several at once', async () => {
+  test('its blobs go up several at once, and so do manifests that point only at manifests pushed before', async () => {
     const proxy = await watchingProxy();
     try {
       const loaded = await runCli(['deserialize', syncDirs[compression] as string, `${proxy.host}/parallel-${compression}`]);
       expect(loaded.stderr, loaded.stderr).not.toMatch(/error|warning/i);
       expect(loaded.code).toBe(0);
       expect(proxy.mostAtOnce()).toBeGreaterThan(1);
+      expect(proxy.mostManifestsAtOnce()).toBeGreaterThan(1); // grafana's and caddy's two platforms
       await expectLoaded(`parallel-${compression}`);
     } finally {
       await proxy.stop();
