@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseTempName } from './files.ts';
-import { isAlive, LOCK_FILENAME, type SyncDirLock } from './lock.ts';
+import { isAlive, LOCK_FILENAME, TAKEOVER_FILENAME, type SyncDirLock } from './lock.ts';
 import { SIDE_DIR } from './side-dir.ts';
 import { isPartialName, parseSyncName } from './sync-name.ts';
 
@@ -25,7 +25,7 @@ export async function removeLeftovers(lock: SyncDirLock, kinds: LeftoverKinds): 
     if (kinds.tars && isPartialName(name)) return true;
     const temp = parseTempName(name);
     if (temp === undefined || temp.pid === process.pid) return false;
-    if (temp.base === LOCK_FILENAME) return !isAlive(temp.pid);
+    if (temp.base === LOCK_FILENAME || temp.base === TAKEOVER_FILENAME) return !isAlive(temp.pid);
     return (
       files.has(temp.base) || (kinds.tars === true && temp.base.endsWith('.sha256') && parseSyncName(temp.base.slice(0, -7)) !== undefined)
     );

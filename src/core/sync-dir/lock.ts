@@ -1,7 +1,8 @@
 import { constants, readFileSync } from 'node:fs';
-import { access, link, open, readFile, readlink, rename, rm, stat, unlink } from 'node:fs/promises';
+import { access, link, open, readFile, readlink, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { formatCsv, parseCsv } from './csv.ts';
 import { crashPoint } from '../crash-point.ts';
 import { syncDirectory } from './files.ts';
@@ -16,6 +17,8 @@ import { syncDirectory } from './files.ts';
  *     4711,build-7,serialize,2025-01-27T21:16:03.512Z,6f1c…,pid:[4026531836],8812345
  */
 export const LOCK_FILENAME = 'batch-serialize.lock.csv';
+/** Held for the instant a stale lock is removed: see takeOver. */
+export const TAKEOVER_FILENAME = 'batch-serialize.lock.takeover.csv';
 const HEADER = ['pid', 'host', 'command', 'since', 'boot_id', 'pid_ns', 'start_ticks'];
 
 export interface LockHolder {
@@ -209,23 +212,27 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * Moves the stale lock out of the way and checks it is still the one judged stale (another run may have taken it
- * over and locked in between: then its lock is put back). True when the stale lock is gone. (A third run that
- * locks in the instant between moving a live lock and putting it back would share the directory with its holder:
- * three runs starting at once on a stale lock, the one case left open.)
+ * Moves the stale lock out of the way, under the take-over guard `LOCK.takeover.csv` (created exclusively, holding
+ * this pid): only the guard's holder may move the lock, and it moves it only while it still holds the text judged
+ * stale, so a live lock taken meanwhile is never moved. True when the stale lock is gone; false when another run
+ * holds the guard or the lock changed (the caller looks again). A guard whose process is gone is removed.
  */
 async function takeOver(path: string, staleText: string): Promise<boolean> {
-  const aside = `${path}.tmp-${process.pid}`;
-  try {
-    await rename(path, aside);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
+  const guard = join(dirname(path), TAKEOVER_FILENAME);
+  if (!(await create(guard, String(process.pid)))) {
+    const holder = Number(await readFile(guard, 'utf8').catch(() => ''));
+    if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) await rm(guard, { force: true });
+    await setTimeout(10 + Math.random() * 40);
+    return false;
   }
-  const moved = await readFile(aside, 'utf8');
-  if (moved !== staleText) await link(aside, path).catch(() => undefined); // someone's live lock: back it goes
-  await rm(aside, { force: true });
-  return moved === staleText;
+  try {
+    const current = await readFile(path, 'utf8').catch(() => undefined);
+    if (current !== staleText) return false;
+    await rm(path, { force: true });
+    return true;
+  } finally {
+    await rm(guard, { force: true });
+  }
 }
 
 /** True when this call created the lock; false when one exists. */
