@@ -67,58 +67,74 @@ async function uploadRanges(
   });
   // Biggest first: the last uploads to finish are small ones.
   placed.sort((a, b) => b.blob.size - a.blob.size);
-  const limit = pLimit(UPLOADS);
-  await settleAll(
-    placed.map(({ blob, offset }) =>
-      limit(async () => {
-        const range = (start: number, end: number) => counted(readRange(handle, path, offset + start, offset + end), hooks);
-        await push(path, target, blob, range);
-        hooks.uploaded?.(blob);
-      }),
-    ),
-  );
+  const uploads = new Uploads();
+  for (const { blob, offset } of placed) {
+    const range = (start: number, end: number) => counted(readRange(handle, path, offset + start, offset + end), hooks);
+    void uploads.start(() => push(path, target, blob, range, hooks));
+  }
+  await uploads.done();
 }
 
 async function uploadStreamed(path: string, target: Target, blobs: ReadonlyMap<string, Descriptor>, hooks: TarUploadHooks): Promise<void> {
   const left = new Map(blobs);
-  const uploads: Array<Promise<void>> = [];
+  const uploads = new Uploads();
   const memory = new Budget(BUFFER_BYTES);
-  const limit = pLimit(UPLOADS);
-  const upload = (blob: Descriptor, content: BlobContent) =>
-    limit(async () => {
-      await push(path, target, blob, content);
-      hooks.uploaded?.(blob);
-    });
   try {
     await readTarFile(
       path,
       async (entry, body) => {
+        if (uploads.failure !== undefined) throw uploads.failure; // no use reading on
         const blob = entry.digest === undefined ? undefined : left.get(entry.digest);
         if (blob === undefined) return;
         left.delete(blob.digest);
-        if (blob.size > BUFFER_BYTES) return upload(blob, counted(body, hooks));
+        if (blob.size > BUFFER_BYTES) return uploads.start(() => push(path, target, blob, counted(body, hooks), hooks));
         await memory.take(blob.size);
         const held = await heldChunks(counted(body, hooks), blob.size, () => changed(path, blob));
-        const uploading = upload(blob, held).finally(() => memory.give(blob.size));
-        uploading.catch(() => undefined); // seen by settleAll
-        uploads.push(uploading);
+        void uploads.start(() => push(path, target, blob, held, hooks).finally(() => memory.give(blob.size)));
       },
       { hashFile: false },
     );
   } finally {
-    await settleAll(uploads);
+    await uploads.done();
   }
   const [missing] = left.values();
   if (missing !== undefined) throw changed(path, missing);
 }
 
-/** A failure names the tar and the blob's entry, as the tar reader's own do. */
-async function push(path: string, target: Target, blob: Descriptor, content: BlobContent): Promise<void> {
+/**
+ * Uploads UPLOADS at a time; after the first failure, those not started yet are dropped. `done()` waits for those
+ * under way and throws that failure.
+ */
+class Uploads {
+  private readonly limit = pLimit(UPLOADS);
+  private readonly running: Array<Promise<void>> = [];
+  failure: unknown;
+
+  /** Settles when the upload did (or was dropped), never rejecting: the failure is kept for done(). */
+  start(upload: () => Promise<void>): Promise<void> {
+    const run = this.limit(async () => {
+      if (this.failure === undefined) await upload();
+    }).catch((error: unknown) => {
+      this.failure ??= error;
+    });
+    this.running.push(run);
+    return run;
+  }
+
+  async done(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
+
+/** One blob up; a failure names the tar and the blob's entry, as the tar reader's own do. */
+async function push(path: string, target: Target, blob: Descriptor, content: BlobContent, hooks: TarUploadHooks): Promise<void> {
   try {
     await target.pushBlob(blob, content);
   } catch (error) {
     throw error instanceof TarReadError ? error : new TarReadError(path, `blobs/sha256/${digestHex(blob.digest)}`, error);
   }
+  hooks.uploaded?.(blob);
 }
 
 /**
@@ -148,12 +164,6 @@ async function heldChunks(body: Readable, size: number, tooLong: () => Error): P
 
 function changed(path: string, blob: Descriptor): Error {
   return new Error(`${path}: changed since it was checked: ${blob.digest} is no longer in it`);
-}
-
-/** Waits for every promise, then throws the first failure (none is left running unheard). */
-async function settleAll(promises: Array<Promise<unknown>>): Promise<void> {
-  const failed = (await Promise.allSettled(promises)).find((result) => result.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
 }
 
 /**
