@@ -69,8 +69,11 @@ export interface AbsentTar {
   number: number;
   /** Known from the tracker or successful-syncs.csv, else `NNNNNN-*.tar`. */
   syncName: string;
-  /** `loaded`: recorded in successful-syncs.csv; `missing`: lost between tars that are here; `earlier`: before the first tar here. */
-  state: 'loaded' | 'missing' | 'earlier';
+  /**
+   * `loaded`: recorded in successful-syncs.csv; `missing`: lost between tars that are here; `earlier`: before the first
+   * tar here; `unused`: a number the tracker skips below its highest (a failed shard's, never shipped).
+   */
+  state: 'loaded' | 'missing' | 'earlier' | 'unused';
 }
 
 export interface VerifyReport {
@@ -121,6 +124,11 @@ async function verifyLocked(options: VerifyOptions, hooks: VerifyHooks): Promise
   for (const absent of report.absent) {
     if (absent.state === 'missing') report.problems.push(`${absent.syncName} is missing (the numbering has a gap)`);
     else if (absent.state === 'earlier') report.notes.push(`${absent.syncName} is not here and not recorded as loaded`);
+    else if (absent.state === 'unused') {
+      report.notes.push(
+        `${absent.syncName} was never shipped: the tracker records no tar of that number (a failed shard's), nothing needs it`,
+      );
+    }
   }
   if (listing.tars.length + listing.irregular.length === 0) report.problems.push(`no tars (NNNNNN-NAME.tar[.gz|.zst]) in ${options.dir}`);
 
@@ -174,10 +182,13 @@ function absentTars(tars: readonly SyncTar[], context: Context): AbsentTar[] {
   const highest = Math.max(0, ...tars.map((tar) => tar.number), ...recorded.map((r) => r.number));
   const numbers = missingNumbers(highest, present);
   const lowest = Math.min(...present);
+  const tracked = new Set(context.tracker.map((row) => row.number));
+  const highestTracked = Math.max(0, ...tracked);
   return numbers.map((number) => {
     const syncName = recorded.find((r) => r.number === number)?.syncName ?? `${formatNumber(number)}-*.tar`;
     const loaded = context.loaded.some((record) => record.filename === syncName);
-    return { number, syncName, state: loaded ? 'loaded' : number < lowest ? 'earlier' : 'missing' };
+    const unused = number < highestTracked && !tracked.has(number);
+    return { number, syncName, state: loaded ? 'loaded' : unused ? 'unused' : number < lowest ? 'earlier' : 'missing' };
   });
 }
 
