@@ -108,7 +108,7 @@ class Direction {
     let time = Math.max(performance.now(), this.sentUntil);
     this.acknowledge(time);
     if (this.inFlight === 0 && time - this.sentUntil > IDLE_RESTART_MS) this.window = INITIAL_WINDOW;
-    for (let left = chunk.byteLength; left > 0; ) {
+    for (let left = chunk.byteLength; left > 0;) {
       if (this.inFlight >= this.window) {
         time = Math.max(time, this.unacknowledged[0]!.at);
         this.acknowledge(time);
