@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { link, mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { fileHasher } from '../core/archive/file-hasher.ts';
+import { FileHasher } from '../core/archive/file-hasher.ts';
 import { checkSidecar, legacySidecarPath, locateSidecar, sidecarPath } from '../core/archive/sidecar.ts';
 import { pathExists, syncDirectory } from '../core/sync-dir/files.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../core/sync-dir/listing.ts';
@@ -333,13 +333,8 @@ function expiredMessage(syncName: string, artifact: RestArtifact): string {
 
 /** `sha256:<hex>` of a file. */
 async function hashFile(path: string): Promise<string> {
-  const hasher = fileHasher((await stat(path)).size);
-  try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) await hasher.update(chunk as Buffer);
-  } catch (error) {
-    hasher.close();
-    throw error;
-  }
+  const hasher = new FileHasher();
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hasher.update(chunk as Buffer);
   return hasher.digest();
 }
 

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract as createExtract, type Header } from 'tar-stream';
 import { decompressor, detectCompression, type Compression } from './compression.ts';
 import { VerifyingStream } from '../oci/digest.ts';
-import { fileHasher } from './file-hasher.ts';
+import { FileHasher } from './file-hasher.ts';
 import { spentBuffers } from '../spent-buffers.ts';
 
 /** One entry of a tar, its name cleaned as ace-dt's lenient reader does (no `./`, no trailing `/`). */
@@ -60,7 +60,7 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * and every blob against its name in the same pass, with nothing held whole in memory.
  */
 export async function readTarFile(path: string, visit: EntryVisitor, options: ReadOptions = {}): Promise<TarFile> {
-  const { handle, size } = await openRegularFile(path);
+  const { handle } = await openRegularFile(path);
   let compression: Compression;
   try {
     compression = detectCompression(await readHead(handle));
@@ -68,10 +68,10 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
     await handle.close();
     throw new TarReadError(path, undefined, error);
   }
-  const hasher = options.hashFile === false ? undefined : fileHasher(size);
+  const hasher = options.hashFile === false ? undefined : new FileHasher();
   const tap = new CountingStream((chunk) => {
     spentBuffers(chunk.byteLength);
-    return hasher?.update(chunk);
+    hasher?.update(chunk);
   });
   const inner = new CountingStream();
   const unpack = decompressor(compression);
@@ -99,10 +99,9 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
   } catch (error) {
     reader.destroy();
     source.destroy();
-    hasher?.close();
     throw error instanceof TarReadError ? error : new TarReadError(path, current, error);
   }
-  return { compression, bytes: tap.bytes, sha256: hasher ? await hasher.digest() : '', tarBytes: inner.bytes };
+  return { compression, bytes: tap.bytes, sha256: hasher ? hasher.digest() : '', tarBytes: inner.bytes };
 }
 
 /**

@@ -2,15 +2,17 @@ import { Worker } from 'node:worker_threads';
 import type { Compression } from './compression.ts';
 import { workerMain, type WorkerModules } from './worker.ts';
 
-/** The jobs of the archive's one worker thread (worker.ts), and how it is started. */
-export type WorkerJob =
-  /** In: `{ buffer, length }` batches, each buffer given back once hashed; `null` is answered with the digest. */
-  | { job: 'hash' }
-  /**
-   * In: `{ buffer, length }` batches, each buffer given back once written; `null` is answered with `Written`
-   * once the file is fsynced. A failure ends the worker with an 'error'.
-   */
-  | { job: 'compress-to-file'; fd: number; compression: Exclude<Compression, 'none'>; level: number | undefined; chunkSize: number };
+/**
+ * The job of the archive's worker thread (worker.ts). In: `{ buffer, length }` batches, each buffer given back once
+ * written; `null` is answered with `Written` once the file is fsynced. A failure ends the worker with an 'error'.
+ */
+export interface WorkerJob {
+  job: 'compress-to-file';
+  fd: number;
+  compression: Exclude<Compression, 'none'>;
+  level: number | undefined;
+  chunkSize: number;
+}
 
 /** What reached a file: its size and SHA-256, after compression. */
 export interface Written {

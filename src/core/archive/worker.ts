@@ -1,8 +1,8 @@
 /**
- * The archive's worker thread: hashing a big file beside the tar reader, or compressing, hashing and writing a tar
- * beside the tar writer. worker-protocol.ts starts the thread on the source text of `workerMain`, Node's modules its
- * argument: the thread loads no TypeScript (stripping types there cost 17 MiB and 0.15 s of CPU per thread), so the
- * function uses nothing but its argument and globals, and this file imports types only.
+ * The archive's worker thread: compressing, hashing and writing a big tar beside the tar writer. worker-protocol.ts
+ * starts the thread on the source text of `workerMain`, Node's modules its argument: the thread loads no TypeScript
+ * (stripping types there cost 17 MiB and 0.15 s of CPU per thread), so the function uses nothing but its argument
+ * and globals, and this file imports types only.
  */
 import type { Batch, WorkerJob, Written } from './worker-protocol.ts';
 
@@ -19,21 +19,7 @@ export interface WorkerModules {
 export function workerMain({ crypto, fs, threads, v8, vm, zlib }: WorkerModules): void {
   const port = threads.parentPort;
   if (port === null) throw new Error('workerMain runs as a worker thread only');
-  const task = threads.workerData as WorkerJob;
-
-  if (task.job === 'hash') {
-    const hash = crypto.createHash('sha256');
-    port.on('message', (batch: Batch | null) => {
-      if (batch === null) port.postMessage('sha256:' + hash.digest('hex'));
-      else {
-        hash.update(new Uint8Array(batch.buffer, 0, batch.length));
-        port.postMessage(batch.buffer, [batch.buffer]);
-      }
-    });
-    return;
-  }
-
-  const { fd, compression, level, chunkSize } = task;
+  const { fd, compression, level, chunkSize } = threads.workerData as WorkerJob;
   const hash = crypto.createHash('sha256');
   let bytes = 0;
   const compress =
