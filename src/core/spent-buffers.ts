@@ -3,7 +3,8 @@
  * garbage once passed on. V8 frees such buffers only once some 64 MiB of them pile up, per thread, so a run holds
  * that much more than it uses, and the allocator keeps handing the kernel pages back and faulting fresh ones in.
  * A young-generation collection every few MiB of chunks frees them while they are young and their memory is reused
- * as it is: reading a 131 MB file three times took 0.31 s of CPU and 91 MiB instead of 1.02 s and 135 MiB.
+ * as it is: reading a 131 MB file three times (1 MiB reads, a collection every 16 MiB) took 0.31 s of CPU and 91 MiB
+ * instead of 1.02 s and 135 MiB.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

@@ -18,8 +18,8 @@ import type { Descriptor } from '../oci/descriptor.ts';
 import type { BlobContent, ByteRangeReader, Target } from '../oci/storage.ts';
 
 /**
- * Uploads at once from a plain tar. The registry hashes each blob as it arrives, so uploads side by side keep both
- * cores busy; more than 4 gained nothing on the loopback benchmark (`npm run bench:far`).
+ * Uploads at once. The registry hashes each blob as it arrives and answers each upload with a round trip or two of its
+ * own, so uploads side by side keep it busy; as many as the serializer downloads at once by default.
  */
 const UPLOADS = 4;
 /** A compressed tar's blobs held in memory at once while they upload; a blob over it streams through. */
