@@ -111,7 +111,7 @@ describe('retries', () => {
     expect(events[0]!.reason).toMatch(/other side closed|ECONNRESET|socket/i);
   });
 
-  test('retries are bounded, 501 is not retried, and a streamed upload is sent once', async () => {
+  test('retries are bounded, 501 is not retried, and a streamed upload is retried from the chunk it holds', async () => {
     faults.push({ on: `GET ${blobPath}`, answer: { status: 502 }, times: 10 });
     let before = attempts(blobPath);
     const { repo } = flaky({ attempts: 3 });
@@ -131,7 +131,8 @@ describe('retries', () => {
     await expect(repo.pushBlob(descriptor, Readable.from([upload]))).rejects.toThrow(
       /PUT .*\/v2\/flaky\/blobs\/uploads\/[^?]+\?…: 503 Service Unavailable/,
     );
-    expect(uploads() - putsBefore).toBe(1);
+    // A stream goes in chunks held in memory (blob-upload.ts), so a refused one can be sent again, as often as allowed.
+    expect(uploads() - putsBefore).toBe(3);
   });
 });
 
