@@ -13,7 +13,6 @@ import type { Descriptor } from '../../src/core/oci/descriptor.ts';
 import { sha256 } from '../../src/core/oci/digest.ts';
 import { parseReference } from '../../src/core/oci/reference.ts';
 import type { BasicCredentials } from '../../src/core/registry/keychain.ts';
-import { MAX_PIECE_BYTES } from '../../src/core/serialize/link-estimate.ts';
 import { Prefetcher, WINDOW_BYTES } from '../../src/core/serialize/prefetch.ts';
 import { runBatch } from '../../src/core/serialize/run.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
@@ -44,7 +43,7 @@ interface Written {
 
 beforeAll(async () => {
   registry = await startRegistry();
-  // Both past two of the largest pieces (MAX_PIECE_BYTES): they come in pieces whatever the link measures.
+  // Both past two of the largest pieces (link-estimate.ts, 8 MiB): they come in pieces whatever the link measures.
   const image = await makeImage('ranged', { layers: [20 * MiB, 3000, 17 * MiB] });
   [big, , bigToo] = layersOf(image) as [Descriptor, Descriptor, Descriptor];
   await pushImageSet(registry.url, 'ranged', 'v1', image);
@@ -232,8 +231,8 @@ test('a writer that takes nothing: the downloads ask for no more bytes than the 
     const asked = await settled(() => gets(proxy, before).length + gets(proxy, before, bigToo).length);
     const bytes = [...gets(proxy, before), ...gets(proxy, before, bigToo)].map(rangeOf).reduce((sum, [a, b]) => sum + b - a + 1, 0);
     expect(asked).toBeGreaterThan(0);
-    // The window grows by a piece at most while the writer waits on one piece.
-    expect(bytes).toBeLessThanOrEqual(WINDOW_BYTES + MAX_PIECE_BYTES);
+    // The window doubles at most once while the writer waits on one piece; the stream buffers behind it took a little.
+    expect(bytes).toBeLessThanOrEqual(2 * WINDOW_BYTES + 1024 * 1024);
     expect(bytes).toBeLessThan(big.size + bigToo.size);
 
     expect(await length(firstBody)).toBe(big.size);

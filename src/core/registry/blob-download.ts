@@ -142,7 +142,9 @@ export class ResumingBody extends Readable {
       if (this.body !== body) return;
       if (this.position > this.source.end) {
         this.body = undefined;
-        this.push(null);
+        // On the next turn, when undici has let go of the connection: a request sent as this one ends then reuses it
+        // (warm, past TCP's slow start) instead of opening another, which a connection left idle would pay again.
+        setImmediate(() => this.destroyed || this.push(null));
       } else this.broke(body, new EndedEarly(`the body ended`));
     });
     body.on('error', (error) => {

@@ -2,7 +2,7 @@ const MiB = 1024 * 1024;
 /** A big blob comes in pieces of this size until the link is measured. */
 const FIRST_PIECE_BYTES = 4 * MiB;
 const MIN_PIECE_BYTES = 1 * MiB;
-export const MAX_PIECE_BYTES = 8 * MiB;
+const MAX_PIECE_BYTES = 8 * MiB;
 /**
  * A piece lasts this many round trips at the rate one connection delivers: the connection then idles one round trip
  * in this many, between the end of a piece and the first byte of its next.

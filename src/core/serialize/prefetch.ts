@@ -8,7 +8,7 @@ import { LinkEstimate } from './link-estimate.ts';
 const MiB = 1024 * 1024;
 /**
  * Bytes the downloads may hold ahead of the writer (reserved for answers awaited and data not written yet), so that
- * memory stays flat whatever the tar. It starts at WINDOW_BYTES and grows by a piece whenever the writer waits on a
+ * memory stays flat whatever the tar. It starts at WINDOW_BYTES and doubles whenever the writer waits on a
  * flowing download while the window held another back, up to MAX_WINDOW_BYTES: a link of long round trips and capped
  * streams needs several pieces in flight; a loopback registry, where the writer is the slower side, does not, and
  * deeper buffers there only cost allocation and GC.
@@ -125,12 +125,12 @@ export class Prefetcher implements PieceOwner {
 
   /**
    * The writer took all that had come of `piece`, which is flowing, and waits for more: when the window held a download
-   * back, it was too shallow for this link, and it grows by a piece (once per piece the writer waits on).
+   * back, it was too shallow for this link, and it doubles (once per piece the writer waits on, as TCP's slow start).
    */
   starved(piece: Piece): void {
     if (!this.windowLimited || this.window >= MAX_WINDOW_BYTES || this.grownFor === piece) return;
     this.grownFor = piece;
-    this.window = Math.min(MAX_WINDOW_BYTES, this.window + this.pieceBytes());
+    this.window = Math.min(MAX_WINDOW_BYTES, 2 * this.window);
     this.pump();
   }
 
