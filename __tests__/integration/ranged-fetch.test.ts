@@ -5,6 +5,7 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -33,6 +34,8 @@ let misbehave: (req: IncomingMessage) => ProxyOptions;
 /** GETs of the big layer in flight at the proxy now, and the most at once since the test began. */
 let inFlight = 0;
 let mostInFlight = 0;
+/** The connections requests came on since the test began. */
+const connections = new Set<Socket>();
 /** The tar of `ranged,PROXY/ranged:v1` as the first test wrote it. */
 let reference: Written | undefined;
 
@@ -50,6 +53,7 @@ beforeAll(async () => {
   proxy = await startLoopbackServer(async (req, res) => {
     const counted = req.method === 'GET' && req.url === `/v2/ranged/blobs/${big.digest}`;
     if (counted) mostInFlight = Math.max(mostInFlight, ++inFlight);
+    connections.add(req.socket);
     res.once('close', () => (inFlight -= counted ? 1 : 0));
     await proxyTo(registry.url, req, res, misbehave(req));
   });
@@ -63,6 +67,7 @@ afterAll(async () => {
 beforeEach(() => {
   misbehave = () => ({});
   mostInFlight = 0;
+  connections.clear();
 });
 
 let runs = 0;
@@ -137,6 +142,16 @@ test('big layers come in bounded ranges, several at once, joined into the same t
     }
     expect(mostInFlight, `concurrency ${concurrency}`).toBeGreaterThan(1);
   }
+});
+
+test('connections are reused from piece to piece: as many as downloads run at once, and the first', async () => {
+  const tar = await expected();
+  connections.clear();
+  const before = proxy.requests.length;
+  expect((await serialize(proxy.host, 2)).sha256).toBe(tar);
+  expect(gets(proxy, before).length + gets(proxy, before, bigToo).length).toBeGreaterThan(4);
+  // A piece sent as the last ends reuses its connection, warm, rather than opening another (TCP starts slowly again).
+  expect(connections.size).toBeLessThanOrEqual(3);
 });
 
 test('a registry that ignores Range: its answer to the first range is the whole layer, one stream, nothing fetched twice', async () => {
