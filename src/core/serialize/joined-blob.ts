@@ -8,14 +8,12 @@ import { discard } from '../streams.ts';
 export interface PieceOwner {
   /** Whether the blob comes in pieces; asked once. */
   splits(descriptor: Descriptor): boolean;
-  /** The writer took `bytes` of the piece. */
+  /** The writer took `bytes` of the piece: what it reserved goes back. */
   release(piece: Piece, bytes: number): void;
   /** The piece's request ended; with `error`, for good. */
   finished(piece: Piece, error?: Error): void;
   /** The piece is no longer wanted. */
   dropped(piece: Piece): void;
-  /** The writer took all that had come of the piece, which is flowing, and waits for more. */
-  starved(piece: Piece): void;
 }
 
 /** Bytes `start` to `end` (exclusive) of a blob, by one request: a part by Range, or (not `part`) the whole blob. */
@@ -174,7 +172,7 @@ export class BlobDownload {
         continue;
       }
       if (piece.error !== undefined) return void this.reader.destroy(piece.error);
-      if (!piece.ended) return piece.answeredAt === undefined ? undefined : this.owner.starved(piece);
+      if (!piece.ended) return;
       this.pieces.shift();
       this.owner.release(piece, piece.unreleased);
     }

@@ -10,6 +10,12 @@ const MAX_PIECE_BYTES = 8 * MiB;
 const PIECE_ROUND_TRIPS = 8;
 /** Responses shorter than this say too little about a connection's rate. */
 const RATE_SAMPLE_BYTES = 256 * 1024;
+/**
+ * A connection this fast (200 MB/s) keeps up with the writer on its own: it hashes and writes a few hundred MB/s. One
+ * to a loopback registry delivers 0.7 to 2 GB/s; one across the internet, what its round trip and the CDN's cap on a
+ * stream allow (25 and 100 MB/s in `npm run bench:wan`'s profiles).
+ */
+const KEEPS_UP_BYTES_PER_MS = 200_000;
 
 /**
  * What the link delivers, from the downloads' own timings: the shortest wait for an answer (a round trip, and the
@@ -21,6 +27,11 @@ export class LinkEstimate {
 
   answered(ms: number): void {
     this.roundTripMs = Math.min(this.roundTripMs ?? Infinity, ms);
+  }
+
+  /** One connection delivers faster than the writer takes bytes: a loopback or LAN registry. */
+  keepsUpAlone(): boolean {
+    return this.bytesPerMs !== undefined && this.bytesPerMs >= KEEPS_UP_BYTES_PER_MS;
   }
 
   delivered(bytes: number, ms: number): void {
