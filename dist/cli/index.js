@@ -50586,7 +50586,7 @@ class BlobDownload {
             if (piece.error !== undefined)
                 return void this.reader.destroy(piece.error);
             if (!piece.ended)
-                return piece.answeredAt === undefined ? undefined : this.owner.starved(piece);
+                return;
             this.pieces.shift();
             this.owner.release(piece, piece.unreleased);
         }
@@ -50607,6 +50607,12 @@ const PIECE_ROUND_TRIPS = 8;
 /** Responses shorter than this say too little about a connection's rate. */
 const RATE_SAMPLE_BYTES = 256 * 1024;
 /**
+ * A connection this fast (200 MB/s) keeps up with the writer on its own: it hashes and writes a few hundred MB/s. One
+ * to a loopback registry delivers 0.7 to 2 GB/s; one across the internet, what its round trip and the CDN's cap on a
+ * stream allow (25 and 100 MB/s in `npm run bench:wan`'s profiles).
+ */
+const KEEPS_UP_BYTES_PER_MS = 200_000;
+/**
  * What the link delivers, from the downloads' own timings: the shortest wait for an answer (a round trip, and the
  * server's time) and the best rate one response reached. Their product is what one connection has in flight.
  */
@@ -50615,6 +50621,10 @@ class LinkEstimate {
     bytesPerMs;
     answered(ms) {
         this.roundTripMs = Math.min(this.roundTripMs ?? Infinity, ms);
+    }
+    /** One connection delivers faster than the writer takes bytes: a loopback or LAN registry. */
+    keepsUpAlone() {
+        return this.bytesPerMs !== undefined && this.bytesPerMs >= KEEPS_UP_BYTES_PER_MS;
     }
     delivered(bytes, ms) {
         if (bytes >= RATE_SAMPLE_BYTES && ms > 0)
@@ -50636,12 +50646,12 @@ class LinkEstimate {
 const prefetch_MiB = 1024 * 1024;
 /**
  * Bytes the downloads may hold ahead of the writer (reserved for answers awaited and data not written yet), so that
- * memory stays flat whatever the tar. It starts at WINDOW_BYTES and doubles whenever the writer waits on a
- * flowing download while the window held another back, up to MAX_WINDOW_BYTES: a link of long round trips and capped
- * streams needs several pieces in flight; a loopback registry, where the writer is the slower side, does not, and
- * deeper buffers there only cost allocation and GC.
+ * memory stays flat whatever the tar. Unless one connection is seen to keep up with the writer, it is a piece for
+ * every download at once and two more, within bounds: each connection has a piece in flight while the writer takes
+ * the one before. When one keeps up (a loopback or LAN registry), WINDOW_BYTES is enough and deeper buffers only cost
+ * allocation, page faults and GC (one that grew to 48-64 MiB took 15-20% more CPU on the 400 MB loopback bench).
  */
-const WINDOW_BYTES = 16 * prefetch_MiB;
+const WINDOW_BYTES = 8 * prefetch_MiB;
 const MAX_WINDOW_BYTES = 64 * prefetch_MiB;
 /**
  * Downloads a tar's blobs ahead of its writer, which takes them in order. Up to `concurrency` downloads run at once,
@@ -50659,17 +50669,12 @@ class Prefetcher {
     slots;
     fetchOptions;
     link = new LinkEstimate();
-    window = WINDOW_BYTES;
     /** Window bytes held: reserved by downloads, not taken by the writer yet. */
     held = 0;
     /** Requests sent and not finished. */
     active = 0;
     /** The first blob whose bytes are not all asked for. */
     next = 0;
-    /** The last pump stopped at the window (not at the slots or an unanswered first piece). */
-    windowLimited = false;
-    /** The piece the window last grew for. */
-    grownFor;
     /** This storage has sent a part of a blob: pieces of a blob need not wait for its first. */
     partsServed = false;
     started = false;
@@ -50702,7 +50707,6 @@ class Prefetcher {
     }
     /** Issues downloads in tar order while slots, the window and the storage's answers allow. */
     pump() {
-        this.windowLimited = false;
         while (this.started && !this.closed && !this.failed && this.next < this.downloads.length) {
             const download = this.downloads[this.next];
             if (download.requested) {
@@ -50714,34 +50718,29 @@ class Prefetcher {
             const piece = download.nextPiece(this.pieceBytes());
             if (piece.part && piece.start > 0 && !this.partsServed && !download.answered)
                 return;
-            if (this.held > 0 && this.held + piece.reserved > this.window) {
-                this.windowLimited = true;
+            if (this.held > 0 && this.held + piece.reserved > this.window())
                 return;
-            }
             this.issue(download, piece);
         }
     }
     /**
-     * Whether a blob comes in pieces (with one slot they would only add round trips): decided once, when the blob is
-     * first asked for or opened, whichever comes first.
+     * Whether a blob comes in pieces: not with one slot, nor once one connection keeps up with the writer (pieces would
+     * only add round trips there). Decided once, when the blob is first asked for or opened, whichever comes first.
      */
     splits(descriptor) {
-        return this.slots > 1 && this.storage.fetchBlobPart !== undefined && descriptor.size > 2 * this.pieceBytes();
+        if (this.slots === 1 || this.storage.fetchBlobPart === undefined || this.link.keepsUpAlone())
+            return false;
+        return descriptor.size > 2 * this.pieceBytes();
     }
     /** Small enough for the largest window to hold a piece for every slot, and two more. */
     pieceBytes() {
         return this.link.pieceBytes(MAX_WINDOW_BYTES / (this.slots + 2));
     }
-    /**
-     * The writer took all that had come of `piece`, which is flowing, and waits for more: when the window held a download
-     * back, it was too shallow for this link, and it doubles (once per piece the writer waits on, as TCP's slow start).
-     */
-    starved(piece) {
-        if (!this.windowLimited || this.window >= MAX_WINDOW_BYTES || this.grownFor === piece)
-            return;
-        this.grownFor = piece;
-        this.window = Math.min(MAX_WINDOW_BYTES, 2 * this.window);
-        this.pump();
+    /** What the downloads may hold: see WINDOW_BYTES. */
+    window() {
+        if (this.link.keepsUpAlone())
+            return WINDOW_BYTES;
+        return Math.max(WINDOW_BYTES, Math.min(MAX_WINDOW_BYTES, (this.slots + 2) * this.pieceBytes()));
     }
     /** The writer took `bytes` of a piece: what the piece reserved goes back to the window. */
     release(piece, bytes) {
