@@ -38,11 +38,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** Becomes run `runId` of the nightly on a fresh runner; its sync directory. */
-async function beRun(runId: number): Promise<string> {
+/** Becomes run `runId` of the nightly on a fresh runner (of the default branch unless `ref` says otherwise); its sync directory. */
+async function beRun(runId: number, ref?: string): Promise<string> {
   restoreEnv();
   await server.resetRunner();
-  const env = server.env({ runId });
+  const env = server.env(ref === undefined ? { runId } : { runId, ref });
   restoreEnv = applyEnv(env);
   const dir = join(env.GITHUB_WORKSPACE!, 'sync');
   await mkdir(dir, { recursive: true });
@@ -85,6 +85,20 @@ async function runUploads(runId: number, tars: Upload[]): Promise<number[]> {
   return ids;
 }
 
+const trackerRow = (syncName: string) =>
+  `${syncName},localhost:5000/gather:${syncName.slice(0, 6)},sha256:${createHash('sha256').update(syncName).digest('hex')}\n`;
+const trackerOf = (syncNames: string[]) => `sync_name,artifact,digest\n${syncNames.map(trackerRow).join('')}`;
+
+/** One run uploads the tracker artifact as the Action does: record-keeping.csv and its ledger in batch-serialize/; its id. */
+async function uploadTracker(runId: number, syncNames: string[], ref?: string): Promise<number> {
+  const dir = await beRun(runId, ref);
+  await mkdir(join(dir, 'batch-serialize'));
+  const files = [join(dir, 'record-keeping.csv'), join(dir, 'batch-serialize', 'record-keeping.ledger.jsonl')];
+  await writeFile(files[0]!, trackerOf(syncNames));
+  await writeFile(files[1]!, `{"run":${runId}}\n`);
+  return (await artifact.uploadArtifact(`${PREFIX}-tracker`, files, dir, { compressionLevel: 0 })).id!;
+}
+
 /** A machine with a token and nothing else of GitHub's: only what we give it. */
 function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
@@ -100,7 +114,12 @@ async function collect(args: string[] = [], env = baseEnv({ GITHUB_TOKEN: server
   return result;
 }
 
-const zipDownloads = () => server.requests().filter((r) => r.method === 'GET' && r.path.endsWith('/zip')).length;
+/** Downloads of tar artifacts (the small tracker artifact is fetched each time: only its content says whether it is new). */
+const zipDownloads = () => {
+  const trackers = server.artifacts().filter((a) => a.name === `${PREFIX}-tracker`);
+  const isTracker = (path: string) => trackers.some((a) => path.endsWith(`/artifacts/${a.id}/zip`));
+  return server.requests().filter((r) => r.method === 'GET' && r.path.endsWith('/zip') && !isTracker(r.path)).length;
+};
 const listing = async () => (await readdir(sync)).sort();
 
 /** Each tar collected holds what was uploaded, its sidecar in batch-serialize/, as `sha256sum -c` wants it from the sync directory. */
@@ -117,7 +136,7 @@ async function expectCollected(syncName: string): Promise<void> {
 describe('collect', () => {
   test('several runs: every tar of the prefix lands in an empty directory, checked; tracker backups and others are left', async () => {
     await runUploads(11, [{ syncName: '000001-tools.tar' }]);
-    await runUploads(11, [{ syncName: 'tracker', name: `${PREFIX}-tracker`, content: Buffer.from('sync_name,artifact,digest\n') }]);
+    const tracker = await uploadTracker(11, ['000001-tools.tar']);
     await runUploads(12, [{ syncName: '000002-tools.tar.zst' }, { syncName: '000003-base.tar.gz', legacySidecar: true }]);
     // Another batch list's tars, and a tar named bare (no prefix): not this prefix's.
     await runUploads(12, [
@@ -128,7 +147,17 @@ describe('collect', () => {
     const result = await collect();
     expect(result.code, result.stderr).toBe(0);
     // Only tars and a folder at the top: ace-dt's batch-deserialize takes every other non-.csv file for a tar.
-    expect(await listing()).toEqual(['000001-tools.tar', '000002-tools.tar.zst', '000003-base.tar.gz', 'batch-serialize']);
+    expect(await listing()).toEqual([
+      '000001-tools.tar',
+      '000002-tools.tar.zst',
+      '000003-base.tar.gz',
+      'batch-serialize',
+      'record-keeping.csv',
+    ]);
+    // The tracker comes with its ledger, so that verify here can tell numbers never shipped from missing tars.
+    expect(await readFile(join(sync, 'record-keeping.csv'), 'utf8')).toBe(trackerOf(['000001-tools.tar']));
+    expect(await readFile(join(sync, 'batch-serialize', 'record-keeping.ledger.jsonl'), 'utf8')).toBe('{"run":11}\n');
+    expect(result.stdout).toContain(`Tracker: ${PREFIX}-tracker (id ${tracker}, run 11), 1 row(s) up to 000001: collected`);
     for (const syncName of ['000001-tools.tar', '000002-tools.tar.zst', '000003-base.tar.gz']) await expectCollected(syncName);
     expect(result.stdout).toMatch(/000001-tools\.tar\s+batch-serialize-batch\.csv-000001-tools\.tar \(id \d+\)\s+11\s/);
     expect(result.stdout).toMatch(/000003-base\.tar\.gz\s+batch-serialize-batch\.csv-000003-base\.tar\.gz \(id \d+\)\s+12\s/);
@@ -136,7 +165,7 @@ describe('collect', () => {
     expect(result.stderr).toContain('000002-tools.tar.zst: checked against its sidecar, collected');
   });
 
-  test('a second collect downloads nothing new', async () => {
+  test('a second collect downloads no tar again', async () => {
     const before = zipDownloads();
     const result = await collect(['--json']);
     expect(result.code, result.stderr).toBe(0);
@@ -220,6 +249,37 @@ describe('collect', () => {
       '000009-tools.tar',
     ]);
     await expectCollected('000009-tools.tar');
+  });
+
+  test("the tracker: the default branch's newest, when it continues the one here; never another branch's; differences named", async () => {
+    const here = join(sync, 'record-keeping.csv');
+    const state = async () => (JSON.parse((await collect(['--json'])).stdout) as { tracker: unknown }).tracker;
+    // Another branch keeps its own tracker: never believed, however new.
+    await uploadTracker(20, ['000001-tools.tar', '000002-tools.tar.zst', '000003-base.tar.gz'], 'refs/heads/feature');
+    expect(await state()).toMatchObject({ state: 'same', rows: 1 });
+    expect(await readFile(here, 'utf8')).toBe(trackerOf(['000001-tools.tar']));
+
+    const longer = await uploadTracker(21, ['000001-tools.tar', '000002-tools.tar.zst']);
+    expect(await state()).toMatchObject({ state: 'taken', rows: 2, highest: 2, artifact: { id: longer, runId: 21 } });
+    expect(await readFile(here, 'utf8')).toBe(trackerOf(['000001-tools.tar', '000002-tools.tar.zst']));
+    expect(await readFile(join(sync, 'batch-serialize', 'record-keeping.ledger.jsonl'), 'utf8')).toBe('{"run":21}\n');
+
+    const differs = await uploadTracker(22, ['000001-tools.tar', '000002-other.tar', '000003-base.tar.gz']);
+    const refused = await collect();
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain(
+      `${here} and the tracker of artifact ${PREFIX}-tracker (id ${differs}) differ at row 2 (here 000002-tools.tar.zst, ` +
+        'there 000002-other.tar): left as it is',
+    );
+    expect(await readFile(here, 'utf8')).toBe(trackerOf(['000001-tools.tar', '000002-tools.tar.zst']));
+
+    // One that records less than the one here (a run restored an older tracker) is kept out, with a note.
+    await uploadTracker(23, ['000001-tools.tar']);
+    const behind = await collect();
+    expect(behind.stdout).not.toContain('differ at row');
+    expect(behind.stdout).toContain(`${here} records tars up to 000002, the newest tracker artifact ${PREFIX}-tracker`);
+    expect(behind.stdout).toContain('only up to 000001: the one here is kept');
+    expect(await readFile(here, 'utf8')).toBe(trackerOf(['000001-tools.tar', '000002-tools.tar.zst']));
   });
 
   test('defaults from the env (GITHUB_REPOSITORY, GITHUB_API_URL, GH_TOKEN); a bad token names the host, never the token', async () => {

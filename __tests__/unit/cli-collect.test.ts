@@ -23,6 +23,7 @@ describe('collect', () => {
       prefix: 'batch-serialize-batch.csv',
       repository: 'octo-org/octo-repo',
       apiUrl: 'https://ghe.example.com/api/v3',
+      trackerFilename: 'record-keeping.csv',
       json: false,
     });
   });
@@ -34,8 +35,29 @@ describe('collect', () => {
     });
     const env = { ...TOKEN, GITHUB_REPOSITORY: 'other/repo', GITHUB_API_URL: 'https://other.example' };
     expect(
-      parseCommandLine(['collect', '--json', '--repo=org/my.repo', 's', '--api-url', 'http://127.0.0.1:8080/', '--prefix=nightly_1'], env),
-    ).toEqual({ kind: 'collect', dir: 's', prefix: 'nightly_1', repository: 'org/my.repo', apiUrl: 'http://127.0.0.1:8080', json: true });
+      parseCommandLine(
+        [
+          'collect',
+          '--json',
+          '--repo=org/my.repo',
+          's',
+          '--api-url',
+          'http://127.0.0.1:8080/',
+          '--prefix=nightly_1',
+          '--tracker-filename',
+          'm.csv',
+        ],
+        env,
+      ),
+    ).toEqual({
+      kind: 'collect',
+      dir: 's',
+      prefix: 'nightly_1',
+      repository: 'org/my.repo',
+      apiUrl: 'http://127.0.0.1:8080',
+      trackerFilename: 'm.csv',
+      json: true,
+    });
   });
 
   test('the token is never part of the command; GITHUB_TOKEN first, then GH_TOKEN', () => {

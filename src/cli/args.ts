@@ -107,12 +107,16 @@ workflow artifact PREFIX-NNNNNN-NAME.tar[.gz|.zst], from any run, that SYNC-DIRE
 it against its .sha256 sidecar and only then puts it in place, ready to carry. Tars already here are checked
 against their sidecars, not downloaded again; a file here that differs is named, never replaced. Exits 0 only
 when every tar of the prefix is here and checked: an expired artifact whose tar is not here is a failure.
+The newest tracker artifact PREFIX-tracker of the default branch comes too (with its ledger), so that verify
+on the far side can tell numbers never shipped from missing tars: it replaces the tracker here only when it
+continues it (the same rows, then more); one that records less is kept, one that differs is a problem.
 
 Options:
   --prefix PREFIX                the Action's cache-key-prefix (required; the Action's default is
                                  batch-serialize-<batch file, / as _>, e.g. batch-serialize-batch.csv)
   --repo OWNER/NAME              the repository (default $GITHUB_REPOSITORY)
   --api-url URL                  GitHub's REST API (default $GITHUB_API_URL or ${DEFAULT_API_URL})
+  --tracker-filename NAME        the Action's tracker-filename (default ${Defaults.trackerFilename})
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -153,6 +157,7 @@ export interface CollectCommand {
   dir: string;
   prefix: string;
   repository: string;
+  trackerFilename: string;
   apiUrl: string;
   json: boolean;
 }
@@ -224,6 +229,7 @@ function parseCollect(argv: string[], env: NodeJS.ProcessEnv): Command {
     prefix: { type: 'string' },
     repo: { type: 'string' },
     'api-url': { type: 'string' },
+    'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
     // Declared so that `--token X` is refused by name, not as an unknown option someone may retry differently.
     token: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -254,6 +260,7 @@ function parseCollect(argv: string[], env: NodeJS.ProcessEnv): Command {
     dir: positionals[0] as string,
     prefix,
     repository,
+    trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
     apiUrl: checkApiUrl(values['api-url'] ?? (env.GITHUB_API_URL || DEFAULT_API_URL)).href.replace(/\/+$/, ''),
     json: values.json,
   }));

@@ -3,6 +3,7 @@ import type { ShardPlanResult } from '../core/serialize/plan-shards.ts';
 import type { RecordShardsResult } from '../core/serialize/record-shards.ts';
 import type { ShardResult } from '../core/serialize/shard-serialize.ts';
 import { formatRange } from '../core/sync-dir/plan-files.ts';
+import { formatNumber } from '../core/sync-dir/sync-name.ts';
 import type { DeserializeResult } from '../core/far-side/deserialize.ts';
 import { formatBytes, formatTable } from '../core/format.ts';
 import { PLAN_COLUMNS, planRow, WRITTEN_COLUMNS, writtenRow, writtenTotalRow } from '../core/serialize/tar-rows.ts';
@@ -153,6 +154,14 @@ export function formatCollectResult(result: CollectResult): string {
       formatBytes(tar.bytes),
     ]);
     lines.push(formatTable(['collected', 'artifact', 'run', 'size'], rows));
+  }
+  if (result.tracker !== undefined) {
+    const { tracker } = result;
+    const what = { taken: 'collected', same: 'here already', kept: 'behind the one here, not taken' }[tracker.state];
+    lines.push(
+      `Tracker: ${tracker.artifact.name} (id ${tracker.artifact.id}, run ${tracker.artifact.runId ?? '-'}), ` +
+        `${tracker.rows} row(s) up to ${formatNumber(tracker.highest)}: ${what}`,
+    );
   }
   if (result.problems.length > 0) lines.push('Problems:', ...result.problems.map((p) => `  ${p.message}`));
   if (result.notes.length > 0) lines.push('Notes:', ...result.notes.map((n) => `  ${n}`));

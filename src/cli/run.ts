@@ -265,21 +265,25 @@ async function collect(command: CollectCommand): Promise<number> {
   });
   const progressLine = throttle(LOG_LINE_INTERVAL_MS);
   try {
-    const result = await collect({ dir: command.dir, prefix: command.prefix, repository: command.repository }, api, {
-      listed: (artifacts, tars) =>
-        process.stderr.write(`${api.host}: ${artifacts} artifact(s) in ${command.repository}, ${tars} tar(s) of ${command.prefix}\n`),
-      downloading: (syncName, artifact, bytes) => {
-        if (bytes === 0) {
-          progressLine.restart();
-          const { name, id, sizeInBytes, runId } = artifact;
-          return void process.stderr.write(`${syncName}: downloading ${name} (id ${id}, ${formatBytes(sizeInBytes)}, run ${runId})\n`);
-        }
-        if (progressLine.due())
-          process.stderr.write(`${syncName}: ${formatBytes(bytes)} of ${formatBytes(artifact.sizeInBytes)} downloaded\n`);
+    const result = await collect(
+      { dir: command.dir, prefix: command.prefix, repository: command.repository, trackerFilename: command.trackerFilename },
+      api,
+      {
+        listed: (artifacts, tars) =>
+          process.stderr.write(`${api.host}: ${artifacts} artifact(s) in ${command.repository}, ${tars} tar(s) of ${command.prefix}\n`),
+        downloading: (syncName, artifact, bytes) => {
+          if (bytes === 0) {
+            progressLine.restart();
+            const { name, id, sizeInBytes, runId } = artifact;
+            return void process.stderr.write(`${syncName}: downloading ${name} (id ${id}, ${formatBytes(sizeInBytes)}, run ${runId})\n`);
+          }
+          if (progressLine.due())
+            process.stderr.write(`${syncName}: ${formatBytes(bytes)} of ${formatBytes(artifact.sizeInBytes)} downloaded\n`);
+        },
+        collected: (tar) => process.stderr.write(`${tar.syncName}: checked against its sidecar, collected\n`),
+        problem: (problem) => process.stderr.write(`problem: ${problem.message}\n`),
       },
-      collected: (tar) => process.stderr.write(`${tar.syncName}: checked against its sidecar, collected\n`),
-      problem: (problem) => process.stderr.write(`problem: ${problem.message}\n`),
-    });
+    );
     process.stdout.write(command.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatCollectResult(result)}\n`);
     return result.ok ? 0 : 1;
   } finally {

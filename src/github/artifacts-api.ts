@@ -99,6 +99,15 @@ export class ArtifactsApi {
     throw new GitHubApiError(`${this.host}: the artifact list of ${this.repository} did not end after ${MAX_PAGES} pages`);
   }
 
+  /** The repository's default branch: the only branch whose tracker artifacts are believed (as the Action does). */
+  async defaultBranch(): Promise<string> {
+    const path = `/repos/${this.repository}`;
+    const branch = ((await this.getJson(path)) as { default_branch?: unknown } | null)?.default_branch;
+    if (typeof branch !== 'string' || branch === '')
+      throw new GitHubApiError(`${this.host}: GET ${path}: the answer names no default_branch`);
+    return branch;
+  }
+
   /**
    * Downloads an artifact's zip into `path` (created; removed again on failure). A transient failure starts the
    * download over, from a fresh redirect (the signed URL lives a minute).

@@ -7,6 +7,7 @@ import { pathExists, syncDirectory } from '../core/sync-dir/files.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../core/sync-dir/listing.ts';
 import { formatNumber, parseSyncName } from '../core/sync-dir/sync-name.ts';
 import { ArtifactZipError, extractArtifactZip } from './artifact-zip.ts';
+import { collectTracker, type CollectedTracker } from './collect-tracker.ts';
 import { ArtifactExpiredError, GitHubApiError, type RestArtifact } from './artifacts-api.ts';
 
 /**
@@ -21,6 +22,8 @@ export interface CollectOptions {
   prefix: string;
   /** `OWNER/NAME`, for messages. */
   repository: string;
+  /** The Action's tracker-filename: what its tracker artifact `PREFIX-tracker` holds. */
+  trackerFilename: string;
 }
 
 /** Where the artifacts come from: GitHub's REST API (artifacts-api.ts), or a stand-in. */
@@ -28,6 +31,8 @@ export interface ArtifactSource {
   /** For messages. */
   readonly host: string;
   listAll(): Promise<RestArtifact[]>;
+  /** Whose tracker artifacts are believed. */
+  defaultBranch(): Promise<string>;
   /** Downloads the artifact's zip into `path` (a new file); its size. */
   downloadZip(artifact: { id: number; name: string }, path: string, progress?: (bytes: number) => void): Promise<number>;
 }
@@ -67,6 +72,8 @@ export interface CollectResult {
   present: string[];
   problems: CollectProblem[];
   notes: string[];
+  /** The newest trusted tracker artifact, when there is one and it could be read. */
+  tracker: CollectedTracker | undefined;
 }
 
 export interface CollectHooks {
@@ -160,6 +167,7 @@ export async function collect(options: CollectOptions, source: ArtifactSource, h
     present: [],
     problems: [],
     notes: [],
+    tracker: undefined,
   };
   const problem = (syncName: string | undefined, artifact: RestArtifact | undefined, message: string) => {
     const found: CollectProblem = { syncName, artifact: artifact && refOf(artifact), message };
@@ -206,6 +214,8 @@ export async function collect(options: CollectOptions, source: ArtifactSource, h
     await collectTar(tar, { dir, source, hooks, result, problem });
   }
 
+  await collectTrackerInto(result, listed, source, options, problem);
+
   const numbers = new Set<number>([...local.tars.map((tar: SyncTar) => tar.number), ...selection.tars.map((tar) => tar.number)]);
   const missing = missingNumbers(Math.max(0, ...numbers), numbers);
   if (missing.length > 0) {
@@ -216,6 +226,30 @@ export async function collect(options: CollectOptions, source: ArtifactSource, h
   }
   result.ok = result.problems.length === 0;
   return result;
+}
+
+async function collectTrackerInto(
+  result: CollectResult,
+  listed: readonly RestArtifact[],
+  source: ArtifactSource,
+  options: CollectOptions,
+  problem: (syncName: string | undefined, artifact: RestArtifact | undefined, message: string) => void,
+): Promise<void> {
+  const work = join(options.dir, `${WORK_PREFIX}${process.pid}-tracker`);
+  const context = { dir: options.dir, trackerFilename: options.trackerFilename, artifactName: `${options.prefix}-tracker`, work };
+  try {
+    const { tracker, note } = await collectTracker(listed, source, context);
+    result.tracker = tracker;
+    if (note !== undefined) result.notes.push(note);
+  } catch (error) {
+    problem(
+      undefined,
+      undefined,
+      error instanceof ArtifactZipError ? `the tracker artifact's zip is ${error.message}` : (error as Error).message,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 interface TarContext {
