@@ -159,14 +159,6 @@ test('connections are reused from piece to piece: as many as downloads run at on
   expect(connections.size).toBeLessThanOrEqual(3);
 });
 
-test('on loopback one connection keeps up with the writer: once that is seen, the next big layers come whole', async () => {
-  const before = proxy.requests.length;
-  const tar = await serialize(proxy.host, 4);
-  // The first big layer may come in pieces before anything is measured; the second, after it, whole.
-  expect(gets(proxy, before, bigToo).map((r) => r.headers.range)).toEqual([undefined]);
-  expect(tar.sha256).toBe((await serialize(proxy.host, 1)).sha256); // one download at a time: every blob whole
-});
-
 test('a registry that ignores Range: its answer to the first range is the whole layer, one stream, nothing fetched twice', async () => {
   misbehave = () => ({ ignoreRange: true });
   const tar = await expected();
