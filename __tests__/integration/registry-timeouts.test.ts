@@ -3,7 +3,11 @@
  * idle), and the error names the host and what timed out. Loopback listeners only; timeouts of 0.3 s, which undici's
  * coarse timers (checked about twice a second) let run for up to a second each.
  */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { afterEach, expect, test } from 'vitest';
@@ -13,6 +17,7 @@ import { RegistryClient } from '../../src/core/registry/client.ts';
 import { StaticKeychain } from '../../src/core/registry/keychain.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
 import { startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
+import { CLI } from './support/cli.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -109,6 +114,23 @@ test(
     expect(message).toContain(`GET https://${silent.host}/token?…: no connection within 0.3 s (after 2 attempts)`);
     expect(silent.connections()).toBe(2);
     expect(ms).toBeLessThan(3_000);
+  },
+);
+
+test(
+  'the CLI hands --response-timeout to its registry requests (every timeout option is parsed alike: cli-args)',
+  { timeout: 15_000 },
+  async () => {
+    const silent = await silentListener();
+    const dir = await mkdtemp(join(tmpdir(), 'bs-timeouts-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'batch.csv'), `name,artifact\ntools,${silent.host}/tools:v1\n`);
+    const child = spawn(process.execPath, [CLI, join(dir, 'batch.csv'), join(dir, 'sync'), '--response-timeout', '1', '--dry-run']);
+    cleanups.push(async () => void child.kill('SIGKILL'));
+    let stderr = '';
+    // The first retry says which wait ran out and for how long: enough, the rest would only retry.
+    for await (const chunk of child.stderr) if ((stderr += String(chunk)).includes('trying again')) break;
+    expect(stderr).toContain(`GET http://${silent.host}/v2/: no response headers within 1 s, trying again in`);
   },
 );
 

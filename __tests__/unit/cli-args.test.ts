@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { DESERIALIZE_USAGE, parseCommandLine, PLAN_USAGE, USAGE, UsageError, VERIFY_USAGE } from '../../src/cli/args.ts';
 import { Defaults } from '../../src/core/defaults.ts';
+import { DEFAULT_TIMEOUTS } from '../../src/core/registry/client.ts';
 
 /** The UsageError parseCommandLine throws, for checking its message and which usage text it carries. */
 function usageError(argv: string[]): UsageError {
@@ -19,6 +20,7 @@ describe('serialize', () => {
       kind: 'serialize',
       json: false,
       insecureRegistries: [],
+      timeouts: DEFAULT_TIMEOUTS,
       settings: {
         batchFile: 'batch.csv',
         syncDir: 'sync',
@@ -53,12 +55,19 @@ describe('serialize', () => {
       'registry.lan:5000',
       '--insecure-registry',
       'mirror.lan',
+      '--connect-timeout',
+      '5',
+      '--response-timeout',
+      '600',
+      '--idle-timeout',
+      '120',
       '--json',
     ];
     expect(parseCommandLine(argv)).toEqual({
       kind: 'serialize',
       json: true,
       insecureRegistries: ['registry.lan:5000', 'mirror.lan'],
+      timeouts: { connectTimeoutMs: 5000, headersTimeoutMs: 600_000, bodyTimeoutMs: 120_000 },
       settings: {
         batchFile: 'lists/batch.csv',
         syncDir: 'out',
@@ -98,6 +107,8 @@ describe('serialize', () => {
     [['b.csv', 's', '--dedup-scope', 'repo'], /^--dedup-scope "repo": use name or all$/],
     [['b.csv', 's', '--concurrency', '0'], /^--concurrency "0": a whole number from 1 to 64$/],
     [['b.csv', 's', '--concurrency', '65'], /^--concurrency "65": a whole number from 1 to 64$/],
+    [['b.csv', 's', '--connect-timeout', '0'], /^--connect-timeout "0": a whole number from 1 to 3600$/],
+    [['b.csv', 's', '--idle-timeout', '1.5'], /^--idle-timeout "1.5": a whole number from 1 to 3600$/],
     [['b.csv', 's', '--concurrency', '2.5'], /^--concurrency "2\.5": a whole number/],
     [['b.csv', 's', '--json=yes'], /--json/],
   ])('%j is bad usage, with the serialize usage', (argv, message) => {
@@ -145,6 +156,7 @@ describe('a run over several machines: plan, serialize --shard, record', () => {
       dir: 'out',
       concurrency: 8,
       insecureRegistries: ['reg.lan'],
+      timeouts: DEFAULT_TIMEOUTS,
       json: true,
     });
   });
@@ -225,6 +237,7 @@ describe('deserialize', () => {
       scatter: false,
       scatterMap: undefined,
       insecureRegistries: [],
+      timeouts: DEFAULT_TIMEOUTS,
       json: false,
     });
   });
@@ -243,6 +256,8 @@ describe('deserialize', () => {
       'a.lan',
       '--insecure-registry',
       'b.lan',
+      '--idle-timeout',
+      '3600',
       '--json',
     ];
     expect(parseCommandLine(argv)).toEqual({
@@ -253,6 +268,7 @@ describe('deserialize', () => {
       scatter: true,
       scatterMap: 'scatter.map',
       insecureRegistries: ['a.lan', 'b.lan'],
+      timeouts: { ...DEFAULT_TIMEOUTS, bodyTimeoutMs: 3_600_000 },
       json: true,
     });
   });

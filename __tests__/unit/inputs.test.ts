@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { InputDefaults, Inputs } from '../../src/action/constants.ts';
 import { defaultCacheKeyPrefix, readSettings, type ActionSettings } from '../../src/action/inputs.ts';
 import { Defaults } from '../../src/core/defaults.ts';
+import { DEFAULT_TIMEOUTS } from '../../src/core/registry/client.ts';
 import { InputError } from '../../src/core/input-error.ts';
 
 const EVENT = join(tmpdir(), `bs-inputs-event-${process.pid}.json`);
@@ -86,6 +87,7 @@ const expectedDefaults: ActionSettings = {
   shard: undefined,
   registryLogin: undefined,
   insecureRegistries: [],
+  timeouts: DEFAULT_TIMEOUTS,
   githubToken: '',
   run: runContext,
 };
@@ -153,6 +155,9 @@ describe('every input', () => {
       [Inputs.Username]: 'robot',
       [Inputs.Password]: 's3cret',
       [Inputs.InsecureRegistries]: 'registry.lan:5000\n\n  mirror.lan  \n',
+      [Inputs.ConnectTimeout]: '10',
+      [Inputs.ResponseTimeout]: '300',
+      [Inputs.IdleTimeout]: '90',
       [Inputs.GithubToken]: 'ghs_token',
     });
     expect(settings).toEqual({
@@ -178,6 +183,7 @@ describe('every input', () => {
       shard: 3,
       registryLogin: { registry: 'ghcr.io', username: 'robot', password: 's3cret' },
       insecureRegistries: ['registry.lan:5000', 'mirror.lan'],
+      timeouts: { connectTimeoutMs: 10_000, headersTimeoutMs: 300_000, bodyTimeoutMs: 90_000 },
       githubToken: 'ghs_token',
       run: runContext,
     });
@@ -255,6 +261,7 @@ describe('each validation error', () => {
     [{ [Inputs.Concurrency]: '0' }, /^input concurrency "0": a whole number from 1 to 64$/],
     [{ [Inputs.Concurrency]: '65' }, /^input concurrency "65": a whole number from 1 to 64$/],
     [{ [Inputs.Concurrency]: 'four' }, /^input concurrency "four": a whole number from 1 to 64$/],
+    [{ [Inputs.ResponseTimeout]: '3601' }, /^input response-timeout "3601": a whole number from 1 to 3600$/],
     [{ [Inputs.Username]: 'robot' }, /^inputs username and password go together: give both or neither$/],
     [{ [Inputs.Password]: 's3cret' }, /^inputs username and password go together/],
     [{ [Inputs.Username]: 'robot', [Inputs.Password]: 's3cret' }, /^input registry is needed with password: the one host/],

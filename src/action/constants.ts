@@ -25,6 +25,9 @@ export const Inputs = {
   Username: 'username',
   Password: 'password',
   InsecureRegistries: 'insecure-registries',
+  ConnectTimeout: 'connect-timeout',
+  ResponseTimeout: 'response-timeout',
+  IdleTimeout: 'idle-timeout',
   GithubToken: 'github-token',
 } as const;
 
@@ -63,5 +66,8 @@ export const InputDefaults = {
   [Inputs.StartOver]: 'false',
   [Inputs.Shards]: String(SHARDS_RANGE[1]),
   [Inputs.Concurrency]: String(Defaults.concurrency),
+  [Inputs.ConnectTimeout]: String(Defaults.connectTimeout),
+  [Inputs.ResponseTimeout]: String(Defaults.responseTimeout),
+  [Inputs.IdleTimeout]: String(Defaults.idleTimeout),
   [Inputs.GithubToken]: '${{ github.token }}',
 } as const satisfies Partial<Record<Input, string>>;

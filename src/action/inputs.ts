@@ -9,7 +9,9 @@ import {
   parseCompressionSetting,
   parseDedupScope,
   parseWholeNumber,
+  parseTimeouts,
 } from '../core/setting-values.ts';
+import type { Timeouts } from '../core/registry/transport.ts';
 import { CONCURRENCY_RANGE, SHARDS_RANGE } from '../core/defaults.ts';
 import { InputDefaults, Inputs } from './constants.ts';
 
@@ -57,6 +59,7 @@ export interface ActionSettings {
   /** docker/login-action's inputs: a password goes to `registry` and nowhere else. */
   registryLogin: { registry: string; username: string; password: string } | undefined;
   insecureRegistries: string[];
+  timeouts: Timeouts;
   githubToken: string;
   run: RunContext;
 }
@@ -123,6 +126,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettin
     shard: optional(shardText, (text) => parseWholeNumber(`input ${Inputs.Shard}`, text, ...SHARDS_RANGE)),
     registryLogin: readRegistryLogin(password),
     insecureRegistries: core.getMultilineInput(Inputs.InsecureRegistries),
+    timeouts: parseTimeouts((wait) => `input ${wait}-timeout`, {
+      connect: inputOrDefault(Inputs.ConnectTimeout),
+      response: inputOrDefault(Inputs.ResponseTimeout),
+      idle: inputOrDefault(Inputs.IdleTimeout),
+    }),
     githubToken,
     run,
   };

@@ -8,6 +8,7 @@ export function openStorages(settings: ActionSettings, progress: ProgressReporte
   const login = settings.registryLogin;
   return new RegistryAndLayoutStorages({
     insecureRegistries: settings.insecureRegistries,
+    ...settings.timeouts,
     // Never to a host the batch list chose.
     credentials: login ? { [login.registry]: { username: login.username, password: login.password } } : {},
     retry: { onRetry: progress.retrying },

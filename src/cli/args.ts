@@ -7,8 +7,10 @@ import {
   parseCompressionLevel,
   parseCompressionSetting,
   parseDedupScope,
+  parseTimeouts,
   parseWholeNumber,
 } from '../core/setting-values.ts';
+import type { Timeouts } from '../core/registry/transport.ts';
 import { CONCURRENCY_RANGE, Defaults, SHARDS_RANGE } from '../core/defaults.ts';
 import type { VerifyOptions } from '../core/far-side/verify.ts';
 import type { Destination } from '../core/far-side/destination.ts';
@@ -36,6 +38,9 @@ Options:
   --dry-run                      plan only: fetch manifests, no layer blobs, write nothing
   --concurrency N                blobs fetched at once (default ${Defaults.concurrency})
   --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
+  --connect-timeout SECONDS      wait this long for a registry connection (default ${Defaults.connectTimeout})
+  --response-timeout SECONDS     wait this long for a response to begin (default ${Defaults.responseTimeout})
+  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${Defaults.idleTimeout})
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -43,7 +48,7 @@ Options:
 Credentials come from the Docker config (DOCKER_CONFIG or ~/.docker/config.json), as after docker login.`;
 
 export const PLAN_USAGE = `Usage: batch-serialize plan BATCH-LIST SYNC-DIRECTORY --shards N [options]
-       batch-serialize serialize --shard K --plan FILE DIRECTORY [--concurrency N] [--insecure-registry HOST] [--json]
+       batch-serialize serialize --shard K --plan FILE DIRECTORY [--concurrency N] [REGISTRY OPTIONS] [--json]
        batch-serialize record SYNC-DIRECTORY --plan FILE SHARD-RECORD... [--json]
 
 A run split over several machines. plan resolves every artifact of BATCH-LIST against the tracker of
@@ -60,7 +65,8 @@ SYNC-DIRECTORY; a tracker that changed since the plan is never merged over. A sh
 leaves its numbers unused (a gap) and its names ship again next time.
 
 Options of plan: --shards N (${SHARDS_RANGE.join('-')}, required), --json (the shards on stdout) and the options of
-serialize but --dry-run (batch-serialize --help).`;
+serialize but --dry-run (batch-serialize --help). REGISTRY OPTIONS of serialize --shard: --insecure-registry,
+--connect-timeout, --response-timeout, --idle-timeout, as serialize takes them.`;
 
 export const VERIFY_USAGE = `Usage: batch-serialize verify SYNC-DIRECTORY [options]
 
@@ -94,6 +100,9 @@ Options:
   --successful-syncs FILE        the record of loaded tars (default SYNC-DIRECTORY/successful-syncs.csv; elsewhere
                                  when SYNC-DIRECTORY is on read-only media)
   --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
+  --connect-timeout SECONDS      wait this long for a registry connection (default ${Defaults.connectTimeout})
+  --response-timeout SECONDS     wait this long for a response to begin (default ${Defaults.responseTimeout})
+  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${Defaults.idleTimeout})
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -148,6 +157,7 @@ export interface DeserializeCommand {
   /** successful-syncs.csv elsewhere than in SYNC-DIRECTORY (read-only media). */
   recordPath: string | undefined;
   insecureRegistries: string[];
+  timeouts: Timeouts;
   json: boolean;
 }
 
@@ -166,6 +176,7 @@ export interface SerializeCommand {
   kind: 'serialize';
   settings: BatchSettings;
   insecureRegistries: string[];
+  timeouts: Timeouts;
   json: boolean;
 }
 
@@ -182,6 +193,7 @@ export interface ShardCommand {
   dir: string;
   concurrency: number;
   insecureRegistries: string[];
+  timeouts: Timeouts;
   json: boolean;
 }
 
@@ -304,7 +316,7 @@ function parseDeserialize(argv: string[]): Command {
     scatter: { type: 'boolean', default: false },
     'scatter-map': { type: 'string' },
     'successful-syncs': { type: 'string' },
-    'insecure-registry': { type: 'string', multiple: true, default: [] },
+    ...REGISTRY_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
     version: { type: 'boolean', short: 'v', default: false },
@@ -323,7 +335,7 @@ function parseDeserialize(argv: string[]): Command {
     scatter: values.scatter,
     scatterMap,
     recordPath: values['successful-syncs'],
-    insecureRegistries: values['insecure-registry'],
+    ...registryAccess(values),
     json: values.json,
   }));
 }
@@ -378,6 +390,26 @@ function checked(usage: string, build: () => Command): Command {
   }
 }
 
+/** How serialize, plan, a shard and deserialize reach registries. */
+const REGISTRY_OPTIONS = {
+  'insecure-registry': { type: 'string', multiple: true, default: [] },
+  'connect-timeout': { type: 'string', default: String(Defaults.connectTimeout) },
+  'response-timeout': { type: 'string', default: String(Defaults.responseTimeout) },
+  'idle-timeout': { type: 'string', default: String(Defaults.idleTimeout) },
+} satisfies ParseArgsOptionsConfig;
+
+function registryAccess(values: ReturnType<typeof parse<typeof REGISTRY_OPTIONS>>['values']): {
+  insecureRegistries: string[];
+  timeouts: Timeouts;
+} {
+  const timeouts = parseTimeouts((wait) => `--${wait}-timeout`, {
+    connect: values['connect-timeout'],
+    response: values['response-timeout'],
+    idle: values['idle-timeout'],
+  });
+  return { insecureRegistries: values['insecure-registry'], timeouts };
+}
+
 const SERIALIZE_OPTIONS = {
   compression: { type: 'string', default: Defaults.compression },
   'compression-level': { type: 'string' },
@@ -385,7 +417,7 @@ const SERIALIZE_OPTIONS = {
   'manifest-json': { type: 'boolean', default: false },
   'dedup-scope': { type: 'string', default: Defaults.dedupScope },
   concurrency: { type: 'string', default: String(Defaults.concurrency) },
-  'insecure-registry': { type: 'string', multiple: true, default: [] },
+  ...REGISTRY_OPTIONS,
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
@@ -431,7 +463,7 @@ function parseShard(argv: string[]): Command {
     shard: { type: 'string' },
     plan: { type: 'string' },
     concurrency: SERIALIZE_OPTIONS.concurrency,
-    'insecure-registry': SERIALIZE_OPTIONS['insecure-registry'],
+    ...REGISTRY_OPTIONS,
     json: SERIALIZE_OPTIONS.json,
     help: SERIALIZE_OPTIONS.help,
     version: SERIALIZE_OPTIONS.version,
@@ -449,7 +481,7 @@ function parseShard(argv: string[]): Command {
     shard: parseWholeNumber('--shard', shard, ...SHARDS_RANGE),
     dir: positionals[0] as string,
     concurrency: parseWholeNumber('--concurrency', values.concurrency, ...CONCURRENCY_RANGE),
-    insecureRegistries: values['insecure-registry'],
+    ...registryAccess(values),
     json: values.json,
   }));
 }
@@ -476,7 +508,7 @@ function batchCommand(values: SerializeValues, positionals: string[], dryRun: bo
   const level = values['compression-level'];
   return {
     json: values.json,
-    insecureRegistries: values['insecure-registry'],
+    ...registryAccess(values),
     settings: {
       batchFile,
       syncDir,

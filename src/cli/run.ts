@@ -88,7 +88,11 @@ async function serialize(command: SerializeCommand): Promise<number> {
     import(/* webpackMode: "eager" */ '../core/serialize/result-json.ts'),
   ]);
   const progress = progressReporter(process.stderr);
-  const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
+  const storages = new RegistryAndLayoutStorages({
+    insecureRegistries: command.insecureRegistries,
+    ...command.timeouts,
+    retry: { onRetry: progress.retrying },
+  });
   const written: WrittenTar[] = [];
   try {
     const result = await runBatch(command.settings, storages, {
@@ -123,7 +127,11 @@ async function plan(command: PlanCommand): Promise<number> {
     import(/* webpackMode: "eager" */ '../core/serialize/shard-plan.ts'),
   ]);
   const progress = progressReporter(process.stderr);
-  const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
+  const storages = new RegistryAndLayoutStorages({
+    insecureRegistries: command.insecureRegistries,
+    ...command.timeouts,
+    retry: { onRetry: progress.retrying },
+  });
   try {
     const result = await planShards(command.settings, command.shards, storages, { resolving: progress.resolving, ...sayings });
     const { shardPlan, path } = result;
@@ -153,7 +161,11 @@ async function shard(command: ShardCommand): Promise<number> {
   ]);
   const shardPlan = await readShardPlan(command.planFile);
   const progress = progressReporter(process.stderr);
-  const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
+  const storages = new RegistryAndLayoutStorages({
+    insecureRegistries: command.insecureRegistries,
+    ...command.timeouts,
+    retry: { onRetry: progress.retrying },
+  });
   try {
     const settings = {
       plan: shardPlan,
@@ -215,7 +227,7 @@ async function deserialize(command: DeserializeCommand): Promise<number> {
     import(/* webpackMode: "eager" */ '../core/far-side/scatter-map.ts'),
   ]);
   const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
-  const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
+  const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries, ...command.timeouts });
   const uploadLine = throttle(LOG_LINE_INTERVAL_MS);
   const loaded: LoadedTar[] = [];
   try {

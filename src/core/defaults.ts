@@ -12,7 +12,20 @@ export const Defaults = {
   dedupScope: 'name' satisfies DedupScope,
   /** Blobs downloaded ahead while a tar is written. */
   concurrency: 4,
+  /**
+   * The waits of a registry request, in seconds. Long enough for a slow registry or a blob store preparing a large
+   * blob, short enough that one that took the connection and went silent fails the run in minutes (retries included),
+   * not in half an hour (undici's own defaults are 10 s to connect, then 300 s for headers and 300 s of body silence).
+   */
+  connectTimeout: 30,
+  /** From the request sent to the response's headers. */
+  responseTimeout: 60,
+  /** Silence in the middle of a response's body. */
+  idleTimeout: 60,
 } as const;
+
+/** The bounds of the timeouts, in seconds: an hour is already far past any registry's own. */
+export const TIMEOUT_RANGE = [1, 3600] as const;
 
 /** The bounds of `--concurrency` and the `concurrency` input. */
 export const CONCURRENCY_RANGE = [1, 64] as const;

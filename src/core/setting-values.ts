@@ -1,5 +1,7 @@
 import { parseCompression, type Compression } from './archive/compression.ts';
+import { TIMEOUT_RANGE } from './defaults.ts';
 import { InputError } from './input-error.ts';
+import type { Timeouts } from './registry/transport.ts';
 import type { DedupScope } from './sync-dir/dedup-scope.ts';
 
 /**
@@ -17,6 +19,15 @@ export function parseWholeNumber(what: string, text: string, min: number, max: n
     throw new InputError(`${what} ${JSON.stringify(text)}: a whole number from ${min} to ${max}`);
   }
   return value;
+}
+
+/** The three waits of a registry request, given in whole seconds; `what` names each option or input. */
+export function parseTimeouts(
+  what: (wait: 'connect' | 'response' | 'idle') => string,
+  seconds: { connect: string; response: string; idle: string },
+): Timeouts {
+  const ms = (wait: 'connect' | 'response' | 'idle') => parseWholeNumber(what(wait), seconds[wait], ...TIMEOUT_RANGE) * 1000;
+  return { connectTimeoutMs: ms('connect'), headersTimeoutMs: ms('response'), bodyTimeoutMs: ms('idle') };
 }
 
 export function parseCompressionSetting(what: string, value: string): Compression {

@@ -4,6 +4,7 @@ import type { Repositories } from '../oci/storage.ts';
 import type { Keychain } from './keychain.ts';
 import { RegistryRepository } from './repository.ts';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry.ts';
+import { Defaults } from '../defaults.ts';
 import { dispatcherOptions, Transport, type Timeouts } from './transport.ts';
 
 export interface RegistryClientOptions extends Partial<Timeouts> {
@@ -17,12 +18,12 @@ export interface RegistryClientOptions extends Partial<Timeouts> {
 
 const DEFAULT_USER_AGENT = 'batch-serialize';
 
-/**
- * Long enough for a slow registry or a blob store preparing a large blob, short enough that one that took the
- * connection and went silent fails the run in minutes (retries included), not in half an hour (undici's own
- * defaults are 10 s to connect, then 300 s for headers and 300 s of body silence).
- */
-export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = { connectTimeoutMs: 30_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 };
+/** Defaults.connectTimeout, responseTimeout and idleTimeout (core/defaults.ts, where they are explained). */
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = {
+  connectTimeoutMs: Defaults.connectTimeout * 1000,
+  headersTimeoutMs: Defaults.responseTimeout * 1000,
+  bodyTimeoutMs: Defaults.idleTimeout * 1000,
+};
 
 /** Entry point to registries: one transport (connection pool, auth state) per registry, shared by its repositories. */
 export class RegistryClient implements Repositories {
