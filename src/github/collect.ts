@@ -273,7 +273,12 @@ async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void>
     const fetchedSidecar = await locateSidecar(fetched.path);
     const check = await checkSidecar(fetched.path, fetched.sha256);
     if (check.state !== 'match') {
-      const reason = check.state === 'missing' ? 'no sidecar' : check.reason.replaceAll(`${work}/`, '');
+      const reason =
+        check.state === 'mismatch'
+          ? check.reason.replaceAll(`${work}/`, '')
+          : check.state === 'joined'
+            ? 'its sidecar lists parts'
+            : 'no sidecar';
       return problem(
         syncName,
         artifact,
