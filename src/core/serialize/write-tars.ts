@@ -290,7 +290,18 @@ async function writeOne(
     crashPoint('tar-written');
     const checksumPath = sidecarPath(path);
     const kept = leftover === undefined ? undefined : await sameTar(settings.syncDir, tar.syncName, written, result, settings.compression);
-    if (kept !== undefined) {
+    if (kept !== undefined && kept.here < written.length) {
+      // A run stopped between the renames of the parts: the first ones are in place, the same bytes; the rest follow.
+      for (const [index, file] of written.entries()) {
+        if (index < kept.here) await rm(file.from);
+        else await rename(file.from, join(settings.syncDir, file.name));
+      }
+      await syncDirectory(settings.syncDir);
+      hooks.note?.(
+        `${tar.syncName}: ${kept.here} of its ${written.length} parts were in place (a run stopped while renaming them), the same ` +
+          'bytes as this run writes, its sidecar matching: the others put beside them',
+      );
+    } else if (kept !== undefined) {
       await Promise.all(written.map((file) => rm(file.from)));
       const same = kept.sha256 === result.sha256 ? 'byte for byte' : 'decompressed (compressed differently)';
       hooks.note?.(
@@ -341,27 +352,36 @@ interface WrittenFile {
 /**
  * Whether the unrecorded tar here (a file, or parts) is the tar just written, its sidecar matching each file: the
  * same files, the same bytes, or (compressed) the same tar once decompressed (zstd's bytes can depend on how its
- * input arrived). Its sha256 and size (all parts joined) when it is; undefined when it is anything else.
+ * input arrived). Its sha256 and size (all parts joined) when it is; undefined when it is anything else. `here` is
+ * how many of the files are in place: fewer than all when a run stopped between the renames of the parts (then the
+ * sidecar lists all of them and those in place are the same bytes).
  */
 async function sameTar(
   syncDir: string,
   syncName: string,
   written: readonly WrittenFile[],
-  fresh: { sha256: string },
+  fresh: { sha256: string; bytes: number },
   compression: Compression,
-): Promise<{ sha256: string; bytes: number } | undefined> {
+): Promise<{ sha256: string; bytes: number; here: number } | undefined> {
   const here = await filesHere(syncDir, syncName);
-  if (here.join('/') !== written.map((file) => file.name).join('/')) return undefined;
+  const names = written.map((file) => file.name);
+  if (here.length === 0 || here.join('/') !== names.slice(0, here.length).join('/')) return undefined;
   const paths = here.map((name) => join(syncDir, name));
   const sums = await Promise.all(paths.map((file) => hashFiles([file]))).catch(() => undefined);
   const sidecar = await readSidecar(join(syncDir, syncName));
   const matching =
     sums !== undefined &&
     'lines' in sidecar &&
-    sidecar.lines.length === here.length &&
-    sidecar.lines.every((line, index) => line.name === here[index] && line.sha256 === sums[index]?.sha256);
+    sidecar.lines.length === written.length &&
+    sidecar.lines.every((line, index) => line.name === names[index] && (index >= here.length || line.sha256 === sums[index]?.sha256));
   if (!matching) return undefined;
-  const found = sums.length === 1 ? (sums[0] as { sha256: string; bytes: number }) : await hashFiles(paths);
+  if (here.length < written.length) {
+    const same = sidecar.lines.every(
+      (line, index) => line.sha256 === written[index]?.sha256 && (index >= here.length || line.sha256 === sums[index]?.sha256),
+    );
+    return same ? { ...fresh, here: here.length } : undefined;
+  }
+  const found = { ...(sums.length === 1 ? (sums[0] as { sha256: string; bytes: number }) : await hashFiles(paths)), here: here.length };
   if (found.sha256 === fresh.sha256) return found;
   if (compression === 'none') return undefined;
   const [was, is] = await Promise.all([
