@@ -106,6 +106,21 @@ export async function readSidecar(tarPath: string): Promise<{ path: string; line
 }
 
 /**
+ * Compares one file of the tar at `tarPath` (the tar itself, or one of its parts, by base name) with its sidecar line.
+ */
+export async function checkSidecarFor(tarPath: string, fileName: string, sha256: string): Promise<SidecarCheck> {
+  if (fileName === basename(tarPath)) return checkSidecar(tarPath, sha256);
+  const read = await readSidecar(tarPath);
+  if ('state' in read) return read;
+  const line = read.lines.find((candidate) => candidate.name === fileName);
+  if (line === undefined) return { state: 'mismatch', reason: `${read.path} does not list ${fileName}` };
+  if (line.sha256 !== sha256) {
+    return { state: 'mismatch', reason: `${read.path} says sha256 ${digestHex(line.sha256)}, ${fileName} hashes to ${digestHex(sha256)}` };
+  }
+  return { state: 'match' };
+}
+
+/**
  * Compares the sidecar with the whole file's digest as read, as `sha256sum -c` would. A sidecar listing the tar's
  * parts is `joined`: the file is those parts joined (with cat), unchecked as a whole.
  */
