@@ -132,7 +132,7 @@ describe('writeTar', () => {
     const { contents, graph } = await contentsOf('sources2', 'localhost:5000/gather:sources2');
     const { path, result } = await write(contents);
     const tar = await readFile(path);
-    expect(result).toEqual({ path, bytes: tar.byteLength, sha256: sha256(tar) });
+    expect(result).toEqual({ bytes: tar.byteLength, sha256: sha256(tar), parts: undefined });
     expect(tar.byteLength % 512).toBe(0);
     expect(tar.subarray(-1024).every((byte) => byte === 0)).toBe(true);
     const magics = new Set(headerOffsets(tar).map((offset) => tar.toString('latin1', offset + 257, offset + 265)));
@@ -198,7 +198,7 @@ describe('writeTar', () => {
       expect(second.result.sha256).toBe(first.result.sha256);
       const packed = await readFile(first.path);
       expect(detectCompression(packed)).toBe(compression);
-      expect(first.result).toEqual({ path: first.path, bytes: packed.byteLength, sha256: sha256(packed) });
+      expect(first.result).toEqual({ bytes: packed.byteLength, sha256: sha256(packed), parts: undefined });
       const unpacked = spawnSync(tool, ['-dc', first.path], { maxBuffer: 1 << 26 });
       expect(unpacked.status).toBe(0);
       expect(sha256(unpacked.stdout)).toBe(plain.result.sha256);
@@ -233,6 +233,58 @@ describe('writeTar', () => {
     expect(reported).toBe(size + 2);
     const listed = spawnSync('tar', ['tzvf', path], { encoding: 'utf8' }).stdout;
     expect(listed).toContain(` ${size} `);
+  });
+
+  test('as parts (--max-file-size): each exactly the part size but the last, joined the very tar one file holds', async () => {
+    const partBytes = 64 * 1024;
+    const bytes = Buffer.from(seededBytes('parts', 300_000));
+    const descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes), size: bytes.byteLength };
+    const root = { mediaType: MediaType.ociManifest, digest: sha256('{}'), size: 2 };
+    const contents = (): TarContents => ({
+      root,
+      manifests: [root],
+      annotations,
+      blobs: [
+        { descriptor: root, open: async () => Readable.from([Buffer.from('{}')]) },
+        { descriptor, open: async () => Readable.from([bytes]) },
+      ],
+    });
+    for (const compression of ['none', 'zstd'] as const) {
+      const whole = await write(contents(), { compression });
+      const stem = join(dir, `${++counter}-parts`);
+      const target = { partBytes, partPath: (index: number) => `${stem}.part-${index}` };
+      const result = await writeTar(target, contents(), { compression });
+      const parts = result.parts ?? [];
+      expect(parts.length).toBe(Math.ceil(result.bytes / partBytes));
+      expect(parts.length).toBeGreaterThan(2);
+      const bodies = await Promise.all(parts.map((part) => readFile(part.path)));
+      expect(bodies.slice(0, -1).map((body) => body.byteLength)).toEqual(bodies.slice(0, -1).map(() => partBytes));
+      expect(parts.map((part) => [part.path, part.bytes, part.sha256])).toEqual(
+        bodies.map((body, index) => [target.partPath(index + 1), body.byteLength, sha256(body)]),
+      );
+      expect(result.sha256).toBe(sha256(Buffer.concat(bodies)));
+      expect(result.sha256).toBe(whole.result.sha256);
+    }
+  });
+
+  test('as parts, a failure removes every part written', async () => {
+    const stem = join(dir, `${++counter}-failing`);
+    const bytes = Buffer.from(seededBytes('parts', 300_000));
+    const descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes), size: bytes.byteLength + 1 };
+    const root = { mediaType: MediaType.ociManifest, digest: sha256('{}'), size: 2 };
+    const contents: TarContents = {
+      root,
+      manifests: [root],
+      annotations,
+      blobs: [
+        { descriptor: root, open: async () => Readable.from([Buffer.from('{}')]) },
+        { descriptor, open: async () => Readable.from([bytes]) },
+      ],
+    };
+    const target = { partBytes: 64 * 1024, partPath: (index: number) => `${stem}.part-${index}` };
+    await expect(writeTar(target, contents, { compression: 'none' })).rejects.toThrow(/source ended after 300000 of/);
+    expect(existsSync(target.partPath(1))).toBe(false);
+    expect(existsSync(target.partPath(2))).toBe(false);
   });
 
   describe('failures reject and leave no file behind', () => {

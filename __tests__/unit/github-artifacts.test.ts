@@ -181,8 +181,8 @@ describe('selectArtifacts', () => {
       P,
     );
     expect(selection.tars).toEqual([
-      { syncName: '000001-tools.tar', number: 1, artifacts: [newer, older] },
-      { syncName: '000002-base.tar.zst', number: 2, artifacts: [zst] },
+      { syncName: '000001-tools.tar', fileName: '000001-tools.tar', number: 1, artifacts: [newer, older] },
+      { syncName: '000002-base.tar.zst', fileName: '000002-base.tar.zst', number: 2, artifacts: [zst] },
     ]);
     expect(selection).toMatchObject({ trackers: 2, notes: [], clashes: [] });
   });

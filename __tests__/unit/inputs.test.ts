@@ -234,6 +234,12 @@ describe('every input', () => {
     expect(settingsWith({ [Inputs.Upload]: 'false' }).settings.batch.keepTars).toBe(true);
   });
 
+  test('max-file-size takes a size (bytes, K M G T, Ki Mi Gi Ti); none: no limit', () => {
+    expect(settingsWith({}).settings.batch.maxFileSize).toBeUndefined();
+    expect(settingsWith({ [Inputs.MaxFileSize]: '4.7G' }).settings.batch.maxFileSize).toBe(4_700_000_000);
+    expect(settingsWith({ [Inputs.MaxFileSize]: '2GiB' }).settings.batch.maxFileSize).toBe(2 * 1024 ** 3);
+  });
+
   test('zstd levels run 1-22', () => {
     expect(settingsWith({ [Inputs.Compression]: 'zstd', [Inputs.CompressionLevel]: '22' }).settings.batch.compressionLevel).toBe(22);
   });
@@ -246,6 +252,9 @@ describe('each validation error', () => {
     [{ [Inputs.Compression]: 'gzip', [Inputs.CompressionLevel]: '10' }, /^input compression-level "10": a whole number from 0 to 9$/],
     [{ [Inputs.Compression]: 'zstd', [Inputs.CompressionLevel]: '0' }, /^input compression-level "0": a whole number from 1 to 22$/],
     [{ [Inputs.Compression]: 'zstd', [Inputs.CompressionLevel]: 'max' }, /^input compression-level "max": a whole number from 1 to 22$/],
+    [{ [Inputs.MaxFileSize]: '4.7' }, /^input max-file-size "4\.7": a whole number of bytes \(bytes, or a number with K M G T/],
+    [{ [Inputs.MaxFileSize]: '1KB' }, /^input max-file-size "1KB": less than the smallest part, 65536 bytes/],
+    [{ [Inputs.MaxFileSize]: 'big' }, /^input max-file-size "big": not a size/],
     [{ [Inputs.TrackerFilename]: 'sub/tracker.csv' }, /^input tracker-filename "sub\/tracker\.csv": a plain file name inside/],
     [{ [Inputs.TrackerFilename]: '.tracker.csv' }, /^input tracker-filename "\.tracker\.csv": a plain file name/],
     [{ [Inputs.DedupScope]: 'repository' }, /^input dedup-scope "repository": use name or all$/],

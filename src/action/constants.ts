@@ -9,6 +9,7 @@ export const Inputs = {
   SyncDirectory: 'sync-directory',
   Compression: 'compression',
   CompressionLevel: 'compression-level',
+  MaxFileSize: 'max-file-size',
   TrackerFilename: 'tracker-filename',
   DedupScope: 'dedup-scope',
   Mode: 'mode',

@@ -8,6 +8,7 @@ import {
   parseCompressionLevel,
   parseCompressionSetting,
   parseDedupScope,
+  parseFileSize,
   parseWholeNumber,
   parseTimeouts,
 } from '../core/setting-values.ts';
@@ -113,6 +114,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): ActionSettin
       dedupScope: parseDedupScope(`input ${Inputs.DedupScope}`, inputOrDefault(Inputs.DedupScope)),
       dryRun: false,
       concurrency: parseWholeNumber(`input ${Inputs.Concurrency}`, inputOrDefault(Inputs.Concurrency), ...CONCURRENCY_RANGE),
+      maxFileSize: optional(core.getInput(Inputs.MaxFileSize), (text) => parseFileSize(`input ${Inputs.MaxFileSize}`, text)),
       // Deleted once uploaded and recorded, unless a later step needs the files (or nothing uploads them).
       keepTars,
     },

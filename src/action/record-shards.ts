@@ -9,6 +9,8 @@ import type { Services } from './services.ts';
 import { downloadPlan, downloadShardRecords, tarArtifactIds } from './shard-artifacts.ts';
 import { writeRecordSummary, type Summarized } from './summary.ts';
 import { keepTracker, restoreForJob, trackerFiles } from './tracker-state.ts';
+import { artifactIdsOf, artifactIdsOutput } from './tar-upload.ts';
+import type { LedgerEntry } from '../core/sync-dir/ledger.ts';
 
 /**
  * The last job of a sharded run (`if: always()` after the matrix): restores the tracker, which must be the one the
@@ -28,7 +30,8 @@ export async function recordShardsJob(settings: ActionSettings, services: Servic
     const ids = await tarArtifactIds(settings, services, plan);
     // Only what reached the artifact store is recorded: a record whose tars are not all there is left out.
     const records = (await downloadShardRecords(settings, services, plan, staging)).filter(({ record }) => {
-      const missing = record.tars.filter((entry) => !ids.has(entry.syncName)).map((entry) => entry.syncName);
+      const uploaded = (entry: LedgerEntry) => artifactIdsOf(ids, entry.syncName, entry.tar?.parts).length > 0;
+      const missing = record.tars.filter((entry) => !uploaded(entry)).map((entry) => entry.syncName);
       if (missing.length > 0)
         core.warning(`Shard ${record.shard}'s record names ${missing.join(', ')}, not in this run's artifacts: not recorded.`);
       return missing.length === 0;
@@ -48,7 +51,10 @@ export async function recordShardsJob(settings: ActionSettings, services: Servic
     core.setOutput(Outputs.Bytes, String(recorded.reduce((sum, entry) => sum + (entry.tar?.bytes ?? 0), 0)));
     core.setOutput(
       Outputs.ArtifactIds,
-      JSON.stringify(Object.fromEntries(recorded.map((entry) => [entry.syncName, ids.get(entry.syncName)]))),
+      artifactIdsOutput(
+        ids,
+        recorded.map((entry) => ({ syncName: entry.syncName, parts: entry.tar?.parts })),
+      ),
     );
     core.setOutput(Outputs.Shipped, String(recorded.length));
     core.setOutput(Outputs.Skipped, String(plan.upToDate.length));

@@ -4,6 +4,7 @@ import { readShardPlan, type ShardPlan } from '../core/serialize/shard-plan.ts';
 import { readShardRecord, type ShardRecord } from '../core/serialize/shard-record.ts';
 import { planFileName, shardRecordFileName } from '../core/sync-dir/plan-files.ts';
 import { sidePath } from '../core/sync-dir/side-dir.ts';
+import { parsePartName } from '../core/sync-dir/sync-name.ts';
 import type { ActionSettings } from './inputs.ts';
 import type { ListedArtifact, Services } from './services.ts';
 import { ArtifactNames, fromThisRepository, plannedRangeOf } from './tracker-state.ts';
@@ -64,10 +65,13 @@ export async function downloadShardRecords(
   return records;
 }
 
-/** The artifact id of each of the plan's tars this run uploaded, by sync name. */
+/** The artifact id of each of the plan's tars this run uploaded, by file name: the tar's, or each of its parts'. */
 export async function tarArtifactIds(settings: ActionSettings, services: Services, plan: ShardPlan): Promise<Map<string, number>> {
   const prefix = settings.cacheKeyPrefix;
-  const planned = new Set(plan.shards.flatMap((shard) => shard.tars.map((tar) => ArtifactNames.tar(prefix, tar.syncName))));
-  const found = (await thisRunsArtifacts(settings, services, `${prefix}-`)).filter((artifact) => planned.has(artifact.name));
-  return new Map(found.map((artifact) => [artifact.name.slice(prefix.length + 1), artifact.id]));
+  const planned = new Set(plan.shards.flatMap((shard) => shard.tars.map((tar) => tar.syncName)));
+  const found = (await thisRunsArtifacts(settings, services, `${prefix}-`)).flatMap((artifact) => {
+    const fileName = artifact.name.slice(prefix.length + 1);
+    return planned.has(parsePartName(fileName)?.syncName ?? fileName) ? [[fileName, artifact.id] as const] : [];
+  });
+  return new Map(found);
 }

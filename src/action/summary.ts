@@ -8,6 +8,8 @@ import type { RecordShardsResult } from '../core/serialize/record-shards.ts';
 import type { ShardPlan } from '../core/serialize/shard-plan.ts';
 import { formatRange } from '../core/sync-dir/plan-files.ts';
 import { formatBytes } from '../core/format.ts';
+import type { LedgerEntry } from '../core/sync-dir/ledger.ts';
+import { artifactIdsOf } from './tar-upload.ts';
 
 /** Set by a job once its summary is written: a failure after that does not write another. */
 export interface Summarized {
@@ -63,7 +65,8 @@ export async function writeSerializeSummary(
 
 /** Each tar with its artifact id, and the totals. */
 function addWrittenTable(written: readonly WrittenTar[], artifactIds: ReadonlyMap<string, number>): void {
-  const rows = written.map((tar) => [...writtenRow(tar), String(artifactIds.get(tar.syncName) ?? 'not uploaded')]);
+  const ids = (tar: WrittenTar) => artifactIdsOf(artifactIds, tar.syncName, tar.files.length).join(', ') || 'not uploaded';
+  const rows = written.map((tar) => [...writtenRow(tar), ids(tar)]);
   const [label, ...totals] = writtenTotalRow(written);
   rows.push([`<b>${label}</b>`, ...totals, '']);
   // @actions/core leaves an empty cell unclosed: a space keeps the table whole.
@@ -152,8 +155,8 @@ export async function writeRecordSummary(
     const rows = shardRows(plan).map((row, i) => [...row, states[result.shards[i]?.state ?? 'unconfirmed']]);
     summary.addTable([header('shard', 'tars', 'names', 'content', 'state'), ...rows]);
     if (result.recorded.length > 0) {
-      const ids = (syncName: string) => String(artifactIds.get(syncName) ?? '');
-      summary.addList(result.recorded.map((entry) => `${entry.syncName}: ${entry.artifact} (artifact ${ids(entry.syncName)})`));
+      const ids = (entry: LedgerEntry) => artifactIdsOf(artifactIds, entry.syncName, entry.tar?.parts).join(', ');
+      summary.addList(result.recorded.map((entry) => `${entry.syncName}: ${entry.artifact} (artifact ${ids(entry)})`));
     }
   }
   await summary.write();

@@ -5,7 +5,7 @@ import { InputError } from '../core/input-error.ts';
 import { pathExists } from '../core/sync-dir/files.ts';
 import { ledgerPath, legacyLedgerPath } from '../core/sync-dir/ledger.ts';
 import { formatRange, parseRange, type NumberRange } from '../core/sync-dir/plan-files.ts';
-import { formatNumber, parseSyncName } from '../core/sync-dir/sync-name.ts';
+import { formatNumber, parsePartName, parseSyncName } from '../core/sync-dir/sync-name.ts';
 import { nextNumber, readTracker } from '../core/sync-dir/tracker.ts';
 import { Inputs, Outputs } from './constants.ts';
 import type { ActionSettings } from './inputs.ts';
@@ -198,8 +198,10 @@ function isOurs(prefix: string, name: string): boolean {
   return name === ArtifactNames.tracker(prefix) || tarNumber(prefix, name) !== undefined;
 }
 
+/** The number of a tar artifact's name, a whole tar's or one part's (`max-file-size`). */
 function tarNumber(prefix: string, name: string): number | undefined {
-  return parseSyncName(name.slice(prefix.length + 1))?.number;
+  const rest = name.slice(prefix.length + 1);
+  return parseSyncName(parsePartName(rest)?.syncName ?? rest)?.number;
 }
 
 function newestTrackerArtifact(listed: readonly ListedArtifact[], prefix: string, trust: Trust): ListedArtifact | undefined {

@@ -7,6 +7,7 @@ import {
   parseCompressionLevel,
   parseCompressionSetting,
   parseDedupScope,
+  parseFileSize,
   parseTimeouts,
   parseWholeNumber,
 } from '../core/setting-values.ts';
@@ -32,6 +33,8 @@ Artifacts are registry references (host/repo:tag, repo@sha256:...) or ocidir://P
 Options:
   --compression none|gzip|zstd   compress the whole tar (default ${Defaults.compression})
   --compression-level N          gzip 0-9, zstd 1-22
+  --max-file-size SIZE           write a tar larger than SIZE as parts NNNNNN-NAME.tar.part-001, ... of SIZE
+                                 bytes each (4.7G, 4480MiB, 650MB; at least 64KiB); join them with cat
   --tracker-filename NAME        tracker file in SYNC-DIRECTORY (default ${Defaults.trackerFilename})
   --manifest-json                add a docker-load style manifest.json to each tar
   --dedup-scope name|all         skip blobs held by earlier tars of the same name or of any name (default ${Defaults.dedupScope})
@@ -413,6 +416,7 @@ function registryAccess(values: ReturnType<typeof parse<typeof REGISTRY_OPTIONS>
 const SERIALIZE_OPTIONS = {
   compression: { type: 'string', default: Defaults.compression },
   'compression-level': { type: 'string' },
+  'max-file-size': { type: 'string' },
   'tracker-filename': { type: 'string', default: Defaults.trackerFilename },
   'manifest-json': { type: 'boolean', default: false },
   'dedup-scope': { type: 'string', default: Defaults.dedupScope },
@@ -452,7 +456,7 @@ function parsePlan(argv: string[]): Command {
 }
 
 /** The options a shard takes from its plan: given with --shard they are refused by name. */
-const PLAN_SETTINGS = ['compression', 'compression-level', 'tracker-filename', 'manifest-json', 'dedup-scope', 'dry-run'];
+const PLAN_SETTINGS = ['compression', 'compression-level', 'max-file-size', 'tracker-filename', 'manifest-json', 'dedup-scope', 'dry-run'];
 
 function parseShard(argv: string[]): Command {
   const fromPlan = argv.map((arg) => /^--([a-z-]+)/.exec(arg)?.[1]).find((name) => name !== undefined && PLAN_SETTINGS.includes(name));
@@ -506,6 +510,7 @@ function batchCommand(values: SerializeValues, positionals: string[], dryRun: bo
   const [batchFile = '', syncDir = ''] = positionals;
   const compression = parseCompressionSetting('--compression', values.compression);
   const level = values['compression-level'];
+  const maxFileSize = values['max-file-size'];
   return {
     json: values.json,
     ...registryAccess(values),
@@ -519,6 +524,7 @@ function batchCommand(values: SerializeValues, positionals: string[], dryRun: bo
       dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
       dryRun,
       concurrency: parseWholeNumber('--concurrency', values.concurrency, ...CONCURRENCY_RANGE),
+      maxFileSize: maxFileSize === undefined ? undefined : parseFileSize('--max-file-size', maxFileSize),
     },
   };
 }

@@ -52,3 +52,30 @@ export function checkTrackerFilename(what: string, name: string): string {
   }
   return name;
 }
+
+/**
+ * The smallest `--max-file-size`. A part holds at least a few tar headers and a compressor's frame; 64 KiB is small
+ * enough that a test splits a tar of a few MB into several parts, and no medium anyone splits for is smaller.
+ */
+export const MIN_FILE_SIZE = 64 * 1024;
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(?:([KMGT])(i)?)?B?$/i;
+const POWERS: Record<string, number> = { K: 1, M: 2, G: 3, T: 4 };
+
+/**
+ * A file size: whole bytes (`1048576`), or a number with K, M, G or T (powers of 1000) or Ki, Mi, Gi, Ti (powers of
+ * 1024), and an optional trailing B: `4700M`, `4.7G`, `2GiB`, `650MB`. At least MIN_FILE_SIZE, at most 2^53 - 1.
+ */
+export function parseFileSize(what: string, text: string): number {
+  const match = SIZE.exec(text.trim());
+  const fail = (why: string) =>
+    new InputError(`${what} ${JSON.stringify(text)}: ${why} (bytes, or a number with K M G T or Ki Mi Gi Ti, e.g. 4.7G, 650MB, 2GiB)`);
+  if (match === null) throw fail('not a size');
+  const [, number, unit, binary] = match as unknown as [string, string, string | undefined, string | undefined];
+  if (unit === undefined && number.includes('.')) throw fail('a whole number of bytes');
+  const scale = unit === undefined ? 1 : (binary ? 1024 : 1000) ** (POWERS[unit.toUpperCase()] as number);
+  const bytes = Math.floor(Number(number) * scale);
+  if (!Number.isSafeInteger(bytes)) throw fail('too large');
+  if (bytes < MIN_FILE_SIZE) throw fail(`less than the smallest part, ${MIN_FILE_SIZE} bytes (64 KiB)`);
+  return bytes;
+}

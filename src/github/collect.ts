@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { FileHasher } from '../core/archive/file-hasher.ts';
-import { checkSidecar, legacySidecarPath, locateSidecar, sidecarPath } from '../core/archive/sidecar.ts';
+import { checkSidecarFor, legacySidecarPath, locateSidecar, readSidecar, sidecarPath } from '../core/archive/sidecar.ts';
 import { pathExists, syncDirectory } from '../core/sync-dir/files.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../core/sync-dir/listing.ts';
-import { formatNumber, parseSyncName } from '../core/sync-dir/sync-name.ts';
+import { formatNumber, parsePartName, parseSyncName } from '../core/sync-dir/sync-name.ts';
 import { ArtifactZipError, extractArtifactZip } from './artifact-zip.ts';
 import { collectTracker, type CollectedTracker } from './collect-tracker.ts';
 import { ArtifactExpiredError, GitHubApiError, type RestArtifact } from './artifacts-api.ts';
@@ -84,9 +84,14 @@ export interface CollectHooks {
   problem?(problem: CollectProblem): void;
 }
 
-/** The artifacts of one tar: the same sync name uploaded by several runs (newest first). */
+/**
+ * The artifacts of one file of a tar: the same name uploaded by several runs (newest first). The file is the tar, or
+ * one of its parts (`max-file-size`: an artifact per part, each with the tar's sidecar).
+ */
 export interface TarArtifacts {
   syncName: string;
+  /** The tar's name, or its part's (`NNNNNN-NAME.tar.part-001`). */
+  fileName: string;
   number: number;
   artifacts: RestArtifact[];
 }
@@ -102,7 +107,8 @@ export interface Selection {
   trackers: number;
 }
 
-const SIDECAR_MAX_BYTES = 4096;
+/** One line per file: a tar in parts lists each part. */
+const SIDECAR_MAX_BYTES = 1024 * 1024;
 /** The work folder of one download, inside the sync directory (same file system, so the final step is a rename). */
 const WORK_PREFIX = '.collect-';
 
@@ -132,7 +138,8 @@ export function selectArtifacts(artifacts: readonly RestArtifact[], prefix: stri
       trackers++;
       continue;
     }
-    const parsed = parseSyncName(rest);
+    const syncName = parsePartName(rest)?.syncName ?? rest;
+    const parsed = parseSyncName(syncName);
     if (parsed === undefined) continue;
     const run = artifact.workflowRun;
     if (run === undefined) {
@@ -143,14 +150,21 @@ export function selectArtifacts(artifacts: readonly RestArtifact[], prefix: stri
       notes.push(`${described(artifact)}: uploaded by run ${run.id}, for a pull request from another repository (a fork): ignored`);
       continue;
     }
-    const tar = bySyncName.get(rest) ?? { syncName: rest, number: parsed.number, artifacts: [] };
+    const tar = bySyncName.get(rest) ?? { syncName, fileName: rest, number: parsed.number, artifacts: [] };
     tar.artifacts.push(artifact);
     bySyncName.set(rest, tar);
   }
-  const tars = [...bySyncName.values()].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
+  // Parts in part order (their names sort so below part 1000, and compare by index beyond).
+  const index = (tar: TarArtifacts) => parsePartName(tar.fileName)?.index ?? 0;
+  const tars = [...bySyncName.values()].sort(
+    (a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : a.syncName > b.syncName ? 1 : index(a) - index(b)),
+  );
   for (const tar of tars) tar.artifacts.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id - a.id);
   const byNumber = new Map<number, string[]>();
-  for (const tar of tars) byNumber.set(tar.number, [...(byNumber.get(tar.number) ?? []), tar.syncName]);
+  for (const tar of tars) {
+    const names = byNumber.get(tar.number) ?? [];
+    if (!names.includes(tar.syncName)) byNumber.set(tar.number, [...names, tar.syncName]);
+  }
   const clashes = [...byNumber].filter(([, names]) => names.length > 1).map(([number, syncNames]) => ({ number, syncNames }));
   return { tars, notes, clashes, trackers };
 }
@@ -213,6 +227,9 @@ export async function collect(options: CollectOptions, source: ArtifactSource, h
     }
     await collectTar(tar, { dir, source, hooks, result, problem });
   }
+  for (const syncName of new Set(selection.tars.filter((tar) => tar.fileName !== tar.syncName).map((tar) => tar.syncName))) {
+    await checkAllParts(dir, syncName, selection.tars, problem);
+  }
 
   await collectTrackerInto(result, listed, source, options, problem);
 
@@ -260,16 +277,29 @@ interface TarContext {
   problem(syncName: string | undefined, artifact: RestArtifact | undefined, message: string): void;
 }
 
+/** A tar collected as parts: every part its sidecar lists must be here (a part whose artifact is gone is named). */
+async function checkAllParts(dir: string, syncName: string, tars: readonly TarArtifacts[], problem: TarContext['problem']): Promise<void> {
+  const read = await readSidecar(join(dir, syncName));
+  if ('state' in read) return; // each part's own check said why
+  for (const line of read.lines) {
+    if (await pathExists(join(dir, line.name))) continue;
+    if (tars.some((tar) => tar.fileName === line.name)) continue; // its own problem is reported
+    problem(syncName, undefined, `${line.name} is missing: the sidecar lists ${read.lines.length} parts and no artifact holds it`);
+  }
+}
+
 async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void> {
   const { dir, result, problem } = context;
-  const { syncName } = tar;
+  const { fileName: syncName } = tar;
   const tarPath = join(dir, syncName);
-  const sidecarHere = await locateSidecar(tarPath);
+  /** Where the sidecar is: the tar's, for a part too. */
+  const sidecarOf = join(dir, tar.syncName);
+  const sidecarHere = await locateSidecar(sidecarOf);
   const tarHere = await pathExists(tarPath);
   const newest = tar.artifacts[0] as RestArtifact;
 
   if (tarHere && sidecarHere) {
-    const check = await checkSidecar(tarPath, await hashFile(tarPath));
+    const check = await checkSidecarFor(sidecarOf, syncName, await hashFile(tarPath));
     if (check.state === 'match') return void result.present.push(syncName);
     const reason = check.state === 'mismatch' ? check.reason : `${sidecarHere} went away`;
     return problem(
@@ -297,17 +327,22 @@ async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void>
       zipPath,
       new Map([
         [syncName, { maxBytes: Number.MAX_SAFE_INTEGER, required: true }],
-        [relative(work, sidecarPath(join(work, syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
-        [basename(legacySidecarPath(join(work, syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
+        [relative(work, sidecarPath(join(work, tar.syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
+        [basename(legacySidecarPath(join(work, tar.syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
       ]),
       work,
     );
     await rm(zipPath);
     const fetched = files.get(syncName) as { path: string; bytes: number; sha256: string };
-    const fetchedSidecar = await locateSidecar(fetched.path);
-    const check = await checkSidecar(fetched.path, fetched.sha256);
+    const fetchedSidecar = await locateSidecar(join(work, tar.syncName));
+    const check = await checkSidecarFor(join(work, tar.syncName), syncName, fetched.sha256);
     if (check.state !== 'match') {
-      const reason = check.state === 'missing' ? 'no sidecar' : check.reason.replaceAll(`${work}/`, '');
+      const reason =
+        check.state === 'mismatch'
+          ? check.reason.replaceAll(`${work}/`, '')
+          : check.state === 'joined'
+            ? 'its sidecar lists parts'
+            : 'no sidecar';
       return problem(
         syncName,
         artifact,
@@ -319,7 +354,7 @@ async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void>
       return problem(
         syncName,
         artifact,
-        `${syncName}.sha256 is here and differs from the one in ${described(artifact)}; left as it is, nothing collected`,
+        `${tar.syncName}.sha256 is here and differs from the one in ${described(artifact)}; left as it is, nothing collected`,
       );
     }
     if (tarHere) {
@@ -334,8 +369,8 @@ async function collectTar(tar: TarArtifacts, context: TarContext): Promise<void>
     }
     // The sidecar first: the tar's arrival is what says the pair is complete.
     if (sidecarHere === undefined) {
-      await mkdir(dirname(sidecarPath(tarPath)), { recursive: true });
-      await renameNoReplace(fetchedSidecar as string, sidecarPath(tarPath));
+      await mkdir(dirname(sidecarPath(sidecarOf)), { recursive: true });
+      await renameNoReplace(fetchedSidecar as string, sidecarPath(sidecarOf));
     }
     if (!tarHere) await renameNoReplace(fetched.path, tarPath);
     await syncDirectory(dir);

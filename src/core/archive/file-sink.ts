@@ -4,6 +4,7 @@ import { Transform, Writable } from 'node:stream';
 import { COMPRESSOR_CHUNK_BYTES, compressor, type Compression } from './compression.ts';
 import { spentBuffers } from '../spent-buffers.ts';
 import { startWorker, type Batch, type Written } from './worker-protocol.ts';
+import { PartWriter, type PartFile, type VolumeTarget } from './part-writer.ts';
 
 /**
  * The tail of a pipeline that (compresses,) hashes and writes into an open file, fsyncing it before the last
@@ -13,6 +14,12 @@ export interface FileSink {
   stages: [Writable, ...Writable[]];
   /** Valid once the pipeline has finished. */
   written(): Written;
+}
+
+/** The sink of a tar written as parts (part-writer.ts): its parts, and the way to remove them after a failure. */
+export interface PartsSink extends FileSink {
+  parts(): PartFile[];
+  remove(): Promise<void>;
 }
 
 export interface FileSinkOptions {
@@ -29,6 +36,21 @@ export interface FileSinkOptions {
  * (1.4 s -> 1.6 s), the copy into batches and the synchronous writes costing more than the hashing saved.
  */
 const WORKER_THRESHOLD = 64 * 1024 * 1024;
+
+/**
+ * Parts are written on this thread, compressed or not: the worker writes one file descriptor it is given, and a
+ * tar split for a DVD or a diode is written once and carried for days.
+ */
+export function partsSink(target: VolumeTarget, options: FileSinkOptions): PartsSink {
+  const writer = new PartWriter(target);
+  const compress = compressor(options.compression, options.level);
+  return {
+    stages: compress ? [fixedChunks(COMPRESSOR_CHUNK_BYTES), compress, writer] : [writer],
+    written: () => writer.written(),
+    parts: () => writer.parts(),
+    remove: () => writer.remove(),
+  };
+}
 
 export function fileSink(handle: FileHandle, options: FileSinkOptions): FileSink {
   const { compression } = options;

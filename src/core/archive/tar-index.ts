@@ -1,4 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalReader } from './tar-source.ts';
 
 /** Where a regular file's bytes sit in a plain tar file. */
 export interface TarMember {
@@ -17,7 +17,7 @@ const REGULAR = new Set(['0', '\0', '7']);
  * several at once. ustar, GNU and pax headers (pax `path` and `size`, GNU long names); the first end-of-archive block
  * ends it. Reads only: whether the contents are right is the scan's business (tar-scan.ts).
  */
-export async function indexPlainTar(handle: FileHandle, path: string): Promise<Map<string, TarMember>> {
+export async function indexPlainTar(handle: PositionalReader, path: string): Promise<Map<string, TarMember>> {
   const members = new Map<string, TarMember>();
   const block = Buffer.alloc(BLOCK);
   let next: { path?: string; size?: number } = {};
@@ -94,7 +94,7 @@ function clean(name: string): string {
   return name.replace(/^(?:\.\/)+/, '').replace(/\/+$/, '');
 }
 
-async function readMeta(handle: FileHandle, at: number, size: number, path: string): Promise<Buffer> {
+async function readMeta(handle: PositionalReader, at: number, size: number, path: string): Promise<Buffer> {
   if (size > MAX_META_BYTES) throw new Error(`${path}: a ${size}-byte extended header at byte ${at - BLOCK}`);
   const meta = Buffer.alloc(size);
   const { bytesRead } = await handle.read(meta, 0, size, at);

@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline as pipe, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as createExtract, type Header } from 'tar-stream';
@@ -7,6 +5,9 @@ import { decompressor, detectCompression, type Compression } from './compression
 import { VerifyingStream } from '../oci/digest.ts';
 import { FileHasher } from './file-hasher.ts';
 import { spentBuffers } from '../spent-buffers.ts';
+import { TarSource, type PositionalReader, type SourcePart } from './tar-source.ts';
+
+export { fileKind, notRegularFile, NotRegularFileError } from './tar-source.ts';
 
 /** One entry of a tar, its name cleaned as ace-dt's lenient reader does (no `./`, no trailing `/`). */
 export interface TarEntry {
@@ -35,11 +36,21 @@ export interface TarFile {
   bytes: number;
   sha256: string;
   tarBytes: number;
+  /** A tar read from parts: each part as read, in order (its sidecar line describes it). */
+  parts: PartRead[] | undefined;
+}
+
+export interface PartRead {
+  path: string;
+  bytes: number;
+  sha256: string;
 }
 
 export interface ReadOptions {
-  /** Hash the whole file for its sidecar (default true); a second pass over a checked file skips it. */
+  /** Hash the whole file (and each part) for its sidecar (default true); a second pass over a checked file skips it. */
   hashFile?: boolean;
+  /** The paths of the parts to read as the tar (docs/formats.md, "File names"), in order; none: the file at `path`. */
+  parts?: readonly string[];
 }
 
 /** The tar could not be read to its end: truncated, not a tar, bad compression, or a visitor failed. */
@@ -60,23 +71,32 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * and every blob against its name in the same pass, with nothing held whole in memory.
  */
 export async function readTarFile(path: string, visit: EntryVisitor, options: ReadOptions = {}): Promise<TarFile> {
-  const { handle } = await openRegularFile(path);
+  let file: TarSource;
   let compression: Compression;
   try {
-    compression = detectCompression(await readHead(handle));
+    file = await TarSource.open(path, options.parts);
   } catch (error) {
-    await handle.close();
     throw new TarReadError(path, undefined, error);
   }
-  const hasher = options.hashFile === false ? undefined : new FileHasher();
+  try {
+    compression = detectCompression(await readHead(file));
+  } catch (error) {
+    await file.close();
+    throw new TarReadError(path, undefined, error);
+  }
+  const hashing = options.hashFile !== false;
+  const hasher = hashing ? new FileHasher() : undefined;
+  const partHashes = hashing && (options.parts?.length ?? 0) > 0 ? new PartHashes(file.parts) : undefined;
   const tap = new CountingStream((chunk) => {
     spentBuffers(chunk.byteLength);
     hasher?.update(chunk);
+    partHashes?.update(chunk);
   });
   const inner = new CountingStream();
   const unpack = decompressor(compression);
   const reader = createExtract();
-  const source = handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK, autoClose: true });
+  const source = file.stream(0, file.size, READ_CHUNK);
+  source.once('close', () => void file.close());
   const flowing = unpack ? pipeline(source, tap, unpack, inner, reader) : pipeline(source, tap, inner, reader);
   flowing.catch(() => undefined); // awaited below; the entry loop sees the same failure first
 
@@ -101,67 +121,34 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
     source.destroy();
     throw error instanceof TarReadError ? error : new TarReadError(path, current, error);
   }
-  return { compression, bytes: tap.bytes, sha256: hasher ? hasher.digest() : '', tarBytes: inner.bytes };
+  return { compression, bytes: tap.bytes, sha256: hasher ? hasher.digest() : '', tarBytes: inner.bytes, parts: partHashes?.digests() };
 }
 
-/**
- * Opens the file itself, never what a symbolic link points at, and without waiting on a FIFO's writer; only a
- * regular file is read (a directory, a FIFO or a device named like a tar would fail or never end).
- */
-async function openRegularFile(path: string): Promise<{ handle: FileHandle; size: number }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new TarReadError(path, undefined, code === 'ELOOP' ? new NotRegularFileError('a symbolic link') : error);
-  }
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new NotRegularFileError(fileKind(stats));
-    return { handle, size: stats.size };
-  } catch (error) {
-    await handle.close();
-    throw new TarReadError(path, undefined, error);
-  }
-}
+/** Each part's SHA-256 as the joined stream passes (chunks never cross parts: TarSource.stream). */
+class PartHashes {
+  private readonly parts: readonly SourcePart[];
+  private readonly hashers: FileHasher[];
+  private at = 0;
 
-/** A path that is not a regular file: never read. */
-export class NotRegularFileError extends Error {
-  constructor(kind: string) {
-    super(notRegularFile(kind));
-    this.name = 'NotRegularFileError';
+  constructor(parts: readonly SourcePart[]) {
+    this.parts = parts;
+    this.hashers = parts.map(() => new FileHasher());
+  }
+
+  update(chunk: Buffer): void {
+    const index = this.parts.findIndex((part) => this.at < part.start + part.size);
+    this.hashers[index]?.update(chunk);
+    this.at += chunk.byteLength;
+  }
+
+  digests(): PartRead[] {
+    return this.parts.map((part, index) => ({ path: part.path, bytes: part.size, sha256: (this.hashers[index] as FileHasher).digest() }));
   }
 }
 
-/** The message for a tar-named path that is not a regular file (docs/formats.md "What verify and deserialize refuse"). */
-export function notRegularFile(kind: string): string {
-  return `not a regular file but ${kind}: only regular files are read (put the tar itself here)`;
-}
-
-/** What a file system object is, for messages: `a directory`, `a symbolic link`, `a FIFO`, … */
-export function fileKind(stats: {
-  isFile(): boolean;
-  isDirectory(): boolean;
-  isSymbolicLink(): boolean;
-  isFIFO(): boolean;
-  isSocket(): boolean;
-  isCharacterDevice(): boolean;
-  isBlockDevice(): boolean;
-}): string {
-  if (stats.isFile()) return 'a regular file';
-  if (stats.isDirectory()) return 'a directory';
-  if (stats.isSymbolicLink()) return 'a symbolic link';
-  if (stats.isFIFO()) return 'a FIFO';
-  if (stats.isSocket()) return 'a socket';
-  if (stats.isCharacterDevice()) return 'a character device';
-  if (stats.isBlockDevice()) return 'a block device';
-  return 'not a file';
-}
-
-async function readHead(handle: FileHandle): Promise<Uint8Array> {
+async function readHead(source: PositionalReader): Promise<Uint8Array> {
   const head = Buffer.alloc(4);
-  const { bytesRead } = await handle.read(head, 0, 4, 0);
+  const { bytesRead } = await source.read(head, 0, 4, 0);
   return head.subarray(0, bytesRead);
 }
 

@@ -5,13 +5,18 @@ import { readCapped } from '../streams.ts';
 import { DigestMismatchError } from '../oci/digest.ts';
 import { subjectOf, successors, walkManifests, type ChildrenFirstGraph } from '../oci/graph.ts';
 import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
-import { checkSidecar, locateSidecar, type SidecarCheck } from './sidecar.ts';
-import { entryHazard, fileKind, readTarFile, TarReadError, type TarEntry, type TarFile } from './tar-reader.ts';
+import { basename } from 'node:path';
+import { checkSidecar, readSidecar, type SidecarCheck, type SidecarLine } from './sidecar.ts';
+import { entryHazard, readTarFile, TarReadError, type PartRead, type TarEntry, type TarFile } from './tar-reader.ts';
+import { digestHex } from '../oci/digest.ts';
+import { parsePartName, partName } from '../sync-dir/sync-name.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 
 /** What one sync tar holds, read once from end to end, and everything wrong with it. */
 export interface TarScan {
   path: string;
+  /** The paths of the parts read as the tar (`--max-file-size`), in order; empty for a tar in one file. */
+  parts: readonly string[];
   /** Undefined when the stream could not be read to its end (the reason is among the problems). */
   file: TarFile | undefined;
   sidecar: SidecarCheck | undefined;
@@ -41,9 +46,10 @@ export interface Referrer {
 }
 
 /** A scan that has read nothing yet (or never will: then its problems say why). */
-export function emptyScan(path: string, problems: string[] = []): TarScan {
+export function emptyScan(path: string, problems: string[] = [], parts: readonly string[] = []): TarScan {
   return {
     path,
+    parts,
     file: undefined,
     sidecar: undefined,
     root: undefined,
@@ -63,46 +69,104 @@ export function emptyScan(path: string, problems: string[] = []): TarScan {
  * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
  * tar; other blobs may have been left out because an earlier tar holds them).
  */
-export async function scanTar(path: string): Promise<TarScan> {
-  const scan = emptyScan(path);
+export async function scanTar(path: string, parts: readonly string[] = []): Promise<TarScan> {
+  const scan = emptyScan(path, [], parts);
+  const listed = parts.length === 0 ? undefined : await readSidecar(path);
+  if (listed !== undefined) {
+    const wrong = await partsProblems(path, parts, listed);
+    if (wrong.length > 0) {
+      scan.problems.push(...wrong);
+      return scan;
+    }
+  }
   const visitor = new ScanVisitor(scan);
   try {
-    scan.file = await readTarFile(path, (entry, body) => visitor.visit(entry, body));
+    scan.file = await readTarFile(path, (entry, body) => visitor.visit(entry, body), { parts });
   } catch (error) {
     if (!(error instanceof TarReadError)) throw error;
     scan.problems.push(error.message);
     return scan;
   }
-  scan.sidecar = await sidecarOf(path, scan.file.sha256);
-  if (scan.sidecar.state === 'mismatch') scan.problems.unshift(`checksum mismatch: ${scan.sidecar.reason}`);
-  if (scan.sidecar.state === 'missing') scan.notes.push('no .sha256 sidecar (ace-dt writes none): the file as a whole is unchecked');
+  scan.sidecar =
+    listed === undefined ? await checkSidecar(path, scan.file.sha256) : checkParts(listed, scan.file.parts ?? [], scan.problems);
+  // Damaged parts are named among the problems already.
+  const partsChecked = listed !== undefined && 'lines' in listed;
+  if (scan.sidecar.state === 'mismatch' && !partsChecked) scan.problems.unshift(`checksum mismatch: ${scan.sidecar.reason}`);
+  if (scan.sidecar.state === 'missing') {
+    const what =
+      parts.length === 0 ? 'the file as a whole is unchecked' : 'its parts are unchecked (a missing last part shows as a truncated tar)';
+    scan.notes.push(`no .sha256 sidecar (ace-dt writes none): ${what}`);
+  }
+  if (scan.sidecar.state === 'joined') {
+    scan.notes.push(
+      `its sidecar lists ${scan.sidecar.parts} parts and the file here is whole (joined with cat?): the file as a whole is ` +
+        'unchecked (its blobs are checked)',
+    );
+  }
   visitor.finish();
   return scan;
 }
 
-/** `blobs`, `blobs/sha256`, and the `./` some writers put first (cleaned to ''). */
-const EXPECTED_DIRECTORIES = new Set(['', '.', 'blobs', 'blobs/sha256']);
-
-/** A sidecar is one short line. */
-const MAX_SIDECAR_BYTES = 4096;
+/**
+ * Why the parts found cannot be read as the tar, before anything is read: the whole tar here too (which one is
+ * the tar is unknowable), a part the sidecar lists that is not here, a part it does not list, or, without a sidecar,
+ * a gap in the part numbers.
+ */
+async function partsProblems(path: string, parts: readonly string[], listed: Awaited<ReturnType<typeof readSidecar>>): Promise<string[]> {
+  const here = parts.map((part) => basename(part));
+  const problems: string[] = [];
+  if (await exists(path)) {
+    problems.push(`both ${basename(path)} and its parts (${here.join(', ')}) are here: which is the tar is unknowable (remove one)`);
+  }
+  if ('lines' in listed) {
+    const names = listed.lines.map((line) => line.name);
+    for (const name of names) if (!here.includes(name)) problems.push(`${name} is missing: the sidecar lists ${names.length} parts`);
+    for (const name of here) {
+      if (!names.includes(name)) problems.push(`${name}: a part the sidecar ${listed.path} does not list (it lists ${names.length})`);
+    }
+    return problems;
+  }
+  const syncName = basename(path);
+  const indexes = here.map((name) => parsePartName(name)?.index ?? 0);
+  const highest = Math.max(...indexes);
+  for (let index = 1; index <= highest; index++) {
+    if (!indexes.includes(index)) problems.push(`${partName(syncName, index)} is missing: the parts have a gap (part ${highest} is here)`);
+  }
+  return problems;
+}
 
 /**
- * The sidecar checked, never failing the scan: only a regular file is read (a FIFO would never end, a directory
- * fail), and only a short one.
+ * Each part against its sidecar line (their names matched already); a mismatch is a problem named by the part, first
+ * among the problems (a damaged part usually breaks the stream too: that comes after).
  */
-async function sidecarOf(path: string, sha256: string): Promise<SidecarCheck> {
-  try {
-    const sidecar = await locateSidecar(path);
-    if (sidecar === undefined) return { state: 'missing' };
-    const stats = await lstat(sidecar);
-    if (!stats.isFile()) return { state: 'mismatch', reason: `${sidecar} is not a regular file but ${fileKind(stats)} (not read)` };
-    if (stats.size > MAX_SIDECAR_BYTES) return { state: 'mismatch', reason: `${sidecar} is ${stats.size} bytes, not one sha256sum line` };
-    return await checkSidecar(path, sha256);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
-    return { state: 'mismatch', reason: (error as Error).message };
+function checkParts(
+  listed: { path: string; lines: SidecarLine[] } | SidecarCheck,
+  read: readonly PartRead[],
+  problems: string[],
+): SidecarCheck {
+  if (!('lines' in listed)) return listed;
+  const damage: string[] = [];
+  for (const part of read) {
+    const name = basename(part.path);
+    const line = listed.lines.find((candidate) => candidate.name === name);
+    if (line === undefined || line.sha256 === part.sha256) continue;
+    damage.push(
+      `${name}: checksum mismatch: ${listed.path} says sha256 ${digestHex(line.sha256)}, the part hashes to ${digestHex(part.sha256)}`,
+    );
   }
+  problems.unshift(...damage);
+  return damage.length === 0 ? { state: 'match' } : { state: 'mismatch', reason: `${damage.length} of ${read.length} parts damaged` };
 }
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** `blobs`, `blobs/sha256`, and the `./` some writers put first (cleaned to ''). */
+const EXPECTED_DIRECTORIES = new Set(['', '.', 'blobs', 'blobs/sha256']);
 
 class ScanVisitor {
   private readonly scan: TarScan;

@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { pack as createPack, type Header, type Pack } from 'tar-stream';
 import type { Compression } from './compression.ts';
 import { assertDigest, digestHex } from '../oci/digest.ts';
-import { fileSink } from './file-sink.ts';
+import { fileSink, partsSink, type PartsSink } from './file-sink.ts';
+import type { PartFile, VolumeTarget } from './part-writer.ts';
 import { MediaType, type Descriptor } from '../oci/descriptor.ts';
 import { OCI_LAYOUT_FILE } from '../oci/layout.ts';
 
@@ -27,11 +28,12 @@ export interface TarContents {
   files?: Array<{ name: string; bytes: Uint8Array }>;
 }
 
-/** `bytes` and `sha256` describe the file as written, after compression. */
+/** `bytes` and `sha256` describe the file as written, after compression (all its parts, joined, for a volume set). */
 export interface TarResult {
-  path: string;
   bytes: number;
   sha256: string;
+  /** Written to a VolumeTarget: its parts in order (one or more). */
+  parts: PartFile[] | undefined;
 }
 
 export interface TarOptions {
@@ -50,13 +52,15 @@ const EPOCH = new Date(0);
 const USTAR_MAX_SIZE = 0o77777777777;
 
 /**
- * Writes one OCI image layout as a tar (docs/formats.md, "Tar layout") to `path`, which must not exist yet.
- * The file is fsynced before this resolves; on any failure it is removed and the failure's cause is thrown.
- * Blobs stream through one at a time with backpressure: no blob is ever held whole in memory.
+ * Writes one OCI image layout as a tar (docs/formats.md, "Tar layout") to `output`, a path that must not exist yet,
+ * or a set of part files (part-writer.ts). Every file is fsynced before this resolves; on any failure all are removed
+ * and the failure's cause is thrown. Blobs stream through one at a time with backpressure: no blob is ever held whole
+ * in memory.
  */
-export async function writeTar(path: string, contents: TarContents, options: TarOptions): Promise<TarResult> {
+export async function writeTar(output: string | VolumeTarget, contents: TarContents, options: TarOptions): Promise<TarResult> {
+  const what = typeof output === 'string' ? output : output.partPath(1);
   if (contents.manifests[0]?.digest !== contents.root.digest) {
-    throw new Error(`tar ${path}: the manifests list must start with the root ${contents.root.digest}`);
+    throw new Error(`tar ${what}: the manifests list must start with the root ${contents.root.digest}`);
   }
   const firstIndex = indexJson([contents.root], contents.annotations);
   const pack = createPack();
@@ -70,8 +74,9 @@ export async function writeTar(path: string, contents: TarContents, options: Tar
     throw error;
   };
 
-  const handle = await open(path, 'wx');
-  const sink = fileSink(handle, { compression: options.compression, level: options.level, expectedBytes: blobBytes(contents.blobs) });
+  const sinkOptions = { compression: options.compression, level: options.level, expectedBytes: blobBytes(contents.blobs) };
+  const handle = typeof output === 'string' ? await open(output, 'wx') : undefined;
+  const sink = handle === undefined ? partsSink(output as VolumeTarget, sinkOptions) : fileSink(handle, sinkOptions);
   const source = Readable.from(pack, { objectMode: false });
   const flowing = pipeline(source, ...sink.stages);
   const [flowed, filled] = await Promise.allSettled([
@@ -80,12 +85,13 @@ export async function writeTar(path: string, contents: TarContents, options: Tar
   ]);
   const failure = rootCause(flowed, filled);
   if (failure !== undefined) {
-    await handle.close(); // a no-op unless the stream never got to close it
-    await rm(path, { force: true });
+    await handle?.close(); // a no-op unless the stream never got to close it
+    if (typeof output === 'string') await rm(output, { force: true });
+    else await (sink as PartsSink).remove();
     throw failure.error;
   }
-  await handle.close();
-  return { path, ...sink.written() };
+  await handle?.close();
+  return { ...sink.written(), parts: handle === undefined ? (sink as PartsSink).parts() : undefined };
 }
 
 /** The blobs' total size when it is known ahead; 0 (the small case) when they come one by one. */

@@ -107,7 +107,7 @@ export async function deserializeSyncDir(
   registries: Repositories,
   hooks: DeserializeHooks = {},
 ): Promise<DeserializeResult> {
-  const note = (message: string) => hooks.note?.({ syncName: settings.dir, number: 0, name: '', path: settings.dir }, message);
+  const note = (message: string) => hooks.note?.({ syncName: settings.dir, number: 0, name: '', path: settings.dir, parts: [] }, message);
   // A directory on read-only media is read without the lock (no run can write it either); the record's own check
   // then refuses if the record must be written there.
   return withSyncDirLock(settings.dir, { command: 'deserialize', note, readOnly: true }, async (lock) => {
@@ -206,7 +206,7 @@ class Loader {
   }
 
   async load(tar: SyncTar, hooks: DeserializeHooks): Promise<LoadedTar> {
-    const scan = await scanTar(tar.path);
+    const scan = await scanTar(tar.path, tar.parts);
     if (scan.problems.length > 0 || scan.root === undefined || scan.graph === undefined) {
       throw new Error(`${tar.syncName}: refused, the tar is damaged (nothing of it was pushed):\n  ${scan.problems.join('\n  ')}`);
     }
@@ -251,7 +251,7 @@ class Loader {
    */
   async rescatter(tar: SyncTar): Promise<RescatteredTar> {
     const rules = this.settings.scatter?.rules ?? [];
-    const scan = await scanTar(tar.path);
+    const scan = await scanTar(tar.path, tar.parts);
     if (scan.problems.length > 0 || scan.root === undefined) {
       throw new Error(`${tar.syncName}: cannot scatter its images, the tar is damaged (loaded before):\n  ${scan.problems.join('\n  ')}`);
     }
@@ -368,7 +368,7 @@ class Loader {
   ): Promise<void> {
     const total = [...blobs.values()].reduce((sum, blob) => sum + blob.size, 0);
     let done = 0;
-    await uploadFromTar(scan.path, repository, blobs, {
+    await uploadFromTar(scan.path, scan.parts, repository, blobs, {
       read: (bytes) => hooks.uploading?.(tar, (done = Math.min(total, done + bytes)), total),
       uploaded: (blob) => {
         loaded.uploaded++;

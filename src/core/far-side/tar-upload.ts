@@ -5,13 +5,12 @@
  * taken into memory (BUFFER_BYTES in all) and uploaded while the stream goes on, a bigger one streams straight
  * through, its upload holding the stream back.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline, Readable, Transform } from 'node:stream';
 import pLimit from 'p-limit';
 import { detectCompression } from '../archive/compression.ts';
 import { indexPlainTar } from '../archive/tar-index.ts';
 import { readTarFile, TarReadError } from '../archive/tar-reader.ts';
+import { TarSource } from '../archive/tar-source.ts';
 import { digestHex } from '../oci/digest.ts';
 import { spentBuffers } from '../spent-buffers.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
@@ -33,33 +32,38 @@ export interface TarUploadHooks {
   uploaded?(blob: Descriptor): void;
 }
 
-/** Uploads `blobs` (by digest) from the tar at `path` to `target`; fails when the tar no longer holds one of them. */
+/**
+ * Uploads `blobs` (by digest) from the tar at `path` (or its `parts`, read as one: docs/formats.md, "File names") to
+ * `target`; fails when the tar no longer holds one of them.
+ */
 export async function uploadFromTar(
   path: string,
+  parts: readonly string[],
   target: Target,
   blobs: ReadonlyMap<string, Descriptor>,
   hooks: TarUploadHooks = {},
 ): Promise<void> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  const source = await TarSource.open(path, parts).catch((error: unknown) => {
+    throw new Error(`${path}: changed since it was checked: ${(error as Error).message}`);
+  });
   try {
-    if (!(await handle.stat()).isFile()) throw new Error(`${path}: changed since it was checked: no longer a regular file`);
     const head = Buffer.alloc(4);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    if (detectCompression(head.subarray(0, bytesRead)) === 'none') await uploadRanges(handle, path, target, blobs, hooks);
-    else await uploadStreamed(path, target, blobs, hooks);
+    const { bytesRead } = await source.read(head, 0, head.length, 0);
+    if (detectCompression(head.subarray(0, bytesRead)) === 'none') await uploadRanges(source, path, target, blobs, hooks);
+    else await uploadStreamed(path, parts, target, blobs, hooks);
   } finally {
-    await handle.close();
+    await source.close();
   }
 }
 
 async function uploadRanges(
-  handle: FileHandle,
+  source: TarSource,
   path: string,
   target: Target,
   blobs: ReadonlyMap<string, Descriptor>,
   hooks: TarUploadHooks,
 ): Promise<void> {
-  const members = await indexPlainTar(handle, path);
+  const members = await indexPlainTar(source, path);
   const placed = [...blobs.values()].map((blob) => {
     const member = members.get(`blobs/sha256/${digestHex(blob.digest)}`);
     if (member === undefined || member.size !== blob.size) throw changed(path, blob);
@@ -69,13 +73,19 @@ async function uploadRanges(
   placed.sort((a, b) => b.blob.size - a.blob.size);
   const uploads = new Uploads();
   for (const { blob, offset } of placed) {
-    const range = (start: number, end: number) => counted(readRange(handle, path, offset + start, offset + end), hooks);
+    const range = (start: number, end: number) => counted(source.stream(offset + start, offset + end, RANGE_READ_BYTES), hooks);
     void uploads.start(() => push(path, target, blob, range, hooks));
   }
   await uploads.done();
 }
 
-async function uploadStreamed(path: string, target: Target, blobs: ReadonlyMap<string, Descriptor>, hooks: TarUploadHooks): Promise<void> {
+async function uploadStreamed(
+  path: string,
+  parts: readonly string[],
+  target: Target,
+  blobs: ReadonlyMap<string, Descriptor>,
+  hooks: TarUploadHooks,
+): Promise<void> {
   const left = new Map(blobs);
   const uploads = new Uploads();
   const memory = new Budget(BUFFER_BYTES);
@@ -92,7 +102,7 @@ async function uploadStreamed(path: string, target: Target, blobs: ReadonlyMap<s
         const held = await heldChunks(counted(body, hooks), blob.size, () => changed(path, blob));
         void uploads.start(() => push(path, target, blob, held, hooks).finally(() => memory.give(blob.size)));
       },
-      { hashFile: false },
+      { hashFile: false, parts },
     );
   } finally {
     await uploads.done();
@@ -164,25 +174,6 @@ async function heldChunks(body: Readable, size: number, tooLong: () => Error): P
 
 function changed(path: string, blob: Descriptor): Error {
   return new Error(`${path}: changed since it was checked: ${blob.digest} is no longer in it`);
-}
-
-/**
- * Bytes `start` to `end` of the open tar, by positional reads: any number of them at once, and none closes the file
- * when it is destroyed (an fs read stream closes its descriptor then, whatever autoClose says).
- */
-function readRange(handle: FileHandle, path: string, start: number, end: number): Readable {
-  return Readable.from(
-    (async function* () {
-      for (let at = start; at < end;) {
-        const chunk = Buffer.allocUnsafe(Math.min(RANGE_READ_BYTES, end - at));
-        const { bytesRead } = await handle.read(chunk, 0, chunk.byteLength, at);
-        if (bytesRead === 0) throw new Error(`${path}: changed since it was checked: it ends at byte ${at}`);
-        at += bytesRead;
-        yield chunk.subarray(0, bytesRead);
-      }
-    })(),
-    { objectMode: false },
-  );
 }
 
 /** The bytes read for upload, counted for the hooks and as spent buffers once passed on. */

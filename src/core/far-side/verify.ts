@@ -50,7 +50,10 @@ export interface TarVerdict {
   compression: Compression | null;
   bytes: number | null;
   sha256: string | null;
-  sidecar: 'match' | 'missing' | 'mismatch' | null;
+  /** `joined`: the sidecar lists parts and the file here is whole (joined with cat): unchecked as a whole. */
+  sidecar: 'match' | 'missing' | 'mismatch' | 'joined' | null;
+  /** The parts it was read from (`--max-file-size`); 0 for a tar in one file. */
+  parts: number;
   root: { digest: string; mediaType: string; refName: string | null } | null;
   manifests: number;
   /** Blobs (manifests included) in the tar, their content checked. */
@@ -138,7 +141,7 @@ async function verifyLocked(options: VerifyOptions, hooks: VerifyHooks): Promise
   const inOrder = [...listing.tars, ...listing.irregular].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
   for (const tar of inOrder) {
     const kind = irregular.get(tar.syncName);
-    const scan = kind === undefined ? await scanTar(tar.path) : unreadScan(tar, kind);
+    const scan = kind === undefined ? await scanTar(tar.path, tar.parts) : unreadScan(tar, kind);
     const verdict = judge(tar, scan, chain, report.absent, context, options.dedupScope);
     chain.add(tar, scan);
     report.tars.push(verdict);
@@ -150,7 +153,7 @@ async function verifyLocked(options: VerifyOptions, hooks: VerifyHooks): Promise
 
 /** The scan of a tar that was not read: nothing held, one problem. */
 function unreadScan(tar: SyncTar, kind: string): TarScan {
-  return emptyScan(tar.path, [notRegularFile(kind)]);
+  return emptyScan(tar.path, [notRegularFile(kind)], tar.parts);
 }
 
 interface Context {
@@ -244,6 +247,7 @@ function judge(
     bytes: scan.file?.bytes ?? null,
     sha256: scan.file?.sha256 ?? null,
     sidecar: scan.sidecar?.state ?? null,
+    parts: scan.parts.length,
     root: scan.root
       ? { digest: scan.root.digest, mediaType: scan.root.mediaType, refName: scan.root.annotations?.[Annotation.refName] ?? null }
       : null,

@@ -78,7 +78,7 @@ async function availableBytes(dir: string): Promise<number> {
 }
 
 /**
- * The hooks, and each tar and its sidecar deleted once recorded, right after `tarRecorded`: the next tar is written
+ * The hooks, and each tar (or its parts) and its sidecar deleted once recorded, right after `tarRecorded`: the next tar is written
  * only then, so the disk holds one tar at a time (the recorded one is uploaded already, in `beforeRecord`).
  */
 export function deletingRecordedTars(hooks: SerializeHooks): SerializeHooks {
@@ -87,7 +87,7 @@ export function deletingRecordedTars(hooks: SerializeHooks): SerializeHooks {
     tarRecorded(tar) {
       hooks.tarRecorded?.(tar);
       // Synchronous: serializePlan does not wait for this hook, and the next tar must not start before it is gone.
-      for (const path of [tar.path, tar.checksumPath]) rmSync(path, { force: true });
+      for (const path of [...tar.files, tar.checksumPath]) rmSync(path, { force: true });
     },
   };
 }

@@ -40,6 +40,8 @@ export async function planShards(
       manifestJson: settings.manifestJson,
       dedupScope: settings.dedupScope,
       trackerFilename: settings.trackerFilename,
+      // Only when set: plans without a limit read as before.
+      ...(settings.maxFileSize === undefined ? {} : { maxFileSize: settings.maxFileSize }),
     });
     if (shardPlan === undefined) return { plan, shardPlan, path: undefined };
     session.writing();

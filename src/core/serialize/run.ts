@@ -21,6 +21,8 @@ export interface BatchSettings {
   /** Plan only: fetch manifests, no layer blobs, write nothing. */
   dryRun: boolean;
   concurrency: number;
+  /** `--max-file-size`: a tar whose file would be larger is written as parts of this size; undefined: no limit. */
+  maxFileSize?: number | undefined;
   /**
    * Numbers up to this one were used by tars the tracker does not record (the Action reads them from the artifact
    * store): new tars are numbered above it, so no file name ever repeats. Default 0. Numbers a shard plan in the sync

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Compression } from '../archive/compression.ts';
 import { parseCompression } from '../archive/compression.ts';
+import { MIN_FILE_SIZE } from '../setting-values.ts';
 import { InputError } from '../input-error.ts';
 import { readRequired } from '../sync-dir/files.ts';
 import { isDigest } from '../oci/digest.ts';
@@ -44,6 +45,8 @@ export interface ShardSettings {
   manifestJson: boolean;
   dedupScope: DedupScope;
   trackerFilename: string;
+  /** `--max-file-size`: a tar over it is written as parts; null (or absent, in plans of older versions): no limit. */
+  maxFileSize?: number | null;
 }
 
 export interface PlanShard extends NumberRange {
@@ -204,6 +207,10 @@ export function parseShardPlan(text: string, file: string): ShardPlan {
   }
   if (settings.dedupScope !== 'name' && settings.dedupScope !== 'all') fail('settings.dedupScope is neither name nor all');
   if (typeof settings.trackerFilename !== 'string' || settings.trackerFilename === '') fail('settings.trackerFilename is empty');
+  const maxFileSize = settings.maxFileSize ?? null;
+  if (maxFileSize !== null && (!Number.isSafeInteger(maxFileSize) || maxFileSize < MIN_FILE_SIZE)) {
+    fail(`settings.maxFileSize is neither null nor a whole number of bytes from ${MIN_FILE_SIZE}`);
+  }
   if (!isCount(plan.base?.rows) || !isDigestText(plan.base?.sha256)) fail('base is not { rows, sha256 }');
   if (!Array.isArray(plan.shards) || plan.shards.length === 0) fail('no shards');
   let next = plan.first;

@@ -58,7 +58,7 @@ export async function serializeShard(settings: ShardRunSettings, storages: Stora
         '(record moves its tars into the sync directory)',
     );
   }
-  const { compression, compressionLevel, manifestJson, dedupScope, trackerFilename } = plan.settings;
+  const { compression, compressionLevel, manifestJson, dedupScope, trackerFilename, maxFileSize } = plan.settings;
   const options = { syncDir: settings.dir, trackerFilename, command: `serialize --shard ${shard.shard}`, readOnly: false };
   return withSyncDir(options, hooks, async (session) => {
     const done = tarsDoneBefore(session, shard, plan);
@@ -78,6 +78,7 @@ export async function serializeShard(settings: ShardRunSettings, storages: Stora
       dedupScope,
       manifestJson,
       concurrency: settings.concurrency,
+      maxFileSize: maxFileSize ?? undefined,
     };
     const written = await serializePlan(tars, session.state, writing, storages, settings.keepTars ? hooks : deletingRecordedTars(hooks));
     const entries = shard.tars.map(

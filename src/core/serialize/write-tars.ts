@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -13,12 +12,14 @@ import { Annotation, isManifest, type Manifest } from '../oci/descriptor.ts';
 import type { PlannedTar } from './planner.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
 import { Prefetcher } from './prefetch.ts';
-import { checkSidecar, locateSidecar, sidecarPath, sidecarTarName, writeSidecar } from '../archive/sidecar.ts';
+import { locateSidecar, readSidecar, sidecarPath, sidecarTarName, writeSidecar } from '../archive/sidecar.ts';
+import type { PartFile, VolumeTarget } from '../archive/part-writer.ts';
+import { TarSource } from '../archive/tar-source.ts';
 import { makeSideDir, SIDE_DIR, sidePath } from '../sync-dir/side-dir.ts';
 import type { Storages } from '../oci/storage.ts';
 import { writeTar, type TarBlob } from '../archive/tar-writer.ts';
 import { writeTracker, type TrackerRow } from '../sync-dir/tracker.ts';
-import { parseSyncName, partialName } from '../sync-dir/sync-name.ts';
+import { parsePartName, parseSyncName, partialName, partName } from '../sync-dir/sync-name.ts';
 import { TOOL_VERSION } from '../version.ts';
 
 export interface SerializeSettings {
@@ -31,18 +32,23 @@ export interface SerializeSettings {
   dedupScope: DedupScope;
   manifestJson: boolean;
   concurrency: number;
+  /** `--max-file-size`: a tar whose file would be larger is written as parts of this size (the last one smaller). */
+  maxFileSize?: number | undefined;
 }
 
 /** A tar that is complete on disk. */
 export interface WrittenTar {
   syncName: string;
+  /** `DIR/SYNC-NAME`; for a tar written as parts, the file they join to (not on disk). */
   path: string;
+  /** The files on disk, in order: `path`, or the parts `SYNC-NAME.part-001`, … (`--max-file-size`). */
+  files: string[];
   /** `batch-serialize/NAME.sha256`, in sha256sum's format: `sha256sum -c` checks the tar on the far side. */
   checksumPath: string;
   name: string;
   artifact: string;
   digest: string;
-  /** The file as written (after compression). */
+  /** The file as written (after compression; all its parts joined). */
   bytes: number;
   sha256: string;
   /** Blobs in the tar (manifests included) and their bytes before compression. */
@@ -108,7 +114,7 @@ export async function serializePlan(
       syncName: done.syncName,
       artifact: done.artifact,
       digest: done.digest,
-      tar: { sha256: done.sha256, bytes: done.bytes },
+      tar: { sha256: done.sha256, bytes: done.bytes, ...(done.files.length > 1 ? { parts: done.files.length } : {}) },
       blobs: tar.graph.nodes.map(({ descriptor: { digest, size, mediaType } }) => ({ digest, size, mediaType })),
     });
     await writeLedger(settings.ledgerPath, state.ledger);
@@ -136,7 +142,8 @@ async function clearTheWay(
   const first = tars[0]?.number ?? Infinity;
   const recorded = new Set(tracker.map((row) => row.syncName));
   const planned = new Set(tars.map((tar) => tar.syncName));
-  const names = new Set(await readdir(syncDir).catch(() => [] as string[]));
+  // A tar's parts count as the tar.
+  const names = new Set((await readdir(syncDir).catch(() => [] as string[])).map((name) => parsePartName(name)?.syncName ?? name));
   const ours = (syncName: string) => !recorded.has(syncName) && (parseSyncName(syncName)?.number ?? 0) >= first;
   const aside = new MoveAside(syncDir, hooks);
   const found = new Map<string, MoveAside>();
@@ -165,7 +172,7 @@ class MoveAside {
     this.hooks = hooks;
   }
 
-  /** Moves the tar and its sidecar (from the side directory, or beside it in an older sync directory). */
+  /** Moves the tar or its parts (or both), and its sidecar (from the side directory, or beside it in an older sync directory). */
   async move(syncName: string, why: string): Promise<void> {
     if (this.folder === undefined) {
       const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
@@ -173,7 +180,7 @@ class MoveAside {
       await mkdir(this.folder, { recursive: true });
     }
     const tarPath = join(this.syncDir, syncName);
-    await rename(tarPath, join(this.folder, syncName));
+    for (const name of await filesHere(this.syncDir, syncName)) await rename(join(this.syncDir, name), join(this.folder, name));
     const sidecar = await locateSidecar(tarPath);
     if (sidecar !== undefined) await rename(sidecar, join(this.folder, basename(sidecar)));
     await syncDirectory(this.syncDir);
@@ -181,8 +188,18 @@ class MoveAside {
   }
 }
 
-/** The file's sha256 and size; with `compression`, those of its content once decompressed. */
-async function hashFile(path: string, compression: Compression = 'none'): Promise<{ sha256: string; bytes: number }> {
+/** The names at the top of the sync directory that hold the tar: the file, and its parts in order. */
+async function filesHere(syncDir: string, syncName: string): Promise<string[]> {
+  const names = await readdir(syncDir).catch(() => [] as string[]);
+  const parts = names.flatMap((name) => (parsePartName(name)?.syncName === syncName ? [name] : []));
+  return [
+    ...(names.includes(syncName) ? [syncName] : []),
+    ...parts.sort((a, b) => (parsePartName(a)?.index ?? 0) - (parsePartName(b)?.index ?? 0)),
+  ];
+}
+
+/** The files' sha256 and size, joined in order; with `compression`, those of their content once decompressed. */
+async function hashFiles(paths: readonly string[], compression: Compression = 'none'): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
   const count = new Transform({
@@ -192,7 +209,13 @@ async function hashFile(path: string, compression: Compression = 'none'): Promis
     },
   });
   const decompress = decompressor(compression);
-  await (decompress ? pipeline(createReadStream(path), decompress, count, hash) : pipeline(createReadStream(path), count, hash));
+  const source = await TarSource.open(paths[0] as string, paths.length > 1 ? paths : []);
+  try {
+    const stream = source.stream();
+    await (decompress ? pipeline(stream, decompress, count, hash) : pipeline(stream, count, hash));
+  } finally {
+    await source.close();
+  }
   return { sha256: `sha256:${hash.digest('hex')}`, bytes };
 }
 
@@ -235,10 +258,15 @@ async function writeOne(
     started = true;
     hooks.progress?.(bytes);
   };
+  // Parts are written as `batch-serialize/NAME.part-NNN.partial`; a tar that fits in one is renamed to NAME.partial.
+  const volume: VolumeTarget | undefined =
+    settings.maxFileSize === undefined
+      ? undefined
+      : { partBytes: settings.maxFileSize, partPath: (index) => sidePath(settings.syncDir, partialName(partName(tar.syncName, index))) };
   try {
     await makeSideDir(settings.syncDir);
     const result = await writeTar(
-      partial,
+      volume ?? partial,
       {
         root: tar.root,
         manifests: [tar.root, ...tar.graph.manifests.slice(1)],
@@ -253,11 +281,28 @@ async function writeOne(
       },
       { compression: settings.compression, level: settings.compressionLevel, onBytes },
     );
+    const parts = result.parts ?? [];
+    if (parts.length === 1) await rename((parts[0] as PartFile).path, partial);
+    const written: WrittenFile[] =
+      parts.length > 1
+        ? parts.map((part, index) => ({ from: part.path, name: partName(tar.syncName, index + 1), sha256: part.sha256 }))
+        : [{ from: partial, name: tar.syncName, sha256: result.sha256 }];
     crashPoint('tar-written');
     const checksumPath = sidecarPath(path);
-    const kept = leftover === undefined ? undefined : await sameTar(path, partial, result, settings.compression);
-    if (kept !== undefined) {
-      await rm(partial);
+    const kept = leftover === undefined ? undefined : await sameTar(settings.syncDir, tar.syncName, written, result, settings.compression);
+    if (kept !== undefined && kept.here < written.length) {
+      // A run stopped between the renames of the parts: the first ones are in place, the same bytes; the rest follow.
+      for (const [index, file] of written.entries()) {
+        if (index < kept.here) await rm(file.from);
+        else await rename(file.from, join(settings.syncDir, file.name));
+      }
+      await syncDirectory(settings.syncDir);
+      hooks.note?.(
+        `${tar.syncName}: ${kept.here} of its ${written.length} parts were in place (a run stopped while renaming them), the same ` +
+          'bytes as this run writes, its sidecar matching: the others put beside them',
+      );
+    } else if (kept !== undefined) {
+      await Promise.all(written.map((file) => rm(file.from)));
       const same = kept.sha256 === result.sha256 ? 'byte for byte' : 'decompressed (compressed differently)';
       hooks.note?.(
         `${tar.syncName}: complete but not recorded (a run stopped before recording it), ${same} the tar this run ` +
@@ -267,15 +312,20 @@ async function writeOne(
       if (leftover !== undefined) {
         await leftover.move(tar.syncName, 'not recorded in the tracker, and not the tar this run writes under that name');
       }
-      await writeSidecar(path, result.sha256);
+      await writeSidecar(path, written);
       crashPoint('sidecar-written');
-      await rename(partial, path);
+      // In order: a run that stops between two renames leaves a set with its last parts missing, never a gap.
+      for (const file of written) {
+        await rename(file.from, join(settings.syncDir, file.name));
+        if (written.length > 1) crashPoint('part-renamed');
+      }
       await syncDirectory(settings.syncDir);
       crashPoint('renamed');
     }
     return {
       syncName: tar.syncName,
       path,
+      files: written.map((file) => join(settings.syncDir, file.name)),
       checksumPath,
       name: tar.entry.name,
       artifact: tar.entry.artifact,
@@ -292,22 +342,55 @@ async function writeOne(
   }
 }
 
+/** A file of a tar just written: where it is (in the side directory), its name at the top, its sha256. */
+interface WrittenFile {
+  from: string;
+  name: string;
+  sha256: string;
+}
+
 /**
- * Whether the unrecorded file at `path` is the tar just written as `partial`, its sidecar matching it: the
- * same bytes, or (compressed) the same tar once decompressed (zstd's bytes can depend on how its input arrived).
- * Its sha256 and size when it is; undefined when it is anything else.
+ * Whether the unrecorded tar here (a file, or parts) is the tar just written, its sidecar matching each file: the
+ * same files, the same bytes, or (compressed) the same tar once decompressed (zstd's bytes can depend on how its
+ * input arrived). Its sha256 and size (all parts joined) when it is; undefined when it is anything else. `here` is
+ * how many of the files are in place: fewer than all when a run stopped between the renames of the parts (then the
+ * sidecar lists all of them and those in place are the same bytes).
  */
 async function sameTar(
-  path: string,
-  partial: string,
-  fresh: { sha256: string },
+  syncDir: string,
+  syncName: string,
+  written: readonly WrittenFile[],
+  fresh: { sha256: string; bytes: number },
   compression: Compression,
-): Promise<{ sha256: string; bytes: number } | undefined> {
-  const found = await hashFile(path).catch(() => undefined);
-  if (found === undefined || (await checkSidecar(path, found.sha256)).state !== 'match') return undefined;
+): Promise<{ sha256: string; bytes: number; here: number } | undefined> {
+  const here = await filesHere(syncDir, syncName);
+  const names = written.map((file) => file.name);
+  if (here.length === 0 || here.join('/') !== names.slice(0, here.length).join('/')) return undefined;
+  const paths = here.map((name) => join(syncDir, name));
+  const sums = await Promise.all(paths.map((file) => hashFiles([file]))).catch(() => undefined);
+  const sidecar = await readSidecar(join(syncDir, syncName));
+  const matching =
+    sums !== undefined &&
+    'lines' in sidecar &&
+    sidecar.lines.length === written.length &&
+    sidecar.lines.every((line, index) => line.name === names[index] && (index >= here.length || line.sha256 === sums[index]?.sha256));
+  if (!matching) return undefined;
+  if (here.length < written.length) {
+    const same = sidecar.lines.every(
+      (line, index) => line.sha256 === written[index]?.sha256 && (index >= here.length || line.sha256 === sums[index]?.sha256),
+    );
+    return same ? { ...fresh, here: here.length } : undefined;
+  }
+  const found = { ...(sums.length === 1 ? (sums[0] as { sha256: string; bytes: number }) : await hashFiles(paths)), here: here.length };
   if (found.sha256 === fresh.sha256) return found;
   if (compression === 'none') return undefined;
-  const [was, is] = await Promise.all([hashFile(path, compression), hashFile(partial, compression)]).catch(() => []);
+  const [was, is] = await Promise.all([
+    hashFiles(paths, compression),
+    hashFiles(
+      written.map((file) => file.from),
+      compression,
+    ),
+  ]).catch(() => []);
   return was !== undefined && was.sha256 === is?.sha256 ? found : undefined;
 }
 

@@ -19,7 +19,8 @@ export interface LedgerEntry {
   syncName: string;
   artifact: string;
   digest: string;
-  tar: { sha256: string; bytes: number } | null;
+  /** The file as written (all its parts joined, for a tar written as `parts` of `--max-file-size`). */
+  tar: { sha256: string; bytes: number; parts?: number } | null;
   blobs: LedgerBlob[];
 }
 

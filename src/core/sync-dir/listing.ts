@@ -4,14 +4,20 @@ import { join } from 'node:path';
 import { InputError } from '../input-error.ts';
 import { fileKind } from '../archive/tar-reader.ts';
 import { SIDE_DIR } from './side-dir.ts';
-import { isPartialName, parseSyncName } from './sync-name.ts';
+import { isPartialName, parsePartName, parseSyncName, type ParsedSyncName } from './sync-name.ts';
 
 /** A numbered tar found in a sync directory. */
 export interface SyncTar {
   syncName: string;
   number: number;
   name: string;
+  /** `DIR/SYNC-NAME`: the tar, or, when it came as parts alone, the name they join to (no such file). */
   path: string;
+  /**
+   * The paths of its parts `SYNC-NAME.part-NNN` (`--max-file-size`), by part number; empty for a tar in one file.
+   * Both a file and parts: the scan refuses the tar (which is the tar is unknowable).
+   */
+  parts: string[];
 }
 
 /** A directory entry named like a tar that is not a regular file: a directory, a symbolic link, a FIFO, … */
@@ -44,14 +50,27 @@ export async function listSyncDir(dir: string): Promise<SyncDirListing> {
     throw new InputError(`${dir}: cannot read the sync directory: ${(error as Error).message}`);
   }
   const names = entries.map((entry) => entry.name);
+  const found = new Map<string, { whole: Dirent | undefined; parts: Array<{ index: number; entry: Dirent }> }>();
+  const named = (syncName: string) => found.get(syncName) ?? found.set(syncName, { whole: undefined, parts: [] }).get(syncName)!;
+  for (const entry of entries) {
+    const part = parsePartName(entry.name);
+    if (part !== undefined) named(part.syncName).parts.push({ index: part.index, entry });
+    else if (parseSyncName(entry.name) !== undefined) named(entry.name).whole = entry;
+  }
   const tars: SyncTar[] = [];
   const irregular: IrregularTar[] = [];
-  for (const entry of entries) {
-    const parsed = parseSyncName(entry.name);
-    if (!parsed) continue;
-    const tar = { syncName: entry.name, ...parsed, path: join(dir, entry.name) };
-    if (entry.isFile()) tars.push(tar);
-    else irregular.push({ ...tar, kind: fileKind(entry) });
+  for (const [syncName, { whole, parts }] of found) {
+    parts.sort((a, b) => a.index - b.index);
+    const tar = {
+      syncName,
+      ...(parseSyncName(syncName) as ParsedSyncName),
+      path: join(dir, syncName),
+      parts: parts.map((p) => join(dir, p.entry.name)),
+    };
+    // One entry that is not a regular file (the tar, or any of its parts) makes the whole tar unreadable.
+    const odd = [...(whole === undefined ? [] : [whole]), ...parts.map((p) => p.entry)].find((entry) => !entry.isFile());
+    if (odd === undefined) tars.push(tar);
+    else irregular.push({ ...tar, kind: fileKind(odd) + (odd === whole ? '' : ` (${odd.name})`) });
   }
   const byOrder = (a: SyncTar, b: SyncTar) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1);
   tars.sort(byOrder);
