@@ -4,12 +4,13 @@ import { syncDirectory } from '../core/sync-dir/files.ts';
 import { ledgerPath, legacyLedgerPath } from '../core/sync-dir/ledger.ts';
 import { formatNumber } from '../core/sync-dir/sync-name.ts';
 import { nextNumber, readTracker, type TrackerRow } from '../core/sync-dir/tracker.ts';
+import { described, refOf, type ArtifactRef } from './artifact-ref.ts';
 import { extractArtifactZip, type WantedFile } from './artifact-zip.ts';
 import type { RestArtifact } from './artifacts-api.ts';
 
 /** What became of the newest trusted tracker artifact. */
 export interface CollectedTracker {
-  artifact: { id: number; name: string; runId: number | undefined; createdAt: string };
+  artifact: ArtifactRef;
   /** `taken`: put in place (none here, or the one here records less); `same`: here already; `kept`: the one here records more. */
   state: 'taken' | 'same' | 'kept';
   /** Rows of the artifact's tracker, and the highest number it records. */
@@ -58,7 +59,7 @@ export async function collectTracker(
       'that were never shipped from tars that went missing';
     return { tracker: undefined, note };
   }
-  const described = `artifact ${newest.name} (id ${newest.id})`;
+  const artifact = described(newest);
   const here = join(context.dir, context.trackerFilename);
   const staged = join(context.work, context.trackerFilename);
   await mkdir(context.work, { recursive: true });
@@ -75,13 +76,13 @@ export async function collectTracker(
   );
   await rm(zip);
   const theirs = await readTracker(staged).catch((error: Error) => {
-    throw new Error(`${described}: ${error.message.replaceAll(`${context.work}/`, '')}; nothing was kept`, { cause: error });
+    throw new Error(`${artifact}: ${error.message.replaceAll(`${context.work}/`, '')}; nothing was kept`, { cause: error });
   });
   const ours = await readTracker(here).catch((error: Error) => {
-    throw new Error(`${error.message}; the tracker of ${described} is not put in its place`, { cause: error });
+    throw new Error(`${error.message}; the tracker of ${artifact} is not put in its place`, { cause: error });
   });
   const tracker: CollectedTracker = {
-    artifact: { id: newest.id, name: newest.name, runId: newest.workflowRun?.id, createdAt: newest.createdAt },
+    artifact: refOf(newest),
     state: 'taken',
     rows: theirs.length,
     highest: nextNumber(theirs) - 1,
@@ -100,13 +101,13 @@ export async function collectTracker(
   }
   if (continues(theirs, ours)) {
     const note =
-      `${here} records tars up to ${formatNumber(nextNumber(ours) - 1)}, the newest tracker ${described} only up to ` +
+      `${here} records tars up to ${formatNumber(nextNumber(ours) - 1)}, the newest tracker ${artifact} only up to ` +
       `${formatNumber(tracker.highest)}: the one here is kept`;
     return { tracker: { ...tracker, state: 'kept' }, note };
   }
   const row = ours.findIndex((row, index) => !sameRow(row, theirs[index]));
   throw new Error(
-    `${here} and the tracker of ${described} differ at row ${row + 1} (here ${ours[row]?.syncName ?? 'none'}, ` +
+    `${here} and the tracker of ${artifact} differ at row ${row + 1} (here ${ours[row]?.syncName ?? 'none'}, ` +
       `there ${theirs[row]?.syncName ?? 'none'}): left as it is; move it away to take the artifact's`,
   );
 }

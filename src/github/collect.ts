@@ -7,6 +7,7 @@ import { pathExists, syncDirectory } from '../core/sync-dir/files.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../core/sync-dir/listing.ts';
 import { formatNumber, parsePartName, parseSyncName } from '../core/sync-dir/sync-name.ts';
 import { ArtifactZipError, extractArtifactZip } from './artifact-zip.ts';
+import { described, refOf, type ArtifactRef } from './artifact-ref.ts';
 import { collectTracker, type CollectedTracker } from './collect-tracker.ts';
 import { ArtifactExpiredError, GitHubApiError, type RestArtifact } from './artifacts-api.ts';
 
@@ -35,15 +36,6 @@ export interface ArtifactSource {
   defaultBranch(): Promise<string>;
   /** Downloads the artifact's zip into `path` (a new file); its size. */
   downloadZip(artifact: { id: number; name: string }, path: string, progress?: (bytes: number) => void): Promise<number>;
-}
-
-/** An artifact as reports show it. */
-export interface ArtifactRef {
-  id: number;
-  name: string;
-  runId: number | undefined;
-  createdAt: string;
-  sizeInBytes: number;
 }
 
 export interface CollectedTar {
@@ -111,16 +103,6 @@ export interface Selection {
 const SIDECAR_MAX_BYTES = 1024 * 1024;
 /** The work folder of one download, inside the sync directory (same file system, so the final step is a rename). */
 const WORK_PREFIX = '.collect-';
-
-export const refOf = (artifact: RestArtifact): ArtifactRef => ({
-  id: artifact.id,
-  name: artifact.name,
-  runId: artifact.workflowRun?.id,
-  createdAt: artifact.createdAt,
-  sizeInBytes: artifact.sizeInBytes,
-});
-
-const described = (artifact: { name: string; id: number }) => `artifact ${artifact.name} (id ${artifact.id})`;
 
 /**
  * Which artifacts are tars of `prefix`: `PREFIX-NNNNNN-NAME.tar[.gz|.zst]` uploaded by a run of the repository
