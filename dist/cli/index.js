@@ -43495,7 +43495,7 @@ if (major < NEEDED_MAJOR) {
     process.exitCode = 2;
 }
 else {
-    const { run } = await Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 5827));
+    const { run } = await Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 7765));
     process.exitCode = await run(process.argv.slice(2));
 }
 
@@ -43505,7 +43505,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5827:
+/***/ 7765:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -43526,49 +43526,8 @@ var external_node_util_ = __nccwpck_require__(7975);
 var destination = __nccwpck_require__(3015);
 // EXTERNAL MODULE: ./src/core/input-error.ts
 var input_error = __nccwpck_require__(496);
-// EXTERNAL MODULE: ./src/core/archive/compression.ts
-var compression = __nccwpck_require__(6480);
-;// CONCATENATED MODULE: ./src/core/setting-values.ts
-
-
-/**
- * Checks for the values a user sets (CLI options, Action inputs); `what` names the option or input in the
- * message, e.g. `--dedup-scope` or `input dedup-scope`.
- */
-function parseDedupScope(what, value) {
-    if (value === 'name' || value === 'all')
-        return value;
-    throw new input_error/* InputError */.d(`${what} ${JSON.stringify(value)}: use name or all`);
-}
-function parseWholeNumber(what, text, min, max) {
-    const value = Number(text);
-    if (!/^-?\d+$/.test(text) || value < min || value > max) {
-        throw new input_error/* InputError */.d(`${what} ${JSON.stringify(text)}: a whole number from ${min} to ${max}`);
-    }
-    return value;
-}
-function parseCompressionSetting(what, value) {
-    try {
-        return (0,compression/* parseCompression */.Gd)(value);
-    }
-    catch (error) {
-        throw new input_error/* InputError */.d(`${what}: ${error.message}`);
-    }
-}
-const LEVELS = { none: undefined, gzip: [0, 9], zstd: [1, 22] };
-function parseCompressionLevel(what, compression, text) {
-    const range = LEVELS[compression];
-    if (!range)
-        throw new input_error/* InputError */.d(`${what} needs compression gzip or zstd`);
-    return parseWholeNumber(what, text, ...range);
-}
-function checkTrackerFilename(what, name) {
-    if (name === '' || /[/\\]/.test(name) || name.startsWith('.')) {
-        throw new input_error/* InputError */.d(`${what} ${JSON.stringify(name)}: a plain file name inside the sync directory`);
-    }
-    return name;
-}
-
+// EXTERNAL MODULE: ./src/core/setting-values.ts
+var setting_values = __nccwpck_require__(6834);
 // EXTERNAL MODULE: ./src/core/defaults.ts
 var defaults = __nccwpck_require__(5553);
 // EXTERNAL MODULE: ./src/github/api-url.ts
@@ -43595,19 +43554,24 @@ Artifacts are registry references (host/repo:tag, repo@sha256:...) or ocidir://P
 Options:
   --compression none|gzip|zstd   compress the whole tar (default ${defaults/* Defaults */.Hw.compression})
   --compression-level N          gzip 0-9, zstd 1-22
+  --max-file-size SIZE           write a tar larger than SIZE as parts NNNNNN-NAME.tar.part-001, ... of SIZE
+                                 bytes each (4.7G, 4480MiB, 650MB; at least 64KiB); join them with cat
   --tracker-filename NAME        tracker file in SYNC-DIRECTORY (default ${defaults/* Defaults */.Hw.trackerFilename})
   --manifest-json                add a docker-load style manifest.json to each tar
   --dedup-scope name|all         skip blobs held by earlier tars of the same name or of any name (default ${defaults/* Defaults */.Hw.dedupScope})
   --dry-run                      plan only: fetch manifests, no layer blobs, write nothing
   --concurrency N                blobs fetched at once (default ${defaults/* Defaults */.Hw.concurrency})
   --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
+  --connect-timeout SECONDS      wait this long for a registry connection (default ${defaults/* Defaults */.Hw.connectTimeout})
+  --response-timeout SECONDS     wait this long for a response to begin (default ${defaults/* Defaults */.Hw.responseTimeout})
+  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${defaults/* Defaults */.Hw.idleTimeout})
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
 
 Credentials come from the Docker config (DOCKER_CONFIG or ~/.docker/config.json), as after docker login.`;
 const PLAN_USAGE = `Usage: batch-serialize plan BATCH-LIST SYNC-DIRECTORY --shards N [options]
-       batch-serialize serialize --shard K --plan FILE DIRECTORY [--concurrency N] [--insecure-registry HOST] [--json]
+       batch-serialize serialize --shard K --plan FILE DIRECTORY [--concurrency N] [REGISTRY OPTIONS] [--json]
        batch-serialize record SYNC-DIRECTORY --plan FILE SHARD-RECORD... [--json]
 
 A run split over several machines. plan resolves every artifact of BATCH-LIST against the tracker of
@@ -43624,7 +43588,8 @@ SYNC-DIRECTORY; a tracker that changed since the plan is never merged over. A sh
 leaves its numbers unused (a gap) and its names ship again next time.
 
 Options of plan: --shards N (${defaults/* SHARDS_RANGE */.GX.join('-')}, required), --json (the shards on stdout) and the options of
-serialize but --dry-run (batch-serialize --help).`;
+serialize but --dry-run (batch-serialize --help). REGISTRY OPTIONS of serialize --shard: --insecure-registry,
+--connect-timeout, --response-timeout, --idle-timeout, as serialize takes them.`;
 const VERIFY_USAGE = `Usage: batch-serialize verify SYNC-DIRECTORY [options]
 
 Checks the tars of SYNC-DIRECTORY offline, in number order: each .sha256 sidecar, each tar stream, every
@@ -43656,6 +43621,9 @@ Options:
   --successful-syncs FILE        the record of loaded tars (default SYNC-DIRECTORY/successful-syncs.csv; elsewhere
                                  when SYNC-DIRECTORY is on read-only media)
   --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
+  --connect-timeout SECONDS      wait this long for a registry connection (default ${defaults/* Defaults */.Hw.connectTimeout})
+  --response-timeout SECONDS     wait this long for a response to begin (default ${defaults/* Defaults */.Hw.responseTimeout})
+  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${defaults/* Defaults */.Hw.idleTimeout})
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -43668,12 +43636,16 @@ workflow artifact PREFIX-NNNNNN-NAME.tar[.gz|.zst], from any run, that SYNC-DIRE
 it against its .sha256 sidecar and only then puts it in place, ready to carry. Tars already here are checked
 against their sidecars, not downloaded again; a file here that differs is named, never replaced. Exits 0 only
 when every tar of the prefix is here and checked: an expired artifact whose tar is not here is a failure.
+The newest tracker artifact PREFIX-tracker of the default branch comes too (with its ledger), so that verify
+on the far side can tell numbers never shipped from missing tars: it replaces the tracker here only when it
+continues it (the same rows, then more); one that records less is kept, one that differs is a problem.
 
 Options:
   --prefix PREFIX                the Action's cache-key-prefix (required; the Action's default is
                                  batch-serialize-<batch file, / as _>, e.g. batch-serialize-batch.csv)
   --repo OWNER/NAME              the repository (default $GITHUB_REPOSITORY)
   --api-url URL                  GitHub's REST API (default $GITHUB_API_URL or ${api_url/* DEFAULT_API_URL */.r})
+  --tracker-filename NAME        the Action's tracker-filename (default ${defaults/* Defaults */.Hw.trackerFilename})
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -43720,6 +43692,7 @@ function parseCollect(argv, env) {
         prefix: { type: 'string' },
         repo: { type: 'string' },
         'api-url': { type: 'string' },
+        'tracker-filename': { type: 'string', default: defaults/* Defaults */.Hw.trackerFilename },
         // Declared so that `--token X` is refused by name, not as an unknown option someone may retry differently.
         token: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -43752,6 +43725,7 @@ function parseCollect(argv, env) {
         dir: positionals[0],
         prefix,
         repository,
+        trackerFilename: (0,setting_values/* checkTrackerFilename */.qY)('--tracker-filename', values['tracker-filename']),
         apiUrl: (0,api_url/* checkApiUrl */.S)(values['api-url'] ?? (env.GITHUB_API_URL || api_url/* DEFAULT_API_URL */.r)).href.replace(/\/+$/, ''),
         json: values.json,
     }));
@@ -43784,7 +43758,7 @@ function parseVerify(argv) {
         options: {
             dir: positionals[0],
             dedupScope: farSideScope(values['dedup-scope']),
-            trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
+            trackerFilename: (0,setting_values/* checkTrackerFilename */.qY)('--tracker-filename', values['tracker-filename']),
             ...(values['successful-syncs'] === undefined ? {} : { recordPath: values['successful-syncs'] }),
         },
     }));
@@ -43795,7 +43769,7 @@ function parseDeserialize(argv) {
         scatter: { type: 'boolean', default: false },
         'scatter-map': { type: 'string' },
         'successful-syncs': { type: 'string' },
-        'insecure-registry': { type: 'string', multiple: true, default: [] },
+        ...REGISTRY_OPTIONS,
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
@@ -43817,13 +43791,13 @@ function parseDeserialize(argv) {
         scatter: values.scatter,
         scatterMap,
         recordPath: values['successful-syncs'],
-        insecureRegistries: values['insecure-registry'],
+        ...registryAccess(values),
         json: values.json,
     }));
 }
 /** On the far side --dedup-scope overrides what each tar records, on purpose; not given, each tar's own holds. */
 function farSideScope(value) {
-    return value === undefined ? undefined : parseDedupScope('--dedup-scope', value);
+    return value === undefined ? undefined : (0,setting_values/* parseDedupScope */.MR)('--dedup-scope', value);
 }
 function parse(argv, usage, options) {
     try {
@@ -43871,14 +43845,30 @@ function checked(usage, build) {
         throw error;
     }
 }
+/** How serialize, plan, a shard and deserialize reach registries. */
+const REGISTRY_OPTIONS = {
+    'insecure-registry': { type: 'string', multiple: true, default: [] },
+    'connect-timeout': { type: 'string', default: String(defaults/* Defaults */.Hw.connectTimeout) },
+    'response-timeout': { type: 'string', default: String(defaults/* Defaults */.Hw.responseTimeout) },
+    'idle-timeout': { type: 'string', default: String(defaults/* Defaults */.Hw.idleTimeout) },
+};
+function registryAccess(values) {
+    const timeouts = (0,setting_values/* parseTimeouts */._O)((wait) => `--${wait}-timeout`, {
+        connect: values['connect-timeout'],
+        response: values['response-timeout'],
+        idle: values['idle-timeout'],
+    });
+    return { insecureRegistries: values['insecure-registry'], timeouts };
+}
 const SERIALIZE_OPTIONS = {
     compression: { type: 'string', default: defaults/* Defaults */.Hw.compression },
     'compression-level': { type: 'string' },
+    'max-file-size': { type: 'string' },
     'tracker-filename': { type: 'string', default: defaults/* Defaults */.Hw.trackerFilename },
     'manifest-json': { type: 'boolean', default: false },
     'dedup-scope': { type: 'string', default: defaults/* Defaults */.Hw.dedupScope },
     concurrency: { type: 'string', default: String(defaults/* Defaults */.Hw.concurrency) },
-    'insecure-registry': { type: 'string', multiple: true, default: [] },
+    ...REGISTRY_OPTIONS,
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
     version: { type: 'boolean', short: 'v', default: false },
@@ -43908,12 +43898,12 @@ function parsePlan(argv) {
         throw new UsageError(`plan needs --shards N (${defaults/* SHARDS_RANGE */.GX.join('-')}): at most how many shards`, PLAN_USAGE);
     return checked(PLAN_USAGE, () => ({
         kind: 'plan',
-        shards: parseWholeNumber('--shards', shards, ...defaults/* SHARDS_RANGE */.GX),
+        shards: (0,setting_values/* parseWholeNumber */.oA)('--shards', shards, ...defaults/* SHARDS_RANGE */.GX),
         ...batchCommand(values, positionals, false),
     }));
 }
 /** The options a shard takes from its plan: given with --shard they are refused by name. */
-const PLAN_SETTINGS = ['compression', 'compression-level', 'tracker-filename', 'manifest-json', 'dedup-scope', 'dry-run'];
+const PLAN_SETTINGS = ['compression', 'compression-level', 'max-file-size', 'tracker-filename', 'manifest-json', 'dedup-scope', 'dry-run'];
 function parseShard(argv) {
     const fromPlan = argv.map((arg) => /^--([a-z-]+)/.exec(arg)?.[1]).find((name) => name !== undefined && PLAN_SETTINGS.includes(name));
     if (fromPlan !== undefined) {
@@ -43923,7 +43913,7 @@ function parseShard(argv) {
         shard: { type: 'string' },
         plan: { type: 'string' },
         concurrency: SERIALIZE_OPTIONS.concurrency,
-        'insecure-registry': SERIALIZE_OPTIONS['insecure-registry'],
+        ...REGISTRY_OPTIONS,
         json: SERIALIZE_OPTIONS.json,
         help: SERIALIZE_OPTIONS.help,
         version: SERIALIZE_OPTIONS.version,
@@ -43941,10 +43931,10 @@ function parseShard(argv) {
     return checked(PLAN_USAGE, () => ({
         kind: 'shard',
         planFile: plan,
-        shard: parseWholeNumber('--shard', shard, ...defaults/* SHARDS_RANGE */.GX),
+        shard: (0,setting_values/* parseWholeNumber */.oA)('--shard', shard, ...defaults/* SHARDS_RANGE */.GX),
         dir: positionals[0],
-        concurrency: parseWholeNumber('--concurrency', values.concurrency, ...defaults/* CONCURRENCY_RANGE */.Y_),
-        insecureRegistries: values['insecure-registry'],
+        concurrency: (0,setting_values/* parseWholeNumber */.oA)('--concurrency', values.concurrency, ...defaults/* CONCURRENCY_RANGE */.Y_),
+        ...registryAccess(values),
         json: values.json,
     }));
 }
@@ -43969,27 +43959,31 @@ function parseRecord(argv) {
 /** BATCH-LIST SYNC-DIRECTORY and the serialize options, as serialize and plan take them. */
 function batchCommand(values, positionals, dryRun) {
     const [batchFile = '', syncDir = ''] = positionals;
-    const compression = parseCompressionSetting('--compression', values.compression);
+    const compression = (0,setting_values/* parseCompressionSetting */.m3)('--compression', values.compression);
     const level = values['compression-level'];
+    const maxFileSize = values['max-file-size'];
     return {
         json: values.json,
-        insecureRegistries: values['insecure-registry'],
+        ...registryAccess(values),
         settings: {
             batchFile,
             syncDir,
-            trackerFilename: checkTrackerFilename('--tracker-filename', values['tracker-filename']),
+            trackerFilename: (0,setting_values/* checkTrackerFilename */.qY)('--tracker-filename', values['tracker-filename']),
             compression,
-            compressionLevel: level === undefined ? undefined : parseCompressionLevel('--compression-level', compression, level),
+            compressionLevel: level === undefined ? undefined : (0,setting_values/* parseCompressionLevel */.m)('--compression-level', compression, level),
             manifestJson: values['manifest-json'],
-            dedupScope: parseDedupScope('--dedup-scope', values['dedup-scope']),
+            dedupScope: (0,setting_values/* parseDedupScope */.MR)('--dedup-scope', values['dedup-scope']),
             dryRun,
-            concurrency: parseWholeNumber('--concurrency', values.concurrency, ...defaults/* CONCURRENCY_RANGE */.Y_),
+            concurrency: (0,setting_values/* parseWholeNumber */.oA)('--concurrency', values.concurrency, ...defaults/* CONCURRENCY_RANGE */.Y_),
+            maxFileSize: maxFileSize === undefined ? undefined : (0,setting_values/* parseFileSize */.lT)('--max-file-size', maxFileSize),
         },
     };
 }
 
 // EXTERNAL MODULE: ./src/core/sync-dir/plan-files.ts
 var plan_files = __nccwpck_require__(636);
+// EXTERNAL MODULE: ./src/core/sync-dir/sync-name.ts
+var sync_name = __nccwpck_require__(8472);
 // EXTERNAL MODULE: ./src/core/serialize/write-tars.ts + 5 modules
 var write_tars = __nccwpck_require__(1549);
 ;// CONCATENATED MODULE: ./src/core/serialize/tar-rows.ts
@@ -44023,6 +44017,7 @@ function writtenTotalRow(tars) {
 }
 
 ;// CONCATENATED MODULE: ./src/cli/report.ts
+
 
 
 
@@ -44164,6 +44159,12 @@ function formatCollectResult(result) {
         ]);
         lines.push((0,format/* formatTable */.ku)(['collected', 'artifact', 'run', 'size'], rows));
     }
+    if (result.tracker !== undefined) {
+        const { tracker } = result;
+        const what = { taken: 'collected', same: 'here already', kept: 'behind the one here, not taken' }[tracker.state];
+        lines.push(`Tracker: ${tracker.artifact.name} (id ${tracker.artifact.id}, run ${tracker.artifact.runId ?? '-'}), ` +
+            `${tracker.rows} row(s) up to ${(0,sync_name/* formatNumber */.ZV)(tracker.highest)}: ${what}`);
+    }
     if (result.problems.length > 0)
         lines.push('Problems:', ...result.problems.map((p) => `  ${p.message}`));
     if (result.notes.length > 0)
@@ -44245,7 +44246,11 @@ async function serialize(command) {
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 2788)),
     ]);
     const progress = progressReporter(process.stderr);
-    const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
+    const storages = new RegistryAndLayoutStorages({
+        insecureRegistries: command.insecureRegistries,
+        ...command.timeouts,
+        retry: { onRetry: progress.retrying },
+    });
     const written = [];
     try {
         const result = await runBatch(command.settings, storages, {
@@ -44280,7 +44285,11 @@ async function plan(command) {
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 8004)),
     ]);
     const progress = progressReporter(process.stderr);
-    const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
+    const storages = new RegistryAndLayoutStorages({
+        insecureRegistries: command.insecureRegistries,
+        ...command.timeouts,
+        retry: { onRetry: progress.retrying },
+    });
     try {
         const result = await planShards(command.settings, command.shards, storages, { resolving: progress.resolving, ...sayings });
         const { shardPlan, path } = result;
@@ -44310,7 +44319,11 @@ async function shard(command) {
     ]);
     const shardPlan = await readShardPlan(command.planFile);
     const progress = progressReporter(process.stderr);
-    const storages = new RegistryAndLayoutStorages({ insecureRegistries: command.insecureRegistries, retry: { onRetry: progress.retrying } });
+    const storages = new RegistryAndLayoutStorages({
+        insecureRegistries: command.insecureRegistries,
+        ...command.timeouts,
+        retry: { onRetry: progress.retrying },
+    });
     try {
         const settings = {
             plan: shardPlan,
@@ -44368,7 +44381,7 @@ async function deserialize(command) {
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 9430)),
     ]);
     const scatter = command.scatter ? { rules: command.scatterMap === undefined ? [] : await readScatterMap(command.scatterMap) } : undefined;
-    const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries });
+    const registries = new RegistryClient({ keychain: defaultKeychain(), insecureHosts: command.insecureRegistries, ...command.timeouts });
     const uploadLine = (0,throttle/* throttle */.n)(throttle/* LOG_LINE_INTERVAL_MS */.l);
     const loaded = [];
     try {
@@ -44406,7 +44419,7 @@ async function deserialize(command) {
 }
 async function collect(command) {
     const [{ collect }, { ArtifactsApi }] = await Promise.all([
-        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 5408)),
+        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 1966)),
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 8445)),
     ]);
     const api = new ArtifactsApi({
@@ -44417,7 +44430,7 @@ async function collect(command) {
     });
     const progressLine = (0,throttle/* throttle */.n)(throttle/* LOG_LINE_INTERVAL_MS */.l);
     try {
-        const result = await collect({ dir: command.dir, prefix: command.prefix, repository: command.repository }, api, {
+        const result = await collect({ dir: command.dir, prefix: command.prefix, repository: command.repository, trackerFilename: command.trackerFilename }, api, {
             listed: (artifacts, tars) => process.stderr.write(`${api.host}: ${artifacts} artifact(s) in ${command.repository}, ${tars} tar(s) of ${command.prefix}\n`),
             downloading: (syncName, artifact, bytes) => {
                 if (bytes === 0) {
@@ -44554,13 +44567,14 @@ class FileHasher {
 
 /***/ }),
 
-/***/ 2757:
+/***/ 8579:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  a: () => (/* binding */ fileSink)
+  a: () => (/* binding */ fileSink),
+  w: () => (/* binding */ partsSink)
 });
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -44646,7 +44660,115 @@ function startWorker(job) {
     return new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, workerData: job });
 }
 
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+;// CONCATENATED MODULE: ./src/core/archive/part-writer.ts
+
+
+
+
+/** As many bytes gathered before a write as the single-file sink lets run ahead of the disk (file-sink.ts). */
+const BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * The end of a pipeline that writes the stream into successive part files, each exactly `partBytes` but the last,
+ * hashing each part and the whole as they pass. A part is created (exclusively) only when a byte for it comes, and
+ * fsynced and closed when full; the last one when the stream ends. `remove()` deletes every part it created.
+ */
+class PartWriter extends external_node_stream_.Writable {
+    target;
+    whole = (0,external_node_crypto_.createHash)('sha256');
+    done = [];
+    created = [];
+    current;
+    bytes = 0;
+    /** The write under way: what `remove()` waits for, so that no part is created after it. */
+    writing = Promise.resolve();
+    constructor(target) {
+        super({ highWaterMark: BUFFER_BYTES });
+        this.target = target;
+    }
+    /** The whole stream as written; valid once it finished. */
+    written() {
+        return { bytes: this.bytes, sha256: 'sha256:' + this.whole.copy().digest('hex') };
+    }
+    /** The parts in order; valid once it finished. */
+    parts() {
+        return [...this.done];
+    }
+    /** Deletes every part created (after a failure). */
+    async remove() {
+        await this.writing.catch(() => undefined);
+        await this.current?.handle.close().catch(() => undefined);
+        this.current = undefined;
+        await Promise.all(this.created.map((path) => (0,promises_.rm)(path, { force: true })));
+    }
+    _writev(chunks, callback) {
+        this.writing = this.writeChunks(chunks.map(({ chunk }) => chunk));
+        this.writing.then(() => callback(), callback);
+    }
+    _final(callback) {
+        this.closePart().then(() => callback(), callback);
+    }
+    _destroy(error, callback) {
+        const closed = this.writing.catch(() => undefined).then(() => this.current?.handle.close());
+        closed.then(() => callback(error), () => callback(error));
+    }
+    async writeChunks(chunks) {
+        let pending = [];
+        for (const chunk of chunks) {
+            this.whole.update(chunk);
+            this.bytes += chunk.byteLength;
+            (0,spent_buffers/* spentBuffers */.s)(chunk.byteLength);
+            for (let at = 0; at < chunk.byteLength;) {
+                const part = this.current ?? (await this.openPart());
+                const piece = chunk.subarray(at, at + Math.min(this.target.partBytes - part.bytes, chunk.byteLength - at));
+                part.hash.update(piece);
+                part.bytes += piece.byteLength;
+                at += piece.byteLength;
+                pending.push(piece);
+                if (part.bytes === this.target.partBytes) {
+                    await writeAll(part.handle, pending);
+                    pending = [];
+                    await this.closePart();
+                }
+            }
+        }
+        if (this.current !== undefined)
+            await writeAll(this.current.handle, pending);
+    }
+    async openPart() {
+        if (this.destroyed)
+            throw new Error('the tar stream was torn down');
+        const path = this.target.partPath(this.done.length + 1);
+        const handle = await (0,promises_.open)(path, 'wx');
+        this.created.push(path);
+        this.current = { handle, hash: (0,external_node_crypto_.createHash)('sha256'), bytes: 0, path };
+        return this.current;
+    }
+    async closePart() {
+        const part = this.current;
+        if (part === undefined)
+            return;
+        this.current = undefined;
+        await part.handle.sync();
+        await part.handle.close();
+        this.done.push({ path: part.path, bytes: part.bytes, sha256: 'sha256:' + part.hash.digest('hex') });
+    }
+}
+async function writeAll(handle, buffers) {
+    const left = buffers.filter((buffer) => buffer.byteLength > 0);
+    while (left.length > 0) {
+        let { bytesWritten } = await handle.writev(left);
+        // A short write: drop what went, go on from there.
+        while (left.length > 0 && bytesWritten >= left[0].byteLength)
+            bytesWritten -= left.shift().byteLength;
+        if (bytesWritten > 0)
+            left[0] = left[0].subarray(bytesWritten);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/archive/file-sink.ts
+
 
 
 
@@ -44659,6 +44781,20 @@ function startWorker(job) {
  * (1.4 s -> 1.6 s), the copy into batches and the synchronous writes costing more than the hashing saved.
  */
 const WORKER_THRESHOLD = 64 * 1024 * 1024;
+/**
+ * Parts are written on this thread, compressed or not: the worker writes one file descriptor it is given, and a
+ * tar split for a DVD or a diode is written once and carried for days.
+ */
+function partsSink(target, options) {
+    const writer = new PartWriter(target);
+    const compress = (0,compression/* compressor */.e)(options.compression, options.level);
+    return {
+        stages: compress ? [fixedChunks(compression/* COMPRESSOR_CHUNK_BYTES */.QC), compress, writer] : [writer],
+        written: () => writer.written(),
+        parts: () => writer.parts(),
+        remove: () => writer.remove(),
+    };
+}
 function fileSink(handle, options) {
     const { compression } = options;
     const onWorker = compression !== 'none' && options.expectedBytes >= WORKER_THRESHOLD;
@@ -44811,8 +44947,10 @@ function workerSink(handle, options) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   EK: () => (/* binding */ checkSidecar),
+/* harmony export */   H7: () => (/* binding */ checkSidecarFor),
 /* harmony export */   J$: () => (/* binding */ writeSidecar),
 /* harmony export */   Mf: () => (/* binding */ sidecarTarName),
+/* harmony export */   YD: () => (/* binding */ readSidecar),
 /* harmony export */   YI: () => (/* binding */ locateSidecar),
 /* harmony export */   n8: () => (/* binding */ sidecarPath),
 /* harmony export */   yn: () => (/* binding */ legacySidecarPath)
@@ -44824,11 +44962,17 @@ function workerSink(handle, options) {
 /* harmony import */ var _oci_digest_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4933);
 /* harmony import */ var _sync_dir_files_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5774);
 /* harmony import */ var _sync_dir_side_dir_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9704);
+/* harmony import */ var _sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8472);
+/* harmony import */ var _tar_source_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(283);
 
 
 
 
 
+
+
+/** A sidecar holds one line per file: one for a tar, one per part for a tar in parts (up to a few thousand). */
+const MAX_SIDECAR_BYTES = 1024 * 1024;
 const LINE = /^([a-f0-9]{64}) [ *](.+)$/;
 const SUFFIX = '.sha256';
 /** Where the serializer writes a tar's sidecar: `DIR/batch-serialize/NAME.sha256` for `DIR/NAME`. */
@@ -44860,30 +45004,91 @@ async function locateSidecar(tarPath) {
     return undefined;
 }
 /**
- * Writes the tar's sidecar (atomically) in the side directory and returns its path. It names the tar by its base
- * name, so `sha256sum -c batch-serialize/NAME.sha256` checks the tar from the sync directory.
+ * Writes the tar's sidecar (atomically) in the side directory and returns its path: one line per file, the tar's
+ * sha256, or its parts in order, each named by its base name, so `sha256sum -c batch-serialize/NAME.sha256` checks
+ * them from the sync directory.
  */
-async function writeSidecar(tarPath, sha256) {
+async function writeSidecar(tarPath, sha256OrParts) {
+    const files = typeof sha256OrParts === 'string' ? [{ name: (0,node_path__WEBPACK_IMPORTED_MODULE_1__.basename)(tarPath), sha256: sha256OrParts }] : sha256OrParts;
     const path = sidecarPath(tarPath);
     await (0,_sync_dir_side_dir_js__WEBPACK_IMPORTED_MODULE_4__/* .makeSideDir */ .ry)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.dirname)(tarPath));
-    await (0,_sync_dir_files_js__WEBPACK_IMPORTED_MODULE_3__/* .replaceFile */ .fR)(path, `${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(sha256)}  ${(0,node_path__WEBPACK_IMPORTED_MODULE_1__.basename)(tarPath)}\n`);
+    await (0,_sync_dir_files_js__WEBPACK_IMPORTED_MODULE_3__/* .replaceFile */ .fR)(path, files.map((file) => `${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(file.sha256)}  ${file.name}\n`).join(''));
     return path;
 }
-/** Compares the sidecar (wherever it is) with the file's digest as read, as `sha256sum -c` would. */
+/**
+ * The tar's sidecar (wherever it is) read: its path and lines in order, `missing`, or a `mismatch` saying why it is
+ * unusable. Only a regular file is read (a FIFO would never end, a directory fail), and only a short one.
+ */
+async function readSidecar(tarPath) {
+    try {
+        const path = await locateSidecar(tarPath);
+        if (path === undefined)
+            return { state: 'missing' };
+        const stats = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.lstat)(path);
+        if (!stats.isFile())
+            return { state: 'mismatch', reason: `${path} is not a regular file but ${(0,_tar_source_js__WEBPACK_IMPORTED_MODULE_6__/* .fileKind */ .h_)(stats)} (not read)` };
+        if (stats.size > MAX_SIDECAR_BYTES)
+            return { state: 'mismatch', reason: `${path} is ${stats.size} bytes, not a sidecar` };
+        const text = await (0,_sync_dir_files_js__WEBPACK_IMPORTED_MODULE_3__/* .readIfExists */ .OR)(path, 'checksum file');
+        if (text === undefined)
+            return { state: 'missing' };
+        const texts = text.split('\n').filter((line) => line.trim() !== '');
+        const lines = [];
+        for (const [index, line] of texts.entries()) {
+            const match = LINE.exec(line);
+            if (match === null) {
+                return {
+                    state: 'mismatch',
+                    reason: texts.length === 1 ? `${path} is not one sha256sum line` : `${path}:${index + 1} is not a sha256sum line`,
+                };
+            }
+            lines.push({ name: match[2], sha256: `sha256:${match[1]}` });
+        }
+        return lines.length === 0 ? { state: 'mismatch', reason: `${path} is not one sha256sum line` } : { path, lines };
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return { state: 'missing' };
+        return { state: 'mismatch', reason: error.message };
+    }
+}
+/**
+ * Compares one file of the tar at `tarPath` (the tar itself, or one of its parts, by base name) with its sidecar line.
+ */
+async function checkSidecarFor(tarPath, fileName, sha256) {
+    if (fileName === (0,node_path__WEBPACK_IMPORTED_MODULE_1__.basename)(tarPath))
+        return checkSidecar(tarPath, sha256);
+    const read = await readSidecar(tarPath);
+    if ('state' in read)
+        return read;
+    const line = read.lines.find((candidate) => candidate.name === fileName);
+    if (line === undefined)
+        return { state: 'mismatch', reason: `${read.path} does not list ${fileName}` };
+    if (line.sha256 !== sha256) {
+        return { state: 'mismatch', reason: `${read.path} says sha256 ${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(line.sha256)}, ${fileName} hashes to ${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(sha256)}` };
+    }
+    return { state: 'match' };
+}
+/**
+ * Compares the sidecar with the whole file's digest as read, as `sha256sum -c` would. A sidecar listing the tar's
+ * parts is `joined`: the file is those parts joined (with cat), unchecked as a whole.
+ */
 async function checkSidecar(tarPath, sha256) {
-    const path = await locateSidecar(tarPath);
-    const text = path === undefined ? undefined : await (0,_sync_dir_files_js__WEBPACK_IMPORTED_MODULE_3__/* .readIfExists */ .OR)(path, 'checksum file');
-    if (path === undefined || text === undefined)
-        return { state: 'missing' };
-    const lines = text.split('\n').filter((line) => line.trim() !== '');
-    const match = lines.length === 1 ? LINE.exec(lines[0]) : null;
-    if (!match)
+    const read = await readSidecar(tarPath);
+    if ('state' in read)
+        return read;
+    const { path, lines } = read;
+    const tarName = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.basename)(tarPath);
+    if (lines.every((line) => (0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_5__/* .parsePartName */ .Yg)(line.name)?.syncName === tarName))
+        return { state: 'joined', parts: lines.length };
+    const [line] = lines;
+    if (lines.length !== 1 || line === undefined)
         return { state: 'mismatch', reason: `${path} is not one sha256sum line` };
-    const [, hex, name] = match;
-    if (name !== (0,node_path__WEBPACK_IMPORTED_MODULE_1__.basename)(tarPath))
-        return { state: 'mismatch', reason: `${path} names ${JSON.stringify(name)}, not ${(0,node_path__WEBPACK_IMPORTED_MODULE_1__.basename)(tarPath)}` };
-    if (hex !== (0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(sha256))
-        return { state: 'mismatch', reason: `${path} says sha256 ${hex}, the file hashes to ${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(sha256)}` };
+    if (line.name !== tarName)
+        return { state: 'mismatch', reason: `${path} names ${JSON.stringify(line.name)}, not ${tarName}` };
+    if (line.sha256 !== sha256) {
+        return { state: 'mismatch', reason: `${path} says sha256 ${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(line.sha256)}, the file hashes to ${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(sha256)}` };
+    }
     return { state: 'match' };
 }
 
@@ -44896,24 +45101,20 @@ async function checkSidecar(tarPath, sha256) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   $A: () => (/* binding */ entryHazard),
 /* harmony export */   MY: () => (/* binding */ TarReadError),
-/* harmony export */   h_: () => (/* binding */ fileKind),
+/* harmony export */   h_: () => (/* reexport safe */ _tar_source_js__WEBPACK_IMPORTED_MODULE_7__.h_),
 /* harmony export */   ij: () => (/* binding */ readTarFile),
-/* harmony export */   s5: () => (/* binding */ notRegularFile)
+/* harmony export */   s5: () => (/* reexport safe */ _tar_source_js__WEBPACK_IMPORTED_MODULE_7__.s5)
 /* harmony export */ });
-/* unused harmony export NotRegularFileError */
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7075);
-/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6466);
-/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var tar_stream__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6118);
-/* harmony import */ var _compression_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6480);
-/* harmony import */ var _oci_digest_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4933);
-/* harmony import */ var _file_hasher_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4084);
-/* harmony import */ var _spent_buffers_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1697);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6466);
+/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var tar_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6118);
+/* harmony import */ var _compression_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6480);
+/* harmony import */ var _oci_digest_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4933);
+/* harmony import */ var _file_hasher_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4084);
+/* harmony import */ var _spent_buffers_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1697);
+/* harmony import */ var _tar_source_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(283);
 
 
 
@@ -44939,25 +45140,35 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * and every blob against its name in the same pass, with nothing held whole in memory.
  */
 async function readTarFile(path, visit, options = {}) {
-    const { handle } = await openRegularFile(path);
+    let file;
     let compression;
     try {
-        compression = (0,_compression_js__WEBPACK_IMPORTED_MODULE_5__/* .detectCompression */ .IR)(await readHead(handle));
+        file = await _tar_source_js__WEBPACK_IMPORTED_MODULE_7__/* .TarSource */ .vz.open(path, options.parts);
     }
     catch (error) {
-        await handle.close();
         throw new TarReadError(path, undefined, error);
     }
-    const hasher = options.hashFile === false ? undefined : new _file_hasher_js__WEBPACK_IMPORTED_MODULE_7__/* .FileHasher */ .g();
+    try {
+        compression = (0,_compression_js__WEBPACK_IMPORTED_MODULE_3__/* .detectCompression */ .IR)(await readHead(file));
+    }
+    catch (error) {
+        await file.close();
+        throw new TarReadError(path, undefined, error);
+    }
+    const hashing = options.hashFile !== false;
+    const hasher = hashing ? new _file_hasher_js__WEBPACK_IMPORTED_MODULE_5__/* .FileHasher */ .g() : undefined;
+    const partHashes = hashing && (options.parts?.length ?? 0) > 0 ? new PartHashes(file.parts) : undefined;
     const tap = new CountingStream((chunk) => {
-        (0,_spent_buffers_js__WEBPACK_IMPORTED_MODULE_8__/* .spentBuffers */ .s)(chunk.byteLength);
+        (0,_spent_buffers_js__WEBPACK_IMPORTED_MODULE_6__/* .spentBuffers */ .s)(chunk.byteLength);
         hasher?.update(chunk);
+        partHashes?.update(chunk);
     });
     const inner = new CountingStream();
-    const unpack = (0,_compression_js__WEBPACK_IMPORTED_MODULE_5__/* .decompressor */ .ni)(compression);
-    const reader = (0,tar_stream__WEBPACK_IMPORTED_MODULE_4__.extract)();
-    const source = handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK, autoClose: true });
-    const flowing = unpack ? (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_3__.pipeline)(source, tap, unpack, inner, reader) : (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_3__.pipeline)(source, tap, inner, reader);
+    const unpack = (0,_compression_js__WEBPACK_IMPORTED_MODULE_3__/* .decompressor */ .ni)(compression);
+    const reader = (0,tar_stream__WEBPACK_IMPORTED_MODULE_2__.extract)();
+    const source = file.stream(0, file.size, READ_CHUNK);
+    source.once('close', () => void file.close());
+    const flowing = unpack ? (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_1__.pipeline)(source, tap, unpack, inner, reader) : (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_1__.pipeline)(source, tap, inner, reader);
     flowing.catch(() => undefined); // awaited below; the entry loop sees the same failure first
     let current;
     let end = 0;
@@ -44983,64 +45194,29 @@ async function readTarFile(path, visit, options = {}) {
         source.destroy();
         throw error instanceof TarReadError ? error : new TarReadError(path, current, error);
     }
-    return { compression, bytes: tap.bytes, sha256: hasher ? hasher.digest() : '', tarBytes: inner.bytes };
+    return { compression, bytes: tap.bytes, sha256: hasher ? hasher.digest() : '', tarBytes: inner.bytes, parts: partHashes?.digests() };
 }
-/**
- * Opens the file itself, never what a symbolic link points at, and without waiting on a FIFO's writer; only a
- * regular file is read (a directory, a FIFO or a device named like a tar would fail or never end).
- */
-async function openRegularFile(path) {
-    let handle;
-    try {
-        handle = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.open)(path, node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_RDONLY | node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_NOFOLLOW | node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_NONBLOCK);
+/** Each part's SHA-256 as the joined stream passes (chunks never cross parts: TarSource.stream). */
+class PartHashes {
+    parts;
+    hashers;
+    at = 0;
+    constructor(parts) {
+        this.parts = parts;
+        this.hashers = parts.map(() => new _file_hasher_js__WEBPACK_IMPORTED_MODULE_5__/* .FileHasher */ .g());
     }
-    catch (error) {
-        const code = error.code;
-        throw new TarReadError(path, undefined, code === 'ELOOP' ? new NotRegularFileError('a symbolic link') : error);
+    update(chunk) {
+        const index = this.parts.findIndex((part) => this.at < part.start + part.size);
+        this.hashers[index]?.update(chunk);
+        this.at += chunk.byteLength;
     }
-    try {
-        const stats = await handle.stat();
-        if (!stats.isFile())
-            throw new NotRegularFileError(fileKind(stats));
-        return { handle, size: stats.size };
-    }
-    catch (error) {
-        await handle.close();
-        throw new TarReadError(path, undefined, error);
+    digests() {
+        return this.parts.map((part, index) => ({ path: part.path, bytes: part.size, sha256: this.hashers[index].digest() }));
     }
 }
-/** A path that is not a regular file: never read. */
-class NotRegularFileError extends Error {
-    constructor(kind) {
-        super(notRegularFile(kind));
-        this.name = 'NotRegularFileError';
-    }
-}
-/** The message for a tar-named path that is not a regular file (docs/formats.md "What verify and deserialize refuse"). */
-function notRegularFile(kind) {
-    return `not a regular file but ${kind}: only regular files are read (put the tar itself here)`;
-}
-/** What a file system object is, for messages: `a directory`, `a symbolic link`, `a FIFO`, … */
-function fileKind(stats) {
-    if (stats.isFile())
-        return 'a regular file';
-    if (stats.isDirectory())
-        return 'a directory';
-    if (stats.isSymbolicLink())
-        return 'a symbolic link';
-    if (stats.isFIFO())
-        return 'a FIFO';
-    if (stats.isSocket())
-        return 'a socket';
-    if (stats.isCharacterDevice())
-        return 'a character device';
-    if (stats.isBlockDevice())
-        return 'a block device';
-    return 'not a file';
-}
-async function readHead(handle) {
+async function readHead(source) {
     const head = Buffer.alloc(4);
-    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    const { bytesRead } = await source.read(head, 0, 4, 0);
     return head.subarray(0, bytesRead);
 }
 function describeEntry(header) {
@@ -45080,16 +45256,16 @@ function entryHazard(entry) {
 }
 /** A blob's body is checked against its name as it streams; a failure reaches whoever reads it. */
 function entryBody(bytes, entry) {
-    const body = node_stream__WEBPACK_IMPORTED_MODULE_2__.Readable.from(bytes, { objectMode: false });
+    const body = node_stream__WEBPACK_IMPORTED_MODULE_0__.Readable.from(bytes, { objectMode: false });
     if (entry.digest === undefined)
         return body;
-    return (0,node_stream__WEBPACK_IMPORTED_MODULE_2__.pipeline)(body, new _oci_digest_js__WEBPACK_IMPORTED_MODULE_6__/* .VerifyingStream */ .SC(`blob ${entry.digest}`, { digest: entry.digest, size: entry.size }), () => undefined);
+    return (0,node_stream__WEBPACK_IMPORTED_MODULE_0__.pipeline)(body, new _oci_digest_js__WEBPACK_IMPORTED_MODULE_4__/* .VerifyingStream */ .SC(`blob ${entry.digest}`, { digest: entry.digest, size: entry.size }), () => undefined);
 }
 function alignToBlock(offset) {
     return Math.ceil(offset / BLOCK) * BLOCK;
 }
 /** Passes bytes through, counting them and showing each chunk to `see` (waiting when it asks to). */
-class CountingStream extends node_stream__WEBPACK_IMPORTED_MODULE_2__.Transform {
+class CountingStream extends node_stream__WEBPACK_IMPORTED_MODULE_0__.Transform {
     bytes = 0;
     see;
     constructor(see) {
@@ -45127,12 +45303,18 @@ function describe(error) {
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _oci_layout_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9307);
-/* harmony import */ var _streams_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(894);
+/* harmony import */ var _streams_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(894);
 /* harmony import */ var _oci_digest_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4933);
 /* harmony import */ var _oci_graph_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(609);
 /* harmony import */ var _oci_descriptor_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7860);
-/* harmony import */ var _sidecar_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6525);
-/* harmony import */ var _tar_reader_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1929);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_5__);
+/* harmony import */ var _sidecar_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6525);
+/* harmony import */ var _tar_reader_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1929);
+/* harmony import */ var _sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8472);
+
+
+
 
 
 
@@ -45142,9 +45324,10 @@ function describe(error) {
 
 
 /** A scan that has read nothing yet (or never will: then its problems say why). */
-function emptyScan(path, problems = []) {
+function emptyScan(path, problems = [], parts = []) {
     return {
         path,
+        parts,
         file: undefined,
         sidecar: undefined,
         root: undefined,
@@ -45163,52 +45346,97 @@ function emptyScan(path, problems = []) {
  * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
  * tar; other blobs may have been left out because an earlier tar holds them).
  */
-async function scanTar(path) {
-    const scan = emptyScan(path);
+async function scanTar(path, parts = []) {
+    const scan = emptyScan(path, [], parts);
+    const listed = parts.length === 0 ? undefined : await (0,_sidecar_js__WEBPACK_IMPORTED_MODULE_6__/* .readSidecar */ .YD)(path);
+    if (listed !== undefined) {
+        const wrong = await partsProblems(path, parts, listed);
+        if (wrong.length > 0) {
+            scan.problems.push(...wrong);
+            return scan;
+        }
+    }
     const visitor = new ScanVisitor(scan);
     try {
-        scan.file = await (0,_tar_reader_js__WEBPACK_IMPORTED_MODULE_6__/* .readTarFile */ .ij)(path, (entry, body) => visitor.visit(entry, body));
+        scan.file = await (0,_tar_reader_js__WEBPACK_IMPORTED_MODULE_7__/* .readTarFile */ .ij)(path, (entry, body) => visitor.visit(entry, body), { parts });
     }
     catch (error) {
-        if (!(error instanceof _tar_reader_js__WEBPACK_IMPORTED_MODULE_6__/* .TarReadError */ .MY))
+        if (!(error instanceof _tar_reader_js__WEBPACK_IMPORTED_MODULE_7__/* .TarReadError */ .MY))
             throw error;
         scan.problems.push(error.message);
         return scan;
     }
-    scan.sidecar = await sidecarOf(path, scan.file.sha256);
-    if (scan.sidecar.state === 'mismatch')
+    scan.sidecar =
+        listed === undefined ? await (0,_sidecar_js__WEBPACK_IMPORTED_MODULE_6__/* .checkSidecar */ .EK)(path, scan.file.sha256) : checkParts(listed, scan.file.parts ?? [], scan.problems);
+    // Damaged parts are named among the problems already.
+    const partsChecked = listed !== undefined && 'lines' in listed;
+    if (scan.sidecar.state === 'mismatch' && !partsChecked)
         scan.problems.unshift(`checksum mismatch: ${scan.sidecar.reason}`);
-    if (scan.sidecar.state === 'missing')
-        scan.notes.push('no .sha256 sidecar (ace-dt writes none): the file as a whole is unchecked');
+    if (scan.sidecar.state === 'missing') {
+        const what = parts.length === 0 ? 'the file as a whole is unchecked' : 'its parts are unchecked (a missing last part shows as a truncated tar)';
+        scan.notes.push(`no .sha256 sidecar (ace-dt writes none): ${what}`);
+    }
+    if (scan.sidecar.state === 'joined') {
+        scan.notes.push(`its sidecar lists ${scan.sidecar.parts} parts and the file here is whole (joined with cat?): the file as a whole is ` +
+            'unchecked (its blobs are checked)');
+    }
     visitor.finish();
     return scan;
 }
+/**
+ * Why the parts found cannot be read as the tar, before anything is read: the whole tar here too (which one is
+ * the tar is unknowable), a part the sidecar lists that is not here, a part it does not list, or, without a sidecar,
+ * a gap in the part numbers.
+ */
+async function partsProblems(path, parts, listed) {
+    const here = parts.map((part) => (0,node_path__WEBPACK_IMPORTED_MODULE_5__.basename)(part));
+    const problems = [];
+    if (await exists(path)) {
+        problems.push(`both ${(0,node_path__WEBPACK_IMPORTED_MODULE_5__.basename)(path)} and its parts (${here.join(', ')}) are here: which is the tar is unknowable (remove one)`);
+    }
+    if ('lines' in listed) {
+        const names = listed.lines.map((line) => line.name);
+        for (const name of names)
+            if (!here.includes(name))
+                problems.push(`${name} is missing: the sidecar lists ${names.length} parts`);
+        for (const name of here) {
+            if (!names.includes(name))
+                problems.push(`${name}: a part the sidecar ${listed.path} does not list (it lists ${names.length})`);
+        }
+        return problems;
+    }
+    const syncName = (0,node_path__WEBPACK_IMPORTED_MODULE_5__.basename)(path);
+    const indexes = here.map((name) => (0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_8__/* .parsePartName */ .Yg)(name)?.index ?? 0);
+    const highest = Math.max(...indexes);
+    for (let index = 1; index <= highest; index++) {
+        if (!indexes.includes(index))
+            problems.push(`${(0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_8__/* .partName */ .pn)(syncName, index)} is missing: the parts have a gap (part ${highest} is here)`);
+    }
+    return problems;
+}
+/**
+ * Each part against its sidecar line (their names matched already); a mismatch is a problem named by the part, first
+ * among the problems (a damaged part usually breaks the stream too: that comes after).
+ */
+function checkParts(listed, read, problems) {
+    if (!('lines' in listed))
+        return listed;
+    const damage = [];
+    for (const part of read) {
+        const name = (0,node_path__WEBPACK_IMPORTED_MODULE_5__.basename)(part.path);
+        const line = listed.lines.find((candidate) => candidate.name === name);
+        if (line === undefined || line.sha256 === part.sha256)
+            continue;
+        damage.push(`${name}: checksum mismatch: ${listed.path} says sha256 ${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(line.sha256)}, the part hashes to ${(0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .digestHex */ .sU)(part.sha256)}`);
+    }
+    problems.unshift(...damage);
+    return damage.length === 0 ? { state: 'match' } : { state: 'mismatch', reason: `${damage.length} of ${read.length} parts damaged` };
+}
+async function exists(path) {
+    return (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.lstat)(path).then(() => true, () => false);
+}
 /** `blobs`, `blobs/sha256`, and the `./` some writers put first (cleaned to ''). */
 const EXPECTED_DIRECTORIES = new Set(['', '.', 'blobs', 'blobs/sha256']);
-/** A sidecar is one short line. */
-const MAX_SIDECAR_BYTES = 4096;
-/**
- * The sidecar checked, never failing the scan: only a regular file is read (a FIFO would never end, a directory
- * fail), and only a short one.
- */
-async function sidecarOf(path, sha256) {
-    try {
-        const sidecar = await (0,_sidecar_js__WEBPACK_IMPORTED_MODULE_5__/* .locateSidecar */ .YI)(path);
-        if (sidecar === undefined)
-            return { state: 'missing' };
-        const stats = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.lstat)(sidecar);
-        if (!stats.isFile())
-            return { state: 'mismatch', reason: `${sidecar} is not a regular file but ${(0,_tar_reader_js__WEBPACK_IMPORTED_MODULE_6__/* .fileKind */ .h_)(stats)} (not read)` };
-        if (stats.size > MAX_SIDECAR_BYTES)
-            return { state: 'mismatch', reason: `${sidecar} is ${stats.size} bytes, not one sha256sum line` };
-        return await (0,_sidecar_js__WEBPACK_IMPORTED_MODULE_5__/* .checkSidecar */ .EK)(path, sha256);
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return { state: 'missing' };
-        return { state: 'mismatch', reason: error.message };
-    }
-}
 class ScanVisitor {
     scan;
     /** Descriptors learned from index.json and the manifests read so far; the first met wins. */
@@ -45225,7 +45453,7 @@ class ScanVisitor {
     }
     async visit(entry, body) {
         const position = this.entries++;
-        const hazard = (0,_tar_reader_js__WEBPACK_IMPORTED_MODULE_6__/* .entryHazard */ .$A)(entry);
+        const hazard = (0,_tar_reader_js__WEBPACK_IMPORTED_MODULE_7__/* .entryHazard */ .$A)(entry);
         if (hazard !== undefined) {
             this.scan.problems.push(hazard);
             return;
@@ -45481,7 +45709,164 @@ function looksLikeManifest(bytes) {
 }
 /** An entry's bytes in memory; `limit` guards against a size header that lies. */
 function readEntry(body, limit) {
-    return (0,_streams_js__WEBPACK_IMPORTED_MODULE_7__/* .readCapped */ .E)(body, limit, () => new Error(`entry runs past ${limit} bytes`));
+    return (0,_streams_js__WEBPACK_IMPORTED_MODULE_9__/* .readCapped */ .E)(body, limit, () => new Error(`entry runs past ${limit} bytes`));
+}
+
+
+/***/ }),
+
+/***/ 283:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   h_: () => (/* binding */ fileKind),
+/* harmony export */   s5: () => (/* binding */ notRegularFile),
+/* harmony export */   vz: () => (/* binding */ TarSource)
+/* harmony export */ });
+/* unused harmony export NotRegularFileError */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7075);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_2__);
+
+
+
+/**
+ * A tar file as its readers see it: one file, or the parts of a tar written with `--max-file-size` read as one
+ * stream (docs/formats.md, "File names"), by position or from a start to an end. Every file is opened at once,
+ * each a regular file opened without following links, so that what is read is what was checked.
+ */
+class TarSource {
+    /** The tar's path (the joined name for parts): what messages name. */
+    path;
+    parts;
+    size;
+    handles;
+    constructor(path, parts, handles) {
+        this.path = path;
+        this.parts = parts;
+        this.handles = handles;
+        this.size = parts.reduce((sum, part) => sum + part.size, 0);
+    }
+    /**
+     * Opens the tar at `path`, or, given `parts` (their paths in order), those parts as one tar named `path`. Throws a
+     * NotRegularFileError for a path that is not a regular file, the file system's error for anything else.
+     */
+    static async open(path, parts = []) {
+        const paths = parts.length === 0 ? [path] : parts;
+        const handles = [];
+        const placed = [];
+        try {
+            let start = 0;
+            for (const partPath of paths) {
+                const { handle, size } = await openRegularFile(partPath, parts.length > 0);
+                handles.push(handle);
+                placed.push({ path: partPath, start, size });
+                start += size;
+            }
+        }
+        catch (error) {
+            await Promise.all(handles.map((handle) => handle.close()));
+            throw error;
+        }
+        return new TarSource(path, placed, handles);
+    }
+    async read(buffer, offset, length, position) {
+        let bytesRead = 0;
+        for (let index = this.partAt(position); index < this.parts.length && bytesRead < length; index++) {
+            const part = this.parts[index];
+            const from = position + bytesRead - part.start;
+            const want = Math.min(length - bytesRead, part.size - from);
+            const got = (await this.handles[index].read(buffer, offset + bytesRead, want, from)).bytesRead;
+            bytesRead += got;
+            if (got < want)
+                break; // the part shrank since it was opened: the caller sees a short read
+        }
+        return { bytesRead };
+    }
+    /**
+     * Bytes `start` to `end` (default: the end) by positional reads of `chunkBytes`, never a chunk across two parts:
+     * any number of streams at once, none closing a file when destroyed. A part that ends early fails the stream.
+     */
+    stream(start = 0, end = this.size, chunkBytes = 1024 * 1024) {
+        return node_stream__WEBPACK_IMPORTED_MODULE_2__.Readable.from(this.chunks(start, end, chunkBytes), { objectMode: false });
+    }
+    async *chunks(start, end, chunkBytes) {
+        for (let at = start; at < end;) {
+            const part = this.parts[this.partAt(at)];
+            const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, end - at, part.start + part.size - at));
+            const { bytesRead } = await this.read(chunk, 0, chunk.byteLength, at);
+            if (bytesRead === 0)
+                throw new Error(`${this.path}: changed since it was checked: it ends at byte ${at}`);
+            at += bytesRead;
+            yield chunk.subarray(0, bytesRead);
+        }
+    }
+    async close() {
+        await Promise.all(this.handles.map((handle) => handle.close()));
+    }
+    /** The index of the part holding byte `position` (the last part for the end). */
+    partAt(position) {
+        const index = this.parts.findIndex((part) => position < part.start + part.size);
+        return index === -1 ? this.parts.length - 1 : index;
+    }
+}
+/**
+ * Opens the file itself, never what a symbolic link points at, and without waiting on a FIFO's writer; only a
+ * regular file is read (a directory, a FIFO or a device named like a tar would fail or never end).
+ */
+async function openRegularFile(path, isPart) {
+    const which = isPart ? ` (${path.slice(path.lastIndexOf('/') + 1)})` : '';
+    let handle;
+    try {
+        handle = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.open)(path, node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_RDONLY | node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_NOFOLLOW | node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_NONBLOCK);
+    }
+    catch (error) {
+        if (error.code === 'ELOOP')
+            throw new NotRegularFileError(`a symbolic link${which}`);
+        throw error;
+    }
+    try {
+        const stats = await handle.stat();
+        if (!stats.isFile())
+            throw new NotRegularFileError(`${fileKind(stats)}${which}`);
+        return { handle, size: stats.size };
+    }
+    catch (error) {
+        await handle.close();
+        throw error;
+    }
+}
+/** A path that is not a regular file: never read. */
+class NotRegularFileError extends Error {
+    constructor(kind) {
+        super(notRegularFile(kind));
+        this.name = 'NotRegularFileError';
+    }
+}
+/** The message for a tar-named path that is not a regular file (docs/formats.md "What verify and deserialize refuse"). */
+function notRegularFile(kind) {
+    return `not a regular file but ${kind}: only regular files are read (put the tar itself here)`;
+}
+/** What a file system object is, for messages: `a directory`, `a symbolic link`, `a FIFO`, … */
+function fileKind(stats) {
+    if (stats.isFile())
+        return 'a regular file';
+    if (stats.isDirectory())
+        return 'a directory';
+    if (stats.isSymbolicLink())
+        return 'a symbolic link';
+    if (stats.isFIFO())
+        return 'a FIFO';
+    if (stats.isSocket())
+        return 'a socket';
+    if (stats.isCharacterDevice())
+        return 'a character device';
+    if (stats.isBlockDevice())
+        return 'a block device';
+    return 'not a file';
 }
 
 
@@ -45533,6 +45918,7 @@ function crashPoint(point) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ee: () => (/* binding */ TIMEOUT_RANGE),
 /* harmony export */   GX: () => (/* binding */ SHARDS_RANGE),
 /* harmony export */   Hw: () => (/* binding */ Defaults),
 /* harmony export */   Y_: () => (/* binding */ CONCURRENCY_RANGE)
@@ -45549,7 +45935,19 @@ const Defaults = {
     dedupScope: 'name',
     /** Blobs downloaded ahead while a tar is written. */
     concurrency: 4,
+    /**
+     * The waits of a registry request, in seconds. Long enough for a slow registry or a blob store preparing a large
+     * blob, short enough that one that took the connection and went silent fails the run in minutes (retries included),
+     * not in half an hour (undici's own defaults are 10 s to connect, then 300 s for headers and 300 s of body silence).
+     */
+    connectTimeout: 30,
+    /** From the request sent to the response's headers. */
+    responseTimeout: 60,
+    /** Silence in the middle of a response's body. */
+    idleTimeout: 60,
 };
+/** The bounds of the timeouts, in seconds: an hour is already far past any registry's own. */
+const TIMEOUT_RANGE = [1, 3600];
 /** The bounds of `--concurrency` and the `concurrency` input. */
 const CONCURRENCY_RANGE = [1, 64];
 /** The bounds of `plan --shards` and the `shards` input (its default, the most): GitHub runs at most 256 jobs of one matrix. */
@@ -45720,10 +46118,6 @@ var tar_reader = __nccwpck_require__(1929);
 var tar_scan = __nccwpck_require__(87);
 // EXTERNAL MODULE: ./src/core/far-side/tar-scope.ts
 var tar_scope = __nccwpck_require__(9961);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: ./src/core/archive/compression.ts
 var compression = __nccwpck_require__(6480);
 ;// CONCATENATED MODULE: ./src/core/archive/tar-index.ts
@@ -45845,6 +46239,8 @@ function paxRecords(meta) {
     return found;
 }
 
+// EXTERNAL MODULE: ./src/core/archive/tar-source.ts
+var tar_source = __nccwpck_require__(283);
 // EXTERNAL MODULE: ./src/core/oci/digest.ts
 var digest = __nccwpck_require__(4933);
 // EXTERNAL MODULE: ./src/core/spent-buffers.ts + 2 modules
@@ -45865,7 +46261,6 @@ var spent_buffers = __nccwpck_require__(1697);
 
 
 
-
 /**
  * Uploads at once. The registry hashes each blob as it arrives and answers each upload with a round trip or two of its
  * own, so uploads side by side keep it busy; as many as the serializer downloads at once by default.
@@ -45875,25 +46270,28 @@ const UPLOADS = 4;
 const BUFFER_BYTES = 32 * 1024 * 1024;
 /** Read size of a blob's byte range. */
 const RANGE_READ_BYTES = 1024 * 1024;
-/** Uploads `blobs` (by digest) from the tar at `path` to `target`; fails when the tar no longer holds one of them. */
-async function uploadFromTar(path, target, blobs, hooks = {}) {
-    const handle = await (0,promises_.open)(path, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
+/**
+ * Uploads `blobs` (by digest) from the tar at `path` (or its `parts`, read as one: docs/formats.md, "File names") to
+ * `target`; fails when the tar no longer holds one of them.
+ */
+async function uploadFromTar(path, parts, target, blobs, hooks = {}) {
+    const source = await tar_source/* TarSource */.vz.open(path, parts).catch((error) => {
+        throw new Error(`${path}: changed since it was checked: ${error.message}`);
+    });
     try {
-        if (!(await handle.stat()).isFile())
-            throw new Error(`${path}: changed since it was checked: no longer a regular file`);
         const head = Buffer.alloc(4);
-        const { bytesRead } = await handle.read(head, 0, head.length, 0);
+        const { bytesRead } = await source.read(head, 0, head.length, 0);
         if ((0,compression/* detectCompression */.IR)(head.subarray(0, bytesRead)) === 'none')
-            await uploadRanges(handle, path, target, blobs, hooks);
+            await uploadRanges(source, path, target, blobs, hooks);
         else
-            await uploadStreamed(path, target, blobs, hooks);
+            await uploadStreamed(path, parts, target, blobs, hooks);
     }
     finally {
-        await handle.close();
+        await source.close();
     }
 }
-async function uploadRanges(handle, path, target, blobs, hooks) {
-    const members = await indexPlainTar(handle, path);
+async function uploadRanges(source, path, target, blobs, hooks) {
+    const members = await indexPlainTar(source, path);
     const placed = [...blobs.values()].map((blob) => {
         const member = members.get(`blobs/sha256/${(0,digest/* digestHex */.sU)(blob.digest)}`);
         if (member === undefined || member.size !== blob.size)
@@ -45904,12 +46302,12 @@ async function uploadRanges(handle, path, target, blobs, hooks) {
     placed.sort((a, b) => b.blob.size - a.blob.size);
     const uploads = new Uploads();
     for (const { blob, offset } of placed) {
-        const range = (start, end) => counted(readRange(handle, path, offset + start, offset + end), hooks);
+        const range = (start, end) => counted(source.stream(offset + start, offset + end, RANGE_READ_BYTES), hooks);
         void uploads.start(() => push(path, target, blob, range, hooks));
     }
     await uploads.done();
 }
-async function uploadStreamed(path, target, blobs, hooks) {
+async function uploadStreamed(path, parts, target, blobs, hooks) {
     const left = new Map(blobs);
     const uploads = new Uploads();
     const memory = new Budget(BUFFER_BYTES);
@@ -45926,7 +46324,7 @@ async function uploadStreamed(path, target, blobs, hooks) {
             await memory.take(blob.size);
             const held = await heldChunks(counted(body, hooks), blob.size, () => changed(path, blob));
             void uploads.start(() => push(path, target, blob, held, hooks).finally(() => memory.give(blob.size)));
-        }, { hashFile: false });
+        }, { hashFile: false, parts });
     }
     finally {
         await uploads.done();
@@ -45996,22 +46394,6 @@ async function heldChunks(body, size, tooLong) {
 function changed(path, blob) {
     return new Error(`${path}: changed since it was checked: ${blob.digest} is no longer in it`);
 }
-/**
- * Bytes `start` to `end` of the open tar, by positional reads: any number of them at once, and none closes the file
- * when it is destroyed (an fs read stream closes its descriptor then, whatever autoClose says).
- */
-function readRange(handle, path, start, end) {
-    return external_node_stream_.Readable.from((async function* () {
-        for (let at = start; at < end;) {
-            const chunk = Buffer.allocUnsafe(Math.min(RANGE_READ_BYTES, end - at));
-            const { bytesRead } = await handle.read(chunk, 0, chunk.byteLength, at);
-            if (bytesRead === 0)
-                throw new Error(`${path}: changed since it was checked: it ends at byte ${at}`);
-            at += bytesRead;
-            yield chunk.subarray(0, bytesRead);
-        }
-    })(), { objectMode: false });
-}
 /** The bytes read for upload, counted for the hooks and as spent buffers once passed on. */
 function counted(bytes, hooks) {
     const counter = new external_node_stream_.Transform({
@@ -46076,7 +46458,7 @@ const deserialize_HEADS = 8;
  * the directory's lock (serialize's and verify's too); notes about the directory come with the directory as the tar.
  */
 async function deserializeSyncDir(settings, registries, hooks = {}) {
-    const note = (message) => hooks.note?.({ syncName: settings.dir, number: 0, name: '', path: settings.dir }, message);
+    const note = (message) => hooks.note?.({ syncName: settings.dir, number: 0, name: '', path: settings.dir, parts: [] }, message);
     // A directory on read-only media is read without the lock (no run can write it either); the record's own check
     // then refuses if the record must be written there.
     return (0,lock/* withSyncDirLock */.oG)(settings.dir, { command: 'deserialize', note, readOnly: true }, async (lock) => {
@@ -46168,7 +46550,7 @@ class Loader {
         this.aceDtRepository = byAceDt && path !== '' ? registries.repository({ registry, repository: path }) : undefined;
     }
     async load(tar, hooks) {
-        const scan = await (0,tar_scan/* scanTar */.t)(tar.path);
+        const scan = await (0,tar_scan/* scanTar */.t)(tar.path, tar.parts);
         if (scan.problems.length > 0 || scan.root === undefined || scan.graph === undefined) {
             throw new Error(`${tar.syncName}: refused, the tar is damaged (nothing of it was pushed):\n  ${scan.problems.join('\n  ')}`);
         }
@@ -46214,7 +46596,7 @@ class Loader {
      */
     async rescatter(tar) {
         const rules = this.settings.scatter?.rules ?? [];
-        const scan = await (0,tar_scan/* scanTar */.t)(tar.path);
+        const scan = await (0,tar_scan/* scanTar */.t)(tar.path, tar.parts);
         if (scan.problems.length > 0 || scan.root === undefined) {
             throw new Error(`${tar.syncName}: cannot scatter its images, the tar is damaged (loaded before):\n  ${scan.problems.join('\n  ')}`);
         }
@@ -46315,7 +46697,7 @@ class Loader {
     async upload(tar, scan, repository, blobs, loaded, hooks) {
         const total = [...blobs.values()].reduce((sum, blob) => sum + blob.size, 0);
         let done = 0;
-        await uploadFromTar(scan.path, repository, blobs, {
+        await uploadFromTar(scan.path, scan.parts, repository, blobs, {
             read: (bytes) => hooks.uploading?.(tar, (done = Math.min(total, done + bytes)), total),
             uploaded: (blob) => {
                 loaded.uploaded++;
@@ -46680,7 +47062,7 @@ async function verifyLocked(options, hooks) {
     const inOrder = [...listing.tars, ...listing.irregular].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
     for (const tar of inOrder) {
         const kind = irregular.get(tar.syncName);
-        const scan = kind === undefined ? await (0,_archive_tar_scan_js__WEBPACK_IMPORTED_MODULE_6__/* .scanTar */ .t)(tar.path) : unreadScan(tar, kind);
+        const scan = kind === undefined ? await (0,_archive_tar_scan_js__WEBPACK_IMPORTED_MODULE_6__/* .scanTar */ .t)(tar.path, tar.parts) : unreadScan(tar, kind);
         const verdict = judge(tar, scan, chain, report.absent, context, options.dedupScope);
         chain.add(tar, scan);
         report.tars.push(verdict);
@@ -46691,7 +47073,7 @@ async function verifyLocked(options, hooks) {
 }
 /** The scan of a tar that was not read: nothing held, one problem. */
 function unreadScan(tar, kind) {
-    return (0,_archive_tar_scan_js__WEBPACK_IMPORTED_MODULE_6__/* .emptyScan */ .$)(tar.path, [(0,_archive_tar_reader_js__WEBPACK_IMPORTED_MODULE_7__/* .notRegularFile */ .s5)(kind)]);
+    return (0,_archive_tar_scan_js__WEBPACK_IMPORTED_MODULE_6__/* .emptyScan */ .$)(tar.path, [(0,_archive_tar_reader_js__WEBPACK_IMPORTED_MODULE_7__/* .notRegularFile */ .s5)(kind)], tar.parts);
 }
 /** The tracker, ledger and successful-syncs.csv only help name what is missing: a damaged one is noted and left out. */
 async function readContext(options, notes) {
@@ -46764,6 +47146,7 @@ function judge(tar, scan, chain, absent, context, asked) {
         bytes: scan.file?.bytes ?? null,
         sha256: scan.file?.sha256 ?? null,
         sidecar: scan.sidecar?.state ?? null,
+        parts: scan.parts.length,
         root: scan.root
             ? { digest: scan.root.digest, mediaType: scan.root.mediaType, refName: scan.root.annotations?.[_oci_descriptor_js__WEBPACK_IMPORTED_MODULE_5__/* .Annotation */ .YH.refName] ?? null }
             : null,
@@ -48448,6 +48831,8 @@ function tooBig(what, size) {
     return new RegistryError(`${what} ${is} over the ${oci_descriptor/* MAX_MANIFEST_BYTES */.ZJ}-byte limit for manifests`, 200);
 }
 
+// EXTERNAL MODULE: ./src/core/defaults.ts
+var defaults = __nccwpck_require__(5553);
 // EXTERNAL MODULE: ./src/core/oci/reference.ts
 var reference = __nccwpck_require__(488);
 ;// CONCATENATED MODULE: ./src/core/registry/transport.ts
@@ -48655,13 +49040,14 @@ function replayable(body) {
 
 
 
+
 const DEFAULT_USER_AGENT = 'batch-serialize';
-/**
- * Long enough for a slow registry or a blob store preparing a large blob, short enough that one that took the
- * connection and went silent fails the run in minutes (retries included), not in half an hour (undici's own
- * defaults are 10 s to connect, then 300 s for headers and 300 s of body silence).
- */
-const DEFAULT_TIMEOUTS = { connectTimeoutMs: 30_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 };
+/** Defaults.connectTimeout, responseTimeout and idleTimeout (core/defaults.ts, where they are explained). */
+const DEFAULT_TIMEOUTS = {
+    connectTimeoutMs: defaults/* Defaults */.Hw.connectTimeout * 1000,
+    headersTimeoutMs: defaults/* Defaults */.Hw.responseTimeout * 1000,
+    bodyTimeoutMs: defaults/* Defaults */.Hw.idleTimeout * 1000,
+};
 /** Entry point to registries: one transport (connection pool, auth state) per registry, shared by its repositories. */
 class RegistryClient {
     keychain;
@@ -49160,7 +49546,7 @@ async function availableBytes(dir) {
     return stats.bavail * stats.bsize;
 }
 /**
- * The hooks, and each tar and its sidecar deleted once recorded, right after `tarRecorded`: the next tar is written
+ * The hooks, and each tar (or its parts) and its sidecar deleted once recorded, right after `tarRecorded`: the next tar is written
  * only then, so the disk holds one tar at a time (the recorded one is uploaded already, in `beforeRecord`).
  */
 function deletingRecordedTars(hooks) {
@@ -49169,7 +49555,7 @@ function deletingRecordedTars(hooks) {
         tarRecorded(tar) {
             hooks.tarRecorded?.(tar);
             // Synchronous: serializePlan does not wait for this hook, and the next tar must not start before it is gone.
-            for (const path of [tar.path, tar.checksumPath])
+            for (const path of [...tar.files, tar.checksumPath])
                 (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.rmSync)(path, { force: true });
         },
     };
@@ -49216,6 +49602,8 @@ async function planShards(settings, maxShards, storages, hooks = {}, entries) {
             manifestJson: settings.manifestJson,
             dedupScope: settings.dedupScope,
             trackerFilename: settings.trackerFilename,
+            // Only when set: plans without a limit read as before.
+            ...(settings.maxFileSize === undefined ? {} : { maxFileSize: settings.maxFileSize }),
         });
         if (shardPlan === undefined)
             return { plan, shardPlan, path: undefined };
@@ -49812,13 +50200,15 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _archive_compression_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6480);
-/* harmony import */ var _input_error_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(496);
-/* harmony import */ var _sync_dir_files_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5774);
-/* harmony import */ var _oci_digest_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4933);
-/* harmony import */ var _sync_dir_plan_files_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(636);
-/* harmony import */ var _sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8472);
-/* harmony import */ var _sync_dir_tracker_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(3605);
-/* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(4910);
+/* harmony import */ var _setting_values_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6834);
+/* harmony import */ var _input_error_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(496);
+/* harmony import */ var _sync_dir_files_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5774);
+/* harmony import */ var _oci_digest_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4933);
+/* harmony import */ var _sync_dir_plan_files_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(636);
+/* harmony import */ var _sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8472);
+/* harmony import */ var _sync_dir_tracker_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(3605);
+/* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(4910);
+
 
 
 
@@ -49856,8 +50246,8 @@ function buildShardPlan(plan, options) {
     return {
         kind: PLAN_KIND,
         version: 1,
-        id: (0,_sync_dir_plan_files_js__WEBPACK_IMPORTED_MODULE_5__/* .formatRange */ .Lu)(range),
-        tool: _version_js__WEBPACK_IMPORTED_MODULE_8__/* .TOOL_VERSION */ .w,
+        id: (0,_sync_dir_plan_files_js__WEBPACK_IMPORTED_MODULE_6__/* .formatRange */ .Lu)(range),
+        tool: _version_js__WEBPACK_IMPORTED_MODULE_9__/* .TOOL_VERSION */ .w,
         ...range,
         settings,
         base: { rows: base.length, sha256: trackerDigest(base) },
@@ -49869,7 +50259,7 @@ function buildShardPlan(plan, options) {
 }
 /** What `record` compares the tracker with: the sha256 of the rows as the tracker file writes them. */
 function trackerDigest(rows) {
-    return `sha256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update((0,_sync_dir_tracker_js__WEBPACK_IMPORTED_MODULE_7__/* .formatTracker */ .up)(rows)).digest('hex')}`;
+    return `sha256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update((0,_sync_dir_tracker_js__WEBPACK_IMPORTED_MODULE_8__/* .formatTracker */ .up)(rows)).digest('hex')}`;
 }
 function groupTars(tars, maxShards) {
     if (tars.length <= maxShards)
@@ -49893,7 +50283,7 @@ function shardTar(tar, number, compression) {
     const previous = tar.previous;
     return {
         number,
-        syncName: (0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_6__/* .syncName */ .PN)(number, tar.entry.name, compression),
+        syncName: (0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_7__/* .syncName */ .PN)(number, tar.entry.name, compression),
         name: tar.entry.name,
         artifact: tar.entry.artifact,
         root: tar.root,
@@ -49907,7 +50297,7 @@ function shardTar(tar, number, compression) {
 function shardSummaries(plan) {
     return plan.shards.map((shard) => ({
         shard: shard.shard,
-        tars: (0,_sync_dir_plan_files_js__WEBPACK_IMPORTED_MODULE_5__/* .formatRange */ .Lu)(shard),
+        tars: (0,_sync_dir_plan_files_js__WEBPACK_IMPORTED_MODULE_6__/* .formatRange */ .Lu)(shard),
         names: shard.tars.map((tar) => tar.name),
         contentBytes: shard.contentBytes,
     }));
@@ -49916,12 +50306,12 @@ function formatShardPlan(plan) {
     return `${JSON.stringify(plan, null, 2)}\n`;
 }
 async function readShardPlan(path) {
-    return parseShardPlan(await (0,_sync_dir_files_js__WEBPACK_IMPORTED_MODULE_3__/* .readRequired */ .yu)(path, 'shard plan'), path);
+    return parseShardPlan(await (0,_sync_dir_files_js__WEBPACK_IMPORTED_MODULE_4__/* .readRequired */ .yu)(path, 'shard plan'), path);
 }
 /** Reads a plan file, checked enough that a shard never writes a tar the plan did not number: errors name the file. */
 function parseShardPlan(text, file) {
     const fail = (why) => {
-        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${file}: not a usable ${PLAN_KIND}: ${why}`);
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .d(`${file}: not a usable ${PLAN_KIND}: ${why}`);
     };
     let plan;
     try {
@@ -49933,7 +50323,7 @@ function parseShardPlan(text, file) {
     if (plan === null || typeof plan !== 'object' || plan.kind !== PLAN_KIND)
         return fail(`"kind" is not ${JSON.stringify(PLAN_KIND)}`);
     if (plan.version !== 1)
-        return fail(`version ${JSON.stringify(plan.version)} (this ${_version_js__WEBPACK_IMPORTED_MODULE_8__/* .TOOL_VERSION */ .w} reads version 1)`);
+        return fail(`version ${JSON.stringify(plan.version)} (this ${_version_js__WEBPACK_IMPORTED_MODULE_9__/* .TOOL_VERSION */ .w} reads version 1)`);
     const settings = plan.settings ?? fail('no settings');
     try {
         (0,_archive_compression_js__WEBPACK_IMPORTED_MODULE_1__/* .parseCompression */ .Gd)(settings.compression);
@@ -49945,6 +50335,10 @@ function parseShardPlan(text, file) {
         fail('settings.dedupScope is neither name nor all');
     if (typeof settings.trackerFilename !== 'string' || settings.trackerFilename === '')
         fail('settings.trackerFilename is empty');
+    const maxFileSize = settings.maxFileSize ?? null;
+    if (maxFileSize !== null && (!Number.isSafeInteger(maxFileSize) || maxFileSize < _setting_values_js__WEBPACK_IMPORTED_MODULE_2__/* .MIN_FILE_SIZE */ .OL)) {
+        fail(`settings.maxFileSize is neither null nor a whole number of bytes from ${_setting_values_js__WEBPACK_IMPORTED_MODULE_2__/* .MIN_FILE_SIZE */ .OL}`);
+    }
     if (!isCount(plan.base?.rows) || !isDigestText(plan.base?.sha256))
         fail('base is not { rows, sha256 }');
     if (!Array.isArray(plan.shards) || plan.shards.length === 0)
@@ -49964,27 +50358,27 @@ function parseShardPlan(text, file) {
                 fail(`${where}.tars[${j}]: ${problem}`);
         }
     }
-    if (plan.last !== next - 1 || plan.id !== (0,_sync_dir_plan_files_js__WEBPACK_IMPORTED_MODULE_5__/* .formatRange */ .Lu)(plan))
+    if (plan.last !== next - 1 || plan.id !== (0,_sync_dir_plan_files_js__WEBPACK_IMPORTED_MODULE_6__/* .formatRange */ .Lu)(plan))
         fail(`id ${JSON.stringify(plan.id)}, first and last do not match the shards`);
     if (!Array.isArray(plan.learned) || !Array.isArray(plan.upToDate))
         fail('learned or upToDate is not a list');
     return plan;
 }
 const isCount = (value) => Number.isSafeInteger(value) && value >= 0;
-const isDigestText = (value) => typeof value === 'string' && (0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_4__/* .isDigest */ .Bc)(value);
+const isDigestText = (value) => typeof value === 'string' && (0,_oci_digest_js__WEBPACK_IMPORTED_MODULE_5__/* .isDigest */ .Bc)(value);
 function tarProblem(tar, number, compression) {
     if (tar?.number !== number)
         return `number is not ${number}`;
-    const parsed = (0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_6__/* .parseSyncName */ .uq)(String(tar.syncName));
-    if (parsed?.number !== number || parsed.name !== tar.name || tar.syncName !== (0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_6__/* .syncName */ .PN)(number, tar.name, compression)) {
-        return `syncName ${JSON.stringify(tar.syncName)} is not ${(0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_6__/* .syncName */ .PN)(number, String(tar.name), compression)}`;
+    const parsed = (0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_7__/* .parseSyncName */ .uq)(String(tar.syncName));
+    if (parsed?.number !== number || parsed.name !== tar.name || tar.syncName !== (0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_7__/* .syncName */ .PN)(number, tar.name, compression)) {
+        return `syncName ${JSON.stringify(tar.syncName)} is not ${(0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_7__/* .syncName */ .PN)(number, String(tar.name), compression)}`;
     }
     if (typeof tar.artifact !== 'string' || tar.artifact === '')
         return 'artifact is empty';
     if (!isDigestText(tar.root?.digest) || !isCount(tar.root.size) || typeof tar.root.mediaType !== 'string') {
         return 'root is not { mediaType, digest, size }';
     }
-    if (tar.previous !== null && ((0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_6__/* .parseSyncName */ .uq)(String(tar.previous?.syncName)) === undefined || !isDigestText(tar.previous.digest))) {
+    if (tar.previous !== null && ((0,_sync_dir_sync_name_js__WEBPACK_IMPORTED_MODULE_7__/* .parseSyncName */ .uq)(String(tar.previous?.syncName)) === undefined || !isDigestText(tar.previous.digest))) {
         return 'previous is neither null nor { syncName, artifact, digest }';
     }
     if (!Array.isArray(tar.deduplicated) || !tar.deduplicated.every(isDigestText))
@@ -50133,7 +50527,7 @@ async function serializeShard(settings, storages, hooks = {}) {
         throw new _input_error_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(`${settings.dir} is the sync directory plan ${plan.id} was made in: give each shard a directory of its own ` +
             '(record moves its tars into the sync directory)');
     }
-    const { compression, compressionLevel, manifestJson, dedupScope, trackerFilename } = plan.settings;
+    const { compression, compressionLevel, manifestJson, dedupScope, trackerFilename, maxFileSize } = plan.settings;
     const options = { syncDir: settings.dir, trackerFilename, command: `serialize --shard ${shard.shard}`, readOnly: false };
     return (0,_sync_dir_session_js__WEBPACK_IMPORTED_MODULE_12__/* .withSyncDir */ .h)(options, hooks, async (session) => {
         const done = tarsDoneBefore(session, shard, plan);
@@ -50151,6 +50545,7 @@ async function serializeShard(settings, storages, hooks = {}) {
             dedupScope,
             manifestJson,
             concurrency: settings.concurrency,
+            maxFileSize: maxFileSize ?? undefined,
         };
         const written = await (0,_write_tars_js__WEBPACK_IMPORTED_MODULE_13__/* .serializePlan */ .S1)(tars, session.state, writing, storages, settings.keepTars ? hooks : (0,_disk_space_js__WEBPACK_IMPORTED_MODULE_10__/* .deletingRecordedTars */ .pK)(hooks));
         const entries = shard.tars.map((tar) => (0,_sync_dir_ledger_js__WEBPACK_IMPORTED_MODULE_6__/* .entryFor */ .cy)(session.state.ledger, { syncName: tar.syncName, digest: tar.root.digest }));
@@ -50385,8 +50780,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
@@ -50808,12 +51201,14 @@ class Prefetcher {
 
 // EXTERNAL MODULE: ./src/core/archive/sidecar.ts
 var archive_sidecar = __nccwpck_require__(6525);
+// EXTERNAL MODULE: ./src/core/archive/tar-source.ts
+var tar_source = __nccwpck_require__(283);
 // EXTERNAL MODULE: ./src/core/sync-dir/side-dir.ts
 var side_dir = __nccwpck_require__(9704);
 // EXTERNAL MODULE: ./node_modules/tar-stream/index.js
 var tar_stream = __nccwpck_require__(6118);
-// EXTERNAL MODULE: ./src/core/archive/file-sink.ts + 2 modules
-var file_sink = __nccwpck_require__(2757);
+// EXTERNAL MODULE: ./src/core/archive/file-sink.ts + 3 modules
+var file_sink = __nccwpck_require__(8579);
 // EXTERNAL MODULE: ./src/core/oci/layout.ts
 var layout = __nccwpck_require__(9307);
 ;// CONCATENATED MODULE: ./src/core/archive/tar-writer.ts
@@ -50831,13 +51226,15 @@ const EPOCH = new Date(0);
 /** The largest size a ustar header holds in its 11 octal digits (8 GiB - 1). */
 const USTAR_MAX_SIZE = 0o77777777777;
 /**
- * Writes one OCI image layout as a tar (docs/formats.md, "Tar layout") to `path`, which must not exist yet.
- * The file is fsynced before this resolves; on any failure it is removed and the failure's cause is thrown.
- * Blobs stream through one at a time with backpressure: no blob is ever held whole in memory.
+ * Writes one OCI image layout as a tar (docs/formats.md, "Tar layout") to `output`, a path that must not exist yet,
+ * or a set of part files (part-writer.ts). Every file is fsynced before this resolves; on any failure all are removed
+ * and the failure's cause is thrown. Blobs stream through one at a time with backpressure: no blob is ever held whole
+ * in memory.
  */
-async function writeTar(path, contents, options) {
+async function writeTar(output, contents, options) {
+    const what = typeof output === 'string' ? output : output.partPath(1);
     if (contents.manifests[0]?.digest !== contents.root.digest) {
-        throw new Error(`tar ${path}: the manifests list must start with the root ${contents.root.digest}`);
+        throw new Error(`tar ${what}: the manifests list must start with the root ${contents.root.digest}`);
     }
     const firstIndex = indexJson([contents.root], contents.annotations);
     const pack = (0,tar_stream.pack)();
@@ -50850,8 +51247,9 @@ async function writeTar(path, contents, options) {
         }
         throw error;
     };
-    const handle = await (0,promises_.open)(path, 'wx');
-    const sink = (0,file_sink/* fileSink */.a)(handle, { compression: options.compression, level: options.level, expectedBytes: blobBytes(contents.blobs) });
+    const sinkOptions = { compression: options.compression, level: options.level, expectedBytes: blobBytes(contents.blobs) };
+    const handle = typeof output === 'string' ? await (0,promises_.open)(output, 'wx') : undefined;
+    const sink = handle === undefined ? (0,file_sink/* partsSink */.w)(output, sinkOptions) : (0,file_sink/* fileSink */.a)(handle, sinkOptions);
     const source = external_node_stream_.Readable.from(pack, { objectMode: false });
     const flowing = (0,external_node_stream_promises_.pipeline)(source, ...sink.stages);
     const [flowed, filled] = await Promise.allSettled([
@@ -50860,12 +51258,15 @@ async function writeTar(path, contents, options) {
     ]);
     const failure = rootCause(flowed, filled);
     if (failure !== undefined) {
-        await handle.close(); // a no-op unless the stream never got to close it
-        await (0,promises_.rm)(path, { force: true });
+        await handle?.close(); // a no-op unless the stream never got to close it
+        if (typeof output === 'string')
+            await (0,promises_.rm)(output, { force: true });
+        else
+            await sink.remove();
         throw failure.error;
     }
-    await handle.close();
-    return { path, ...sink.written() };
+    await handle?.close();
+    return { ...sink.written(), parts: handle === undefined ? sink.parts() : undefined };
 }
 /** The blobs' total size when it is known ahead; 0 (the small case) when they come one by one. */
 function blobBytes(blobs) {
@@ -51059,7 +51460,7 @@ async function serializePlan(tars, state, settings, storages, hooks = {}) {
             syncName: done.syncName,
             artifact: done.artifact,
             digest: done.digest,
-            tar: { sha256: done.sha256, bytes: done.bytes },
+            tar: { sha256: done.sha256, bytes: done.bytes, ...(done.files.length > 1 ? { parts: done.files.length } : {}) },
             blobs: tar.graph.nodes.map(({ descriptor: { digest, size, mediaType } }) => ({ digest, size, mediaType })),
         });
         await (0,ledger/* writeLedger */.XL)(settings.ledgerPath, state.ledger);
@@ -51081,7 +51482,8 @@ async function clearTheWay(tars, tracker, syncDir, hooks) {
     const first = tars[0]?.number ?? Infinity;
     const recorded = new Set(tracker.map((row) => row.syncName));
     const planned = new Set(tars.map((tar) => tar.syncName));
-    const names = new Set(await (0,promises_.readdir)(syncDir).catch(() => []));
+    // A tar's parts count as the tar.
+    const names = new Set((await (0,promises_.readdir)(syncDir).catch(() => [])).map((name) => (0,sync_name/* parsePartName */.Yg)(name)?.syncName ?? name));
     const ours = (syncName) => !recorded.has(syncName) && ((0,sync_name/* parseSyncName */.uq)(syncName)?.number ?? 0) >= first;
     const aside = new MoveAside(syncDir, hooks);
     const found = new Map();
@@ -51109,7 +51511,7 @@ class MoveAside {
         this.syncDir = syncDir;
         this.hooks = hooks;
     }
-    /** Moves the tar and its sidecar (from the side directory, or beside it in an older sync directory). */
+    /** Moves the tar or its parts (or both), and its sidecar (from the side directory, or beside it in an older sync directory). */
     async move(syncName, why) {
         if (this.folder === undefined) {
             const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
@@ -51117,7 +51519,8 @@ class MoveAside {
             await (0,promises_.mkdir)(this.folder, { recursive: true });
         }
         const tarPath = (0,external_node_path_.join)(this.syncDir, syncName);
-        await (0,promises_.rename)(tarPath, (0,external_node_path_.join)(this.folder, syncName));
+        for (const name of await filesHere(this.syncDir, syncName))
+            await (0,promises_.rename)((0,external_node_path_.join)(this.syncDir, name), (0,external_node_path_.join)(this.folder, name));
         const sidecar = await (0,archive_sidecar/* locateSidecar */.YI)(tarPath);
         if (sidecar !== undefined)
             await (0,promises_.rename)(sidecar, (0,external_node_path_.join)(this.folder, (0,external_node_path_.basename)(sidecar)));
@@ -51125,8 +51528,17 @@ class MoveAside {
         this.hooks.note?.(`${syncName}: ${why}: moved to ${this.folder}`);
     }
 }
-/** The file's sha256 and size; with `compression`, those of its content once decompressed. */
-async function hashFile(path, compression = 'none') {
+/** The names at the top of the sync directory that hold the tar: the file, and its parts in order. */
+async function filesHere(syncDir, syncName) {
+    const names = await (0,promises_.readdir)(syncDir).catch(() => []);
+    const parts = names.flatMap((name) => ((0,sync_name/* parsePartName */.Yg)(name)?.syncName === syncName ? [name] : []));
+    return [
+        ...(names.includes(syncName) ? [syncName] : []),
+        ...parts.sort((a, b) => ((0,sync_name/* parsePartName */.Yg)(a)?.index ?? 0) - ((0,sync_name/* parsePartName */.Yg)(b)?.index ?? 0)),
+    ];
+}
+/** The files' sha256 and size, joined in order; with `compression`, those of their content once decompressed. */
+async function hashFiles(paths, compression = 'none') {
     const hash = (0,external_node_crypto_.createHash)('sha256');
     let bytes = 0;
     const count = new external_node_stream_.Transform({
@@ -51136,7 +51548,14 @@ async function hashFile(path, compression = 'none') {
         },
     });
     const decompress = (0,archive_compression/* decompressor */.ni)(compression);
-    await (decompress ? (0,external_node_stream_promises_.pipeline)((0,external_node_fs_.createReadStream)(path), decompress, count, hash) : (0,external_node_stream_promises_.pipeline)((0,external_node_fs_.createReadStream)(path), count, hash));
+    const source = await tar_source/* TarSource */.vz.open(paths[0], paths.length > 1 ? paths : []);
+    try {
+        const stream = source.stream();
+        await (decompress ? (0,external_node_stream_promises_.pipeline)(stream, decompress, count, hash) : (0,external_node_stream_promises_.pipeline)(stream, count, hash));
+    }
+    finally {
+        await source.close();
+    }
     return { sha256: `sha256:${hash.digest('hex')}`, bytes };
 }
 async function writeOne(tar, settings, storages, hooks, 
@@ -51174,9 +51593,13 @@ leftover) {
         started = true;
         hooks.progress?.(bytes);
     };
+    // Parts are written as `batch-serialize/NAME.part-NNN.partial`; a tar that fits in one is renamed to NAME.partial.
+    const volume = settings.maxFileSize === undefined
+        ? undefined
+        : { partBytes: settings.maxFileSize, partPath: (index) => (0,side_dir/* sidePath */.fN)(settings.syncDir, (0,sync_name/* partialName */.t4)((0,sync_name/* partName */.pn)(tar.syncName, index))) };
     try {
         await (0,side_dir/* makeSideDir */.ry)(settings.syncDir);
-        const result = await writeTar(partial, {
+        const result = await writeTar(volume ?? partial, {
             root: tar.root,
             manifests: [tar.root, ...tar.graph.manifests.slice(1)],
             annotations: {
@@ -51188,11 +51611,29 @@ leftover) {
             blobs,
             files,
         }, { compression: settings.compression, level: settings.compressionLevel, onBytes });
+        const parts = result.parts ?? [];
+        if (parts.length === 1)
+            await (0,promises_.rename)(parts[0].path, partial);
+        const written = parts.length > 1
+            ? parts.map((part, index) => ({ from: part.path, name: (0,sync_name/* partName */.pn)(tar.syncName, index + 1), sha256: part.sha256 }))
+            : [{ from: partial, name: tar.syncName, sha256: result.sha256 }];
         (0,crash_point/* crashPoint */.u)('tar-written');
         const checksumPath = (0,archive_sidecar/* sidecarPath */.n8)(path);
-        const kept = leftover === undefined ? undefined : await sameTar(path, partial, result, settings.compression);
-        if (kept !== undefined) {
-            await (0,promises_.rm)(partial);
+        const kept = leftover === undefined ? undefined : await sameTar(settings.syncDir, tar.syncName, written, result, settings.compression);
+        if (kept !== undefined && kept.here < written.length) {
+            // A run stopped between the renames of the parts: the first ones are in place, the same bytes; the rest follow.
+            for (const [index, file] of written.entries()) {
+                if (index < kept.here)
+                    await (0,promises_.rm)(file.from);
+                else
+                    await (0,promises_.rename)(file.from, (0,external_node_path_.join)(settings.syncDir, file.name));
+            }
+            await (0,sync_dir_files/* syncDirectory */.zR)(settings.syncDir);
+            hooks.note?.(`${tar.syncName}: ${kept.here} of its ${written.length} parts were in place (a run stopped while renaming them), the same ` +
+                'bytes as this run writes, its sidecar matching: the others put beside them');
+        }
+        else if (kept !== undefined) {
+            await Promise.all(written.map((file) => (0,promises_.rm)(file.from)));
             const same = kept.sha256 === result.sha256 ? 'byte for byte' : 'decompressed (compressed differently)';
             hooks.note?.(`${tar.syncName}: complete but not recorded (a run stopped before recording it), ${same} the tar this run ` +
                 'writes, its sidecar matching: recorded as it is');
@@ -51201,15 +51642,21 @@ leftover) {
             if (leftover !== undefined) {
                 await leftover.move(tar.syncName, 'not recorded in the tracker, and not the tar this run writes under that name');
             }
-            await (0,archive_sidecar/* writeSidecar */.J$)(path, result.sha256);
+            await (0,archive_sidecar/* writeSidecar */.J$)(path, written);
             (0,crash_point/* crashPoint */.u)('sidecar-written');
-            await (0,promises_.rename)(partial, path);
+            // In order: a run that stops between two renames leaves a set with its last parts missing, never a gap.
+            for (const file of written) {
+                await (0,promises_.rename)(file.from, (0,external_node_path_.join)(settings.syncDir, file.name));
+                if (written.length > 1)
+                    (0,crash_point/* crashPoint */.u)('part-renamed');
+            }
             await (0,sync_dir_files/* syncDirectory */.zR)(settings.syncDir);
             (0,crash_point/* crashPoint */.u)('renamed');
         }
         return {
             syncName: tar.syncName,
             path,
+            files: written.map((file) => (0,external_node_path_.join)(settings.syncDir, file.name)),
             checksumPath,
             name: tar.entry.name,
             artifact: tar.entry.artifact,
@@ -51227,19 +51674,39 @@ leftover) {
     }
 }
 /**
- * Whether the unrecorded file at `path` is the tar just written as `partial`, its sidecar matching it: the
- * same bytes, or (compressed) the same tar once decompressed (zstd's bytes can depend on how its input arrived).
- * Its sha256 and size when it is; undefined when it is anything else.
+ * Whether the unrecorded tar here (a file, or parts) is the tar just written, its sidecar matching each file: the
+ * same files, the same bytes, or (compressed) the same tar once decompressed (zstd's bytes can depend on how its
+ * input arrived). Its sha256 and size (all parts joined) when it is; undefined when it is anything else. `here` is
+ * how many of the files are in place: fewer than all when a run stopped between the renames of the parts (then the
+ * sidecar lists all of them and those in place are the same bytes).
  */
-async function sameTar(path, partial, fresh, compression) {
-    const found = await hashFile(path).catch(() => undefined);
-    if (found === undefined || (await (0,archive_sidecar/* checkSidecar */.EK)(path, found.sha256)).state !== 'match')
+async function sameTar(syncDir, syncName, written, fresh, compression) {
+    const here = await filesHere(syncDir, syncName);
+    const names = written.map((file) => file.name);
+    if (here.length === 0 || here.join('/') !== names.slice(0, here.length).join('/'))
         return undefined;
+    const paths = here.map((name) => (0,external_node_path_.join)(syncDir, name));
+    const sums = await Promise.all(paths.map((file) => hashFiles([file]))).catch(() => undefined);
+    const sidecar = await (0,archive_sidecar/* readSidecar */.YD)((0,external_node_path_.join)(syncDir, syncName));
+    const matching = sums !== undefined &&
+        'lines' in sidecar &&
+        sidecar.lines.length === written.length &&
+        sidecar.lines.every((line, index) => line.name === names[index] && (index >= here.length || line.sha256 === sums[index]?.sha256));
+    if (!matching)
+        return undefined;
+    if (here.length < written.length) {
+        const same = sidecar.lines.every((line, index) => line.sha256 === written[index]?.sha256 && (index >= here.length || line.sha256 === sums[index]?.sha256));
+        return same ? { ...fresh, here: here.length } : undefined;
+    }
+    const found = { ...(sums.length === 1 ? sums[0] : await hashFiles(paths)), here: here.length };
     if (found.sha256 === fresh.sha256)
         return found;
     if (compression === 'none')
         return undefined;
-    const [was, is] = await Promise.all([hashFile(path, compression), hashFile(partial, compression)]).catch(() => []);
+    const [was, is] = await Promise.all([
+        hashFiles(paths, compression),
+        hashFiles(written.map((file) => file.from), compression),
+    ]).catch(() => []);
     return was !== undefined && was.sha256 === is?.sha256 ? found : undefined;
 }
 function totalsOf(tars) {
@@ -51248,6 +51715,98 @@ function totalsOf(tars) {
         for (const key of Object.keys(totals))
             totals[key] += tar[key];
     return totals;
+}
+
+
+/***/ }),
+
+/***/ 6834:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   MR: () => (/* binding */ parseDedupScope),
+/* harmony export */   OL: () => (/* binding */ MIN_FILE_SIZE),
+/* harmony export */   _O: () => (/* binding */ parseTimeouts),
+/* harmony export */   lT: () => (/* binding */ parseFileSize),
+/* harmony export */   m: () => (/* binding */ parseCompressionLevel),
+/* harmony export */   m3: () => (/* binding */ parseCompressionSetting),
+/* harmony export */   oA: () => (/* binding */ parseWholeNumber),
+/* harmony export */   qY: () => (/* binding */ checkTrackerFilename)
+/* harmony export */ });
+/* harmony import */ var _archive_compression_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6480);
+/* harmony import */ var _defaults_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5553);
+/* harmony import */ var _input_error_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(496);
+
+
+
+/**
+ * Checks for the values a user sets (CLI options, Action inputs); `what` names the option or input in the
+ * message, e.g. `--dedup-scope` or `input dedup-scope`.
+ */
+function parseDedupScope(what, value) {
+    if (value === 'name' || value === 'all')
+        return value;
+    throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${what} ${JSON.stringify(value)}: use name or all`);
+}
+function parseWholeNumber(what, text, min, max) {
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text) || value < min || value > max) {
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${what} ${JSON.stringify(text)}: a whole number from ${min} to ${max}`);
+    }
+    return value;
+}
+/** The three waits of a registry request, given in whole seconds; `what` names each option or input. */
+function parseTimeouts(what, seconds) {
+    const ms = (wait) => parseWholeNumber(what(wait), seconds[wait], ..._defaults_js__WEBPACK_IMPORTED_MODULE_1__/* .TIMEOUT_RANGE */ .Ee) * 1000;
+    return { connectTimeoutMs: ms('connect'), headersTimeoutMs: ms('response'), bodyTimeoutMs: ms('idle') };
+}
+function parseCompressionSetting(what, value) {
+    try {
+        return (0,_archive_compression_js__WEBPACK_IMPORTED_MODULE_0__/* .parseCompression */ .Gd)(value);
+    }
+    catch (error) {
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${what}: ${error.message}`);
+    }
+}
+const LEVELS = { none: undefined, gzip: [0, 9], zstd: [1, 22] };
+function parseCompressionLevel(what, compression, text) {
+    const range = LEVELS[compression];
+    if (!range)
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${what} needs compression gzip or zstd`);
+    return parseWholeNumber(what, text, ...range);
+}
+function checkTrackerFilename(what, name) {
+    if (name === '' || /[/\\]/.test(name) || name.startsWith('.')) {
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${what} ${JSON.stringify(name)}: a plain file name inside the sync directory`);
+    }
+    return name;
+}
+/**
+ * The smallest `--max-file-size`. A part holds at least a few tar headers and a compressor's frame; 64 KiB is small
+ * enough that a test splits a tar of a few MB into several parts, and no medium anyone splits for is smaller.
+ */
+const MIN_FILE_SIZE = 64 * 1024;
+const SIZE = /^(\d+(?:\.\d+)?)\s*(?:([KMGT])(i)?)?B?$/i;
+const POWERS = { K: 1, M: 2, G: 3, T: 4 };
+/**
+ * A file size: whole bytes (`1048576`), or a number with K, M, G or T (powers of 1000) or Ki, Mi, Gi, Ti (powers of
+ * 1024), and an optional trailing B: `4700M`, `4.7G`, `2GiB`, `650MB`. At least MIN_FILE_SIZE, at most 2^53 - 1.
+ */
+function parseFileSize(what, text) {
+    const match = SIZE.exec(text.trim());
+    const fail = (why) => new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${what} ${JSON.stringify(text)}: ${why} (bytes, or a number with K M G T or Ki Mi Gi Ti, e.g. 4.7G, 650MB, 2GiB)`);
+    if (match === null)
+        throw fail('not a size');
+    const [, number, unit, binary] = match;
+    if (unit === undefined && number.includes('.'))
+        throw fail('a whole number of bytes');
+    const scale = unit === undefined ? 1 : (binary ? 1024 : 1000) ** POWERS[unit.toUpperCase()];
+    const bytes = Math.floor(Number(number) * scale);
+    if (!Number.isSafeInteger(bytes))
+        throw fail('too large');
+    if (bytes < MIN_FILE_SIZE)
+        throw fail(`less than the smallest part, ${MIN_FILE_SIZE} bytes (64 KiB)`);
+    return bytes;
 }
 
 
@@ -54596,17 +55155,31 @@ async function listSyncDir(dir) {
         throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${dir}: cannot read the sync directory: ${error.message}`);
     }
     const names = entries.map((entry) => entry.name);
+    const found = new Map();
+    const named = (syncName) => found.get(syncName) ?? found.set(syncName, { whole: undefined, parts: [] }).get(syncName);
+    for (const entry of entries) {
+        const part = (0,_sync_name_js__WEBPACK_IMPORTED_MODULE_5__/* .parsePartName */ .Yg)(entry.name);
+        if (part !== undefined)
+            named(part.syncName).parts.push({ index: part.index, entry });
+        else if ((0,_sync_name_js__WEBPACK_IMPORTED_MODULE_5__/* .parseSyncName */ .uq)(entry.name) !== undefined)
+            named(entry.name).whole = entry;
+    }
     const tars = [];
     const irregular = [];
-    for (const entry of entries) {
-        const parsed = (0,_sync_name_js__WEBPACK_IMPORTED_MODULE_5__/* .parseSyncName */ .uq)(entry.name);
-        if (!parsed)
-            continue;
-        const tar = { syncName: entry.name, ...parsed, path: (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, entry.name) };
-        if (entry.isFile())
+    for (const [syncName, { whole, parts }] of found) {
+        parts.sort((a, b) => a.index - b.index);
+        const tar = {
+            syncName,
+            ...(0,_sync_name_js__WEBPACK_IMPORTED_MODULE_5__/* .parseSyncName */ .uq)(syncName),
+            path: (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, syncName),
+            parts: parts.map((p) => (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, p.entry.name)),
+        };
+        // One entry that is not a regular file (the tar, or any of its parts) makes the whole tar unreadable.
+        const odd = [...(whole === undefined ? [] : [whole]), ...parts.map((p) => p.entry)].find((entry) => !entry.isFile());
+        if (odd === undefined)
             tars.push(tar);
         else
-            irregular.push({ ...tar, kind: (0,_archive_tar_reader_js__WEBPACK_IMPORTED_MODULE_3__/* .fileKind */ .h_)(entry) });
+            irregular.push({ ...tar, kind: (0,_archive_tar_reader_js__WEBPACK_IMPORTED_MODULE_3__/* .fileKind */ .h_)(odd) + (odd === whole ? '' : ` (${odd.name})`) });
     }
     const byOrder = (a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1);
     tars.sort(byOrder);
@@ -55097,7 +55670,9 @@ async function writeSuccessfulSyncs(path, records) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   $9: () => (/* binding */ isPartialName),
 /* harmony export */   PN: () => (/* binding */ syncName),
+/* harmony export */   Yg: () => (/* binding */ parsePartName),
 /* harmony export */   ZV: () => (/* binding */ formatNumber),
+/* harmony export */   pn: () => (/* binding */ partName),
 /* harmony export */   t4: () => (/* binding */ partialName),
 /* harmony export */   uq: () => (/* binding */ parseSyncName)
 /* harmony export */ });
@@ -55122,9 +55697,29 @@ function parseSyncName(value) {
 function partialName(syncName) {
     return syncName + PARTIAL_SUFFIX;
 }
-/** `000001-tools.tar.partial` is the partial of a sync name; anything else is not one. */
+/** `000001-tools.tar.partial` and `000001-tools.tar.part-002.partial` are partials; anything else is not one. */
 function isPartialName(fileName) {
-    return fileName.endsWith(PARTIAL_SUFFIX) && parseSyncName(fileName.slice(0, -PARTIAL_SUFFIX.length)) !== undefined;
+    if (!fileName.endsWith(PARTIAL_SUFFIX))
+        return false;
+    const written = fileName.slice(0, -PARTIAL_SUFFIX.length);
+    return parseSyncName(written) !== undefined || parsePartName(written) !== undefined;
+}
+/**
+ * A tar over `--max-file-size` is stored as numbered parts `SYNC-NAME.part-001`, `-002`, … (three digits, more from
+ * 1000 on), every part but the last exactly that size: `cat SYNC-NAME.part-* > SYNC-NAME` joins them while the
+ * numbers have equal width.
+ */
+const PART = /^(.+)\.part-(\d{3,})$/;
+function partName(syncName, index) {
+    return `${syncName}.part-${String(index).padStart(3, '0')}`;
+}
+function parsePartName(fileName) {
+    const match = PART.exec(fileName);
+    if (match === null || parseSyncName(match[1]) === undefined)
+        return undefined;
+    const index = Number(match[2]);
+    // One spelling per part: part-001, never part-01 or part-0001.
+    return index >= 1 && partName(match[1], index) === fileName ? { syncName: match[1], index } : undefined;
 }
 
 
@@ -55370,6 +55965,14 @@ class ArtifactsApi {
         }
         throw new GitHubApiError(`${this.host}: the artifact list of ${this.repository} did not end after ${MAX_PAGES} pages`);
     }
+    /** The repository's default branch: the only branch whose tracker artifacts are believed (as the Action does). */
+    async defaultBranch() {
+        const path = `/repos/${this.repository}`;
+        const branch = (await this.getJson(path))?.default_branch;
+        if (typeof branch !== 'string' || branch === '')
+            throw new GitHubApiError(`${this.host}: GET ${path}: the answer names no default_branch`);
+        return branch;
+    }
     /**
      * Downloads an artifact's zip into `path` (created; removed again on failure). A transient failure starts the
      * download over, from a fresh redirect (the signed URL lives a minute).
@@ -55532,7 +56135,7 @@ function parseListing(body, what) {
 
 /***/ }),
 
-/***/ 5408:
+/***/ 1966:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 // ESM COMPAT FLAG
@@ -55541,7 +56144,6 @@ __nccwpck_require__.r(__webpack_exports__);
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   collect: () => (/* binding */ collect),
-  refOf: () => (/* binding */ refOf),
   selectArtifacts: () => (/* binding */ selectArtifacts)
 });
 
@@ -55565,8 +56167,8 @@ var sync_name = __nccwpck_require__(8472);
 var external_node_stream_promises_ = __nccwpck_require__(6466);
 // EXTERNAL MODULE: ./node_modules/yauzl/index.js
 var yauzl = __nccwpck_require__(663);
-// EXTERNAL MODULE: ./src/core/archive/file-sink.ts + 2 modules
-var file_sink = __nccwpck_require__(2757);
+// EXTERNAL MODULE: ./src/core/archive/file-sink.ts + 3 modules
+var file_sink = __nccwpck_require__(8579);
 ;// CONCATENATED MODULE: ./src/github/artifact-zip.ts
 
 
@@ -55660,6 +56262,110 @@ function refuseEntry(entry, wanted, expected, seen) {
         throw new ArtifactZipError(`refused: entry ${shown} is ${entry.uncompressedSize} bytes, over ${limit}`);
 }
 
+;// CONCATENATED MODULE: ./src/github/artifact-ref.ts
+const refOf = (artifact) => ({
+    id: artifact.id,
+    name: artifact.name,
+    runId: artifact.workflowRun?.id,
+    createdAt: artifact.createdAt,
+    sizeInBytes: artifact.sizeInBytes,
+});
+/** `artifact NAME (id N)`: how messages name an artifact. */
+const described = (artifact) => `artifact ${artifact.name} (id ${artifact.id})`;
+
+// EXTERNAL MODULE: ./src/core/sync-dir/ledger.ts
+var sync_dir_ledger = __nccwpck_require__(3264);
+// EXTERNAL MODULE: ./src/core/sync-dir/tracker.ts
+var sync_dir_tracker = __nccwpck_require__(3605);
+;// CONCATENATED MODULE: ./src/github/collect-tracker.ts
+
+
+
+
+
+
+
+
+/** Trackers and ledgers are a row per tar: far below these, whatever the mirror. */
+const TRACKER_MAX_BYTES = 64 * 1024 * 1024;
+const LEDGER_MAX_BYTES = 1024 * 1024 * 1024;
+/**
+ * Brings the tracker to the far side, so that `verify` there can tell the numbers no tar will ever fill (a failed
+ * shard's, a failed run's) from tars that went missing. Only the newest unexpired `PREFIX-tracker` of this repository's
+ * default branch is believed, as the Action believes it (another branch keeps its own; a fork names artifacts as it
+ * likes). The one here is replaced only by one that continues it (its rows, then more); one that records less is
+ * kept, one that disagrees is a problem and left as it is. The ledger comes with it. Throws what is to be reported as
+ * a problem; a note (no tracker artifact, or one behind) is returned as such.
+ */
+async function collectTracker(listed, source, context) {
+    const branch = await source.defaultBranch();
+    const newest = listed
+        .filter((artifact) => artifact.name === context.artifactName && !artifact.expired && trusted(artifact, branch))
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id - a.id)[0];
+    if (newest === undefined) {
+        const note = `no unexpired tracker artifact ${context.artifactName} from ${branch}: verify on the far side cannot tell numbers ` +
+            'that were never shipped from tars that went missing';
+        return { tracker: undefined, note };
+    }
+    const artifact = described(newest);
+    const here = (0,external_node_path_.join)(context.dir, context.trackerFilename);
+    const staged = (0,external_node_path_.join)(context.work, context.trackerFilename);
+    await (0,promises_.mkdir)(context.work, { recursive: true });
+    const zip = (0,external_node_path_.join)(context.work, 'artifact.zip');
+    await source.downloadZip(newest, zip);
+    const ledgers = [(0,sync_dir_ledger/* ledgerPath */.tf)(staged), (0,sync_dir_ledger/* legacyLedgerPath */.OK)(staged)].map((path) => (0,external_node_path_.relative)(context.work, path));
+    const files = await extractArtifactZip(zip, new Map([
+        [context.trackerFilename, { maxBytes: TRACKER_MAX_BYTES, required: true }],
+        ...ledgers.map((name) => [name, { maxBytes: LEDGER_MAX_BYTES, required: false }]),
+    ]), context.work);
+    await (0,promises_.rm)(zip);
+    const theirs = await (0,sync_dir_tracker/* readTracker */.T_)(staged).catch((error) => {
+        throw new Error(`${artifact}: ${error.message.replaceAll(`${context.work}/`, '')}; nothing was kept`, { cause: error });
+    });
+    const ours = await (0,sync_dir_tracker/* readTracker */.T_)(here).catch((error) => {
+        throw new Error(`${error.message}; the tracker of ${artifact} is not put in its place`, { cause: error });
+    });
+    const tracker = {
+        artifact: refOf(newest),
+        state: 'taken',
+        rows: theirs.length,
+        highest: (0,sync_dir_tracker/* nextNumber */.Pt)(theirs) - 1,
+    };
+    if (continues(ours, theirs)) {
+        if (ours.length === theirs.length)
+            return { tracker: { ...tracker, state: 'same' }, note: undefined };
+        const ledger = ledgers.map((name) => files.get(name)?.path).find((path) => path !== undefined);
+        // The ledger first: a tracker row without its ledger entry is learned again; the reverse is never read.
+        if (ledger !== undefined) {
+            await (0,promises_.mkdir)((0,external_node_path_.dirname)((0,sync_dir_ledger/* ledgerPath */.tf)(here)), { recursive: true });
+            await (0,promises_.rename)(ledger, (0,sync_dir_ledger/* ledgerPath */.tf)(here));
+        }
+        await (0,promises_.rename)(staged, here);
+        await (0,sync_dir_files/* syncDirectory */.zR)(context.dir);
+        return { tracker, note: undefined };
+    }
+    if (continues(theirs, ours)) {
+        const note = `${here} records tars up to ${(0,sync_name/* formatNumber */.ZV)((0,sync_dir_tracker/* nextNumber */.Pt)(ours) - 1)}, the newest tracker ${artifact} only up to ` +
+            `${(0,sync_name/* formatNumber */.ZV)(tracker.highest)}: the one here is kept`;
+        return { tracker: { ...tracker, state: 'kept' }, note };
+    }
+    const row = ours.findIndex((row, index) => !sameRow(row, theirs[index]));
+    throw new Error(`${here} and the tracker of ${artifact} differ at row ${row + 1} (here ${ours[row]?.syncName ?? 'none'}, ` +
+        `there ${theirs[row]?.syncName ?? 'none'}): left as it is; move it away to take the artifact's`);
+}
+/** This repository's own run (never a fork's) on its default branch. */
+function trusted(artifact, defaultBranch) {
+    const run = artifact.workflowRun;
+    return run !== undefined && run.headRepositoryId === run.repositoryId && run.headBranch === defaultBranch;
+}
+/** `longer` holds every row of `shorter`, in order, then perhaps more. */
+function continues(shorter, longer) {
+    return shorter.length <= longer.length && shorter.every((row, index) => sameRow(row, longer[index]));
+}
+function sameRow(a, b) {
+    return b !== undefined && a.syncName === b.syncName && a.artifact === b.artifact && a.digest === b.digest;
+}
+
 // EXTERNAL MODULE: ./src/github/artifacts-api.ts
 var artifacts_api = __nccwpck_require__(8445);
 ;// CONCATENATED MODULE: ./src/github/collect.ts
@@ -55673,17 +56379,12 @@ var artifacts_api = __nccwpck_require__(8445);
 
 
 
-const SIDECAR_MAX_BYTES = 4096;
+
+
+/** One line per file: a tar in parts lists each part. */
+const SIDECAR_MAX_BYTES = 1024 * 1024;
 /** The work folder of one download, inside the sync directory (same file system, so the final step is a rename). */
 const WORK_PREFIX = '.collect-';
-const refOf = (artifact) => ({
-    id: artifact.id,
-    name: artifact.name,
-    runId: artifact.workflowRun?.id,
-    createdAt: artifact.createdAt,
-    sizeInBytes: artifact.sizeInBytes,
-});
-const described = (artifact) => `artifact ${artifact.name} (id ${artifact.id})`;
 /**
  * Which artifacts are tars of `prefix`: `PREFIX-NNNNNN-NAME.tar[.gz|.zst]` uploaded by a run of the repository
  * itself. A run for a pull request from a fork can name its artifacts as it likes: those are never taken.
@@ -55701,7 +56402,8 @@ function selectArtifacts(artifacts, prefix) {
             trackers++;
             continue;
         }
-        const parsed = (0,sync_name/* parseSyncName */.uq)(rest);
+        const syncName = (0,sync_name/* parsePartName */.Yg)(rest)?.syncName ?? rest;
+        const parsed = (0,sync_name/* parseSyncName */.uq)(syncName);
         if (parsed === undefined)
             continue;
         const run = artifact.workflowRun;
@@ -55713,16 +56415,21 @@ function selectArtifacts(artifacts, prefix) {
             notes.push(`${described(artifact)}: uploaded by run ${run.id}, for a pull request from another repository (a fork): ignored`);
             continue;
         }
-        const tar = bySyncName.get(rest) ?? { syncName: rest, number: parsed.number, artifacts: [] };
+        const tar = bySyncName.get(rest) ?? { syncName, fileName: rest, number: parsed.number, artifacts: [] };
         tar.artifacts.push(artifact);
         bySyncName.set(rest, tar);
     }
-    const tars = [...bySyncName.values()].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : 1));
+    // Parts in part order (their names sort so below part 1000, and compare by index beyond).
+    const index = (tar) => (0,sync_name/* parsePartName */.Yg)(tar.fileName)?.index ?? 0;
+    const tars = [...bySyncName.values()].sort((a, b) => a.number - b.number || (a.syncName < b.syncName ? -1 : a.syncName > b.syncName ? 1 : index(a) - index(b)));
     for (const tar of tars)
         tar.artifacts.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id - a.id);
     const byNumber = new Map();
-    for (const tar of tars)
-        byNumber.set(tar.number, [...(byNumber.get(tar.number) ?? []), tar.syncName]);
+    for (const tar of tars) {
+        const names = byNumber.get(tar.number) ?? [];
+        if (!names.includes(tar.syncName))
+            byNumber.set(tar.number, [...names, tar.syncName]);
+    }
     const clashes = [...byNumber].filter(([, names]) => names.length > 1).map(([number, syncNames]) => ({ number, syncNames }));
     return { tars, notes, clashes, trackers };
 }
@@ -55738,6 +56445,7 @@ async function collect(options, source, hooks = {}) {
         present: [],
         problems: [],
         notes: [],
+        tracker: undefined,
     };
     const problem = (syncName, artifact, message) => {
         const found = { syncName, artifact: artifact && refOf(artifact), message };
@@ -55773,6 +56481,10 @@ async function collect(options, source, hooks = {}) {
         }
         await collectTar(tar, { dir, source, hooks, result, problem });
     }
+    for (const syncName of new Set(selection.tars.filter((tar) => tar.fileName !== tar.syncName).map((tar) => tar.syncName))) {
+        await checkAllParts(dir, syncName, selection.tars, problem);
+    }
+    await collectTrackerInto(result, listed, source, options, problem);
     const numbers = new Set([...local.tars.map((tar) => tar.number), ...selection.tars.map((tar) => tar.number)]);
     const missing = (0,listing/* missingNumbers */.h)(Math.max(0, ...numbers), numbers);
     if (missing.length > 0) {
@@ -55782,15 +56494,46 @@ async function collect(options, source, hooks = {}) {
     result.ok = result.problems.length === 0;
     return result;
 }
+async function collectTrackerInto(result, listed, source, options, problem) {
+    const work = (0,external_node_path_.join)(options.dir, `${WORK_PREFIX}${process.pid}-tracker`);
+    const context = { dir: options.dir, trackerFilename: options.trackerFilename, artifactName: `${options.prefix}-tracker`, work };
+    try {
+        const { tracker, note } = await collectTracker(listed, source, context);
+        result.tracker = tracker;
+        if (note !== undefined)
+            result.notes.push(note);
+    }
+    catch (error) {
+        problem(undefined, undefined, error instanceof ArtifactZipError ? `the tracker artifact's zip is ${error.message}` : error.message);
+    }
+    finally {
+        await (0,promises_.rm)(work, { recursive: true, force: true });
+    }
+}
+/** A tar collected as parts: every part its sidecar lists must be here (a part whose artifact is gone is named). */
+async function checkAllParts(dir, syncName, tars, problem) {
+    const read = await (0,sidecar/* readSidecar */.YD)((0,external_node_path_.join)(dir, syncName));
+    if ('state' in read)
+        return; // each part's own check said why
+    for (const line of read.lines) {
+        if (await (0,sync_dir_files/* pathExists */.s0)((0,external_node_path_.join)(dir, line.name)))
+            continue;
+        if (tars.some((tar) => tar.fileName === line.name))
+            continue; // its own problem is reported
+        problem(syncName, undefined, `${line.name} is missing: the sidecar lists ${read.lines.length} parts and no artifact holds it`);
+    }
+}
 async function collectTar(tar, context) {
     const { dir, result, problem } = context;
-    const { syncName } = tar;
+    const { fileName: syncName } = tar;
     const tarPath = (0,external_node_path_.join)(dir, syncName);
-    const sidecarHere = await (0,sidecar/* locateSidecar */.YI)(tarPath);
+    /** Where the sidecar is: the tar's, for a part too. */
+    const sidecarOf = (0,external_node_path_.join)(dir, tar.syncName);
+    const sidecarHere = await (0,sidecar/* locateSidecar */.YI)(sidecarOf);
     const tarHere = await (0,sync_dir_files/* pathExists */.s0)(tarPath);
     const newest = tar.artifacts[0];
     if (tarHere && sidecarHere) {
-        const check = await (0,sidecar/* checkSidecar */.EK)(tarPath, await hashFile(tarPath));
+        const check = await (0,sidecar/* checkSidecarFor */.H7)(sidecarOf, syncName, await hashFile(tarPath));
         if (check.state === 'match')
             return void result.present.push(syncName);
         const reason = check.state === 'mismatch' ? check.reason : `${sidecarHere} went away`;
@@ -55814,20 +56557,24 @@ async function collectTar(tar, context) {
         // Artifacts uploaded before the side directory hold the sidecar beside the tar.
         const files = await extractArtifactZip(zipPath, new Map([
             [syncName, { maxBytes: Number.MAX_SAFE_INTEGER, required: true }],
-            [(0,external_node_path_.relative)(work, (0,sidecar/* sidecarPath */.n8)((0,external_node_path_.join)(work, syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
-            [(0,external_node_path_.basename)((0,sidecar/* legacySidecarPath */.yn)((0,external_node_path_.join)(work, syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
+            [(0,external_node_path_.relative)(work, (0,sidecar/* sidecarPath */.n8)((0,external_node_path_.join)(work, tar.syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
+            [(0,external_node_path_.basename)((0,sidecar/* legacySidecarPath */.yn)((0,external_node_path_.join)(work, tar.syncName))), { maxBytes: SIDECAR_MAX_BYTES, required: false }],
         ]), work);
         await (0,promises_.rm)(zipPath);
         const fetched = files.get(syncName);
-        const fetchedSidecar = await (0,sidecar/* locateSidecar */.YI)(fetched.path);
-        const check = await (0,sidecar/* checkSidecar */.EK)(fetched.path, fetched.sha256);
+        const fetchedSidecar = await (0,sidecar/* locateSidecar */.YI)((0,external_node_path_.join)(work, tar.syncName));
+        const check = await (0,sidecar/* checkSidecarFor */.H7)((0,external_node_path_.join)(work, tar.syncName), syncName, fetched.sha256);
         if (check.state !== 'match') {
-            const reason = check.state === 'missing' ? 'no sidecar' : check.reason.replaceAll(`${work}/`, '');
+            const reason = check.state === 'mismatch'
+                ? check.reason.replaceAll(`${work}/`, '')
+                : check.state === 'joined'
+                    ? 'its sidecar lists parts'
+                    : 'no sidecar';
             return problem(syncName, artifact, `${described(artifact)} is refused, its tar does not match its sidecar: ${reason}; nothing was kept`);
         }
         // What is here already must be what the artifact holds: never replaced, a difference is named.
         if (sidecarHere !== undefined && !(await (0,promises_.readFile)(sidecarHere)).equals(await (0,promises_.readFile)(fetchedSidecar))) {
-            return problem(syncName, artifact, `${syncName}.sha256 is here and differs from the one in ${described(artifact)}; left as it is, nothing collected`);
+            return problem(syncName, artifact, `${tar.syncName}.sha256 is here and differs from the one in ${described(artifact)}; left as it is, nothing collected`);
         }
         if (tarHere) {
             const here = await hashFile(tarPath);
@@ -55837,8 +56584,8 @@ async function collectTar(tar, context) {
         }
         // The sidecar first: the tar's arrival is what says the pair is complete.
         if (sidecarHere === undefined) {
-            await (0,promises_.mkdir)((0,external_node_path_.dirname)((0,sidecar/* sidecarPath */.n8)(tarPath)), { recursive: true });
-            await renameNoReplace(fetchedSidecar, (0,sidecar/* sidecarPath */.n8)(tarPath));
+            await (0,promises_.mkdir)((0,external_node_path_.dirname)((0,sidecar/* sidecarPath */.n8)(sidecarOf)), { recursive: true });
+            await renameNoReplace(fetchedSidecar, (0,sidecar/* sidecarPath */.n8)(sidecarOf));
         }
         if (!tarHere)
             await renameNoReplace(fetched.path, tarPath);
