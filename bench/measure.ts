@@ -41,10 +41,10 @@ export async function timeCommand(
   }
 }
 
-/** Our CLI as a user runs it, under this Node, with its peak RSS reported by the preload. */
-export async function timeCli(args: string[], scratch: string): Promise<Timing> {
+/** Our CLI as a user runs it (or `cli`, another build of it), under this Node, with its peak RSS reported by the preload. */
+export async function timeCli(args: string[], scratch: string, cli = CLI): Promise<Timing> {
   const rssFile = join(scratch, 'rss.txt');
-  const timing = await timeCommand(process.execPath, ['--import', RSS_PRELOAD, CLI, ...args], {
+  const timing = await timeCommand(process.execPath, ['--import', RSS_PRELOAD, cli, ...args], {
     env: { ...process.env, BENCH_RSS_FILE: rssFile },
   });
   const kib = Number(await readFile(rssFile, 'utf8'));

@@ -1,15 +1,21 @@
 /**
  * `npm run bench:wan`: serializing from a registry across the internet, emulated. A loopback registry holds a gather
  * artifact shaped like the tutorial's `gather:sources1` (about 130 MB, two layers over 50 MB); a delay line of our
- * own (testkit/delay-line.ts: round trip, rate cap per connection, slow start) sits in front of it. Through each
- * link profile it times ours with default options (and with --concurrency 8) against `skopeo copy --all` to an OCI
- * directory (layers in parallel, to disk) and `curl --parallel` with 4 connections, and prints the N-connection line
- * (bytes / N x the per-connection rate) and our peak RSS. Medians of 3 runs after a warm-up, interleaved, all in this one run.
+ * own (testkit/delay-line.ts: round trip, rate cap per connection, slow start) sits in front of it, in this process (the
+ * clients measured are other processes). Through each link profile it times ours with default options (and with
+ * --concurrency 8) against `skopeo copy --all` to an OCI directory (layers in parallel, to disk), and prints the
+ * N-connection line (bytes / N x the per-connection rate) and our peak RSS. The instrument is checked in the same
+ * rounds: `curl` fetching the same blobs over one connection should take about the 1-connection line (plus slow start
+ * and a round trip per blob), and with 4 (`--parallel-immediate`: without it curl holds its transfers back to see
+ * whether the first connection multiplexes) about the time of the biggest blob on one connection. Ours straight to the
+ * registry, no delay line, is what this machine's CPU allows whatever the link. Medians of 3 runs after a warm-up,
+ * interleaved, all in this one run; the load average before and after each profile says how shared the machine was.
+ * BENCH_CLI runs another build of ours (the bundle: `ncc build src/cli/main.ts -o DIR`, BENCH_CLI=DIR/index.js).
  * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaType, type Descriptor } from '../src/core/oci/descriptor.ts';
 import { startDelayLine, type DelayLine, type LinkProfile } from '../testkit/delay-line.ts';
@@ -19,6 +25,7 @@ import { blobPaths, pushLayer, pushWithoutLayers, type PushedArtifact } from './
 import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 
 const RUNS = 3;
+const OURS = process.env.BENCH_CLI;
 const CONNECTIONS = 4;
 const MB = 1000 * 1000;
 const PROFILES: Array<LinkProfile & { name: string }> = [
@@ -74,7 +81,9 @@ async function main(): Promise<void> {
     for (const [i, profile] of PROFILES.entries()) {
       line = await startDelayLine(registry.host, profile);
       log(`${profile.name}: delay line ${line.host}; measuring...`);
-      lines.push('', ...report(profile, await measure(line, artifact, scratch), artifact.bytes, i === 0));
+      const before = load();
+      const results = await measure(line, artifact, scratch);
+      lines.push('', ...report(profile, results, artifact.bytes, i === 0), `  load average ${before} before, ${load()} after`);
       await line.stop();
       line = undefined;
     }
@@ -119,25 +128,35 @@ interface Results {
   ours: Timing[];
   /** `--concurrency 8`: what more connections buy on this link (info). */
   ours8: Timing[];
+  /** Ours straight to the registry: the floor this machine sets whatever the link (info). */
+  oursDirect: Timing[];
   skopeo: Timing[];
+  /** The instrument's check: curl over one connection, and over CONNECTIONS. */
+  curl1: Timing[];
   curl: Timing[];
 }
 
-/** Interleaved rounds (ours, ours --concurrency 8, skopeo, curl), the first a warm-up; every client reaches the registry through `line`. */
+/**
+ * Interleaved rounds (ours, ours --concurrency 8, ours with no delay line, skopeo, curl over 1 and 4 connections), the
+ * first a warm-up; every client but the third reaches the registry through `line`.
+ */
 async function measure(line: DelayLine, artifact: PushedArtifact, scratch: string): Promise<Results> {
   const reference = artifact.reference.replace(/^[^/]+/, line.host);
   const batch = join(scratch, 'wan.csv');
   await writeFile(batch, `name,artifact\nsources,${reference}\n`);
-  const results: Results = { ours: [], ours8: [], skopeo: [], curl: [] };
+  const direct = join(scratch, 'direct.csv');
+  await writeFile(direct, `name,artifact\nsources,${artifact.reference}\n`);
+  const results: Results = { ours: [], ours8: [], oursDirect: [], skopeo: [], curl1: [], curl: [] };
   for (let round = 0; round <= RUNS; round++) {
     const keep = (list: Timing[], timing: Timing) => round > 0 && list.push(timing);
 
-    for (const [list, options] of [
-      [results.ours, []],
-      [results.ours8, ['--concurrency', '8']],
+    for (const [list, batchFile, options] of [
+      [results.ours, batch, []],
+      [results.ours8, batch, ['--concurrency', '8']],
+      [results.oursDirect, direct, []],
     ] as const) {
       const sync = join(scratch, 'sync');
-      keep(list, await timeCli([batch, sync, ...options], scratch));
+      keep(list, await timeCli([batchFile, sync, ...options], scratch, OURS));
       const [tar] = (await readdir(sync)).filter((name) => name === '000001-sources.tar');
       if (tar === undefined || (await stat(join(sync, tar))).size < artifact.bytes) throw new Error(`ours left no complete tar in ${sync}`);
       await rm(sync, { recursive: true });
@@ -148,14 +167,20 @@ async function measure(line: DelayLine, artifact: PushedArtifact, scratch: strin
     keep(results.skopeo, await timeCommand('skopeo', skopeoArgs));
     await rm(layout, { recursive: true });
 
-    const fetched = join(scratch, 'curl');
-    await mkdir(fetched);
-    const urls = blobPaths(artifact).flatMap((path, i) => ['-o', String(i), `http://${line.host}${path}`]);
-    const curlArgs = ['-sS', '--fail', '--parallel', '--parallel-max', String(CONNECTIONS), '-H', `Accept: ${MANIFEST_ACCEPT}`];
-    keep(results.curl, await timeCommand('curl', [...curlArgs, '--output-dir', fetched, ...urls]));
-    const sizes = await Promise.all((await readdir(fetched)).map(async (name) => (await stat(join(fetched, name))).size));
-    if (sizes.reduce((sum, size) => sum + size, 0) !== artifact.bytes) throw new Error(`curl fetched ${sizes.join('+')} bytes`);
-    await rm(fetched, { recursive: true });
+    for (const [list, connections] of [
+      [results.curl1, 1],
+      [results.curl, CONNECTIONS],
+    ] as const) {
+      const fetched = join(scratch, 'curl');
+      await mkdir(fetched);
+      const urls = blobPaths(artifact).flatMap((path, i) => ['-o', String(i), `http://${line.host}${path}`]);
+      const parallel = connections === 1 ? [] : ['--parallel', '--parallel-immediate', '--parallel-max', String(connections)];
+      const curlArgs = ['-sS', '--fail', ...parallel, '-H', `Accept: ${MANIFEST_ACCEPT}`];
+      keep(list, await timeCommand('curl', [...curlArgs, '--output-dir', fetched, ...urls]));
+      const sizes = await Promise.all((await readdir(fetched)).map(async (name) => (await stat(join(fetched, name))).size));
+      if (sizes.reduce((sum, size) => sum + size, 0) !== artifact.bytes) throw new Error(`curl fetched ${sizes.join('+')} bytes`);
+      await rm(fetched, { recursive: true });
+    }
   }
   return results;
 }
@@ -166,6 +191,7 @@ function report(profile: LinkProfile & { name: string }, results: Results, bytes
   const skopeo = time(results.skopeo);
   const curl = time(results.curl);
   const ours8 = time(results.ours8);
+  const biggest = Math.max(...IMAGES.flatMap((image) => image.layers));
   const lineOf = (connections: number) => bytes / (connections * profile.bytesPerSecond);
   const rss = Math.max(...[...results.ours, ...results.ours8].map((timing) => timing.maxRssMiB ?? Infinity));
   const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
@@ -173,7 +199,13 @@ function report(profile: LinkProfile & { name: string }, results: Results, bytes
     `${profile.name}:`,
     row('1-connection line', lineOf(1), ''),
     row(`${CONNECTIONS}-connection line`, lineOf(CONNECTIONS), ''),
-    row(`curl --parallel, ${CONNECTIONS} connections`, curl, '', results.curl),
+    row('curl, 1 connection', time(results.curl1), `${ratio(time(results.curl1) / lineOf(1))} the 1-connection line`, results.curl1),
+    row(
+      `curl --parallel, ${CONNECTIONS} connections`,
+      curl,
+      `${ratio(curl / (biggest / profile.bytesPerSecond))} the biggest blob on 1 connection`,
+      results.curl,
+    ),
     row('skopeo copy --all to an OCI dir', skopeo, '', results.skopeo),
     row(
       'ours',
@@ -182,6 +214,7 @@ function report(profile: LinkProfile & { name: string }, results: Results, bytes
       results.ours,
     ),
     row('ours, --concurrency 8', ours8, `${ratio(ours8 / skopeo)} skopeo (info)`, results.ours8),
+    row('ours, no delay line', time(results.oursDirect), 'what the CPU allows (info)', results.oursDirect),
     `peak RSS ${rss.toFixed(0)} MiB`,
   ];
   if (targets) {
@@ -206,6 +239,12 @@ function ratio(value: number): string {
 
 function mb(bytes: number): string {
   return (bytes / MB).toFixed(1);
+}
+
+function load(): string {
+  return loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ');
 }
 
 function log(message: string): void {
