@@ -3,7 +3,7 @@
  * artifact shaped like the tutorial's `gather:sources1` (about 130 MB, two layers over 50 MB); a delay line of our
  * own (testkit/delay-line.ts: round trip, rate cap per connection, slow start) sits in front of it, in this process (the
  * clients measured are other processes). Through each link profile it times ours with default options (and with
- * --concurrency 8) against `skopeo copy --all` to an OCI directory (layers in parallel, to disk), and prints the
+ * --concurrency 16) against `skopeo copy --all` to an OCI directory (layers in parallel, to disk), and prints the
  * N-connection line (bytes / N x the per-connection rate) and our peak RSS. The instrument is checked in the same
  * rounds: `curl` fetching the same blobs over one connection should take about the 1-connection line (plus slow start
  * and a round trip per blob), and with 4 (`--parallel-immediate`: without it curl holds its transfers back to see
@@ -126,8 +126,8 @@ async function pushWanArtifact(registry: RunningRegistry, repository: string, ta
 
 interface Results {
   ours: Timing[];
-  /** `--concurrency 8`: what more connections buy on this link (info). */
-  ours8: Timing[];
+  /** `--concurrency 16`: what more connections buy on this link (info). */
+  ours16: Timing[];
   /** Ours straight to the registry: the floor this machine sets whatever the link (info). */
   oursDirect: Timing[];
   skopeo: Timing[];
@@ -137,7 +137,7 @@ interface Results {
 }
 
 /**
- * Interleaved rounds (ours, ours --concurrency 8, ours with no delay line, skopeo, curl over 1 and 4 connections), the
+ * Interleaved rounds (ours, ours --concurrency 16, ours with no delay line, skopeo, curl over 1 and 4 connections), the
  * first a warm-up; every client but the third reaches the registry through `line`.
  */
 async function measure(line: DelayLine, artifact: PushedArtifact, scratch: string): Promise<Results> {
@@ -146,13 +146,13 @@ async function measure(line: DelayLine, artifact: PushedArtifact, scratch: strin
   await writeFile(batch, `name,artifact\nsources,${reference}\n`);
   const direct = join(scratch, 'direct.csv');
   await writeFile(direct, `name,artifact\nsources,${artifact.reference}\n`);
-  const results: Results = { ours: [], ours8: [], oursDirect: [], skopeo: [], curl1: [], curl: [] };
+  const results: Results = { ours: [], ours16: [], oursDirect: [], skopeo: [], curl1: [], curl: [] };
   for (let round = 0; round <= RUNS; round++) {
     const keep = (list: Timing[], timing: Timing) => round > 0 && list.push(timing);
 
     for (const [list, batchFile, options] of [
       [results.ours, batch, []],
-      [results.ours8, batch, ['--concurrency', '8']],
+      [results.ours16, batch, ['--concurrency', '16']],
       [results.oursDirect, direct, []],
     ] as const) {
       const sync = join(scratch, 'sync');
@@ -190,10 +190,10 @@ function report(profile: LinkProfile & { name: string }, results: Results, bytes
   const ours = time(results.ours);
   const skopeo = time(results.skopeo);
   const curl = time(results.curl);
-  const ours8 = time(results.ours8);
+  const ours16 = time(results.ours16);
   const biggest = Math.max(...IMAGES.flatMap((image) => image.layers));
   const lineOf = (connections: number) => bytes / (connections * profile.bytesPerSecond);
-  const rss = Math.max(...[...results.ours, ...results.ours8].map((timing) => timing.maxRssMiB ?? Infinity));
+  const rss = Math.max(...[...results.ours, ...results.ours16].map((timing) => timing.maxRssMiB ?? Infinity));
   const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
   const lines = [
     `${profile.name}:`,
@@ -213,7 +213,7 @@ function report(profile: LinkProfile & { name: string }, results: Results, bytes
       `${ratio(ours / skopeo)} skopeo, ${ratio(ours / lineOf(CONNECTIONS))} the ${CONNECTIONS}-connection line`,
       results.ours,
     ),
-    row('ours, --concurrency 8', ours8, `${ratio(ours8 / skopeo)} skopeo (info)`, results.ours8),
+    row('ours, --concurrency 16', ours16, `${ratio(ours16 / skopeo)} skopeo (info)`, results.ours16),
     row('ours, no delay line', time(results.oursDirect), 'what the CPU allows (info)', results.oursDirect),
     `peak RSS ${rss.toFixed(0)} MiB`,
   ];

@@ -39,15 +39,6 @@ export class LinkEstimate {
   }
 
   /**
-   * Connections for the downloads: `least`, or where one connection is seen to deliver less than the writer takes (a
-   * round trip and a cap on each stream, across the internet), as many as it takes to keep up, at most `most`.
-   */
-  connections(least: number, most: number): number {
-    if (this.bytesPerMs === undefined || this.keepsUpAlone()) return least;
-    return Math.max(least, Math.min(most, Math.ceil(KEEPS_UP_BYTES_PER_MS / this.bytesPerMs)));
-  }
-
-  /**
    * One connection delivers a quarter of what the writer takes or less (50 MB/s): far across the internet. Not a
    * loopback registry on a busy machine, whose first connections measure 100-200 MB/s.
    */

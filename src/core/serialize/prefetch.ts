@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.ts';
 import type { BlobPart, FetchBlobOptions, ReadOnlyStorage } from '../oci/storage.ts';
-import { CONNECTIONS_PER_ORIGIN } from '../registry/transport.ts';
 import { discard } from '../streams.ts';
 import { BlobDownload, type Piece, type PieceOwner } from './joined-blob.ts';
 import { LinkEstimate } from './link-estimate.ts';
@@ -26,17 +25,14 @@ export interface PrefetchedBlob {
 }
 
 export interface PrefetchOptions {
-  /**
-   * Downloads at once, each on its own connection: whole blobs, and pieces of big ones. Where one connection is seen
-   * to deliver less than the writer takes, as many more as it takes, up to twice as many (LinkEstimate); 1 is 1.
-   */
+  /** Downloads at once, each on its own connection: whole blobs, and pieces of big ones. */
   concurrency: number;
   /** What the blobs are downloaded for (the tar's sync name): a failed download's message names it. */
   context?: string;
 }
 
 /**
- * Downloads a tar's blobs ahead of its writer, which takes them in order. Up to `slots()` downloads run at once,
+ * Downloads a tar's blobs ahead of its writer, which takes them in order. Up to `concurrency` downloads run at once,
  * issued strictly in tar order, and they hold at most the window's bytes that the writer has not taken yet. A blob
  * larger than two pieces, from a storage that serves parts (a registry, by Range), comes in pieces over several
  * connections at once; the pieces are joined in order and the joined blob is digest-checked as one. Until a storage
@@ -48,7 +44,7 @@ export interface PrefetchOptions {
 export class Prefetcher implements PieceOwner {
   private readonly storage: ReadOnlyStorage;
   private readonly downloads: BlobDownload[];
-  private readonly concurrency: number;
+  private readonly slots: number;
   private readonly fetchOptions: FetchBlobOptions;
   private readonly link = new LinkEstimate();
   /** Window bytes held: reserved by downloads, not taken by the writer yet. */
@@ -66,7 +62,7 @@ export class Prefetcher implements PieceOwner {
 
   constructor(storage: ReadOnlyStorage, descriptors: readonly Descriptor[], options: PrefetchOptions) {
     this.storage = storage;
-    this.concurrency = Math.max(1, options.concurrency);
+    this.slots = Math.max(1, options.concurrency);
     this.fetchOptions = options.context === undefined ? {} : { context: options.context };
     const context = options.context === undefined ? '' : ` for ${options.context}`;
     this.downloads = descriptors.map(
@@ -100,7 +96,7 @@ export class Prefetcher implements PieceOwner {
         this.next++;
         continue;
       }
-      if (this.active >= this.slots()) return;
+      if (this.active >= this.slots) return;
       const piece = download.nextPiece(this.pieceBytes());
       if (piece.part && piece.start > 0 && !this.partsServed && !download.answered) return;
       if (this.held > 0 && this.held + piece.reserved > this.window()) return;
@@ -113,17 +109,8 @@ export class Prefetcher implements PieceOwner {
    * only add round trips there). Decided once, when the blob is first asked for or opened, whichever comes first.
    */
   splits(descriptor: Descriptor): boolean {
-    if (this.concurrency === 1 || this.storage.fetchBlobPart === undefined || this.link.keepsUpAlone()) return false;
+    if (this.slots === 1 || this.storage.fetchBlobPart === undefined || this.link.keepsUpAlone()) return false;
     return descriptor.size > 2 * this.pieceBytes();
-  }
-
-  /**
-   * Downloads at once: see PrefetchOptions.concurrency. The first rates measured are a new connection's, still in
-   * slow start, and lower than what it settles to: twice the concurrency bounds what they ask for (and the pool's cap).
-   */
-  private slots(): number {
-    if (this.concurrency === 1) return 1;
-    return this.link.connections(this.concurrency, Math.min(2 * this.concurrency, CONNECTIONS_PER_ORIGIN));
   }
 
   /** Small enough for the largest window to hold its pieces. */
@@ -133,7 +120,7 @@ export class Prefetcher implements PieceOwner {
 
   /** Pieces the window holds unless one connection keeps up: see WINDOW_BYTES. */
   private windowPieces(): number {
-    return (this.link.slow() ? 2 : 1) * this.slots() + 2;
+    return (this.link.slow() ? 2 : 1) * this.slots + 2;
   }
 
   /** What the downloads may hold: see WINDOW_BYTES. */
