@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { deserializeSyncDir } from '../../src/core/far-side/deserialize.ts';
 import type { DeserializeResult, DeserializeSettings, LoadedTar } from '../../src/core/far-side/deserialize.ts';
+import { sidecarPath } from '../../src/core/archive/sidecar.ts';
 import { MemoryRegistry, type MemoryStore } from '../../src/core/oci/memory-store.ts';
 import type { DedupScope } from '../../src/core/sync-dir/dedup-scope.ts';
 import { digestsOf } from '../../testkit/far-registry.ts';
@@ -152,6 +153,29 @@ describe('deserialize into an in-memory registry', () => {
     expect(message).not.toMatch(/rerun/);
     expect(await visibleIn(registry)).toEqual([]);
     expect(await exists(join(dir, 'successful-syncs.csv'))).toBe(false);
+  });
+
+  test('a tar is read once: its blobs go up while it is checked, so one refused at its end leaves only unreferenced blobs', async () => {
+    const dir = await copyOf(byName);
+    await rm(join(dir, '000002-tools.tar'));
+    const sidecar = sidecarPath(join(dir, '000001-tools.tar'));
+    const right = await readFile(sidecar, 'utf8');
+    await writeFile(sidecar, `${'0'.repeat(64)}${right.slice(64)}`);
+    const registry = new MemoryRegistry();
+    await expect(deserializeSyncDir(settings(dir), registry)).rejects.toThrow(
+      /^000001-tools\.tar: refused, the tar is damaged \(no manifest or tag of it was pushed\):\n {2}checksum mismatch/,
+    );
+    // The sidecar is checked against the whole file, at its end: every blob went up meanwhile, nothing points at them.
+    const tools = registry.repository({ registry: FAR, repository: 'mirror/tools' });
+    expect(new Set(tools.digests())).toEqual(new Set(blobsOf(images.sources1)));
+    expect(await visibleIn(registry)).toEqual([]);
+
+    await writeFile(sidecar, right);
+    const result = await deserializeSyncDir(settings(dir), registry);
+    expect(pick(result, 'uploaded', 'present', 'manifestsPushed')).toEqual([
+      { uploaded: 0, present: blobsOf(images.sources1).length, manifestsPushed: manifestsChildrenFirst(images.sources1).length },
+    ]);
+    expect(tools.tags()).toEqual(['sources1']);
   });
 
   test('blobs a tar leaves out that DEST/NAME holds already are not needed from the tar', async () => {
