@@ -178,6 +178,15 @@ describe('deserialize into an in-memory registry', () => {
     expect(tools.tags()).toEqual(['sources1']);
   });
 
+  test('a registry that fails while the tar is checked fails the load as itself, not as a damaged tar', async () => {
+    const dir = await copyOf(byName);
+    const registry = new MemoryRegistry();
+    const tools = registry.repository({ registry: FAR, repository: 'mirror/tools' });
+    vi.spyOn(tools, 'blobExists').mockRejectedValue(new Error(`${FAR}: connection refused`));
+    await expect(deserializeSyncDir(settings(dir), registry)).rejects.toThrow(new RegExp(`^${FAR}: connection refused$`));
+    expect(await visibleIn(registry)).toEqual([]);
+  });
+
   test('blobs a tar leaves out that DEST/NAME holds already are not needed from the tar', async () => {
     const dir = await copyOf(byName);
     await rm(join(dir, '000001-tools.tar'));

@@ -97,8 +97,15 @@ export class UploadsWhileChecking {
     }
   }
 
+  /** Never fails the scan: a registry that cannot answer is this pass's failure, not the tar's. */
   readonly tap: BlobTap = async (blob) => {
-    if (this.uploads.failure !== undefined || this.uploaded.has(blob.digest) || !(await this.wanted(blob))) return undefined;
+    if (this.uploads.failure !== undefined || this.uploaded.has(blob.digest)) return undefined;
+    try {
+      if (!(await this.wanted(blob))) return undefined;
+    } catch (error) {
+      this.uploads.failure ??= error;
+      return undefined;
+    }
     if (this.members !== undefined) return this.ranged(blob, this.members);
     if (blob.size > BUFFER_BYTES) return this.streamed(blob);
     await this.memory.take(blob.size);
