@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,7 +194,7 @@ describe('deserialize', () => {
     }
   });
 
-  test('a tar whose predecessors are not loaded is refused, nothing of it pushed', async () => {
+  test('a tar whose predecessors are not loaded is refused, no manifest of it pushed', async () => {
     const dir = join(work, 'only-third');
     await mkdir(dir);
     await cp(join(base, '000003-tools.tar'), join(dir, '000003-tools.tar'));
@@ -202,24 +202,47 @@ describe('deserialize', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
       new RegExp(
-        String.raw`000003-tools\.tar: refused, nothing of it was pushed: it leaves out \d+ blob\(s\) that ` +
+        String.raw`000003-tools\.tar: refused, no manifest or tag of it was pushed: it leaves out \d+ blob\(s\) that ` +
           String.raw`127\.0\.0\.1:\d+/pred/tools does not hold; .*load 000001-\*\.tar, 000002-\*\.tar first`,
       ),
     );
     expect(result.stderr).toContain(grafanaLayer().digest);
-    expect((await repositories(far.url)).filter((repo) => repo.startsWith('pred/'))).toEqual([]);
+    expect(await withManifests(far, 'pred/')).toEqual([]);
   });
 
-  test('a damaged tar is refused, nothing of it pushed', async () => {
+  test('a damaged tar is refused, no manifest of it pushed', async () => {
     const dir = await copyOfBase();
     await flipByteOf(join(dir, '000001-ops.tar'), grafanaLayer().bytes);
     const result = await runCli(['deserialize', dir, `${far.host}/damaged`]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/000001-ops\.tar: refused, the tar is damaged \(nothing of it was pushed\):\n {2}checksum mismatch/);
+    expect(result.stderr).toMatch(
+      /000001-ops\.tar: refused, the tar is damaged \(no manifest or tag of it was pushed\):\n {2}checksum mismatch/,
+    );
     expect(result.stderr).toMatch(/blob sha256:[a-f0-9]{64}: content does not match its descriptor/);
-    expect((await repositories(far.url)).filter((repo) => repo.startsWith('damaged/'))).toEqual([]);
+    expect(await withManifests(far, 'damaged/')).toEqual([]);
   });
 });
+
+/**
+ * The registry's repositories under `prefix` that hold a manifest (its storage has their `_manifests`): a refused tar
+ * may leave blobs there, uploaded while it was checked, which no manifest or tag points at.
+ */
+async function withManifests(registry: RunningRegistry, prefix: string): Promise<string[]> {
+  const storage = join(registry.dir, 'data/docker/registry/v2/repositories');
+  const held = await Promise.all(
+    (await repositories(registry.url))
+      .filter((repo) => repo.startsWith(prefix))
+      .map(async (repo) => ((await exists(join(storage, repo, '_manifests'))) ? [repo] : [])),
+  );
+  return held.flat();
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
 
 describe('usage', () => {
   test.each([

@@ -165,7 +165,7 @@ describe('tar entries no conforming writer makes: a problem naming the entry, no
 
     const registry = new MemoryRegistry();
     await expect(deserializeSyncDir(settings(dir), registry)).rejects.toThrow(
-      /^000002-tools\.tar: refused, the tar is damaged \(nothing of it was pushed\):\n {2}entry .*\(the tars before it are recorded/s,
+      /^000002-tools\.tar: refused, the tar is damaged \(no manifest or tag of it was pushed\):\n {2}entry .*\(the tars before it are/s,
     );
     const tools = registry.repository({ registry: FAR, repository: 'mirror/tools' });
     expect(tools.tags()).toEqual(['sources1']);

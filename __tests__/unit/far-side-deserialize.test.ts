@@ -3,12 +3,14 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { deserializeSyncDir } from '../../src/core/far-side/deserialize.ts';
 import type { DeserializeResult, DeserializeSettings, LoadedTar } from '../../src/core/far-side/deserialize.ts';
+import { sidecarPath } from '../../src/core/archive/sidecar.ts';
 import { MemoryRegistry, type MemoryStore } from '../../src/core/oci/memory-store.ts';
 import type { DedupScope } from '../../src/core/sync-dir/dedup-scope.ts';
 import { digestsOf } from '../../testkit/far-registry.ts';
 import { manifestsChildrenFirst } from '../../testkit/images.ts';
 import type { ImageSet, TutorialImages } from '../../testkit/images.ts';
 import { DEST, FAR, syncDirFixture, type SyncDirFixture } from '../support/sync-dir-fixture.ts';
+import { visibleIn } from '../support/visible.ts';
 
 let fixture: SyncDirFixture;
 let work: string;
@@ -125,14 +127,15 @@ describe('deserialize into an in-memory registry', () => {
     ]);
   });
 
-  test('a tar leaving out blobs the destination lacks is refused, nothing pushed, naming the blobs and the tar to load', async () => {
+  test('a tar leaving out blobs the destination lacks is refused, no manifest pushed, naming the blobs and the tar to load', async () => {
     const dir = await copyOf(byName);
     await rm(join(dir, '000001-tools.tar'));
     const registry = new MemoryRegistry();
     const failure = deserializeSyncDir(settings(dir), registry);
     await expect(failure).rejects.toThrow(
       new RegExp(
-        `^000002-tools\\.tar: refused, nothing of it was pushed: it leaves out 5 blob\\(s\\) that ${FAR}/mirror/tools does not hold; ` +
+        `^000002-tools\\.tar: refused, no manifest or tag of it was pushed: it leaves out 5 blob\\(s\\) ` +
+          `that ${FAR}/mirror/tools does not hold; ` +
           'an earlier tar held them and is not loaded: load 000001-\\*\\.tar first:\\n',
       ),
     );
@@ -148,8 +151,40 @@ describe('deserialize into an in-memory registry', () => {
     const described = /^sha256:[0-9a-f]{64} \(application\/vnd\.docker\.[a-z0-9.]+(\.tar\.gzip|\+json), \d+ bytes\)$/;
     for (const line of listed) expect(line).toMatch(described);
     expect(message).not.toMatch(/rerun/);
-    expect(registry.repositories()).toEqual([]);
+    expect(await visibleIn(registry)).toEqual([]);
     expect(await exists(join(dir, 'successful-syncs.csv'))).toBe(false);
+  });
+
+  test('a tar is read once: its blobs go up while it is checked, so one refused at its end leaves only unreferenced blobs', async () => {
+    const dir = await copyOf(byName);
+    await rm(join(dir, '000002-tools.tar'));
+    const sidecar = sidecarPath(join(dir, '000001-tools.tar'));
+    const right = await readFile(sidecar, 'utf8');
+    await writeFile(sidecar, `${'0'.repeat(64)}${right.slice(64)}`);
+    const registry = new MemoryRegistry();
+    await expect(deserializeSyncDir(settings(dir), registry)).rejects.toThrow(
+      /^000001-tools\.tar: refused, the tar is damaged \(no manifest or tag of it was pushed\):\n {2}checksum mismatch/,
+    );
+    // The sidecar is checked against the whole file, at its end: every blob went up meanwhile, nothing points at them.
+    const tools = registry.repository({ registry: FAR, repository: 'mirror/tools' });
+    expect(new Set(tools.digests())).toEqual(new Set(blobsOf(images.sources1)));
+    expect(await visibleIn(registry)).toEqual([]);
+
+    await writeFile(sidecar, right);
+    const result = await deserializeSyncDir(settings(dir), registry);
+    expect(pick(result, 'uploaded', 'present', 'manifestsPushed')).toEqual([
+      { uploaded: 0, present: blobsOf(images.sources1).length, manifestsPushed: manifestsChildrenFirst(images.sources1).length },
+    ]);
+    expect(tools.tags()).toEqual(['sources1']);
+  });
+
+  test('a registry that fails while the tar is checked fails the load as itself, not as a damaged tar', async () => {
+    const dir = await copyOf(byName);
+    const registry = new MemoryRegistry();
+    const tools = registry.repository({ registry: FAR, repository: 'mirror/tools' });
+    vi.spyOn(tools, 'blobExists').mockRejectedValue(new Error(`${FAR}: connection refused`));
+    await expect(deserializeSyncDir(settings(dir), registry)).rejects.toThrow(new RegExp(`^${FAR}: connection refused$`));
+    expect(await visibleIn(registry)).toEqual([]);
   });
 
   test('blobs a tar leaves out that DEST/NAME holds already are not needed from the tar', async () => {
@@ -185,21 +220,22 @@ describe('deserialize into an in-memory registry', () => {
     await deserializeSyncDir(settings(dir, 'name'), registry);
     await rename(join(work, `aside-${basename(dir)}.tar`), join(dir, '000002-tools.tar'));
     await expect(deserializeSyncDir(settings(dir, 'name'), registry)).rejects.toThrow(
-      `000002-tools.tar: refused, nothing of it was pushed: it leaves out 5 blob(s) that ${FAR}/mirror/tools does not hold; ` +
+      `000002-tools.tar: refused, no manifest or tag of it was pushed: it leaves out 5 blob(s) that ${FAR}/mirror/tools does not hold; ` +
         'an earlier tar of tools held them, but none is missing from the numbering here: was it loaded into another destination, ' +
         'or is --dedup-scope name wrong here (the tar records --dedup-scope all)?:\n',
     );
     await expect(deserializeSyncDir(settings(dir, 'name'), registry)).rejects.toThrow(
       new RegExp(`\\(the tars before it are recorded in ${syncs.replace(/[.]/g, '\\.')}: a rerun resumes with 000002-tools\\.tar\\)$`),
     );
-    expect(registry.repositories()).toEqual([`${FAR}/mirror/ops`]);
+    expect(await visibleIn(registry)).toEqual([`${FAR}/mirror/ops`]);
 
     const ops = registry.repository({ registry: FAR, repository: 'mirror/ops' });
     const downloads = vi.spyOn(ops, 'fetchBlob');
     const result = await deserializeSyncDir(settings(dir, 'all'), registry);
     expect(result.skipped).toEqual(['000001-ops.tar']);
+    // The refused run left caddy's blobs in mirror/tools (uploaded while the tar was checked): there now, not again.
     expect(pick(result, 'syncName', 'uploaded', 'mounted', 'present')).toEqual([
-      { syncName: '000002-tools.tar', uploaded: caddyOnly().length, mounted: grafanaOnly().length, present: 0 },
+      { syncName: '000002-tools.tar', uploaded: 0, mounted: grafanaOnly().length, present: caddyOnly().length },
     ]);
     expect(downloads).not.toHaveBeenCalled(); // mounted, not streamed through
     const tools = registry.repository({ registry: FAR, repository: 'mirror/tools' });
@@ -216,10 +252,10 @@ describe('deserialize into an in-memory registry', () => {
     await rm(join(dir, '000001-ops.tar'));
     const registry = new MemoryRegistry();
     await expect(deserializeSyncDir(settings(dir, 'all'), registry)).rejects.toThrow(
-      '000002-tools.tar: refused, nothing of it was pushed: it leaves out 5 blob(s) that ' +
+      '000002-tools.tar: refused, no manifest or tag of it was pushed: it leaves out 5 blob(s) that ' +
         `any repository under ${FAR}/mirror does not hold; an earlier tar held them and is not loaded: load 000001-*.tar first:\n`,
     );
-    expect(registry.repositories()).toEqual([]);
+    expect(await visibleIn(registry)).toEqual([]);
   });
 
   test('a tar whose name cannot be a repository is refused', async () => {

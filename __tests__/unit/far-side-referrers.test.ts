@@ -16,6 +16,7 @@ import { MemoryRegistry, MemoryStore } from '../../src/core/oci/memory-store.ts'
 import { digestsOf } from '../../testkit/far-registry.ts';
 import { makeImage, makeReferrer, mergeBlobs, parseManifest, storeImageSet, tutorialImages, type ImageSet } from '../../testkit/images.ts';
 import { FAR, farSettings } from '../support/sync-dir-fixture.ts';
+import { visibleIn } from '../support/visible.ts';
 
 let work: string;
 let artifact: ImageSet;
@@ -102,12 +103,12 @@ test("a listed manifest that is neither in the root's graph nor a referrer of it
   ]);
 });
 
-test("a referrer's blob the tar leaves out and the destination lacks: refused before anything is pushed", async () => {
+test("a referrer's blob the tar leaves out and the destination lacks: refused before any manifest is pushed", async () => {
   const payload = own(signature)[2] as Descriptor;
   const dir = await signedTar([signature], new Set([payload.digest]));
   const registry = new MemoryRegistry();
   await expect(deserializeSyncDir(farSettings(dir), registry)).rejects.toThrow(
-    `000001-signed.tar: refused, nothing of it was pushed: it leaves out 1 blob(s) that ${FAR}/mirror/signed does not hold`,
+    `000001-signed.tar: refused, no manifest or tag of it was pushed: it leaves out 1 blob(s) that ${FAR}/mirror/signed does not hold`,
   );
-  expect(registry.repositories()).toEqual([]);
+  expect(await visibleIn(registry)).toEqual([]);
 });

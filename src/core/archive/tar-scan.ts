@@ -40,6 +40,18 @@ export interface TarScan {
   notes: string[];
 }
 
+/**
+ * Sees the blobs a manifest read before points at as the scan reads them (deserialize uploads them meanwhile): a
+ * sink for a blob's bytes, or undefined. Only while the scan has found no problem, never for a manifest.
+ */
+export type BlobTap = (blob: Descriptor) => Promise<BlobSink | undefined>;
+
+export interface BlobSink {
+  write(chunk: Buffer): Promise<void> | void;
+  /** The bytes ended: `ok` when they hashed to the blob's name; else nothing of them may be used. */
+  close(ok: boolean): void;
+}
+
 export interface Referrer {
   descriptor: Descriptor;
   graph: ChildrenFirstGraph;
@@ -69,7 +81,7 @@ export function emptyScan(path: string, problems: string[] = [], parts: readonly
  * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
  * tar; other blobs may have been left out because an earlier tar holds them).
  */
-export async function scanTar(path: string, parts: readonly string[] = []): Promise<TarScan> {
+export async function scanTar(path: string, parts: readonly string[] = [], tap?: BlobTap): Promise<TarScan> {
   const scan = emptyScan(path, [], parts);
   const listed = parts.length === 0 ? undefined : await readSidecar(path);
   if (listed !== undefined) {
@@ -79,7 +91,7 @@ export async function scanTar(path: string, parts: readonly string[] = []): Prom
       return scan;
     }
   }
-  const visitor = new ScanVisitor(scan);
+  const visitor = new ScanVisitor(scan, tap);
   try {
     scan.file = await readTarFile(path, (entry, body) => visitor.visit(entry, body), { parts });
   } catch (error) {
@@ -179,9 +191,11 @@ class ScanVisitor {
   private readonly unclaimed = new Map<string, Buffer>();
   private entries = 0;
   private indexes: Descriptor[][] = [];
+  private readonly tap: BlobTap | undefined;
 
-  constructor(scan: TarScan) {
+  constructor(scan: TarScan, tap: BlobTap | undefined) {
     this.scan = scan;
+    this.tap = tap;
   }
 
   async visit(entry: TarEntry, body: Readable): Promise<void> {
@@ -292,10 +306,14 @@ class ScanVisitor {
     // Nothing before it pointed at it: a referrer, or a stray. Read when it could be a manifest.
     const unclaimed = known === undefined && entry.size <= MAX_MANIFEST_BYTES;
     let bytes: Buffer | undefined;
+    const tapped = known !== undefined && !manifest && known.size === entry.size && scan.problems.length === 0;
+    const sink = tapped ? await this.tap?.(known) : undefined;
     try {
       if ((manifest || unclaimed) && entry.size <= MAX_MANIFEST_BYTES) bytes = await readEntry(body, MAX_MANIFEST_BYTES);
-      else for await (const _ of body);
+      else for await (const chunk of body as AsyncIterable<Buffer>) await sink?.write(chunk);
+      sink?.close(true);
     } catch (error) {
+      sink?.close(false);
       if (!(error instanceof DigestMismatchError)) throw error;
       scan.problems.push(error.message);
       return;

@@ -16,7 +16,7 @@ import { formatNumber, parseSyncName } from '../sync-dir/sync-name.ts';
 import { notRegularFile } from '../archive/tar-reader.ts';
 import { scanTar, type TarScan } from '../archive/tar-scan.ts';
 import { tarScope } from './tar-scope.ts';
-import { uploadFromTar } from './tar-upload.ts';
+import { uploadFromTar, UploadsWhileChecking } from './tar-upload.ts';
 import { removeLeftovers } from '../sync-dir/leftovers.ts';
 import { withSyncDirLock } from '../sync-dir/lock.ts';
 
@@ -95,6 +95,8 @@ export interface DeserializeHooks {
 }
 
 const HEADS = 8;
+/** What a refused tar that was read leaves: at most blobs it holds (uploaded while it was checked), never a manifest or tag. */
+const NO_MANIFEST_PUSHED = 'no manifest or tag of it was pushed';
 
 /**
  * ace-dt's `mirror batch-deserialize SYNC-DIRECTORY DESTINATION`, made resumable: the tars in number order, each
@@ -206,10 +208,11 @@ class Loader {
   }
 
   async load(tar: SyncTar, hooks: DeserializeHooks): Promise<LoadedTar> {
-    const scan = await scanTar(tar.path, tar.parts);
+    const { scan, early } = await this.checkAndUpload(tar, hooks);
     if (scan.problems.length > 0 || scan.root === undefined || scan.graph === undefined) {
-      throw new Error(`${tar.syncName}: refused, the tar is damaged (nothing of it was pushed):\n  ${scan.problems.join('\n  ')}`);
+      throw new Error(`${tar.syncName}: refused, the tar is damaged (${NO_MANIFEST_PUSHED}):\n  ${scan.problems.join('\n  ')}`);
     }
+    if (early.failure !== undefined) throw early.failure;
     const { scope, note: scopeNote } = tarScope(scan, this.settings.dedupScope, 'loaded');
     for (const note of [...scan.notes, ...(scopeNote === undefined ? [] : [scopeNote])]) hooks.note?.(tar, note);
     const { root, graph, referrers } = scan;
@@ -221,8 +224,8 @@ class Loader {
       name: tar.name,
       reference: `${repository.location}${tag === undefined ? `@${root.digest}` : `:${tag}`}`,
       digest: root.digest,
-      uploaded: 0,
-      uploadedBytes: 0,
+      uploaded: early.uploaded.size,
+      uploadedBytes: [...early.uploaded.values()].reduce((sum, blob) => sum + blob.size, 0),
       mounted: 0,
       present: 0,
       manifestsPushed: 0,
@@ -233,7 +236,7 @@ class Loader {
     const blobs = [...graph.blobs, ...referrers.flatMap((referrer) => referrer.graph.blobs)];
     const putBlobs: PutBlobs = (missing) => this.putBlobs(tar, scan, scope, repository, missing, loaded, hooks);
     const pushed = await pushGraph(repository, { manifests: graph.manifests, blobs }, root, tag, putBlobs);
-    loaded.present = pushed.present.size;
+    loaded.present = [...pushed.present].filter((digest) => !early.uploaded.has(digest)).length;
     loaded.manifestsPushed = pushed.manifestsPushed;
     for (const referrer of referrers) {
       const manifestsOnly = { manifests: referrer.graph.manifests, blobs: [] };
@@ -242,6 +245,43 @@ class Loader {
     for (const blob of blobs) this.located.set(blob.digest, repository);
     if (this.settings.scatter !== undefined) loaded.scattered = await this.scatter(scan, root, repository, this.settings.scatter.rules);
     return loaded;
+  }
+
+  /**
+   * The tar checked whole (tar-scan.ts) while the blobs of it the repository lacks go up as the check reaches them
+   * (tar-upload.ts), so the tar is read once. Nothing is made visible meanwhile: blobs no manifest points at, which
+   * a refused tar may leave behind; its manifests and tag are pushed only once the whole tar checked out.
+   */
+  private async checkAndUpload(
+    tar: SyncTar,
+    hooks: DeserializeHooks,
+  ): Promise<{ scan: TarScan; early: { uploaded: ReadonlyMap<string, Descriptor>; failure: unknown } }> {
+    let repository: Repository;
+    try {
+      repository = this.registries.repository(repositoryUnder(this.settings.destination, tar.name, tar.syncName));
+    } catch {
+      return { scan: await scanTar(tar.path, tar.parts), early: { uploaded: new Map(), failure: undefined } }; // refused after the check
+    }
+    let done = 0;
+    let total = 0;
+    const wanted = async (blob: Descriptor) => {
+      if (this.elsewhere(blob.digest, repository) !== undefined || (await repository.blobExists(blob.digest))) return false;
+      total += blob.size;
+      return true;
+    };
+    const uploads = await UploadsWhileChecking.open(tar.path, tar.parts, repository, wanted, {
+      read: (bytes) => hooks.uploading?.(tar, (done = Math.min(total, done + bytes)), total),
+    });
+    if (uploads === undefined) return { scan: await scanTar(tar.path, tar.parts), early: { uploaded: new Map(), failure: undefined } };
+    let scan: TarScan;
+    try {
+      scan = await scanTar(tar.path, tar.parts, uploads.tap);
+    } catch (error) {
+      await uploads.settle();
+      throw error;
+    }
+    const failure = await uploads.settle();
+    return { scan, early: { uploaded: uploads.uploaded, failure } };
   }
 
   /**
@@ -389,7 +429,7 @@ class Loader {
         : `an earlier tar of ${tar.name} held them, but none is missing from the numbering here: was it loaded into another ` +
           `destination${scopeHint(scan.dedupScope, scope)}?`;
     return new Error(
-      `${tar.syncName}: refused, nothing of it was pushed: it leaves out ${unfound.length} blob(s) that ${where} does not hold; ` +
+      `${tar.syncName}: refused, ${NO_MANIFEST_PUSHED}: it leaves out ${unfound.length} blob(s) that ${where} does not hold; ` +
         `${hint}:\n  ${[...listed, ...more].join('\n  ')}`,
     );
   }

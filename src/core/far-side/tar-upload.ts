@@ -1,14 +1,18 @@
 /**
- * The far side's second pass over a tar it checked: the blobs the destination lacks, from the tar to the registry,
- * several at once. A plain tar is read at any offset: its headers are indexed, then each blob is uploaded by byte
- * range of the file, UPLOADS at a time. A compressed tar can only be read from its start, once: small blobs are
- * taken into memory (BUFFER_BYTES in all) and uploaded while the stream goes on, a bigger one streams straight
- * through, its upload holding the stream back.
+ * The far side's uploads from a tar, several at once. Mostly while the tar is checked (`UploadsWhileChecking`, fed
+ * by the scan): each blob the destination lacks goes up as the scan reaches it, so the tar is read once. What that
+ * pass did not put there (rare: a blob the scan could not place) comes after the check, in a second pass
+ * (`uploadFromTar`). A plain tar is read at any offset: its headers are indexed, then each blob is uploaded by byte
+ * range of the file once the scan found it right, UPLOADS at a time. A compressed tar can only be read from its
+ * start: small blobs are taken into memory (BUFFER_BYTES in all) and uploaded while the stream goes on, a bigger one
+ * streams straight through, its upload holding the stream back.
  */
-import { pipeline, Readable, Transform } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
 import pLimit from 'p-limit';
 import { detectCompression } from '../archive/compression.ts';
-import { indexPlainTar } from '../archive/tar-index.ts';
+import { indexPlainTar, type TarMember } from '../archive/tar-index.ts';
+import type { BlobSink, BlobTap } from '../archive/tar-scan.ts';
 import { readTarFile, TarReadError } from '../archive/tar-reader.ts';
 import { TarSource } from '../archive/tar-source.ts';
 import { digestHex } from '../oci/digest.ts';
@@ -22,7 +26,7 @@ import type { BlobContent, ByteRangeReader, Target } from '../oci/storage.ts';
  */
 const UPLOADS = 4;
 /** A compressed tar's blobs held in memory at once while they upload; a blob over it streams through. */
-const BUFFER_BYTES = 32 * 1024 * 1024;
+const BUFFER_BYTES = 16 * 1024 * 1024;
 /** Read size of a blob's byte range. */
 const RANGE_READ_BYTES = 1024 * 1024;
 
@@ -30,6 +34,148 @@ export interface TarUploadHooks {
   /** Bytes of the blobs read from the tar for upload (a piece sent twice counts twice). */
   read?(bytes: number): void;
   uploaded?(blob: Descriptor): void;
+}
+
+/**
+ * Uploads during the scan of a tar: `tap` goes to scanTar; each blob it is shown that `wanted` says the target
+ * lacks goes up (a plain tar's by byte range once its bytes checked out, a compressed tar's from the scan's own
+ * bytes). After the first failure nothing more is started. `settle()` waits for those under way and gives that
+ * failure (or undefined), never throwing; the blobs put there are in `uploaded`.
+ */
+export class UploadsWhileChecking {
+  readonly uploaded = new Map<string, Descriptor>();
+  private readonly path: string;
+  private readonly target: Target;
+  private readonly wanted: (blob: Descriptor) => Promise<boolean>;
+  private readonly hooks: TarUploadHooks;
+  private readonly uploads = new Uploads();
+  private readonly memory = new Budget(BUFFER_BYTES);
+  private readonly source: TarSource;
+  /** A plain tar's members, where each blob is read from; undefined for a compressed tar (or one not indexable). */
+  private readonly members: Map<string, TarMember> | undefined;
+
+  private constructor(
+    path: string,
+    target: Target,
+    wanted: UploadsWhileChecking['wanted'],
+    hooks: TarUploadHooks,
+    source: TarSource,
+    members: Map<string, TarMember> | undefined,
+  ) {
+    this.path = path;
+    this.target = target;
+    this.wanted = wanted;
+    this.hooks = hooks;
+    this.source = source;
+    this.members = members;
+  }
+
+  /** Undefined when the tar cannot be opened as regular files: the scan says why, and nothing goes up meanwhile. */
+  static async open(
+    path: string,
+    parts: readonly string[],
+    target: Target,
+    wanted: (blob: Descriptor) => Promise<boolean>,
+    hooks: TarUploadHooks = {},
+  ): Promise<UploadsWhileChecking | undefined> {
+    let source: TarSource;
+    try {
+      source = await TarSource.open(path, parts);
+    } catch {
+      return undefined;
+    }
+    try {
+      const head = Buffer.alloc(4);
+      const { bytesRead } = await source.read(head, 0, head.length, 0);
+      // A plain tar whose headers cannot be indexed is damaged: the scan says how, and its blobs wait for it.
+      const members = detectCompression(head.subarray(0, bytesRead)) === 'none' ? await indexPlainTar(source, path) : undefined;
+      return new UploadsWhileChecking(path, target, wanted, hooks, source, members);
+    } catch {
+      await source.close();
+      return undefined;
+    }
+  }
+
+  /** Never fails the scan: a registry that cannot answer is this pass's failure, not the tar's. */
+  readonly tap: BlobTap = async (blob) => {
+    if (this.uploads.failure !== undefined || this.uploaded.has(blob.digest)) return undefined;
+    try {
+      if (!(await this.wanted(blob))) return undefined;
+    } catch (error) {
+      this.uploads.failure ??= error;
+      return undefined;
+    }
+    if (this.members !== undefined) return this.ranged(blob, this.members);
+    if (blob.size > BUFFER_BYTES) return this.streamed(blob);
+    await this.memory.take(blob.size);
+    return this.held(blob);
+  };
+
+  async settle(): Promise<unknown> {
+    try {
+      await this.uploads.done();
+      return undefined;
+    } catch (error) {
+      return error;
+    } finally {
+      await this.source.close();
+    }
+  }
+
+  /** Read again by byte range of the file once the scan found its bytes right. */
+  private ranged(blob: Descriptor, members: Map<string, TarMember>): BlobSink | undefined {
+    const member = members.get(`blobs/sha256/${digestHex(blob.digest)}`);
+    if (member === undefined || member.size !== blob.size) return undefined;
+    const range = (start: number, end: number) =>
+      counted(this.source.stream(member.offset + start, member.offset + end, RANGE_READ_BYTES), this.hooks);
+    return {
+      write: () => undefined,
+      close: (ok) => {
+        if (ok) void this.uploads.start(() => this.push(blob, range));
+      },
+    };
+  }
+
+  /** Held in memory as the scan reads it, uploaded once it checked out. */
+  private held(blob: Descriptor): BlobSink {
+    const chunks: Buffer[] = [];
+    return {
+      write: (chunk) => void chunks.push(chunk),
+      close: (ok) => {
+        if (!ok) return this.memory.give(blob.size);
+        void this.uploads.start(() => this.push(blob, heldRanges(chunks)).finally(() => this.memory.give(blob.size)));
+      },
+    };
+  }
+
+  /**
+   * Streamed as the scan reads it, the scan waiting on the upload; bytes that do not check out fail the upload
+   * before it is closed, so the registry never keeps them.
+   */
+  private streamed(blob: Descriptor): BlobSink {
+    const body = new PassThrough({ highWaterMark: RANGE_READ_BYTES });
+    let over = false;
+    const upload = this.uploads
+      .start(() => this.push(blob, counted(body, this.hooks)))
+      .finally(() => {
+        over = true; // ended or failed: the scan no longer waits on it
+        body.resume();
+      });
+    return {
+      write: async (chunk) => {
+        if (!over && !body.write(chunk)) await Promise.race([once(body, 'drain').catch(() => undefined), upload]);
+      },
+      close: (ok) => {
+        if (ok) body.end();
+        else body.destroy(new Error(`${blob.digest}: its bytes in the tar are not right`));
+      },
+    };
+  }
+
+  private async push(blob: Descriptor, content: BlobContent): Promise<void> {
+    await push(this.path, this.target, blob, content, this.hooks);
+    this.uploaded.set(blob.digest, blob);
+  }
 }
 
 /**
@@ -159,6 +305,11 @@ async function heldChunks(body: Readable, size: number, tooLong: () => Error): P
     if (total > size) throw tooLong();
     chunks.push(chunk);
   }
+  return heldRanges(chunks);
+}
+
+/** Byte ranges of content held as chunks, each a stream of subarrays. */
+function heldRanges(chunks: readonly Buffer[]): ByteRangeReader {
   return (start, end) =>
     Readable.from(
       (function* () {
