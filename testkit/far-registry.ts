@@ -3,10 +3,13 @@
  * every manifest and blob fetched and hashed, so a test can prove the far side equals the source.
  */
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { successors } from '../src/core/oci/graph.ts';
 import { isManifest, manifestMediaTypes } from '../src/core/oci/descriptor.ts';
 import { manifestsChildrenFirst, type ImageSet } from './images.ts';
+import type { RunningRegistry } from './registry.ts';
 
 /** Every digest below `reference` (a tag or digest) in `repository`, each fetched and checked against its digest. */
 export async function fetchGraph(registryUrl: string, repository: string, reference: string): Promise<Set<string>> {
@@ -46,6 +49,28 @@ export function digestsOf(set: ImageSet): Set<string> {
 export async function repositories(registryUrl: string): Promise<string[]> {
   const response = await fetch(`${registryUrl}/v2/_catalog`);
   return ((await response.json()) as { repositories?: string[] }).repositories ?? [];
+}
+
+/**
+ * The repositories under `prefix` of a registry of testkit/registry.ts that hold a manifest (its storage has their
+ * `_manifests`): what a pull can see. A refused tar may leave blobs behind, uploaded while it was checked, which no
+ * manifest or tag points at (docs/formats.md "What verify and deserialize refuse").
+ */
+export async function repositoriesWithManifests(registry: RunningRegistry, prefix: string): Promise<string[]> {
+  const storage = join(registry.dir, 'data/docker/registry/v2/repositories');
+  const held = await Promise.all(
+    (await repositories(registry.url))
+      .filter((repo) => repo.startsWith(prefix))
+      .map(async (repo) => ((await exists(join(storage, repo, '_manifests'))) ? [repo] : [])),
+  );
+  return held.flat();
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function get(url: string, accept: string): Promise<Buffer> {

@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startHtpasswdRegistry, type AuthRegistry } from './support/auth-registry.ts';
 import { runCli } from './support/cli.ts';
 import { startCountingProxy, type CountingProxy } from './support/counting-proxy.ts';
-import { digestsOf, fetchGraph, repositories, resolveTag } from '../../testkit/far-registry.ts';
+import { digestsOf, fetchGraph, repositoriesWithManifests, resolveTag } from '../../testkit/far-registry.ts';
 import { pushImageSet, tutorialImages, type TutorialImages } from '../../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
@@ -207,7 +207,7 @@ describe('deserialize', () => {
       ),
     );
     expect(result.stderr).toContain(grafanaLayer().digest);
-    expect(await withManifests(far, 'pred/')).toEqual([]);
+    expect(await repositoriesWithManifests(far, 'pred/')).toEqual([]);
   });
 
   test('a damaged tar is refused, no manifest of it pushed', async () => {
@@ -219,30 +219,9 @@ describe('deserialize', () => {
       /000001-ops\.tar: refused, the tar is damaged \(no manifest or tag of it was pushed\):\n {2}checksum mismatch/,
     );
     expect(result.stderr).toMatch(/blob sha256:[a-f0-9]{64}: content does not match its descriptor/);
-    expect(await withManifests(far, 'damaged/')).toEqual([]);
+    expect(await repositoriesWithManifests(far, 'damaged/')).toEqual([]);
   });
 });
-
-/**
- * The registry's repositories under `prefix` that hold a manifest (its storage has their `_manifests`): a refused tar
- * may leave blobs there, uploaded while it was checked, which no manifest or tag points at.
- */
-async function withManifests(registry: RunningRegistry, prefix: string): Promise<string[]> {
-  const storage = join(registry.dir, 'data/docker/registry/v2/repositories');
-  const held = await Promise.all(
-    (await repositories(registry.url))
-      .filter((repo) => repo.startsWith(prefix))
-      .map(async (repo) => ((await exists(join(storage, repo, '_manifests'))) ? [repo] : [])),
-  );
-  return held.flat();
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 describe('usage', () => {
   test.each([
