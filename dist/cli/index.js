@@ -45346,7 +45346,7 @@ function emptyScan(path, problems = [], parts = []) {
  * the closing index.json, and the root's graph complete as far as manifests go (every manifest travels in every
  * tar; other blobs may have been left out because an earlier tar holds them).
  */
-async function scanTar(path, parts = []) {
+async function scanTar(path, parts = [], tap) {
     const scan = emptyScan(path, [], parts);
     const listed = parts.length === 0 ? undefined : await (0,_sidecar_js__WEBPACK_IMPORTED_MODULE_6__/* .readSidecar */ .YD)(path);
     if (listed !== undefined) {
@@ -45356,7 +45356,7 @@ async function scanTar(path, parts = []) {
             return scan;
         }
     }
-    const visitor = new ScanVisitor(scan);
+    const visitor = new ScanVisitor(scan, tap);
     try {
         scan.file = await (0,_tar_reader_js__WEBPACK_IMPORTED_MODULE_7__/* .readTarFile */ .ij)(path, (entry, body) => visitor.visit(entry, body), { parts });
     }
@@ -45448,8 +45448,10 @@ class ScanVisitor {
     unclaimed = new Map();
     entries = 0;
     indexes = [];
-    constructor(scan) {
+    tap;
+    constructor(scan, tap) {
         this.scan = scan;
+        this.tap = tap;
     }
     async visit(entry, body) {
         const position = this.entries++;
@@ -45562,14 +45564,18 @@ class ScanVisitor {
         // Nothing before it pointed at it: a referrer, or a stray. Read when it could be a manifest.
         const unclaimed = known === undefined && entry.size <= _oci_descriptor_js__WEBPACK_IMPORTED_MODULE_4__/* .MAX_MANIFEST_BYTES */ .ZJ;
         let bytes;
+        const tapped = known !== undefined && !manifest && known.size === entry.size && scan.problems.length === 0;
+        const sink = tapped ? await this.tap?.(known) : undefined;
         try {
             if ((manifest || unclaimed) && entry.size <= _oci_descriptor_js__WEBPACK_IMPORTED_MODULE_4__/* .MAX_MANIFEST_BYTES */ .ZJ)
                 bytes = await readEntry(body, _oci_descriptor_js__WEBPACK_IMPORTED_MODULE_4__/* .MAX_MANIFEST_BYTES */ .ZJ);
             else
-                for await (const _ of body)
-                    ;
+                for await (const chunk of body)
+                    await sink?.write(chunk);
+            sink?.close(true);
         }
         catch (error) {
+            sink?.close(false);
             if (!(error instanceof _oci_digest_js__WEBPACK_IMPORTED_MODULE_2__/* .DigestMismatchError */ .h))
                 throw error;
             scan.problems.push(error.message);
@@ -45933,8 +45939,12 @@ const Defaults = {
     compression: 'none',
     trackerFilename: _sync_dir_tracker_js__WEBPACK_IMPORTED_MODULE_0__/* .DEFAULT_TRACKER_FILENAME */ .Lk,
     dedupScope: 'name',
-    /** Blobs downloaded ahead while a tar is written. */
-    concurrency: 4,
+    /**
+     * Downloads at once while a tar is written, each on its own connection. Across the internet a connection gets what
+     * its round trip and a CDN's cap on one stream allow (25 MB/s at 40 ms in `npm run bench:wan`): 8 of them fill
+     * 200 MB/s, what the writer takes; skopeo runs 6.
+     */
+    concurrency: 8,
     /**
      * The waits of a registry request, in seconds. Long enough for a slow registry or a blob store preparing a large
      * blob, short enough that one that took the connection and went silent fails the run in minutes (retries included),
@@ -46118,6 +46128,8 @@ var tar_reader = __nccwpck_require__(1929);
 var tar_scan = __nccwpck_require__(87);
 // EXTERNAL MODULE: ./src/core/far-side/tar-scope.ts
 var tar_scope = __nccwpck_require__(9961);
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
 // EXTERNAL MODULE: ./src/core/archive/compression.ts
 var compression = __nccwpck_require__(6480);
 ;// CONCATENATED MODULE: ./src/core/archive/tar-index.ts
@@ -46247,12 +46259,15 @@ var digest = __nccwpck_require__(4933);
 var spent_buffers = __nccwpck_require__(1697);
 ;// CONCATENATED MODULE: ./src/core/far-side/tar-upload.ts
 /**
- * The far side's second pass over a tar it checked: the blobs the destination lacks, from the tar to the registry,
- * several at once. A plain tar is read at any offset: its headers are indexed, then each blob is uploaded by byte
- * range of the file, UPLOADS at a time. A compressed tar can only be read from its start, once: small blobs are
- * taken into memory (BUFFER_BYTES in all) and uploaded while the stream goes on, a bigger one streams straight
- * through, its upload holding the stream back.
+ * The far side's uploads from a tar, several at once. Mostly while the tar is checked (`UploadsWhileChecking`, fed
+ * by the scan): each blob the destination lacks goes up as the scan reaches it, so the tar is read once. What that
+ * pass did not put there (rare: a blob the scan could not place) comes after the check, in a second pass
+ * (`uploadFromTar`). A plain tar is read at any offset: its headers are indexed, then each blob is uploaded by byte
+ * range of the file once the scan found it right, UPLOADS at a time. A compressed tar can only be read from its
+ * start: small blobs are taken into memory (BUFFER_BYTES in all) and uploaded while the stream goes on, a bigger one
+ * streams straight through, its upload holding the stream back.
  */
+
 
 
 
@@ -46267,9 +46282,143 @@ var spent_buffers = __nccwpck_require__(1697);
  */
 const UPLOADS = 4;
 /** A compressed tar's blobs held in memory at once while they upload; a blob over it streams through. */
-const BUFFER_BYTES = 32 * 1024 * 1024;
+const BUFFER_BYTES = 16 * 1024 * 1024;
 /** Read size of a blob's byte range. */
 const RANGE_READ_BYTES = 1024 * 1024;
+/**
+ * Uploads during the scan of a tar: `tap` goes to scanTar; each blob it is shown that `wanted` says the target
+ * lacks goes up (a plain tar's by byte range once its bytes checked out, a compressed tar's from the scan's own
+ * bytes). After the first failure nothing more is started. `settle()` waits for those under way and gives that
+ * failure (or undefined), never throwing; the blobs put there are in `uploaded`.
+ */
+class UploadsWhileChecking {
+    uploaded = new Map();
+    path;
+    target;
+    wanted;
+    hooks;
+    uploads = new Uploads();
+    memory = new Budget(BUFFER_BYTES);
+    source;
+    /** A plain tar's members, where each blob is read from; undefined for a compressed tar (or one not indexable). */
+    members;
+    constructor(path, target, wanted, hooks, source, members) {
+        this.path = path;
+        this.target = target;
+        this.wanted = wanted;
+        this.hooks = hooks;
+        this.source = source;
+        this.members = members;
+    }
+    /** Undefined when the tar cannot be opened as regular files: the scan says why, and nothing goes up meanwhile. */
+    static async open(path, parts, target, wanted, hooks = {}) {
+        let source;
+        try {
+            source = await tar_source/* TarSource */.vz.open(path, parts);
+        }
+        catch {
+            return undefined;
+        }
+        try {
+            const head = Buffer.alloc(4);
+            const { bytesRead } = await source.read(head, 0, head.length, 0);
+            // A plain tar whose headers cannot be indexed is damaged: the scan says how, and its blobs wait for it.
+            const members = (0,compression/* detectCompression */.IR)(head.subarray(0, bytesRead)) === 'none' ? await indexPlainTar(source, path) : undefined;
+            return new UploadsWhileChecking(path, target, wanted, hooks, source, members);
+        }
+        catch {
+            await source.close();
+            return undefined;
+        }
+    }
+    /** Never fails the scan: a registry that cannot answer is this pass's failure, not the tar's. */
+    tap = async (blob) => {
+        if (this.uploads.failure !== undefined || this.uploaded.has(blob.digest))
+            return undefined;
+        try {
+            if (!(await this.wanted(blob)))
+                return undefined;
+        }
+        catch (error) {
+            this.uploads.failure ??= error;
+            return undefined;
+        }
+        if (this.members !== undefined)
+            return this.ranged(blob, this.members);
+        if (blob.size > BUFFER_BYTES)
+            return this.streamed(blob);
+        await this.memory.take(blob.size);
+        return this.held(blob);
+    };
+    async settle() {
+        try {
+            await this.uploads.done();
+            return undefined;
+        }
+        catch (error) {
+            return error;
+        }
+        finally {
+            await this.source.close();
+        }
+    }
+    /** Read again by byte range of the file once the scan found its bytes right. */
+    ranged(blob, members) {
+        const member = members.get(`blobs/sha256/${(0,digest/* digestHex */.sU)(blob.digest)}`);
+        if (member === undefined || member.size !== blob.size)
+            return undefined;
+        const range = (start, end) => counted(this.source.stream(member.offset + start, member.offset + end, RANGE_READ_BYTES), this.hooks);
+        return {
+            write: () => undefined,
+            close: (ok) => {
+                if (ok)
+                    void this.uploads.start(() => this.push(blob, range));
+            },
+        };
+    }
+    /** Held in memory as the scan reads it, uploaded once it checked out. */
+    held(blob) {
+        const chunks = [];
+        return {
+            write: (chunk) => void chunks.push(chunk),
+            close: (ok) => {
+                if (!ok)
+                    return this.memory.give(blob.size);
+                void this.uploads.start(() => this.push(blob, heldRanges(chunks)).finally(() => this.memory.give(blob.size)));
+            },
+        };
+    }
+    /**
+     * Streamed as the scan reads it, the scan waiting on the upload; bytes that do not check out fail the upload
+     * before it is closed, so the registry never keeps them.
+     */
+    streamed(blob) {
+        const body = new external_node_stream_.PassThrough({ highWaterMark: RANGE_READ_BYTES });
+        let over = false;
+        const upload = this.uploads
+            .start(() => this.push(blob, counted(body, this.hooks)))
+            .finally(() => {
+            over = true; // ended or failed: the scan no longer waits on it
+            body.resume();
+        });
+        return {
+            write: async (chunk) => {
+                if (!over && !body.write(chunk))
+                    await Promise.race([(0,external_node_events_.once)(body, 'drain').catch(() => undefined), upload]);
+            },
+            close: (ok) => {
+                if (ok)
+                    body.end();
+                else
+                    body.destroy(new Error(`${blob.digest}: its bytes in the tar are not right`));
+            },
+        };
+    }
+    async push(blob, content) {
+        await push(this.path, this.target, blob, content, this.hooks);
+        this.uploaded.set(blob.digest, blob);
+    }
+}
 /**
  * Uploads `blobs` (by digest) from the tar at `path` (or its `parts`, read as one: docs/formats.md, "File names") to
  * `target`; fails when the tar no longer holds one of them.
@@ -46381,6 +46530,10 @@ async function heldChunks(body, size, tooLong) {
             throw tooLong();
         chunks.push(chunk);
     }
+    return heldRanges(chunks);
+}
+/** Byte ranges of content held as chunks, each a stream of subarrays. */
+function heldRanges(chunks) {
     return (start, end) => external_node_stream_.Readable.from((function* () {
         let at = 0;
         for (const chunk of chunks) {
@@ -46451,6 +46604,8 @@ var lock = __nccwpck_require__(4086);
 
 
 const deserialize_HEADS = 8;
+/** What a refused tar that was read leaves: at most blobs it holds (uploaded while it was checked), never a manifest or tag. */
+const NO_MANIFEST_PUSHED = 'no manifest or tag of it was pushed';
 /**
  * ace-dt's `mirror batch-deserialize SYNC-DIRECTORY DESTINATION`, made resumable: the tars in number order, each
  * checked whole and its left-out blobs found at the destination before anything of it is pushed, then its blobs,
@@ -46550,10 +46705,12 @@ class Loader {
         this.aceDtRepository = byAceDt && path !== '' ? registries.repository({ registry, repository: path }) : undefined;
     }
     async load(tar, hooks) {
-        const scan = await (0,tar_scan/* scanTar */.t)(tar.path, tar.parts);
+        const { scan, early } = await this.checkAndUpload(tar, hooks);
         if (scan.problems.length > 0 || scan.root === undefined || scan.graph === undefined) {
-            throw new Error(`${tar.syncName}: refused, the tar is damaged (nothing of it was pushed):\n  ${scan.problems.join('\n  ')}`);
+            throw new Error(`${tar.syncName}: refused, the tar is damaged (${NO_MANIFEST_PUSHED}):\n  ${scan.problems.join('\n  ')}`);
         }
+        if (early.failure !== undefined)
+            throw early.failure;
         const { scope, note: scopeNote } = (0,tar_scope/* tarScope */.c)(scan, this.settings.dedupScope, 'loaded');
         for (const note of [...scan.notes, ...(scopeNote === undefined ? [] : [scopeNote])])
             hooks.note?.(tar, note);
@@ -46565,8 +46722,8 @@ class Loader {
             name: tar.name,
             reference: `${repository.location}${tag === undefined ? `@${root.digest}` : `:${tag}`}`,
             digest: root.digest,
-            uploaded: 0,
-            uploadedBytes: 0,
+            uploaded: early.uploaded.size,
+            uploadedBytes: [...early.uploaded.values()].reduce((sum, blob) => sum + blob.size, 0),
             mounted: 0,
             present: 0,
             manifestsPushed: 0,
@@ -46577,7 +46734,7 @@ class Loader {
         const blobs = [...graph.blobs, ...referrers.flatMap((referrer) => referrer.graph.blobs)];
         const putBlobs = (missing) => this.putBlobs(tar, scan, scope, repository, missing, loaded, hooks);
         const pushed = await pushGraph(repository, { manifests: graph.manifests, blobs }, root, tag, putBlobs);
-        loaded.present = pushed.present.size;
+        loaded.present = [...pushed.present].filter((digest) => !early.uploaded.has(digest)).length;
         loaded.manifestsPushed = pushed.manifestsPushed;
         for (const referrer of referrers) {
             const manifestsOnly = { manifests: referrer.graph.manifests, blobs: [] };
@@ -46588,6 +46745,43 @@ class Loader {
         if (this.settings.scatter !== undefined)
             loaded.scattered = await this.scatter(scan, root, repository, this.settings.scatter.rules);
         return loaded;
+    }
+    /**
+     * The tar checked whole (tar-scan.ts) while the blobs of it the repository lacks go up as the check reaches them
+     * (tar-upload.ts), so the tar is read once. Nothing is made visible meanwhile: blobs no manifest points at, which
+     * a refused tar may leave behind; its manifests and tag are pushed only once the whole tar checked out.
+     */
+    async checkAndUpload(tar, hooks) {
+        let repository;
+        try {
+            repository = this.registries.repository((0,destination/* repositoryUnder */.vt)(this.settings.destination, tar.name, tar.syncName));
+        }
+        catch {
+            return { scan: await (0,tar_scan/* scanTar */.t)(tar.path, tar.parts), early: { uploaded: new Map(), failure: undefined } }; // refused after the check
+        }
+        let done = 0;
+        let total = 0;
+        const wanted = async (blob) => {
+            if (this.elsewhere(blob.digest, repository) !== undefined || (await repository.blobExists(blob.digest)))
+                return false;
+            total += blob.size;
+            return true;
+        };
+        const uploads = await UploadsWhileChecking.open(tar.path, tar.parts, repository, wanted, {
+            read: (bytes) => hooks.uploading?.(tar, (done = Math.min(total, done + bytes)), total),
+        });
+        if (uploads === undefined)
+            return { scan: await (0,tar_scan/* scanTar */.t)(tar.path, tar.parts), early: { uploaded: new Map(), failure: undefined } };
+        let scan;
+        try {
+            scan = await (0,tar_scan/* scanTar */.t)(tar.path, tar.parts, uploads.tap);
+        }
+        catch (error) {
+            await uploads.settle();
+            throw error;
+        }
+        const failure = await uploads.settle();
+        return { scan, early: { uploaded: uploads.uploaded, failure } };
     }
     /**
      * A tar loaded before, when this run scatters: its manifests come from the tar (checked whole, as for loading),
@@ -46715,7 +46909,7 @@ class Loader {
             ? `an earlier tar held them and is not loaded: load ${gaps.join(', ')} first`
             : `an earlier tar of ${tar.name} held them, but none is missing from the numbering here: was it loaded into another ` +
                 `destination${scopeHint(scan.dedupScope, scope)}?`;
-        return new Error(`${tar.syncName}: refused, nothing of it was pushed: it leaves out ${unfound.length} blob(s) that ${where} does not hold; ` +
+        return new Error(`${tar.syncName}: refused, ${NO_MANIFEST_PUSHED}: it leaves out ${unfound.length} blob(s) that ${where} does not hold; ` +
             `${hint}:\n  ${[...listed, ...more].join('\n  ')}`);
     }
 }
@@ -48586,6 +48780,7 @@ class StreamPieces {
         this.size = size;
         this.what = what;
     }
+    /** The piece as a stream over the buffers held (no copy: a 16 MiB buffer per piece kept the collector busy). */
     async piece(start, end) {
         if (start < this.keptFrom)
             throw new Error(`${this.what}: bytes from ${start} on were passed on already`);
@@ -48599,21 +48794,13 @@ class StreamPieces {
             this.kept.push(next.value);
             bytes += next.value.byteLength;
         }
-        const [first] = this.kept;
-        if (first !== undefined && first.byteLength >= wanted)
-            return first.subarray(0, wanted);
-        // One buffer for the piece (it may be sent again); what came after it stays as it came.
-        const piece = Buffer.allocUnsafe(wanted);
-        let filled = 0;
-        while (filled < wanted) {
-            const buffer = this.kept.shift();
-            const taken = buffer.copy(piece, filled, 0, Math.min(buffer.byteLength, wanted - filled));
-            filled += taken;
-            if (taken < buffer.byteLength)
-                this.kept.unshift(buffer.subarray(taken));
+        const piece = [];
+        for (let i = 0, left = wanted; left > 0; i++) {
+            const buffer = this.kept[i];
+            piece.push(buffer.byteLength > left ? buffer.subarray(0, left) : buffer);
+            left -= Math.min(left, buffer.byteLength);
         }
-        this.kept.unshift(piece);
-        return piece;
+        return external_node_stream_.Readable.from(piece, { objectMode: false });
     }
     whole() {
         if (this.keptFrom !== 0)
@@ -51023,6 +51210,13 @@ class LinkEstimate {
         if (bytes >= RATE_SAMPLE_BYTES && ms > 0)
             this.bytesPerMs = Math.max(this.bytesPerMs ?? 0, bytes / ms);
     }
+    /**
+     * One connection delivers a quarter of what the writer takes or less (50 MB/s): far across the internet. Not a
+     * loopback registry on a busy machine, whose first connections measure 100-200 MB/s.
+     */
+    slow() {
+        return this.bytesPerMs !== undefined && 4 * this.bytesPerMs <= KEEPS_UP_BYTES_PER_MS;
+    }
     /** PIECE_ROUND_TRIPS round trips of one connection's data, within bounds, and at most `largest`. */
     pieceBytes(largest) {
         const measured = this.roundTripMs === undefined || this.bytesPerMs === undefined
@@ -51039,10 +51233,13 @@ class LinkEstimate {
 const prefetch_MiB = 1024 * 1024;
 /**
  * Bytes the downloads may hold ahead of the writer (reserved for answers awaited and data not written yet), so that
- * memory stays flat whatever the tar. Unless one connection is seen to keep up with the writer, it is a piece for
- * every download at once and two more, within bounds: each connection has a piece in flight while the writer takes
- * the one before. When one keeps up (a loopback or LAN registry), WINDOW_BYTES is enough and deeper buffers only cost
- * allocation, page faults and GC (one that grew to 48-64 MiB took 15-20% more CPU on the 400 MB loopback bench).
+ * memory stays flat whatever the tar. Until a connection is measured, it is a piece for every download at once and
+ * two more. Once one is seen to be slow (LinkEstimate.slow), two pieces for every download and two more,
+ * within bounds: each connection has a piece in flight while the one it brought before waits for the writer, which
+ * takes pieces in blob order, so one slow connection holds up those ahead of it (with one piece per download,
+ * 40 ms / 5 MB/s per connection: 5 of 8 downloads ran, the window full). When one keeps up (a loopback or LAN
+ * registry), WINDOW_BYTES is enough and deeper buffers only cost allocation, page faults and GC (one that grew to
+ * 48-64 MiB took 15-20% more CPU on the 400 MB loopback bench).
  */
 const WINDOW_BYTES = 8 * prefetch_MiB;
 const MAX_WINDOW_BYTES = 64 * prefetch_MiB;
@@ -51125,15 +51322,19 @@ class Prefetcher {
             return false;
         return descriptor.size > 2 * this.pieceBytes();
     }
-    /** Small enough for the largest window to hold a piece for every slot, and two more. */
+    /** Small enough for the largest window to hold its pieces. */
     pieceBytes() {
-        return this.link.pieceBytes(MAX_WINDOW_BYTES / (this.slots + 2));
+        return this.link.pieceBytes(MAX_WINDOW_BYTES / this.windowPieces());
+    }
+    /** Pieces the window holds unless one connection keeps up: see WINDOW_BYTES. */
+    windowPieces() {
+        return (this.link.slow() ? 2 : 1) * this.slots + 2;
     }
     /** What the downloads may hold: see WINDOW_BYTES. */
     window() {
         if (this.link.keepsUpAlone())
             return WINDOW_BYTES;
-        return Math.max(WINDOW_BYTES, Math.min(MAX_WINDOW_BYTES, (this.slots + 2) * this.pieceBytes()));
+        return Math.max(WINDOW_BYTES, Math.min(MAX_WINDOW_BYTES, this.windowPieces() * this.pieceBytes()));
     }
     /** The writer took `bytes` of a piece: what the piece reserved goes back to the window. */
     release(piece, bytes) {
