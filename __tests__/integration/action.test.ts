@@ -11,6 +11,7 @@ import { startHtpasswdRegistry, type AuthRegistry } from './support/auth-registr
 import { manifestsChildrenFirst, pushImageSet, tutorialImages, type TutorialImages } from '../../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 import { blobDigests, readTar } from './support/tar-contents.ts';
+import { runCli } from './support/cli.ts';
 
 const exec = promisify(execFile);
 let registry: RunningRegistry;
@@ -163,6 +164,86 @@ describe('nightly runs on the real cache and artifact services', () => {
     expect(JSON.parse(retried.outputs.tars ?? '[]')).toEqual([expect.stringMatching(/000002-b\.tar$/)]);
     expect(server.artifacts().filter((a) => a.name === `${prefix}-000002-b.tar` && a.finalized)).toHaveLength(1);
     expect(server.artifacts().filter((a) => a.name === `${prefix}-000001-a.tar` && a.finalized)).toHaveLength(1);
+  });
+});
+
+describe('max-file-size: a tar in parts, one artifact per part', () => {
+  test('parts uploaded one by one, recorded once all are up; a failed part: shipped again, a new number; collect, verify', async () => {
+    const prefix = 'volumes';
+    // Layers ten times the tutorial's: each tar takes a few parts of 64 KiB.
+    const big = await tutorialImages({ layerScale: 10 });
+    await pushImageSet(registry.url, 'volumes', 'sources1', big.sources1);
+    await pushImageSet(registry.url, 'volumes', 'sources2', big.sources2);
+    const rows = [`a,${registry.host}/volumes:sources1`, `b,${registry.host}/volumes:sources2`];
+    const inputs = { 'cache-key-prefix': prefix, 'max-file-size': '64KiB' };
+    const syncDirOf = (run: ActionRun) => join(run.env.RUNNER_TEMP as string, 'batch-serialize', prefix);
+    const trackerNames = async (run: ActionRun) =>
+      (await readFile(join(syncDirOf(run), 'record-keeping.csv'), 'utf8'))
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((row) => row.split(',')[0]);
+    const partsOnDisk = async (run: ActionRun) => (await readdir(syncDirOf(run))).filter((name) => name.includes('.part-'));
+
+    // b's second part is refused: its first is up, the tracker does not record b.
+    server.failUploads({ artifactName: `${prefix}-000002-b.tar.part-002`, times: 1 });
+    const failed = await nightly(rows, inputs);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/::error::.*000002-b\.tar\.part-002/);
+    expect(await trackerNames(failed)).toEqual(['000001-a.tar']);
+    const aParts = tarArtifactNames(prefix).filter((name) => name.startsWith(`${prefix}-000001-a.tar.part-`));
+    expect(aParts.length).toBeGreaterThanOrEqual(4);
+    expect(tarArtifactNames(prefix)).toEqual([...aParts, `${prefix}-000002-b.tar.part-001`]);
+    // keep-tars false: a's parts went once recorded.
+    expect((await partsOnDisk(failed)).filter((name) => name.startsWith('000001-a.tar'))).toEqual([]);
+
+    const retried = await nightly(rows, inputs);
+    expect(retried.code, retried.stdout).toBe(0);
+    expect(await trackerNames(retried)).toEqual(['000001-a.tar', '000003-b.tar']);
+    expect(JSON.parse(retried.outputs.tars ?? '')).toEqual(['000003-b.tar']);
+    const bParts = tarArtifactNames(prefix)
+      .filter((name) => name.startsWith(`${prefix}-000003-b.tar.part-`))
+      .map((name) => name.slice(prefix.length + 1));
+    expect(bParts.length).toBeGreaterThanOrEqual(3);
+    expect(JSON.parse(retried.outputs['artifact-ids'] ?? '')).toEqual({ '000003-b.tar': bParts.map(() => expect.any(Number)) });
+    const shipped = tarArtifactNames(prefix);
+    expect(shipped).toEqual([...aParts, `${prefix}-000002-b.tar.part-001`, ...bParts.map((part) => `${prefix}-${part}`)]);
+    expect(new Set(shipped).size).toBe(shipped.length);
+    expect(await partsOnDisk(retried)).toEqual([]);
+
+    // Each artifact holds its part and the tar's sidecar, which checks it; the parts joined are the tar.
+    const joined: Buffer[] = [];
+    for (const part of bParts) {
+      const artifact = server.artifacts().find((a) => a.name === `${prefix}-${part}` && a.finalized);
+      const dir = await mkdtemp(join(scratch, 'part-'));
+      await writeFile(join(dir, 'a.zip'), await server.artifactZip(artifact?.id as number));
+      await exec('unzip', ['-q', 'a.zip'], { cwd: dir });
+      await rm(join(dir, 'a.zip'));
+      expect((await readdir(dir, { recursive: true })).sort()).toEqual([part, 'batch-serialize', 'batch-serialize/000003-b.tar.sha256']);
+      const { stdout } = await exec('sha256sum', ['-c', '--ignore-missing', 'batch-serialize/000003-b.tar.sha256'], { cwd: dir });
+      expect(stdout.trim()).toBe(`${part}: OK`);
+      joined.push(await readFile(join(dir, part)));
+    }
+    expect(joined.slice(0, -1).map((part) => part.byteLength)).toEqual(bParts.slice(1).map(() => 64 * 1024));
+    const whole = join(scratch, 'volumes-000003-b.tar');
+    await writeFile(whole, Buffer.concat(joined));
+    expect((await exec('tar', ['tf', whole])).stdout.split('\n').slice(0, 2)).toEqual(['oci-layout', 'index.json']);
+
+    // collect rebuilds the parts of the recorded tars; verify accepts them.
+    const collected = join(scratch, 'volumes-collected');
+    const collect = await runCli(['collect', collected, '--prefix', prefix, '--repo', server.repository, '--api-url', server.url], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_TOKEN: server.token },
+    });
+    expect(collect.code, collect.stdout + collect.stderr).toBe(0);
+    // The part of the failed upload is no tar: the far side sees a number never shipped.
+    expect(collect.stdout + collect.stderr).toContain(
+      `000002-b.tar: 1 of the ${bParts.length} parts its sidecar lists were uploaded, and the tracker does not record it`,
+    );
+    const collectedParts = (await readdir(collected)).filter((name) => name.includes('.part-')).sort();
+    expect(collectedParts).toEqual([...aParts.map((name) => name.slice(prefix.length + 1)), ...bParts]);
+    const verified = await runCli(['verify', collected]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout + verified.stderr).toContain('000002-*.tar was never shipped');
   });
 });
 

@@ -235,12 +235,12 @@ describe('writeTar', () => {
     expect(listed).toContain(` ${size} `);
   });
 
-  test('as parts (--max-file-size): each exactly the part size but the last, joined the very tar one file holds', async () => {
-    const partBytes = 64 * 1024;
+  /** A root and one blob of 300,000 seeded bytes, its descriptor claiming `extra` bytes more than its stream brings. */
+  const partsContents = (extra = 0): TarContents => {
     const bytes = Buffer.from(seededBytes('parts', 300_000));
-    const descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes), size: bytes.byteLength };
+    const descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes), size: bytes.byteLength + extra };
     const root = { mediaType: MediaType.ociManifest, digest: sha256('{}'), size: 2 };
-    const contents = (): TarContents => ({
+    return {
       root,
       manifests: [root],
       annotations,
@@ -248,7 +248,12 @@ describe('writeTar', () => {
         { descriptor: root, open: async () => Readable.from([Buffer.from('{}')]) },
         { descriptor, open: async () => Readable.from([bytes]) },
       ],
-    });
+    };
+  };
+
+  test('as parts (--max-file-size): each exactly the part size but the last, joined the very tar one file holds', async () => {
+    const partBytes = 64 * 1024;
+    const contents = () => partsContents();
     for (const compression of ['none', 'zstd'] as const) {
       const whole = await write(contents(), { compression });
       const stem = join(dir, `${++counter}-parts`);
@@ -269,18 +274,7 @@ describe('writeTar', () => {
 
   test('as parts, a failure removes every part written', async () => {
     const stem = join(dir, `${++counter}-failing`);
-    const bytes = Buffer.from(seededBytes('parts', 300_000));
-    const descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes), size: bytes.byteLength + 1 };
-    const root = { mediaType: MediaType.ociManifest, digest: sha256('{}'), size: 2 };
-    const contents: TarContents = {
-      root,
-      manifests: [root],
-      annotations,
-      blobs: [
-        { descriptor: root, open: async () => Readable.from([Buffer.from('{}')]) },
-        { descriptor, open: async () => Readable.from([bytes]) },
-      ],
-    };
+    const contents = partsContents(1);
     const target = { partBytes: 64 * 1024, partPath: (index: number) => `${stem}.part-${index}` };
     await expect(writeTar(target, contents, { compression: 'none' })).rejects.toThrow(/source ended after 300000 of/);
     expect(existsSync(target.partPath(1))).toBe(false);

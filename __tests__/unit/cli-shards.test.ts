@@ -9,10 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mergeBlobs, tutorialImages, writeOciLayout } from '../../testkit/images.ts';
+import { runCliUntil } from '../integration/support/crash.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/batch-serialize.js', import.meta.url));
 let scratch: string;
 let store: string;
+/** The same images with layers ten times larger (sources1 about 215 kB): tars that need several parts of 64 KiB. */
+let bigStore: string;
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'bs-cli-shards-'));
@@ -21,6 +24,12 @@ beforeAll(async () => {
   await writeOciLayout(store, mergeBlobs([images.sources1, images.sources2]), [
     { descriptor: images.sources1.root, tag: 'sources1' },
     { descriptor: images.sources2.root, tag: 'sources2' },
+  ]);
+  const big = await tutorialImages({ layerScale: 10 });
+  bigStore = join(scratch, 'big-store');
+  await writeOciLayout(bigStore, mergeBlobs([big.sources1, big.sources2]), [
+    { descriptor: big.sources1.root, tag: 'sources1' },
+    { descriptor: big.sources2.root, tag: 'sources2' },
   ]);
 });
 afterAll(async () => {
@@ -43,11 +52,14 @@ function cli(...args: string[]): Promise<Result> {
 
 let workspaces = 0;
 /** A fresh folder with the batch list: `a` and `c` sources1, `b` and `d` sources2 unless given. */
-async function workspace(lines = ['a,sources1', 'b,sources2', 'c,sources1', 'd,sources2']): Promise<{ dir: string; batch: string }> {
+async function workspace(
+  lines = ['a,sources1', 'b,sources2', 'c,sources1', 'd,sources2'],
+  from = store,
+): Promise<{ dir: string; batch: string }> {
   const dir = join(scratch, `w${++workspaces}`);
   const batch = join(dir, 'batch.csv');
   await mkdir(dir);
-  await writeFile(batch, `name,artifact\n${lines.map((line) => line.replace(/,(.*)$/, `,ocidir://${store}:$1`)).join('\n')}\n`);
+  await writeFile(batch, `name,artifact\n${lines.map((line) => line.replace(/,(.*)$/, `,ocidir://${from}:$1`)).join('\n')}\n`);
   return { dir, batch };
 }
 
@@ -187,6 +199,60 @@ describe('plan, serialize --shard, record', () => {
     const [foreign] = await shards(otherPlan, other.dir);
     const mixed = await cli('record', sync, '--plan', planFile, first as string, foreign as string);
     expect(mixed.stderr).toContain(`${foreign}: shard record of plan 000001-000001, not of plan 000001-000002`);
+  });
+
+  test('--max-file-size: shards write parts, record checks and moves every part after its sidecar; verify, cat | tar t', async () => {
+    const { dir, batch } = await workspace(undefined, bigStore);
+    const single = join(dir, 'single');
+    expect((await cli(batch, single, '--max-file-size', '64KiB')).code).toBe(0);
+    const sync = join(dir, 'sync');
+    const planned = await plan(batch, sync, '--shards', '2', '--max-file-size', '64KiB');
+    const planFile = planned.planFile as string;
+    const records = await shards(planned, dir);
+    const filesOf = async (at: string) => (await readdir(at)).filter((name) => name.includes('.tar')).sort();
+    const aParts = (await filesOf(join(dir, 'shard-1'))).filter((name) => name.startsWith('000001-a.tar.part-'));
+    expect(aParts.length).toBeGreaterThanOrEqual(3);
+
+    // A damaged part is named, and nothing is recorded or moved.
+    const damagedPart = join(dir, 'shard-1', '000001-a.tar.part-002');
+    const good = await readFile(damagedPart);
+    const bad = Buffer.from(good);
+    bad[100] = (bad[100] as number) ^ 0xff;
+    await writeFile(damagedPart, bad);
+    const damaged = await cli('record', sync, '--plan', planFile, ...records);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toContain(`${join(dir, 'shard-1', '000001-a.tar')} (${aParts.length} parts), a tar ${records[0]} records: `);
+    expect(damaged.stderr).toContain('000001-a.tar.part-002: checksum mismatch: ');
+    expect(await filesOf(sync)).toEqual([]);
+    expect(await readdir(join(sync, 'batch-serialize'))).not.toContain('000001-a.tar.sha256');
+    await writeFile(damagedPart, good);
+
+    // Killed between two renames of a tar's parts: the sidecar and the first part are here, the rest in the shard.
+    const stopped = await runCliUntil('part-renamed:1', ['record', sync, '--plan', planFile, ...records]);
+    await stopped.kill();
+    expect(await filesOf(sync)).toEqual(['000001-a.tar.part-001']);
+    expect(await readdir(join(sync, 'batch-serialize'))).toContain('000001-a.tar.sha256');
+
+    const recorded = await cli('record', sync, '--plan', planFile, ...records);
+    expect(recorded.code, recorded.stderr).toBe(0);
+    expect(await trackerRows(sync)).toEqual(await trackerRows(single));
+    expect(await filesOf(sync)).toEqual(await filesOf(single));
+    for (const name of await filesOf(sync)) expect(await readFile(join(sync, name)), name).toEqual(await readFile(join(single, name)));
+    for (const name of await readdir(join(single, 'batch-serialize'))) {
+      if (name.endsWith('.sha256'))
+        expect(await readFile(join(sync, 'batch-serialize', name), 'utf8')).toBe(
+          await readFile(join(single, 'batch-serialize', name), 'utf8'),
+        );
+    }
+    for (const shard of ['shard-1', 'shard-2']) expect(await filesOf(join(dir, shard))).toEqual([]);
+    const verified = await cli('verify', sync);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const listed = await new Promise<string>((resolve, reject) =>
+      execFile('sh', ['-c', 'cat 000001-a.tar.part-* | tar t'], { cwd: sync }, (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      ),
+    );
+    expect(listed.split('\n').slice(0, 4)).toEqual(['oci-layout', 'index.json', 'blobs', 'blobs/sha256']);
   });
 
   test('dedup scope all: one shard, and the plan says why', async () => {

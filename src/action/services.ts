@@ -68,10 +68,12 @@ export function githubServices(options: { token: string; repository: string; api
         // upload-artifact's `overwrite`: names are unique within a run, across its attempts.
         const earlier = await client.getArtifact(name).catch(() => undefined);
         if (earlier !== undefined) await client.deleteArtifact(name);
-        const response = await client.uploadArtifact(name, files, rootDirectory, {
-          compressionLevel: 0,
-          ...(retentionDays === undefined ? {} : { retentionDays }),
-        });
+        // The toolkit's messages name no artifact ("upload refused …"): a tar in parts uploads several.
+        const response = await client
+          .uploadArtifact(name, files, rootDirectory, { compressionLevel: 0, ...(retentionDays === undefined ? {} : { retentionDays }) })
+          .catch((error: unknown) => {
+            throw new Error(`artifact ${name}: the upload failed: ${(error as Error).message}`, { cause: error });
+          });
         if (response.id === undefined) throw new Error(`artifact ${name}: the upload returned no artifact id`);
         return { id: response.id, size: response.size ?? 0 };
       },

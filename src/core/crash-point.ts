@@ -10,6 +10,7 @@ import { writeSync } from 'node:fs';
  * - `temp-written`: an atomic replace has written and fsynced `FILE.tmp-PID`, not yet renamed it (K counts every
  *   replace of the run: for the n-th tar, 3n-2 is its sidecar, 3n-1 the ledger, 3n the tracker);
  * - `sidecar-written`: `NAME.sha256` is in place, the tar is still `NAME.partial`;
+ * - `part-renamed`: a part `NAME.part-NNN` is in place, the next ones not yet (also `record` moving a shard's parts);
  * - `renamed`: `NAME` is in place, not yet recorded;
  * - `ledger-written`: the ledger records it, the tracker does not yet;
  * - `tracker-written`: recorded (between tars; after the last one the run only reports and releases the lock);

@@ -6,6 +6,7 @@ import { checkSidecarFor, legacySidecarPath, locateSidecar, readSidecar, sidecar
 import { pathExists, syncDirectory } from '../core/sync-dir/files.ts';
 import { listSyncDir, missingNumbers, type SyncTar } from '../core/sync-dir/listing.ts';
 import { formatNumber, parsePartName, parseSyncName } from '../core/sync-dir/sync-name.ts';
+import { readTracker } from '../core/sync-dir/tracker.ts';
 import { ArtifactZipError, extractArtifactZip } from './artifact-zip.ts';
 import { described, refOf, type ArtifactRef } from './artifact-ref.ts';
 import { collectTracker, type CollectedTracker } from './collect-tracker.ts';
@@ -209,11 +210,19 @@ export async function collect(options: CollectOptions, source: ArtifactSource, h
     }
     await collectTar(tar, { dir, source, hooks, result, problem });
   }
-  for (const syncName of new Set(selection.tars.filter((tar) => tar.fileName !== tar.syncName).map((tar) => tar.syncName))) {
-    await checkAllParts(dir, syncName, selection.tars, problem);
-  }
-
   await collectTrackerInto(result, listed, source, options, problem);
+
+  // After the tracker: it tells a tar whose upload stopped half way (never recorded) from one that lost a part.
+  const trackerPath = join(dir, options.trackerFilename);
+  const recorded = (await pathExists(trackerPath))
+    ? await readTracker(trackerPath).then(
+        (rows) => new Set(rows.map((row) => row.syncName)),
+        () => undefined,
+      )
+    : undefined;
+  for (const syncName of new Set(selection.tars.filter((tar) => tar.fileName !== tar.syncName).map((tar) => tar.syncName))) {
+    await checkAllParts({ dir, syncName, tars: selection.tars, recorded, result, problem });
+  }
 
   const numbers = new Set<number>([...local.tars.map((tar: SyncTar) => tar.number), ...selection.tars.map((tar) => tar.number)]);
   const missing = missingNumbers(Math.max(0, ...numbers), numbers);
@@ -259,14 +268,47 @@ interface TarContext {
   problem(syncName: string | undefined, artifact: RestArtifact | undefined, message: string): void;
 }
 
-/** A tar collected as parts: every part its sidecar lists must be here (a part whose artifact is gone is named). */
-async function checkAllParts(dir: string, syncName: string, tars: readonly TarArtifacts[], problem: TarContext['problem']): Promise<void> {
+/**
+ * A tar collected as parts: every part its sidecar lists must be here (a part whose artifact is gone is named). Parts
+ * no artifact ever held, of a tar the tracker here does not record, are an upload that stopped half way (the Action
+ * records a tar once all its parts are up, and ships it again under a new number): what this run collected of it
+ * goes, with a note, so that the far side sees a number never shipped rather than a broken tar.
+ */
+async function checkAllParts(check: {
+  dir: string;
+  syncName: string;
+  tars: readonly TarArtifacts[];
+  /** The sync names the tracker here records; undefined without a tracker. */
+  recorded: ReadonlySet<string> | undefined;
+  result: CollectResult;
+  problem: TarContext['problem'];
+}): Promise<void> {
+  const { dir, syncName, result } = check;
   const read = await readSidecar(join(dir, syncName));
   if ('state' in read) return; // each part's own check said why
+  const missing: string[] = [];
   for (const line of read.lines) {
     if (await pathExists(join(dir, line.name))) continue;
-    if (tars.some((tar) => tar.fileName === line.name)) continue; // its own problem is reported
-    problem(syncName, undefined, `${line.name} is missing: the sidecar lists ${read.lines.length} parts and no artifact holds it`);
+    if (check.tars.some((tar) => tar.fileName === line.name)) continue; // its own problem is reported
+    missing.push(line.name);
+  }
+  if (missing.length === 0) return;
+  const names = new Set(read.lines.map((line) => line.name));
+  const collectedNow = result.collected.filter((tar) => names.has(tar.syncName));
+  const here = read.lines.length - missing.length;
+  if (check.recorded !== undefined && !check.recorded.has(syncName) && collectedNow.length === here) {
+    for (const tar of collectedNow) await rm(join(dir, tar.syncName));
+    await rm(read.path);
+    await syncDirectory(dir);
+    result.collected = result.collected.filter((tar) => !names.has(tar.syncName));
+    result.notes.push(
+      `${syncName}: ${here} of the ${read.lines.length} parts its sidecar lists were uploaded, and the tracker does not ` +
+        'record it: an upload that stopped half way (the tar was shipped again under a new number); not collected',
+    );
+    return;
+  }
+  for (const name of missing) {
+    check.problem(syncName, undefined, `${name} is missing: the sidecar lists ${read.lines.length} parts and no artifact holds it`);
   }
 }
 

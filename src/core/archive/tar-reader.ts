@@ -124,6 +124,25 @@ export async function readTarFile(path: string, visit: EntryVisitor, options: Re
   return { compression, bytes: tap.bytes, sha256: hasher ? hasher.digest() : '', tarBytes: inner.bytes, parts: partHashes?.digests() };
 }
 
+/**
+ * The file as stored hashed, whole and part by part, without reading it as a tar: what `record` checks a shard's
+ * parts with before it moves them.
+ */
+export async function hashTarFile(path: string, parts: readonly string[]): Promise<{ bytes: number; sha256: string; parts: PartRead[] }> {
+  const file = await TarSource.open(path, parts);
+  const whole = new FileHasher();
+  const partHashes = new PartHashes(file.parts);
+  try {
+    for await (const chunk of file.stream(0, file.size, READ_CHUNK) as AsyncIterable<Buffer>) {
+      whole.update(chunk);
+      partHashes.update(chunk);
+    }
+  } finally {
+    await file.close();
+  }
+  return { bytes: file.size, sha256: whole.digest(), parts: partHashes.digests() };
+}
+
 /** Each part's SHA-256 as the joined stream passes (chunks never cross parts: TarSource.stream). */
 class PartHashes {
   private readonly parts: readonly SourcePart[];

@@ -7,7 +7,7 @@ import { subjectOf, successors, walkManifests, type ChildrenFirstGraph } from '.
 import { Annotation, isManifest, MAX_MANIFEST_BYTES, type Descriptor, type Manifest } from '../oci/descriptor.ts';
 import { basename } from 'node:path';
 import { checkSidecar, readSidecar, type SidecarCheck, type SidecarLine } from './sidecar.ts';
-import { entryHazard, readTarFile, TarReadError, type PartRead, type TarEntry, type TarFile } from './tar-reader.ts';
+import { entryHazard, hashTarFile, readTarFile, TarReadError, type PartRead, type TarEntry, type TarFile } from './tar-reader.ts';
 import { digestHex } from '../oci/digest.ts';
 import { parsePartName, partName } from '../sync-dir/sync-name.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
@@ -117,6 +117,30 @@ export async function scanTar(path: string, parts: readonly string[] = [], tap?:
   }
   visitor.finish();
   return scan;
+}
+
+/**
+ * A tar's parts checked against its sidecar without reading them as a tar (`record`, before it moves a shard's
+ * parts): the problems scanTar names first (a part missing, unlisted or damaged, no sidecar), or, when there are
+ * none, the sidecar's lines and the joined file's size and sha256. The parts may sit in other directories than
+ * `path`, whose sidecar is read.
+ */
+export async function checkPartFiles(
+  path: string,
+  parts: readonly string[],
+): Promise<{ problems: string[] } | { problems: []; lines: SidecarLine[]; file: { bytes: number; sha256: string } }> {
+  const listed = await readSidecar(path);
+  if (!('lines' in listed)) return { problems: [listed.state === 'mismatch' ? listed.reason : 'no sidecar (.sha256) listing its parts'] };
+  const problems = await partsProblems(path, parts, listed);
+  if (problems.length > 0) return { problems };
+  let file: Awaited<ReturnType<typeof hashTarFile>>;
+  try {
+    file = await hashTarFile(path, parts);
+  } catch (error) {
+    return { problems: [(error as Error).message] };
+  }
+  checkParts(listed, file.parts, problems);
+  return problems.length > 0 ? { problems } : { problems: [], lines: listed.lines, file };
 }
 
 /**

@@ -1,12 +1,14 @@
 import { copyFile, lstat, open, rename, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { checkSidecar, locateSidecar, writeSidecar } from '../archive/sidecar.ts';
+import { basename, dirname, join } from 'node:path';
+import { checkSidecar, locateSidecar, writeSidecar, type SidecarLine } from '../archive/sidecar.ts';
+import { checkPartFiles } from '../archive/tar-scan.ts';
+import { crashPoint } from '../crash-point.ts';
 import { InputError } from '../input-error.ts';
 import { pathExists, syncDirectory } from '../sync-dir/files.ts';
 import { entryFor, writeLedger, type LedgerEntry } from '../sync-dir/ledger.ts';
 import { formatRange } from '../sync-dir/plan-files.ts';
 import { sidePath } from '../sync-dir/side-dir.ts';
-import { parseSyncName, partialName } from '../sync-dir/sync-name.ts';
+import { parseSyncName, partialName, partName } from '../sync-dir/sync-name.ts';
 import { writeTracker } from '../sync-dir/tracker.ts';
 import { trackerDigest, type PlanShard, type ShardPlan } from './shard-plan.ts';
 import { confirmedShard, formatShardRecord, tarsDirectoryOf, type ShardRecord } from './shard-record.ts';
@@ -116,10 +118,11 @@ function recordedBefore(session: SyncDirSession, plan: ShardPlan): Set<string> {
 /**
  * Checks a shard's tar before anything moves: in the sync directory already (a record run again) it must be the tar
  * the record describes; else it must be in the record's directory, that size, its sidecar naming that sha256. Returns
- * the move to make, or undefined when the tar is in place.
+ * the move to make, or undefined when the tar is in place. A tar in parts: see checkedPartsMove.
  */
 async function checkedMove(recordFile: string, syncDir: string, entry: LedgerEntry): Promise<(() => Promise<void>) | undefined> {
-  const tar = entry.tar as { sha256: string; bytes: number };
+  const tar = entry.tar as { sha256: string; bytes: number; parts?: number };
+  if (tar.parts !== undefined) return checkedPartsMove(recordFile, syncDir, entry.syncName, { ...tar, parts: tar.parts });
   const target = join(syncDir, entry.syncName);
   if (await pathExists(target)) {
     const problem = await tarProblem(target, tar);
@@ -129,7 +132,7 @@ async function checkedMove(recordFile: string, syncDir: string, entry: LedgerEnt
   const source = join(tarsDirectoryOf(recordFile), entry.syncName);
   const problem = await tarProblem(source, tar);
   if (problem !== undefined) throw new InputError(`${source}, a tar ${recordFile} records: ${problem}`);
-  return () => moveTar(source, target, syncDir, tar.sha256);
+  return () => moveFiles(source, syncDir, tar.sha256, [entry.syncName]);
 }
 
 async function tarProblem(path: string, tar: { sha256: string; bytes: number }): Promise<string | undefined> {
@@ -142,10 +145,67 @@ async function tarProblem(path: string, tar: { sha256: string; bytes: number }):
   return sidecar.state === 'mismatch' ? sidecar.reason : undefined;
 }
 
-/** Sidecar first, then the tar (renamed, or copied and fsynced across file systems), as a tar is written. */
-async function moveTar(source: string, target: string, syncDir: string, sha256: string): Promise<void> {
+/**
+ * A tar in parts (`--max-file-size`): its sidecar names each part's sha256, not the record's, so the parts are read:
+ * each must hash to its line and all of them joined to the record's size and sha256. Each part is taken where it is,
+ * in the sync directory or the record's (a record stopped between two renames left the first ones here, the
+ * sidecar here before them); the sidecar here, else the shard's, is the one read.
+ */
+async function checkedPartsMove(
+  recordFile: string,
+  syncDir: string,
+  syncName: string,
+  tar: { sha256: string; bytes: number; parts: number },
+): Promise<(() => Promise<void>) | undefined> {
+  const sourceDir = tarsDirectoryOf(recordFile);
+  const whole = join(syncDir, syncName);
+  if (await pathExists(whole)) throw new InputError(`${whole} is in the way of the parts of the tar ${recordFile} records`);
+  const names = Array.from({ length: tar.parts }, (_, index) => partName(syncName, index + 1));
+  const here = await Promise.all(names.map((name) => pathExists(join(syncDir, name))));
+  const paths = names.map((name, index) => join(here[index] ? syncDir : sourceDir, name));
+  const sidecarDir = (await locateSidecar(whole)) === undefined ? sourceDir : syncDir;
+  const check = await checkPartFiles(join(sidecarDir, syncName), paths);
+  const problems = [...check.problems];
+  if ('file' in check && (check.file.bytes !== tar.bytes || check.file.sha256 !== tar.sha256)) {
+    problems.push(
+      `its parts join to ${check.file.bytes} bytes, ${check.file.sha256}, not the ${tar.bytes} bytes, ${tar.sha256} the shard wrote`,
+    );
+  }
+  if (problems.length > 0 || !('lines' in check)) {
+    throw new InputError(`${join(sourceDir, syncName)} (${tar.parts} parts), a tar ${recordFile} records: ${problems.join('; ')}`);
+  }
+  if (here.every(Boolean)) return undefined;
+  return () =>
+    moveFiles(
+      join(sourceDir, syncName),
+      syncDir,
+      check.lines,
+      names.filter((_, index) => !here[index]),
+    );
+}
+
+/**
+ * Sidecar first, then the tar's files in order (each renamed, or copied and fsynced across file systems), as a tar
+ * is written: a record stopped between two renames leaves the first parts here, the rest in the shard's directory.
+ */
+async function moveFiles(
+  source: string,
+  syncDir: string,
+  sidecar: string | readonly SidecarLine[],
+  files: readonly string[],
+): Promise<void> {
+  const sourceDir = dirname(source);
   const sourceSidecar = await locateSidecar(source);
-  await writeSidecar(target, sha256);
+  await writeSidecar(join(syncDir, basename(source)), sidecar);
+  for (const name of files) {
+    await moveFile(join(sourceDir, name), join(syncDir, name), syncDir);
+    if (files.length > 1) crashPoint('part-renamed');
+  }
+  if (sourceSidecar !== undefined) await rm(sourceSidecar, { force: true });
+  await syncDirectory(syncDir);
+}
+
+async function moveFile(source: string, target: string, syncDir: string): Promise<void> {
   try {
     await rename(source, target);
   } catch (error) {
@@ -157,8 +217,6 @@ async function moveTar(source: string, target: string, syncDir: string, sha256: 
     await rename(partial, target);
     await rm(source);
   }
-  if (sourceSidecar !== undefined) await rm(sourceSidecar, { force: true });
-  await syncDirectory(syncDir);
 }
 
 /** Ledger, then tracker: the plan's learned entries, then each recorded tar's, its row among the plan's in number order. */

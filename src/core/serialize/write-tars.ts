@@ -15,6 +15,7 @@ import { Prefetcher } from './prefetch.ts';
 import { locateSidecar, readSidecar, sidecarPath, sidecarTarName, writeSidecar } from '../archive/sidecar.ts';
 import type { PartFile, VolumeTarget } from '../archive/part-writer.ts';
 import { TarSource } from '../archive/tar-source.ts';
+import { hashTarFile } from '../archive/tar-reader.ts';
 import { makeSideDir, SIDE_DIR, sidePath } from '../sync-dir/side-dir.ts';
 import type { Storages } from '../oci/storage.ts';
 import { writeTar, type TarBlob } from '../archive/tar-writer.ts';
@@ -198,8 +199,8 @@ async function filesHere(syncDir: string, syncName: string): Promise<string[]> {
   ];
 }
 
-/** The files' sha256 and size, joined in order; with `compression`, those of their content once decompressed. */
-async function hashFiles(paths: readonly string[], compression: Compression = 'none'): Promise<{ sha256: string; bytes: number }> {
+/** The sha256 and size of the files' content, joined in order and decompressed (hashTarFile hashes them as stored). */
+async function hashFiles(paths: readonly string[], compression: Compression): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
   const count = new Transform({
@@ -367,7 +368,9 @@ async function sameTar(
   const names = written.map((file) => file.name);
   if (here.length === 0 || here.join('/') !== names.slice(0, here.length).join('/')) return undefined;
   const paths = here.map((name) => join(syncDir, name));
-  const sums = await Promise.all(paths.map((file) => hashFiles([file]))).catch(() => undefined);
+  // One pass: each file's sha256 (its sidecar line) and all of them joined (the tar's).
+  const read = await hashTarFile(join(syncDir, syncName), paths).catch(() => undefined);
+  const sums = read?.parts;
   const sidecar = await readSidecar(join(syncDir, syncName));
   const matching =
     sums !== undefined &&
@@ -381,7 +384,7 @@ async function sameTar(
     );
     return same ? { ...fresh, here: here.length } : undefined;
   }
-  const found = { ...(sums.length === 1 ? (sums[0] as { sha256: string; bytes: number }) : await hashFiles(paths)), here: here.length };
+  const found = { sha256: (read as { sha256: string }).sha256, bytes: (read as { bytes: number }).bytes, here: here.length };
   if (found.sha256 === fresh.sha256) return found;
   if (compression === 'none') return undefined;
   const [was, is] = await Promise.all([
