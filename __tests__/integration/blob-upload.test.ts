@@ -158,7 +158,7 @@ test('a big stream refused at once as too big goes in chunks from its start, eac
 });
 
 test('a big stream refused as too big once read is spent: a BodyRefusedError, and the next stream goes in chunks', async () => {
-  const bytes = randomBytes(REFUSAL_KEPT_BYTES * 2);
+  const bytes = randomBytes(Math.max(CHUNK_BYTES, REFUSAL_KEPT_BYTES) * 2);
   const repository = await repositoryVia({ refuseReadBodies: CHUNK_BYTES }, 'refused-late');
   await expect(repository.pushBlob(blobOf(bytes), streamOf(bytes))).rejects.toBeInstanceOf(BodyRefusedError);
   expect(uploadRequests(proxy as LoopbackServer)).toEqual([`PUT ${bytes.byteLength}`]);

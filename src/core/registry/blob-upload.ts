@@ -25,7 +25,7 @@ export const CHUNK_BYTES = 16 * 1024 * 1024;
  * (nginx's client_max_body_size) answers 413 before more than its socket buffers took, and the stream then goes in
  * chunks from its start. A later refusal leaves the stream spent (BodyRefusedError).
  */
-export const REFUSAL_KEPT_BYTES = CHUNK_BYTES;
+export const REFUSAL_KEPT_BYTES = 8 * 1024 * 1024;
 /** Halving a refused chunk stops here: a proxy that refuses this much refuses uploads. */
 const SMALLEST_CHUNK_BYTES = 64 * 1024;
 /** What a registry answers to a first PATCH it does not take, when it takes whole-blob PUTs only. */
