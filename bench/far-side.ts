@@ -4,9 +4,9 @@
  * interleaved rounds after a warm-up, each into a fresh loopback registry: `deserialize` of the plain tar, of the
  * zstd tar, and `skopeo copy --all --preserve-digests oci-archive:TAR docker://…` of the same plain tar, its
  * blob-info cache removed first (else it mounts blobs it remembers). Prints medians, peak RSS (GNU time's, for both
- * sides) and the ratios. `npx node bench/far-side.ts small|big` runs one size. The CLI measured is this checkout's
- * (bin/batch-serialize.js, TypeScript run as it is), or BENCH_CLI: the far side runs the bundle, so
- * `npm run build` and `BENCH_CLI=dist/cli/index.js`. Needs docker-registry, skopeo and GNU time, and Node 24.
+ * sides), the ratios, and the load average before and after. `npx node bench/far-side.ts small|big` runs one size.
+ * The CLI measured is what users run, a bundle of this checkout built at the start (bench/bundle.ts), or BENCH_CLI.
+ * Needs docker-registry, skopeo and GNU time, and Node 24.
  */
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import { resolveTag } from '../testkit/far-registry.ts';
 import { startRegistry } from '../testkit/registry.ts';
 import { pushBigArtifact } from './artifact.ts';
-import { CLI, median, timeCli, timeCommand, type Timing } from './measure.ts';
+import { benchCli, loadAverage } from './bundle.ts';
+import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 
 const SIZES = { small: { scale: 0.33, runs: 5 }, big: { scale: 3.75, runs: 3 } } as const;
 const TARGET = { skopeoRatio: 0.8, maxRssMiB: 128 };
-const OURS = process.env.BENCH_CLI ?? CLI;
 /** What skopeo learned about blobs (containers/image's blob-info cache, rootful and rootless): removed before each run. */
 const SKOPEO_CACHES = ['/var/lib/containers/cache', join(process.env.HOME ?? '/root', '.local/share/containers/cache')].flatMap((dir) =>
   ['blob-info-cache-v1.boltdb', 'blob-info-cache-v1.sqlite'].map((file) => join(dir, file)),
@@ -29,16 +29,23 @@ type Side = 'ours' | 'oursZstd' | 'skopeo';
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const sizes = (Object.keys(SIZES) as Array<keyof typeof SIZES>).filter((size) => wanted.length === 0 || wanted.includes(size));
-  const start = await timeWithRss(process.execPath, [OURS, '--version']);
-  const lines: string[] = [
-    `node ${process.versions.node}; ${OURS}: starts in ${start.seconds.toFixed(2)} s, ${start.maxRssMiB?.toFixed(0)} MiB`,
-    'seconds, median of the runs in brackets (after one warm-up); peak RSS, the largest of the runs',
-  ];
-  for (const size of sizes) lines.push('', ...(await measure(size)));
-  process.stdout.write(lines.join('\n') + '\n');
+  const before = loadAverage();
+  const cli = await benchCli();
+  try {
+    const start = await timeWithRss(process.execPath, [cli.path, '--version']);
+    const lines: string[] = [
+      `node ${process.versions.node}; ${cli.path}: starts in ${start.seconds.toFixed(2)} s, ${start.maxRssMiB?.toFixed(0)} MiB`,
+      'seconds, median of the runs in brackets (after one warm-up); peak RSS, the largest of the runs',
+    ];
+    for (const size of sizes) lines.push('', ...(await measure(size, cli.path)));
+    lines.push('', `load average (1, 5, 15 min): ${before} before, ${loadAverage()} after`);
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    await cli.dispose();
+  }
 }
 
-async function measure(size: keyof typeof SIZES): Promise<string[]> {
+async function measure(size: keyof typeof SIZES, ours: string): Promise<string[]> {
   const { scale, runs } = SIZES[size];
   const scratch = await mkdtemp(join(tmpdir(), 'bs-bench-far-'));
   const source = await startRegistry();
@@ -49,8 +56,8 @@ async function measure(size: keyof typeof SIZES): Promise<string[]> {
     await writeFile(batch, `name,artifact\nbench,${flat.reference}\n`);
     const plain = join(scratch, 'plain');
     const zstd = join(scratch, 'zstd');
-    await timeCli([batch, plain], scratch);
-    await timeCli([batch, zstd, '--compression', 'zstd'], scratch);
+    await timeCli([batch, plain], scratch, ours);
+    await timeCli([batch, zstd, '--compression', 'zstd'], scratch, ours);
     const tar = join(plain, '000001-bench.tar');
     const zstdTar = join(zstd, (await readdir(zstd)).find((name) => name.endsWith('.tar.zst')) as string);
     const expected = await resolveTag(source.url, flat.repository, 'v1-flat');
@@ -68,7 +75,7 @@ async function measure(size: keyof typeof SIZES): Promise<string[]> {
           } else {
             const dir = side === 'ours' ? plain : zstd;
             await rm(join(dir, 'successful-syncs.csv'), { force: true });
-            timing = await timeWithRss(process.execPath, [OURS, 'deserialize', dir, far.host]);
+            timing = await timeWithRss(process.execPath, [ours, 'deserialize', dir, far.host]);
           }
           const loaded = await resolveTag(far.url, 'bench', 'v1-flat');
           if (loaded !== expected) throw new Error(`${side}, round ${round}: the far side's v1-flat is ${loaded}, not ${expected}`);

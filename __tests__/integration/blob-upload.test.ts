@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { sha256 } from '../../src/core/oci/digest.ts';
 import type { Descriptor } from '../../src/core/oci/descriptor.ts';
 import type { BlobContent } from '../../src/core/oci/storage.ts';
-import { CHUNK_BYTES } from '../../src/core/registry/blob-upload.ts';
+import { BodyRefusedError, CHUNK_BYTES, REFUSAL_KEPT_BYTES } from '../../src/core/registry/blob-upload.ts';
 import { RegistryClient } from '../../src/core/registry/client.ts';
 import { StaticKeychain } from '../../src/core/registry/keychain.ts';
 import { proxyTo, startLoopbackServer, type LoopbackServer, type ProxyOptions } from '../support/redirect-server.ts';
@@ -32,15 +32,23 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-/** A fresh client (body limits are learned per client) in front of the registry, through a proxy when given options. */
-async function repositoryVia(options: (ProxyOptions & { refusePatch?: number }) | undefined, name: string) {
+/**
+ * A fresh client (body limits are learned per client) in front of the registry, through a proxy when given options;
+ * `refuseReadBodies`: bodies over that many bytes are read whole and then refused (413), as a buffering proxy does.
+ */
+async function repositoryVia(options: (ProxyOptions & { refusePatch?: number; refuseReadBodies?: number }) | undefined, name: string) {
   client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: 1 } });
   if (options === undefined) return client.repository({ registry: registry.host, repository: name });
-  const { refusePatch, ...proxying } = options;
+  const { refusePatch, refuseReadBodies, ...proxying } = options;
   proxy = await startLoopbackServer((req, res) => {
     if (req.method === 'PATCH' && refusePatch !== undefined) {
       req.resume();
       res.writeHead(refusePatch).end();
+      return;
+    }
+    if (refuseReadBodies !== undefined && Number(req.headers['content-length']) > refuseReadBodies) {
+      req.resume();
+      req.once('end', () => res.writeHead(413).end());
       return;
     }
     return proxyTo(registry.url, req, res, proxying);
@@ -124,28 +132,55 @@ test('content that can be read again goes whole, however big', async () => {
   expect(uploadRequests(proxy as LoopbackServer)).toEqual([`PUT ${bytes.byteLength}`]);
 });
 
-test('a stream over the chunk size goes in chunks, each to the Location the last answer gave', async () => {
+test('a stream over the chunk size goes whole, in one PUT', async () => {
   const bytes = randomBytes(CHUNK_BYTES * 2 + 12345);
-  const repository = await repositoryVia({}, 'chunks');
+  const repository = await repositoryVia({}, 'whole-stream');
+  expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
+  expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+  expect(uploadRequests(proxy as LoopbackServer)).toEqual([`PUT ${bytes.byteLength}`]);
+});
+
+test('a big stream refused at once as too big goes in chunks from its start, each to the Location the last answer gave', async () => {
+  const bytes = randomBytes(CHUNK_BYTES * 2 + 12345);
+  const repository = await repositoryVia({ maxBodyBytes: CHUNK_BYTES }, 'chunks');
   expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
   expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
   expect(uploadRequests(proxy as LoopbackServer)).toEqual([
+    `PUT ${bytes.byteLength}`,
     `PATCH 0-${CHUNK_BYTES - 1} ${CHUNK_BYTES}`,
     `PATCH ${CHUNK_BYTES}-${2 * CHUNK_BYTES - 1} ${CHUNK_BYTES}`,
     `PATCH ${2 * CHUNK_BYTES}-${bytes.byteLength - 1} 12345`,
     'PUT 0',
   ]);
-  const locations = (proxy as LoopbackServer).requests.filter((request) => request.method !== 'GET').map((request) => request.url);
+  const sends = (proxy as LoopbackServer).requests.filter((request) => request.method === 'PATCH' || request.method === 'PUT');
+  const locations = sends.map((request) => request.url);
   expect(new Set(locations).size).toBe(locations.length); // each request went where the answer before it said
 });
 
-test('a registry that refuses PATCH gets a big stream in one PUT', async () => {
+test('a big stream refused as too big once read is spent: a BodyRefusedError, and the next stream goes in chunks', async () => {
+  const bytes = randomBytes(Math.max(CHUNK_BYTES, REFUSAL_KEPT_BYTES) * 2);
+  const repository = await repositoryVia({ refuseReadBodies: CHUNK_BYTES }, 'refused-late');
+  await expect(repository.pushBlob(blobOf(bytes), streamOf(bytes))).rejects.toBeInstanceOf(BodyRefusedError);
+  expect(uploadRequests(proxy as LoopbackServer)).toEqual([`PUT ${bytes.byteLength}`]);
+  const before = (proxy as LoopbackServer).requests.length;
+  expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
+  expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+  const sent = (proxy as LoopbackServer).requests.slice(before);
+  expect(sent.map((request) => `${request.method} ${request.headers['content-length']}`)).toEqual([
+    'POST 0',
+    `PATCH ${CHUNK_BYTES}`,
+    `PATCH ${CHUNK_BYTES}`,
+    'PUT 0',
+  ]);
+});
+
+test('a registry that refuses PATCH gets a big stream it refused as too big in one PUT', async () => {
   const bytes = randomBytes(CHUNK_BYTES + 1000);
   const repository = await repositoryVia({ refusePatch: 405 }, 'refused');
   expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
   expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
   const methods = (proxy as LoopbackServer).requests.map((request) => request.method).filter((method) => method !== 'GET');
-  expect(methods).toEqual(['POST', 'PATCH', 'POST', 'PUT']);
+  expect(methods).toEqual(['POST', 'PUT']);
 });
 
 test('a blob at most the chunk size goes in one PUT', async () => {

@@ -2,7 +2,7 @@
  * How deserialize uploads, seen from a loopback proxy in front of the far registry: several blobs at once (a plain
  * tar by byte ranges, a compressed one from memory while the stream goes on), manifests of one level side by side,
  * and through a proxy that refuses request bodies over 1 MiB (as nginx's default client_max_body_size): chunks,
- * smaller after each 413.
+ * smaller after each 413. A compressed tar's big blob streams up in one PUT; refused once read, it goes up again.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from './support/cli.ts';
 import { proxyTo, startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
 import { digestsOf, fetchGraph, resolveTag } from '../../testkit/far-registry.ts';
-import { tutorialImages, writeOciLayout, type TutorialImages } from '../../testkit/images.ts';
+import { makeImage, tutorialImages, writeOciLayout, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 const MiB = 1024 * 1024;
@@ -20,6 +20,9 @@ let images: TutorialImages;
 let work: string;
 /** The tutorial's sources2 with layers of up to 1.8 MB, serialized uncompressed and with zstd. */
 const syncDirs: Record<string, string> = {};
+/** An image with a 40 MiB layer (over what a compressed tar's uploads hold in memory), serialized with zstd. */
+let big: ImageSet;
+let bigSyncDir: string;
 
 beforeAll(async () => {
   [far, images, work] = await Promise.all([
@@ -36,7 +39,14 @@ beforeAll(async () => {
     const serialized = await runCli([batch, syncDirs[compression] as string, '--compression', compression]);
     expect(serialized.code, serialized.stderr).toBe(0);
   }
-});
+  big = await makeImage('big', { layers: [40 * MiB] });
+  const bigStore = join(work, 'big-store');
+  await writeOciLayout(bigStore, big.blobs, [{ descriptor: big.root, tag: 'v1' }]);
+  await writeFile(batch, `name,artifact\nbig,ocidir://${bigStore}:v1\n`);
+  bigSyncDir = join(work, 'big');
+  const serialized = await runCli([batch, bigSyncDir, '--compression', 'zstd']);
+  expect(serialized.code, serialized.stderr).toBe(0);
+}, 120_000);
 afterAll(async () => {
   await far?.stop();
   if (work) await rm(work, { recursive: true, force: true });
@@ -118,5 +128,42 @@ describe.each(['none', 'zstd'])('a tar with compression %s', (compression) => {
       await proxy.stop();
       await rm(join(syncDirs[compression] as string, 'successful-syncs.csv'), { force: true });
     }
+  });
+});
+
+describe("a zstd tar's blob over what uploads hold in memory", () => {
+  /** PUT and PATCH bodies as the proxy saw them: `PUT 41943552`, `PATCH 16777216`, `PUT 0`; `→ 413` after a refused one. */
+  async function loadVia(path: string, refuseReadBodies?: number): Promise<string[]> {
+    const bodies: string[] = [];
+    const proxy = await startLoopbackServer((req, res) => {
+      const length = Number(req.headers['content-length'] ?? 0);
+      if ((req.method !== 'PUT' && req.method !== 'PATCH') || !req.url?.includes('/blobs/uploads/')) return proxyTo(far.url, req, res);
+      bodies.push(`${req.method} ${length}`);
+      if (refuseReadBodies === undefined || length <= refuseReadBodies) return proxyTo(far.url, req, res);
+      bodies.push('→ 413');
+      req.resume(); // a proxy that takes the body whole before it judges it
+      req.once('end', () => res.writeHead(413).end());
+    });
+    try {
+      const loaded = await runCli(['deserialize', bigSyncDir, `${proxy.host}/${path}`]);
+      expect(loaded.stderr, loaded.stderr).not.toMatch(/error|warning/i);
+      expect(loaded.code).toBe(0);
+      expect(await resolveTag(far.url, `${path}/big`, 'v1')).toBe(big.root.digest);
+      return bodies;
+    } finally {
+      await proxy.stop();
+      await rm(join(bigSyncDir, 'successful-syncs.csv'), { force: true });
+    }
+  }
+  const layer = () => [...big.blobs.values()].reduce((most, bytes) => Math.max(most, bytes.byteLength), 0);
+
+  test('streams up in one PUT while the tar is read', async () => {
+    expect((await loadVia('whole')).filter((body) => body === `PUT ${layer()}`)).toHaveLength(1);
+  });
+
+  test('refused as too big once the proxy read it, goes up again in chunks', async () => {
+    const bodies = await loadVia('refused', 32 * MiB);
+    expect(bodies.slice(bodies.indexOf(`PUT ${layer()}`), bodies.indexOf(`PUT ${layer()}`) + 2)).toEqual([`PUT ${layer()}`, '→ 413']);
+    expect(bodies.filter((body) => body.startsWith('PATCH')).length).toBeGreaterThanOrEqual(3);
   });
 });

@@ -5,7 +5,9 @@
  * (`uploadFromTar`). A plain tar is read at any offset: its headers are indexed, then each blob is uploaded by byte
  * range of the file once the scan found it right, UPLOADS at a time. A compressed tar can only be read from its
  * start: small blobs are taken into memory (BUFFER_BYTES in all) and uploaded while the stream goes on, a bigger one
- * streams straight through, its upload holding the stream back.
+ * streams straight through (one PUT: the tar is read and unpacked while the registry takes it), its upload holding
+ * the stream back. A big stream a proxy refuses as too big once it took most of it (BodyRefusedError) is read again
+ * (the second pass), in chunks.
  */
 import { once } from 'node:events';
 import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
@@ -16,6 +18,7 @@ import type { BlobSink, BlobTap } from '../archive/tar-scan.ts';
 import { readTarFile, TarReadError } from '../archive/tar-reader.ts';
 import { TarSource } from '../archive/tar-source.ts';
 import { digestHex } from '../oci/digest.ts';
+import { BodyRefusedError } from '../registry/blob-upload.ts';
 import { spentBuffers } from '../spent-buffers.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import type { BlobContent, ByteRangeReader, Target } from '../oci/storage.ts';
@@ -156,7 +159,7 @@ export class UploadsWhileChecking {
     const body = new PassThrough({ highWaterMark: RANGE_READ_BYTES });
     let over = false;
     const upload = this.uploads
-      .start(() => this.push(blob, counted(body, this.hooks)))
+      .start(async () => void (await this.push(blob, counted(body, this.hooks)).catch(unlessRefused)))
       .finally(() => {
         over = true; // ended or failed: the scan no longer waits on it
         body.resume();
@@ -233,6 +236,7 @@ async function uploadStreamed(
   hooks: TarUploadHooks,
 ): Promise<void> {
   const left = new Map(blobs);
+  const refused = new Map<string, Descriptor>();
   const uploads = new Uploads();
   const memory = new Budget(BUFFER_BYTES);
   try {
@@ -243,7 +247,12 @@ async function uploadStreamed(
         const blob = entry.digest === undefined ? undefined : left.get(entry.digest);
         if (blob === undefined) return;
         left.delete(blob.digest);
-        if (blob.size > BUFFER_BYTES) return uploads.start(() => push(path, target, blob, counted(body, hooks), hooks));
+        if (blob.size > BUFFER_BYTES) {
+          return uploads.start(async () => {
+            if ((await push(path, target, blob, counted(body, hooks), hooks).catch(unlessRefused)) === 'refused')
+              refused.set(blob.digest, blob);
+          });
+        }
         await memory.take(blob.size);
         const held = await heldChunks(counted(body, hooks), blob.size, () => changed(path, blob));
         void uploads.start(() => push(path, target, blob, held, hooks).finally(() => memory.give(blob.size)));
@@ -255,6 +264,14 @@ async function uploadStreamed(
   }
   const [missing] = left.values();
   if (missing !== undefined) throw changed(path, missing);
+  // The registry's limit is learned now: they go in chunks.
+  if (refused.size > 0) await uploadStreamed(path, parts, target, refused, hooks);
+}
+
+/** A big stream refused once most of it went is left to be read again; any other failure is one. */
+function unlessRefused(error: unknown): 'refused' {
+  if (error instanceof BodyRefusedError || (error instanceof TarReadError && error.cause instanceof BodyRefusedError)) return 'refused';
+  throw error;
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * A blob's bytes into an upload session the registry opened (distribution spec, "Pushing blobs"): one PUT ?digest=
  * with the whole blob, or chunks (PATCH with Content-Range and Content-Length, each to the Location the last answer
- * gave) closed by an empty PUT ?digest=. Content that can be read again goes whole, until a registry or its proxy
- * finds a body too big (413): then in chunks, halved at each 413, for the rest of the run. A big stream goes in
- * chunks from the start (a chunk held can be sent again, a whole stream cannot); a registry that refuses chunks
- * gets it whole.
+ * gave) closed by an empty PUT ?digest=. Content goes whole, a stream too (nothing of it held but its first bytes,
+ * so that the reader it comes from runs while the registry takes it), until a registry or its proxy finds a body too
+ * big (413): then in chunks, halved at each 413, for the rest of the run; a stream's chunks are held in memory, each
+ * until the next is asked for (a chunk held can be sent again, a whole stream cannot). A registry that refuses
+ * chunks gets blobs whole.
  */
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.ts';
@@ -14,11 +15,17 @@ import { header } from './headers.ts';
 import type { RegistryResponse, Transport } from './transport.ts';
 
 /**
- * A stream over this goes in chunks of this size, each held in memory until the next: what bounds the memory of an
- * upload from a compressed tar. Content that can be read again goes whole: on the loopback registry, 16 MiB chunks
- * cost it a quarter more CPU than whole-blob PUTs (256 MiB: 1.27 s against 1.02 s).
+ * Once a registry refused a body as too big, a stream goes in chunks of at most this size, each held in memory until
+ * the next. Whole-blob PUTs cost the loopback registry less CPU than chunks do (16 MiB chunks: a quarter more, 256 MiB
+ * in 1.27 s against 1.02 s), and a stream sent whole keeps no chunk waiting for the registry's answer.
  */
 export const CHUNK_BYTES = 16 * 1024 * 1024;
+/**
+ * A stream sent whole keeps its first bytes until this many went: a proxy that refuses a body by its Content-Length
+ * (nginx's client_max_body_size) answers 413 before more than its socket buffers took, and the stream then goes in
+ * chunks from its start. A later refusal leaves the stream spent (BodyRefusedError).
+ */
+export const REFUSAL_KEPT_BYTES = 8 * 1024 * 1024;
 /** Halving a refused chunk stops here: a proxy that refuses this much refuses uploads. */
 const SMALLEST_CHUNK_BYTES = 64 * 1024;
 /** What a registry answers to a first PATCH it does not take, when it takes whole-blob PUTs only. */
@@ -57,12 +64,24 @@ export function sessionOf(response: RegistryResponse, transport: Transport, what
   return { location: new URL(location, transport.origin), minChunkBytes: Number.isSafeInteger(min) && min > 0 ? min : 0 };
 }
 
+/**
+ * A stream sent whole was refused as too big after more than REFUSAL_KEPT_BYTES of it went: it cannot be sent again,
+ * its source can (the registry's limit is learned: it goes in chunks).
+ */
+export class BodyRefusedError extends RegistryError {
+  constructor(what: string) {
+    super(`${what}: refused as too big (413) after more than ${REFUSAL_KEPT_BYTES} bytes of the stream went: send it again`, TOO_BIG);
+    this.name = 'BodyRefusedError';
+  }
+}
+
 /** Sends the blob's bytes into `session` and closes it with the digest; the registry checks the bytes against it. */
 export async function sendBlob(upload: BlobUpload, session: UploadSession, content: BlobContent): Promise<void> {
   const limits = bodyLimits(upload.transport);
   const { size } = upload.descriptor;
   const pieces = piecesOf(content, size, upload.what);
   const chunk = chunkSize(limits, session, pieces);
+  if (pieces instanceof StreamPieces && size > chunk && limits.chunkBytes === undefined) return sendStream(upload, session, pieces, limits);
   if (size > chunk && !limits.chunksRefused) return sendChunks(upload, session, pieces, limits);
   if (size > chunk) return put(upload, session.location, pieces.whole(), size);
   try {
@@ -70,6 +89,19 @@ export async function sendBlob(upload: BlobUpload, session: UploadSession, conte
   } catch (error) {
     if (!isTooBig(error) || size <= SMALLEST_CHUNK_BYTES || limits.chunksRefused) throw error;
     limits.chunkBytes = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil(size / 2));
+    return sendChunks(upload, await upload.restart(), pieces, limits);
+  }
+}
+
+/** A big stream whole; refused early as too big, in chunks from its start (what it kept), else a BodyRefusedError. */
+async function sendStream(upload: BlobUpload, session: UploadSession, pieces: StreamPieces, limits: BodyLimits): Promise<void> {
+  const { size } = upload.descriptor;
+  try {
+    return await put(upload, session.location, pieces.whole(REFUSAL_KEPT_BYTES), size);
+  } catch (error) {
+    if (!isTooBig(error) || limits.chunksRefused) throw error;
+    limits.chunkBytes ??= Math.max(SMALLEST_CHUNK_BYTES, Math.min(CHUNK_BYTES, Math.ceil(size / 2)));
+    if (!pieces.rewound()) throw new BodyRefusedError(upload.what);
     return sendChunks(upload, await upload.restart(), pieces, limits);
   }
 }
@@ -135,7 +167,10 @@ function bodyLimits(transport: Transport): BodyLimits {
   return limits;
 }
 
-/** What goes in one request: what the registry took last, else a chunk for a stream and everything for the rest. */
+/**
+ * What goes in one request: what the registry took last, else a chunk for a stream (a stream's pieces are held) and
+ * everything for the rest.
+ */
 function chunkSize(limits: BodyLimits, session: UploadSession, pieces: Pieces): number {
   return Math.max(limits.chunkBytes ?? (pieces.held ? CHUNK_BYTES : Number.POSITIVE_INFINITY), session.minChunkBytes);
 }
@@ -164,7 +199,7 @@ function piecesOf(content: BlobContent, size: number, what: string): Pieces {
 
 /**
  * A stream cut into pieces, each held in memory until a later one is asked for, so that a refused piece can be sent
- * again (whole or in halves); `whole()` gives what is held and then the rest of the stream.
+ * again (whole or in halves); `whole()` gives what is held and then the rest of the stream, keeping its first bytes.
  */
 class StreamPieces implements Pieces {
   readonly held = true;
@@ -174,6 +209,8 @@ class StreamPieces implements Pieces {
   /** Read and not passed on yet, in order: bytes from `keptFrom` (the last piece asked for, and what came after it). */
   private kept: Buffer[] = [];
   private keptFrom = 0;
+  /** Bytes went whole and were not all kept: no piece can be asked for. */
+  private spent = false;
 
   constructor(stream: Readable, size: number, what: string) {
     this.source = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -183,7 +220,7 @@ class StreamPieces implements Pieces {
 
   /** The piece as a stream over the buffers held (no copy: a 16 MiB buffer per piece kept the collector busy). */
   async piece(start: number, end: number): Promise<Readable> {
-    if (start < this.keptFrom) throw new Error(`${this.what}: bytes from ${start} on were passed on already`);
+    if (start < this.keptFrom || this.spent) throw new Error(`${this.what}: bytes from ${start} on were passed on already`);
     this.drop(start - this.keptFrom);
     const wanted = end - start;
     let bytes = this.kept.reduce((sum, buffer) => sum + buffer.byteLength, 0);
@@ -202,16 +239,37 @@ class StreamPieces implements Pieces {
     return Readable.from(piece, { objectMode: false });
   }
 
-  whole(): Readable {
-    if (this.keptFrom !== 0) throw new Error(`${this.what}: part of the content was sent already`);
-    const { kept, source } = this;
-    return Readable.from(
-      (async function* () {
-        yield* kept;
-        for (let next = await source.next(); next.done !== true; next = await source.next()) yield next.value;
-      })(),
-      { objectMode: false },
-    );
+  /**
+   * The whole content, once; while no more than `keepBytes` of it went, what went stays kept (`rewound()`). Read by
+   * hand, so that the consumer giving up on it (an early answer) leaves the source open and nothing it read lost.
+   */
+  whole(keepBytes = 0): Readable {
+    if (this.keptFrom !== 0 || this.spent) throw new Error(`${this.what}: part of the content was sent already`);
+    return Readable.from(this.wholeChunks(keepBytes), { objectMode: false });
+  }
+
+  private async *wholeChunks(keepBytes: number): AsyncGenerator<Buffer> {
+    const first = [...this.kept];
+    let keptBytes = first.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+    let sent = keptBytes;
+    yield* first;
+    for (let next = await this.source.next(); next.done !== true; next = await this.source.next()) {
+      if (!this.spent && keptBytes + next.value.byteLength <= keepBytes) {
+        this.kept.push(next.value);
+        keptBytes += next.value.byteLength;
+      } else {
+        this.spent = true;
+        this.kept = [];
+      }
+      sent += next.value.byteLength;
+      yield next.value;
+    }
+    if (sent < this.size) throw new Error(`${this.what}: the content ended after ${sent} of ${this.size} bytes`);
+  }
+
+  /** Whether everything `whole()` read is still kept: pieces can start again from the first byte. */
+  rewound(): boolean {
+    return !this.spent;
   }
 
   private drop(count: number): void {
