@@ -12,7 +12,7 @@ import type { Descriptor } from '../oci/descriptor.ts';
 import type { BlobContent } from '../oci/storage.ts';
 import { RegistryError } from './errors.ts';
 import { header } from './headers.ts';
-import type { RegistryResponse, Transport } from './transport.ts';
+import type { RegistryResponse, RequestBody, Transport } from './transport.ts';
 
 /**
  * Once a registry refused a body as too big, a stream goes in chunks of at most this size, each held in memory until
@@ -147,7 +147,7 @@ async function sendChunks(upload: BlobUpload, session: UploadSession, pieces: Pi
 }
 
 /** The closing PUT ?digest=, with the whole blob or (after chunks) nothing. */
-async function put(upload: BlobUpload, location: URL, body: Uint8Array | Readable, length: number): Promise<void> {
+async function put(upload: BlobUpload, location: URL, body: RequestBody, length: number): Promise<void> {
   const target = new URL(location);
   target.searchParams.set('digest', upload.descriptor.digest);
   const done = await upload.transport.request({
@@ -182,7 +182,7 @@ function isTooBig(error: unknown): boolean {
 /** A blob's content as request bodies. */
 interface Pieces {
   /** Bytes `start` to `end`: a piece from where the last accepted one ended, or the last one asked for, again or shorter. */
-  piece(start: number, end: number): Promise<Uint8Array | Readable>;
+  piece(start: number, end: number): Promise<RequestBody>;
   /** The whole blob, once, before any piece was asked for. */
   whole(): Uint8Array | Readable;
   /** Whether pieces are held in memory (a stream's are): they are kept small. */
@@ -218,8 +218,11 @@ class StreamPieces implements Pieces {
     this.what = what;
   }
 
-  /** The piece as a stream over the buffers held (no copy: a 16 MiB buffer per piece kept the collector busy). */
-  async piece(start: number, end: number): Promise<Readable> {
+  /**
+   * The piece as the buffers held (no copy: a 16 MiB buffer per piece kept the collector busy), which a refused
+   * request can send again.
+   */
+  async piece(start: number, end: number): Promise<Buffer[]> {
     if (start < this.keptFrom || this.spent) throw new Error(`${this.what}: bytes from ${start} on were passed on already`);
     this.drop(start - this.keptFrom);
     const wanted = end - start;
@@ -236,7 +239,7 @@ class StreamPieces implements Pieces {
       piece.push(buffer.byteLength > left ? buffer.subarray(0, left) : buffer);
       left -= Math.min(left, buffer.byteLength);
     }
-    return Readable.from(piece, { objectMode: false });
+    return piece;
   }
 
   /**

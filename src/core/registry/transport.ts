@@ -3,7 +3,7 @@
  * registry's origin, a `/v2/` ping to learn its auth scheme, bearer/basic auth, retries with backoff,
  * and redirects followed by hand so Authorization never leaves the registry's origin.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Pool, type Agent, type Dispatcher } from 'undici';
 import { isLoopbackHost, apiHost } from '../oci/reference.ts';
 import { Authenticator, type TokenHttp } from './auth.ts';
@@ -32,11 +32,14 @@ export interface RegistryRequest {
   /** Statuses the caller handles; any other is thrown as a RegistryError. */
   expect: readonly number[];
   headers?: Record<string, string>;
-  /** Bytes can be sent again (retries, auth); a stream is sent once. */
-  body?: Uint8Array | Readable;
+  /** Bytes, whole or as buffers in order, can be sent again (retries, auth); a stream is sent once. */
+  body?: RequestBody;
 }
 
 export type RegistryResponse = Dispatcher.ResponseData;
+
+/** What a request sends: bytes, buffers sent one after another (held pieces of a stream, not copied), or a stream. */
+export type RequestBody = Uint8Array | readonly Uint8Array[] | Readable;
 
 export interface TransportOptions {
   /** The registry as users name it (`docker.io`, `localhost:5000`). */
@@ -207,7 +210,7 @@ export class Transport {
     url: URL,
     method: Method,
     headers: Record<string, string>,
-    body: Uint8Array | Readable | undefined,
+    body: RequestBody | undefined,
     what: string,
   ): Promise<RegistryResponse> {
     const dispatcher: Dispatcher = url.origin === this.origin ? this.pool : this.foreign;
@@ -220,7 +223,7 @@ export class Transport {
           path: url.pathname + url.search,
           method,
           headers,
-          body: body ?? null,
+          body: sendable(body),
           highWaterMark: BODY_BUFFER_BYTES,
         });
       } catch (error) {
@@ -277,6 +280,16 @@ function seconds(ms: number): string {
   return `${ms / 1000} s`;
 }
 
-function replayable(body: Uint8Array | Readable | undefined): boolean {
-  return body === undefined || body instanceof Uint8Array;
+function replayable(body: RequestBody | undefined): boolean {
+  return body === undefined || body instanceof Uint8Array || isBufferList(body);
+}
+
+/** What undici sends: buffers in order as a fresh stream over them, at each attempt. */
+function sendable(body: RequestBody | undefined): Uint8Array | Readable | null {
+  if (body === undefined) return null;
+  return isBufferList(body) ? Readable.from(body, { objectMode: false }) : body;
+}
+
+function isBufferList(body: RequestBody): body is readonly Uint8Array[] {
+  return Array.isArray(body);
 }
