@@ -2,7 +2,8 @@
  * `npm run bench`: serializing a ~400 MB gather artifact from a loopback registry, against curl fetching the same
  * blobs over one keep-alive connection into one file and against `skopeo copy --all ... oci-archive:`, plus our
  * peak RSS, our time with zstd, and a batch of 20 artifacts where nothing changed. Every figure is the median of
- * 3 runs after one warm-up, all measured in this one run (the machine's noise hits both sides of a ratio).
+ * 3 runs after one warm-up, all measured in this one run (the machine's noise hits both sides of a ratio). Ours is
+ * what users run: a fresh ncc bundle of the CLI (bench/cli-bundle.ts), unless BENCH_CLI names another build to run.
  * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { MediaType } from '../src/core/oci/descriptor.ts';
 import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
 import { blobPaths, pushBigArtifact, pushSmallArtifacts, type PushedArtifact } from './artifact.ts';
+import { freshCliBundle } from './cli-bundle.ts';
 import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 
 const RUNS = 3;
@@ -41,13 +43,19 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
   try {
+    log(process.env.BENCH_CLI === undefined ? 'bundling the CLI...' : `ours: ${process.env.BENCH_CLI}`);
+    const ours = process.env.BENCH_CLI ?? (await freshCliBundle());
     registry = await startRegistry();
     log(`registry ${registry.host}; pushing the artifacts...`);
     const pushStarted = performance.now();
     const big = await pushBigArtifact(registry, 'bench/gather', 'v1');
     const small = await pushSmallArtifacts(registry, SMALL_ARTIFACTS);
     log(`pushed in ${seconds((performance.now() - pushStarted) / 1000)} s; measuring (${RUNS} runs each after a warm-up)...`);
-    await report(await measureBig(registry, big.nested, big.flat, scratch), await measureNothingChanged(small, scratch), big.nested);
+    await report(
+      await measureBig(ours, registry, big.nested, big.flat, scratch),
+      await measureNothingChanged(ours, small, scratch),
+      big.nested,
+    );
   } finally {
     await cleanUp();
   }
@@ -65,8 +73,17 @@ interface BigResults {
   tarBytes: number;
 }
 
-/** Interleaved rounds (curl, curl + fsync, ours, ours zstd, skopeo), the first a warm-up, so drift hits every side alike. */
-async function measureBig(registry: RunningRegistry, artifact: PushedArtifact, flat: PushedArtifact, scratch: string): Promise<BigResults> {
+/**
+ * Interleaved rounds (curl, curl + fsync, ours, ours zstd, skopeo), the first a warm-up, so drift hits every side
+ * alike. `ours` is the CLI script run.
+ */
+async function measureBig(
+  ours: string,
+  registry: RunningRegistry,
+  artifact: PushedArtifact,
+  flat: PushedArtifact,
+  scratch: string,
+): Promise<BigResults> {
   const batch = join(scratch, 'big.csv');
   await writeFile(batch, `name,artifact\nbench,${artifact.reference}\n`);
   const urls = blobPaths(artifact).map((path) => `${registry.url}${path}`);
@@ -93,7 +110,7 @@ async function measureBig(registry: RunningRegistry, artifact: PushedArtifact, f
       [results.zstd, 'zstd'],
     ] as const) {
       const sync = join(scratch, `sync-${compression}`);
-      keep(list, await timeCli([batch, sync, '--compression', compression], scratch));
+      keep(list, await timeCli([batch, sync, '--compression', compression], scratch, ours));
       const tars = (await readdir(sync)).filter((name) => /^000001-bench\.tar(\.zst)?$/.test(name));
       if (tars.length !== 1) throw new Error(`ours (${compression}) left ${tars.length} tars in ${sync}`);
       if (compression === 'none') results.tarBytes = (await stat(join(sync, tars[0] as string))).size;
@@ -125,20 +142,24 @@ interface NothingChangedResults {
 }
 
 /** 20 artifacts serialized once; then the same batch again, which only resolves tags and writes nothing. */
-async function measureNothingChanged(rows: Array<{ name: string; reference: string }>, scratch: string): Promise<NothingChangedResults> {
+async function measureNothingChanged(
+  ours: string,
+  rows: Array<{ name: string; reference: string }>,
+  scratch: string,
+): Promise<NothingChangedResults> {
   const batch = join(scratch, 'small.csv');
   const sync = join(scratch, 'sync-small');
   await mkdir(sync);
   await writeFile(batch, ['name,artifact', ...rows.map((row) => `${row.name},${row.reference}`), ''].join('\n'));
-  await timeCli([batch, sync], scratch);
+  await timeCli([batch, sync], scratch, ours);
   const tracker = await readFile(join(sync, 'record-keeping.csv'), 'utf8');
   if (tracker.trim().split('\n').length !== rows.length + 1)
     throw new Error(`first run of the small batch did not record ${rows.length} tars`);
 
   const results: NothingChangedResults = { start: [], rerun: [] };
   for (let round = 0; round <= RUNS; round++) {
-    const start = await timeCli(['--version'], scratch);
-    const rerun = await timeCli([batch, sync], scratch);
+    const start = await timeCli(['--version'], scratch, ours);
+    const rerun = await timeCli([batch, sync], scratch, ours);
     if ((await readFile(join(sync, 'record-keeping.csv'), 'utf8')) !== tracker)
       throw new Error('a run where nothing changed changed the tracker');
     if (round > 0) {

@@ -10,7 +10,8 @@
  * whether the first connection multiplexes) about the time of the biggest blob on one connection. Ours straight to the
  * registry, no delay line, is what this machine's CPU allows whatever the link. Medians of 3 runs after a warm-up,
  * interleaved, all in this one run; the load average before and after each profile says how shared the machine was.
- * BENCH_CLI runs another build of ours (the bundle: `ncc build src/cli/main.ts -o DIR`, BENCH_CLI=DIR/index.js).
+ * Ours is what users run: a fresh ncc bundle of the CLI from these sources (bench/cli-bundle.ts), unless BENCH_CLI
+ * names another build to run (`ncc build src/cli/main.ts -o DIR`, BENCH_CLI=DIR/index.js).
  * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
  */
 import { execFileSync } from 'node:child_process';
@@ -22,10 +23,10 @@ import { startDelayLine, type DelayLine, type LinkProfile } from '../testkit/del
 import { makeGather, makeImage, manifestsChildrenFirst, type Format, type Layer } from '../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
 import { blobPaths, pushLayer, pushWithoutLayers, type PushedArtifact } from './artifact.ts';
+import { freshCliBundle } from './cli-bundle.ts';
 import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 
 const RUNS = 3;
-const OURS = process.env.BENCH_CLI;
 const CONNECTIONS = 4;
 const MB = 1000 * 1000;
 const PROFILES: Array<LinkProfile & { name: string }> = [
@@ -69,6 +70,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
   try {
+    log(process.env.BENCH_CLI === undefined ? 'bundling the CLI...' : `ours: ${process.env.BENCH_CLI}`);
+    const ours = process.env.BENCH_CLI ?? (await freshCliBundle());
     registry = await startRegistry();
     log(`registry ${registry.host}; pushing the artifact...`);
     const artifact = await pushWanArtifact(registry, 'wan/gather', 'sources1');
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
       line = await startDelayLine(registry.host, profile);
       log(`${profile.name}: delay line ${line.host}; measuring...`);
       const before = load();
-      const results = await measure(line, artifact, scratch);
+      const results = await measure(ours, line, artifact, scratch);
       lines.push('', ...report(profile, results, artifact.bytes, i === 0), `  load average ${before} before, ${load()} after`);
       await line.stop();
       line = undefined;
@@ -138,9 +141,9 @@ interface Results {
 
 /**
  * Interleaved rounds (ours, ours --concurrency 16, ours with no delay line, skopeo, curl over 1 and 4 connections), the
- * first a warm-up; every client but the third reaches the registry through `line`.
+ * first a warm-up; every client but the third reaches the registry through `line`. `ours` is the CLI script run.
  */
-async function measure(line: DelayLine, artifact: PushedArtifact, scratch: string): Promise<Results> {
+async function measure(ours: string, line: DelayLine, artifact: PushedArtifact, scratch: string): Promise<Results> {
   const reference = artifact.reference.replace(/^[^/]+/, line.host);
   const batch = join(scratch, 'wan.csv');
   await writeFile(batch, `name,artifact\nsources,${reference}\n`);
@@ -156,7 +159,7 @@ async function measure(line: DelayLine, artifact: PushedArtifact, scratch: strin
       [results.oursDirect, direct, []],
     ] as const) {
       const sync = join(scratch, 'sync');
-      keep(list, await timeCli([batchFile, sync, ...options], scratch, OURS));
+      keep(list, await timeCli([batchFile, sync, ...options], scratch, ours));
       const [tar] = (await readdir(sync)).filter((name) => name === '000001-sources.tar');
       if (tar === undefined || (await stat(join(sync, tar))).size < artifact.bytes) throw new Error(`ours left no complete tar in ${sync}`);
       await rm(sync, { recursive: true });
