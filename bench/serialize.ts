@@ -3,7 +3,7 @@
  * blobs over one keep-alive connection into one file and against `skopeo copy --all ... oci-archive:`, plus our
  * peak RSS, our time with zstd, and a batch of 20 artifacts where nothing changed. Every figure is the median of
  * 3 runs after one warm-up, all measured in this one run (the machine's noise hits both sides of a ratio). Ours is
- * what users run: a fresh ncc bundle of the CLI (bench/cli-bundle.ts), unless BENCH_CLI names another build to run.
+ * what users run: a fresh ncc bundle of the CLI (bench/bundle.ts), unless BENCH_CLI names another build to run.
  * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { MediaType } from '../src/core/oci/descriptor.ts';
 import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
 import { blobPaths, pushBigArtifact, pushSmallArtifacts, type PushedArtifact } from './artifact.ts';
-import { freshCliBundle } from './cli-bundle.ts';
+import { benchCli, type BenchCli } from './bundle.ts';
 import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 
 const RUNS = 3;
@@ -36,7 +36,10 @@ async function main(): Promise<void> {
 
   const scratch = await mkdtemp(join(tmpdir(), 'bs-bench-'));
   let registry: RunningRegistry | undefined;
+  let cli: BenchCli | undefined;
   const cleanUp = async () => {
+    await cli?.dispose();
+    cli = undefined;
     await registry?.stop();
     registry = undefined;
     await rm(scratch, { recursive: true, force: true });
@@ -44,7 +47,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
   try {
     log(process.env.BENCH_CLI === undefined ? 'bundling the CLI...' : `ours: ${process.env.BENCH_CLI}`);
-    const ours = process.env.BENCH_CLI ?? (await freshCliBundle());
+    cli = await benchCli();
+    const ours = cli.path;
     registry = await startRegistry();
     log(`registry ${registry.host}; pushing the artifacts...`);
     const pushStarted = performance.now();

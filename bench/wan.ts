@@ -10,20 +10,20 @@
  * whether the first connection multiplexes) about the time of the biggest blob on one connection. Ours straight to the
  * registry, no delay line, is what this machine's CPU allows whatever the link. Medians of 3 runs after a warm-up,
  * interleaved, all in this one run; the load average before and after each profile says how shared the machine was.
- * Ours is what users run: a fresh ncc bundle of the CLI from these sources (bench/cli-bundle.ts), unless BENCH_CLI
+ * Ours is what users run: a fresh ncc bundle of the CLI from these sources (bench/bundle.ts), unless BENCH_CLI
  * names another build to run (`ncc build src/cli/main.ts -o DIR`, BENCH_CLI=DIR/index.js).
  * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaType, type Descriptor } from '../src/core/oci/descriptor.ts';
 import { startDelayLine, type DelayLine, type LinkProfile } from '../testkit/delay-line.ts';
 import { makeGather, makeImage, manifestsChildrenFirst, type Format, type Layer } from '../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
 import { blobPaths, pushLayer, pushWithoutLayers, type PushedArtifact } from './artifact.ts';
-import { freshCliBundle } from './cli-bundle.ts';
+import { benchCli, loadAverage, type BenchCli } from './bundle.ts';
 import { median, timeCli, timeCommand, type Timing } from './measure.ts';
 
 const RUNS = 3;
@@ -61,7 +61,10 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'bs-bench-wan-'));
   let registry: RunningRegistry | undefined;
   let line: DelayLine | undefined;
+  let cli: BenchCli | undefined;
   const cleanUp = async () => {
+    await cli?.dispose();
+    cli = undefined;
     await line?.stop();
     line = undefined;
     await registry?.stop();
@@ -71,7 +74,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
   try {
     log(process.env.BENCH_CLI === undefined ? 'bundling the CLI...' : `ours: ${process.env.BENCH_CLI}`);
-    const ours = process.env.BENCH_CLI ?? (await freshCliBundle());
+    cli = await benchCli();
+    const ours = cli.path;
     registry = await startRegistry();
     log(`registry ${registry.host}; pushing the artifact...`);
     const artifact = await pushWanArtifact(registry, 'wan/gather', 'sources1');
@@ -84,9 +88,9 @@ async function main(): Promise<void> {
     for (const [i, profile] of PROFILES.entries()) {
       line = await startDelayLine(registry.host, profile);
       log(`${profile.name}: delay line ${line.host}; measuring...`);
-      const before = load();
+      const before = loadAverage();
       const results = await measure(ours, line, artifact, scratch);
-      lines.push('', ...report(profile, results, artifact.bytes, i === 0), `  load average ${before} before, ${load()} after`);
+      lines.push('', ...report(profile, results, artifact.bytes, i === 0), `  load average ${before} before, ${loadAverage()} after`);
       await line.stop();
       line = undefined;
     }
@@ -242,12 +246,6 @@ function ratio(value: number): string {
 
 function mb(bytes: number): string {
   return (bytes / MB).toFixed(1);
-}
-
-function load(): string {
-  return loadavg()
-    .map((value) => value.toFixed(1))
-    .join(' ');
 }
 
 function log(message: string): void {
