@@ -175,12 +175,13 @@ test('connections are reused from piece to piece: as many as downloads run at on
   expect(connections.size).toBeLessThanOrEqual(3);
 });
 
-test('the concurrency bounds what runs at once, on a slow link too: pieces overlap, never one download more', async () => {
+test('the concurrency bounds what runs at once, on a slow link too: never one download more', async () => {
   const tar = await expected();
   for (const concurrency of [2, 3]) {
     mostLayerGets = 0;
     expect((await serialize(line.host, concurrency)).sha256).toBe(tar);
-    expect(mostLayerGets, `concurrency ${concurrency}`).toBeGreaterThan(1);
+    // That pieces do overlap is the first test's (a second connection carried pieces of one layer); how many at once
+    // depends on the machine's load, the bound does not.
     expect(mostLayerGets, `concurrency ${concurrency}`).toBeLessThanOrEqual(concurrency);
   }
 });
