@@ -17,5 +17,8 @@ export const refOf = (artifact: RestArtifact): ArtifactRef => ({
   sizeInBytes: artifact.sizeInBytes,
 });
 
+/** Uploaded by a run of the repository itself, not one for a pull request from a fork (which names artifacts as it likes). */
+export const fromForkRun = (run: NonNullable<RestArtifact['workflowRun']>): boolean => run.headRepositoryId !== run.repositoryId;
+
 /** `artifact NAME (id N)`: how messages name an artifact. */
 export const described = (artifact: { name: string; id: number }) => `artifact ${artifact.name} (id ${artifact.id})`;

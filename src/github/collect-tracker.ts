@@ -4,7 +4,7 @@ import { syncDirectory } from '../core/sync-dir/files.ts';
 import { ledgerPath, legacyLedgerPath } from '../core/sync-dir/ledger.ts';
 import { formatNumber } from '../core/sync-dir/sync-name.ts';
 import { nextNumber, readTracker, type TrackerRow } from '../core/sync-dir/tracker.ts';
-import { described, refOf, type ArtifactRef } from './artifact-ref.ts';
+import { described, fromForkRun, refOf, type ArtifactRef } from './artifact-ref.ts';
 import { extractArtifactZip, type WantedFile } from './artifact-zip.ts';
 import type { RestArtifact } from './artifacts-api.ts';
 
@@ -115,7 +115,7 @@ export async function collectTracker(
 /** This repository's own run (never a fork's) on its default branch. */
 function trusted(artifact: RestArtifact, defaultBranch: string): boolean {
   const run = artifact.workflowRun;
-  return run !== undefined && run.headRepositoryId === run.repositoryId && run.headBranch === defaultBranch;
+  return run !== undefined && !fromForkRun(run) && run.headBranch === defaultBranch;
 }
 
 /** `longer` holds every row of `shorter`, in order, then perhaps more. */

@@ -8,7 +8,7 @@ import { listSyncDir, missingNumbers, type SyncTar } from '../core/sync-dir/list
 import { formatNumber, parsePartName, parseSyncName } from '../core/sync-dir/sync-name.ts';
 import { readTracker } from '../core/sync-dir/tracker.ts';
 import { ArtifactZipError, extractArtifactZip } from './artifact-zip.ts';
-import { described, refOf, type ArtifactRef } from './artifact-ref.ts';
+import { described, fromForkRun, refOf, type ArtifactRef } from './artifact-ref.ts';
 import { collectTracker, type CollectedTracker } from './collect-tracker.ts';
 import { ArtifactExpiredError, GitHubApiError, type RestArtifact } from './artifacts-api.ts';
 
@@ -129,7 +129,7 @@ export function selectArtifacts(artifacts: readonly RestArtifact[], prefix: stri
       notes.push(`${described(artifact)}: GitHub names no workflow run for it, so where it came from is unknown: ignored`);
       continue;
     }
-    if (run.headRepositoryId !== run.repositoryId) {
+    if (fromForkRun(run)) {
       notes.push(`${described(artifact)}: uploaded by run ${run.id}, for a pull request from another repository (a fork): ignored`);
       continue;
     }

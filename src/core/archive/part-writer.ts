@@ -1,7 +1,8 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { spentBuffers } from '../spent-buffers.ts';
+import { FileHasher } from './file-hasher.ts';
 import type { Written } from './worker-protocol.ts';
 
 /** Where a tar over `--max-file-size` goes: part files of `partBytes` each (the last one shorter or equal). */
@@ -31,7 +32,7 @@ export class PartWriter extends Writable {
   private readonly whole = createHash('sha256');
   private readonly done: PartFile[] = [];
   private readonly created: string[] = [];
-  private current: { handle: FileHandle; hash: Hash; bytes: number; path: string } | undefined;
+  private current: { handle: FileHandle; hash: FileHasher; bytes: number; path: string } | undefined;
   private bytes = 0;
   /** The write under way: what `remove()` waits for, so that no part is created after it. */
   private writing: Promise<void> = Promise.resolve();
@@ -104,7 +105,7 @@ export class PartWriter extends Writable {
     const path = this.target.partPath(this.done.length + 1);
     const handle = await open(path, 'wx');
     this.created.push(path);
-    this.current = { handle, hash: createHash('sha256'), bytes: 0, path };
+    this.current = { handle, hash: new FileHasher(), bytes: 0, path };
     return this.current;
   }
 
@@ -114,7 +115,7 @@ export class PartWriter extends Writable {
     this.current = undefined;
     await part.handle.sync();
     await part.handle.close();
-    this.done.push({ path: part.path, bytes: part.bytes, sha256: 'sha256:' + part.hash.digest('hex') });
+    this.done.push({ path: part.path, bytes: part.bytes, sha256: part.hash.digest() });
   }
 }
 
