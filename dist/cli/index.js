@@ -44662,7 +44662,10 @@ function startWorker(job) {
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: ./src/core/archive/file-hasher.ts
+var file_hasher = __nccwpck_require__(4084);
 ;// CONCATENATED MODULE: ./src/core/archive/part-writer.ts
+
 
 
 
@@ -44742,7 +44745,7 @@ class PartWriter extends external_node_stream_.Writable {
         const path = this.target.partPath(this.done.length + 1);
         const handle = await (0,promises_.open)(path, 'wx');
         this.created.push(path);
-        this.current = { handle, hash: (0,external_node_crypto_.createHash)('sha256'), bytes: 0, path };
+        this.current = { handle, hash: new file_hasher/* FileHasher */.g(), bytes: 0, path };
         return this.current;
     }
     async closePart() {
@@ -44752,7 +44755,7 @@ class PartWriter extends external_node_stream_.Writable {
         this.current = undefined;
         await part.handle.sync();
         await part.handle.close();
-        this.done.push({ path: part.path, bytes: part.bytes, sha256: 'sha256:' + part.hash.digest('hex') });
+        this.done.push({ path: part.path, bytes: part.bytes, sha256: part.hash.digest() });
     }
 }
 async function writeAll(handle, buffers) {
@@ -56711,6 +56714,8 @@ const refOf = (artifact) => ({
     createdAt: artifact.createdAt,
     sizeInBytes: artifact.sizeInBytes,
 });
+/** Uploaded by a run of the repository itself, not one for a pull request from a fork (which names artifacts as it likes). */
+const fromForkRun = (run) => run.headRepositoryId !== run.repositoryId;
 /** `artifact NAME (id N)`: how messages name an artifact. */
 const described = (artifact) => `artifact ${artifact.name} (id ${artifact.id})`;
 
@@ -56795,7 +56800,7 @@ async function collectTracker(listed, source, context) {
 /** This repository's own run (never a fork's) on its default branch. */
 function trusted(artifact, defaultBranch) {
     const run = artifact.workflowRun;
-    return run !== undefined && run.headRepositoryId === run.repositoryId && run.headBranch === defaultBranch;
+    return run !== undefined && !fromForkRun(run) && run.headBranch === defaultBranch;
 }
 /** `longer` holds every row of `shorter`, in order, then perhaps more. */
 function continues(shorter, longer) {
@@ -56851,7 +56856,7 @@ function selectArtifacts(artifacts, prefix) {
             notes.push(`${described(artifact)}: GitHub names no workflow run for it, so where it came from is unknown: ignored`);
             continue;
         }
-        if (run.headRepositoryId !== run.repositoryId) {
+        if (fromForkRun(run)) {
             notes.push(`${described(artifact)}: uploaded by run ${run.id}, for a pull request from another repository (a fork): ignored`);
             continue;
         }
