@@ -8,14 +8,14 @@
  * The CLI measured is what users run, a bundle of this checkout built at the start (bench/bundle.ts), or BENCH_CLI.
  * Needs docker-registry, skopeo and GNU time, and Node 24.
  */
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveTag } from '../testkit/far-registry.ts';
 import { startRegistry } from '../testkit/registry.ts';
 import { pushBigArtifact } from './artifact.ts';
 import { benchCli, loadAverage } from './bundle.ts';
-import { median, timeCli, timeCommand, type Timing } from './measure.ts';
+import { median, timeCli, timeWithRss, type Timing } from './measure.ts';
 
 const SIZES = { small: { scale: 0.33, runs: 5 }, big: { scale: 3.75, runs: 3 } } as const;
 const TARGET = { skopeoRatio: 0.8, maxRssMiB: 128 };
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const before = loadAverage();
   const cli = await benchCli();
   try {
-    const start = await timeWithRss(process.execPath, [cli.path, '--version']);
+    const start = await timeWithRss(process.execPath, [cli.path, '--version'], tmpdir());
     const lines: string[] = [
       `node ${process.versions.node}; ${cli.path}: starts in ${start.seconds.toFixed(2)} s, ${start.maxRssMiB?.toFixed(0)} MiB`,
       'seconds, median of the runs in brackets (after one warm-up); peak RSS, the largest of the runs',
@@ -71,11 +71,11 @@ async function measure(size: keyof typeof SIZES, ours: string): Promise<string[]
           let timing: Timing;
           if (side === 'skopeo') {
             await Promise.all(SKOPEO_CACHES.map((file) => rm(file, { force: true })));
-            timing = await timeWithRss('skopeo', skopeoArgs(tar, flat.reference, `${far.host}/bench:v1-flat`));
+            timing = await timeWithRss('skopeo', skopeoArgs(tar, flat.reference, `${far.host}/bench:v1-flat`), scratch);
           } else {
             const dir = side === 'ours' ? plain : zstd;
             await rm(join(dir, 'successful-syncs.csv'), { force: true });
-            timing = await timeWithRss(process.execPath, [ours, 'deserialize', dir, far.host]);
+            timing = await timeCli(['deserialize', dir, far.host], scratch, ours);
           }
           const loaded = await resolveTag(far.url, 'bench', 'v1-flat');
           if (loaded !== expected) throw new Error(`${side}, round ${round}: the far side's v1-flat is ${loaded}, not ${expected}`);
@@ -104,15 +104,6 @@ function skopeoArgs(tar: string, refName: string, destination: string): string[]
     `oci-archive:${tar}:${refName}`,
     `docker://${destination}`,
   ];
-}
-
-/** A command under GNU time, for its peak RSS: the same measure for both sides. */
-async function timeWithRss(command: string, args: string[]): Promise<Timing> {
-  const rssFile = join(tmpdir(), `bs-bench-far-rss-${process.pid}.txt`);
-  const timing = await timeCommand('/usr/bin/time', ['-f', '%M', '-o', rssFile, command, ...args]);
-  const kib = Number((await readFile(rssFile, 'utf8')).trim());
-  await rm(rssFile, { force: true });
-  return { ...timing, maxRssMiB: kib / 1024 };
 }
 
 function report(size: string, tarBytes: number, zstdBytes: number, timings: Record<Side, Timing[]>): string[] {

@@ -1,10 +1,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../bin/batch-serialize.js', import.meta.url));
-const RSS_PRELOAD = pathToFileURL(fileURLToPath(new URL('./report-rss.ts', import.meta.url))).href;
 
 export interface Timing {
   seconds: number;
@@ -41,13 +40,19 @@ export async function timeCommand(
   }
 }
 
-/** Our CLI as a user runs it (or `cli`, another build of it), under this Node, with its peak RSS reported by the preload. */
-export async function timeCli(args: string[], scratch: string, cli = CLI): Promise<Timing> {
+/** Our CLI as a user runs it (or `cli`, another build of it), under this Node, with its peak RSS. */
+export function timeCli(args: string[], scratch: string, cli = CLI): Promise<Timing> {
+  return timeWithRss(process.execPath, [cli, ...args], scratch);
+}
+
+/**
+ * A command under GNU time, for its peak RSS: the same measure for every program compared. (A preload in the
+ * measured Node process would cost it the start of a TypeScript loader, about 0.1 s, that the others do not pay.)
+ */
+export async function timeWithRss(command: string, args: string[], scratch: string): Promise<Timing> {
   const rssFile = join(scratch, 'rss.txt');
-  const timing = await timeCommand(process.execPath, ['--import', RSS_PRELOAD, cli, ...args], {
-    env: { ...process.env, BENCH_RSS_FILE: rssFile },
-  });
-  const kib = Number(await readFile(rssFile, 'utf8'));
+  const timing = await timeCommand('/usr/bin/time', ['-f', '%M', '-o', rssFile, command, ...args]);
+  const kib = Number((await readFile(rssFile, 'utf8')).trim());
   await rm(rssFile, { force: true });
   return { ...timing, maxRssMiB: kib / 1024 };
 }

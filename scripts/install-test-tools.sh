@@ -10,6 +10,8 @@ missing=()
 for tool in "${!package_of[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
 done
+# The benchmarks read peak RSS from GNU time (`command -v time` finds the shell's keyword instead).
+[ -x /usr/bin/time ] || missing+=(time)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing test tools: ${missing[*]}" >&2
