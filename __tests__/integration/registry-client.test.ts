@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -7,7 +8,7 @@ import { MAX_MANIFEST_BYTES, MediaType, type Descriptor } from '../../src/core/o
 import { RegistryClient } from '../../src/core/registry/client.ts';
 import { StaticKeychain } from '../../src/core/registry/keychain.ts';
 import type { RegistryRepository } from '../../src/core/registry/repository.ts';
-import { startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
+import { proxyTo, startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 let registry: RunningRegistry;
@@ -118,6 +119,29 @@ describe('against an anonymous registry', () => {
     const last = await repo.fetchBlobPart(layer.descriptor, 299_000, 299_999);
     expect(last.whole).toBe(false);
     expect((await collect(last.body)).equals(Buffer.from(layer.bytes).subarray(299_000))).toBe(true);
+  });
+
+  test('one connection carries a sequence of requests, HEADs included: none pays for a new one', async () => {
+    const sockets = new Set<Socket>();
+    const front = await startLoopbackServer((req, res) => {
+      sockets.add(req.socket);
+      return proxyTo(registry.url, req, res);
+    });
+    const own = new RegistryClient({ keychain: new StaticKeychain({}) });
+    try {
+      const pushed = await pushImage(client.repository({ registry: registry.host, repository: 'client/reuse' }), 'v1', 'oci');
+      const repo = own.repository({ registry: front.host, repository: 'client/reuse' });
+      // The ping, then what a resolve and the far side's probes send one after the other.
+      expect(await repo.resolve('v1')).toEqual(pushed.manifest.descriptor);
+      expect(await repo.fetchManifest(pushed.manifest.descriptor)).toEqual(pushed.manifest.bytes);
+      for (const { descriptor } of [pushed.config, pushed.layer]) expect(await repo.exists(descriptor)).toBe(true);
+      expect(await repo.exists(pushed.manifest.descriptor)).toBe(true);
+      expect(front.requests.filter((r) => r.method === 'HEAD').length).toBeGreaterThanOrEqual(4);
+      expect(sockets.size).toBe(1);
+    } finally {
+      await own.close();
+      await front.stop();
+    }
   });
 
   test('cross-repository mount', async () => {

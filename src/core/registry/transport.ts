@@ -4,6 +4,7 @@
  * and redirects followed by hand so Authorization never leaves the registry's origin.
  */
 import { Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Pool, type Agent, type Dispatcher } from 'undici';
 import { isLoopbackHost, apiHost } from '../oci/reference.ts';
 import { Authenticator, type TokenHttp } from './auth.ts';
@@ -218,6 +219,9 @@ export class Transport {
     for (let attempt = 1; ; attempt++) {
       let response: RegistryResponse;
       try {
+        // undici puts a connection back to use a full turn of the event loop after its response ended: a request
+        // sent sooner (the next of a sequence: ping, HEAD, GET) opens a new connection, its handshakes included.
+        await nextTurn();
         response = await dispatcher.request({
           origin: url.origin,
           path: url.pathname + url.search,
@@ -225,6 +229,9 @@ export class Transport {
           headers,
           body: sendable(body),
           highWaterMark: BODY_BUFFER_BYTES,
+          // undici closes the connection after a HEAD unless told not to, in case the server sends a body after all;
+          // registries answer HEAD as HTTP says, and every artifact's resolve and every blob probe is a HEAD.
+          ...(method === 'HEAD' ? { reset: false } : {}),
         });
       } catch (error) {
         if (canRetry && attempt < this.retry.attempts && isTransientError(error)) {
