@@ -10,6 +10,8 @@ export interface RecordedRequest {
   /** Path and query. */
   url: string;
   headers: IncomingHttpHeaders;
+  /** Once the exchange is over: the status sent, and whether the whole answer went out (not cut by a closed connection). */
+  answered?: { status: number; complete: boolean };
 }
 
 export interface LoopbackServer {
@@ -26,7 +28,9 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Prom
 export async function startLoopbackServer(handler: Handler): Promise<LoopbackServer> {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    const recorded: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
+    requests.push(recorded);
+    res.on('close', () => (recorded.answered = { status: res.statusCode, complete: res.writableFinished }));
     Promise.resolve(handler(req, res)).catch((error: unknown) => {
       res.statusCode = 500;
       res.end(String(error));

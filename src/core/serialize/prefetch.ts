@@ -35,9 +35,9 @@ export interface PrefetchOptions {
  * Downloads a tar's blobs ahead of its writer, which takes them in order. Up to `concurrency` downloads run at once,
  * issued strictly in tar order, and they hold at most the window's bytes that the writer has not taken yet. A blob
  * larger than two pieces, from a storage that serves parts (a registry, by Range), comes in pieces over several
- * connections at once; the pieces are joined in order and the joined blob is digest-checked as one. Until a storage
- * has sent a part of some blob, the rest of a blob's pieces wait for its first: a server that sends the whole blob
- * instead (or that the registry redirected to) then gives that blob as one stream, and nothing was fetched twice.
+ * connections at once; the pieces are joined in order and the joined blob is digest-checked as one. A server that
+ * sends the whole blob instead (or that the registry redirected to) gives that blob as one stream: the other pieces
+ * are dropped at their headers, and from then on a blob's other pieces wait for its first to come as a part.
  * A download that breaks is resumed by the storage (registry/blob-download.ts); one that fails for good fails the
  * tar when the writer reaches it, and nothing after it is asked for.
  */
@@ -53,8 +53,13 @@ export class Prefetcher implements PieceOwner {
   private active = 0;
   /** The first blob whose bytes are not all asked for. */
   private next = 0;
-  /** This storage has sent a part of a blob: pieces of a blob need not wait for its first. */
-  private partsServed = false;
+  /**
+   * Whether this storage sends parts, as its last answer to a part said; undefined until one is answered. Only once it
+   * sent a whole blob for a part does a blob's first piece go alone: the first big blob's pieces all go at once (its
+   * first answer is a round trip away, over a new connection), and should they come whole, one is kept and the others
+   * are dropped at their headers (discard() closes their connections).
+   */
+  private partsServed: boolean | undefined;
   private started = false;
   private failed = false;
   private closed = false;
@@ -98,7 +103,7 @@ export class Prefetcher implements PieceOwner {
       }
       if (this.active >= this.slots) return;
       const piece = download.nextPiece(this.pieceBytes());
-      if (piece.part && piece.start > 0 && !this.partsServed && !download.answered) return;
+      if (piece.part && piece.start > 0 && this.partsServed === false && !download.answered) return;
       if (this.held > 0 && this.held + piece.reserved > this.window()) return;
       this.issue(download, piece);
     }
@@ -166,8 +171,7 @@ export class Prefetcher implements PieceOwner {
           discard(answer.body);
           return;
         }
-        if (piece.part && !answer.whole) this.partsServed = true;
-        if (piece.part && answer.whole) this.partsServed = false;
+        if (piece.part) this.partsServed = !answer.whole;
         download.answer(piece, answer);
       },
       (error: Error) => download.fail(piece, error),
