@@ -4,7 +4,6 @@
  * where chunks are refused; from bytes, from a stream and from a byte-range reader (a blob inside a plain tar).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { request, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { sha256 } from '../../src/core/oci/digest.ts';
@@ -13,7 +12,7 @@ import type { BlobContent } from '../../src/core/oci/storage.ts';
 import { BodyRefusedError, CHUNK_BYTES, REFUSAL_KEPT_BYTES } from '../../src/core/registry/blob-upload.ts';
 import { RegistryClient } from '../../src/core/registry/client.ts';
 import { StaticKeychain } from '../../src/core/registry/keychain.ts';
-import { proxyTo, startLoopbackServer, type LoopbackServer, type ProxyOptions } from '../support/redirect-server.ts';
+import { proxyTo, startLoopbackServer, type BodyCut, type LoopbackServer, type ProxyOptions } from '../support/redirect-server.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 const MiB = 1024 * 1024;
@@ -34,29 +33,16 @@ afterEach(async () => {
 });
 
 /**
- * How a proxy that limits request bodies without answering 413 ends one over `bodyBytes` (every PATCH too, with
- * `chunks`): after forwarding `afterBytes` of it to the registry, a reset (RST) or a close (FIN, the rest read and
- * dropped), as a load balancer does.
- */
-interface BodyCut {
-  bodyBytes: number;
-  afterBytes: number;
-  how: 'reset' | 'close';
-  /** PATCHes cut whatever their size, the first so many (default none). */
-  chunks?: number;
-}
-
-/**
  * A fresh client (body limits are learned per client) in front of the registry, through a proxy when given options;
  * `refuseReadBodies`: bodies over that many bytes are read whole and then refused (413), as a buffering proxy does.
  */
 async function repositoryVia(
-  options: (ProxyOptions & { refusePatch?: number; refuseReadBodies?: number; cut?: BodyCut; retry?: number }) | undefined,
+  options: (ProxyOptions & { refusePatch?: number; refuseReadBodies?: number; retry?: number }) | undefined,
   name: string,
 ) {
   client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: options?.retry ?? 1, baseDelayMs: 5 } });
   if (options === undefined) return client.repository({ registry: registry.host, repository: name });
-  const { refusePatch, refuseReadBodies, cut, ...proxying } = options;
+  const { refusePatch, refuseReadBodies, ...proxying } = options;
   proxy = await startLoopbackServer((req, res) => {
     if (req.method === 'PATCH' && refusePatch !== undefined) {
       req.resume();
@@ -68,38 +54,9 @@ async function repositoryVia(
       req.once('end', () => res.writeHead(413).end());
       return;
     }
-    const length = Number(req.headers['content-length'] ?? 0);
-    if (cut !== undefined && length > cut.bodyBytes) return cutAfter(req, cut);
-    if (cut !== undefined && req.method === 'PATCH' && (cut.chunks ?? 0) > 0) {
-      cut.chunks = (cut.chunks ?? 0) - 1;
-      return cutAfter(req, cut);
-    }
     return proxyTo(registry.url, req, res, proxying);
   });
   return client.repository({ registry: proxy.host, repository: name });
-}
-
-/**
- * Forwards the request to the registry until `afterBytes` of its body went (its upload session keeps what came, as
- * behind a proxy that streams), then breaks both connections: the client's as `how` says.
- */
-function cutAfter(req: IncomingMessage, { afterBytes, how }: BodyCut): void {
-  const upstream = request(new URL(req.url ?? '/', registry.url), { method: req.method, headers: req.headers });
-  upstream.on('error', () => undefined);
-  const end = () => {
-    upstream.destroy();
-    if (how === 'reset') return void req.socket.resetAndDestroy();
-    req.socket.end();
-    req.resume();
-  };
-  if (afterBytes === 0) return end();
-  let forwarded = 0;
-  req.on('data', (chunk: Buffer) => {
-    if (forwarded >= afterBytes) return;
-    upstream.write(chunk.subarray(0, afterBytes - forwarded));
-    forwarded += chunk.byteLength;
-    if (forwarded >= afterBytes) end();
-  });
 }
 
 function blobOf(bytes: Uint8Array): Descriptor {
@@ -182,8 +139,8 @@ describe.each(Object.keys(cuts))('behind a proxy that, for a body over 2 MiB, %s
     'from %s: the blob goes again in chunks, once, and the next blob in chunks from the start',
     async (kind) => {
       const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
-      const cut = { ...(cuts[cutName] as BodyCut), bodyBytes: 2 * MiB };
-      const repository = await repositoryVia({ cut, retry: 3 }, `cut/${kind.replace(' ', '-')}/${cut.how}-${cut.afterBytes}`);
+      const cut = { ...(cuts[cutName] as BodyCut), overBytes: 2 * MiB };
+      const repository = await repositoryVia({ cutBodies: cut, retry: 3 }, `cut/${kind.replace(' ', '-')}/${cut.how}-${cut.afterBytes}`);
       const first = randomBytes(3 * MiB);
       expect(await repository.pushBlob(blobOf(first), content(first))).toBe('uploaded');
       expect(await storedDigest(repository.repository, blobOf(first).digest)).toBe(blobOf(first).digest);
@@ -212,7 +169,10 @@ describe.each(Object.keys(cuts))('behind a proxy that, for a body over 2 MiB, %s
 // A byte range goes as a stream, sent once (transport.ts): its chunks are not tried again.
 test.each(['bytes', 'stream'])('from %s: a chunk the proxy resets is tried again, as any broken request', async (kind) => {
   const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
-  const repository = await repositoryVia({ cut: { bodyBytes: 2 * MiB, afterBytes: 0, how: 'reset', chunks: 1 }, retry: 3 }, 'cut-chunk');
+  const repository = await repositoryVia(
+    { cutBodies: { overBytes: 2 * MiB, afterBytes: 0, how: 'reset', patches: 1 }, retry: 3 },
+    'cut-chunk',
+  );
   const bytes = randomBytes(3 * MiB);
   expect(await repository.pushBlob(blobOf(bytes), content(bytes))).toBe('uploaded');
   expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
@@ -227,8 +187,8 @@ test.each(['bytes', 'stream'])('from %s: a chunk the proxy resets is tried again
 
 test.each(Object.keys(contents))('from %s: a proxy that resets chunks too fails the upload, naming the blob and the host', async (kind) => {
   const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
-  const cut: BodyCut = { bodyBytes: 2 * MiB, afterBytes: MiB / 2, how: 'reset', chunks: Number.POSITIVE_INFINITY };
-  const repository = await repositoryVia({ cut, retry: 2 }, 'cut-all');
+  const cutBodies: BodyCut = { overBytes: 2 * MiB, afterBytes: MiB / 2, how: 'reset', patches: Number.POSITIVE_INFINITY };
+  const repository = await repositoryVia({ cutBodies, retry: 2 }, 'cut-all');
   const bytes = randomBytes(3 * MiB);
   const digest = blobOf(bytes).digest;
   const failure = repository.pushBlob(blobOf(bytes), content(bytes));
@@ -243,7 +203,7 @@ test.each(Object.keys(contents))('from %s: a proxy that resets chunks too fails 
 
 test('a big stream cut early goes in chunks from what it kept', async () => {
   const bytes = randomBytes(CHUNK_BYTES * 2 + 12345);
-  const repository = await repositoryVia({ cut: { bodyBytes: CHUNK_BYTES, afterBytes: 0, how: 'reset' } }, 'cut-early');
+  const repository = await repositoryVia({ cutBodies: { overBytes: CHUNK_BYTES, afterBytes: 0, how: 'reset' } }, 'cut-early');
   expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
   expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
   expect(uploadRequests(proxy as LoopbackServer)).toEqual([
@@ -257,8 +217,8 @@ test('a big stream cut early goes in chunks from what it kept', async () => {
 
 test('a big stream cut once more than it keeps went is spent: a BodyRefusedError, and the next stream goes in chunks', async () => {
   const bytes = randomBytes(CHUNK_BYTES * 2);
-  const cut: BodyCut = { bodyBytes: CHUNK_BYTES, afterBytes: REFUSAL_KEPT_BYTES + 4 * MiB, how: 'reset' };
-  const repository = await repositoryVia({ cut }, 'cut-late');
+  const cutBodies: BodyCut = { overBytes: CHUNK_BYTES, afterBytes: REFUSAL_KEPT_BYTES + 4 * MiB, how: 'reset' };
+  const repository = await repositoryVia({ cutBodies }, 'cut-late');
   const failure = repository.pushBlob(blobOf(bytes), streamOf(bytes));
   await expect(failure).rejects.toBeInstanceOf(BodyRefusedError);
   await expect(failure).rejects.toThrow(/the connection broke/);
