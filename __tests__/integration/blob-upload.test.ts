@@ -11,8 +11,9 @@ import type { Descriptor } from '../../src/core/oci/descriptor.ts';
 import type { BlobContent } from '../../src/core/oci/storage.ts';
 import { BodyRefusedError, CHUNK_BYTES, REFUSAL_KEPT_BYTES } from '../../src/core/registry/blob-upload.ts';
 import { RegistryClient } from '../../src/core/registry/client.ts';
+import type { RegistryRepository } from '../../src/core/registry/repository.ts';
 import { StaticKeychain } from '../../src/core/registry/keychain.ts';
-import { proxyTo, startLoopbackServer, type LoopbackServer, type ProxyOptions } from '../support/redirect-server.ts';
+import { proxyTo, startLoopbackServer, type BodyCut, type LoopbackServer, type ProxyOptions } from '../support/redirect-server.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 const MiB = 1024 * 1024;
@@ -36,8 +37,11 @@ afterEach(async () => {
  * A fresh client (body limits are learned per client) in front of the registry, through a proxy when given options;
  * `refuseReadBodies`: bodies over that many bytes are read whole and then refused (413), as a buffering proxy does.
  */
-async function repositoryVia(options: (ProxyOptions & { refusePatch?: number; refuseReadBodies?: number }) | undefined, name: string) {
-  client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: 1 } });
+async function repositoryVia(
+  options: (ProxyOptions & { refusePatch?: number; refuseReadBodies?: number; retry?: number }) | undefined,
+  name: string,
+) {
+  client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: options?.retry ?? 1, baseDelayMs: 5 } });
   if (options === undefined) return client.repository({ registry: registry.host, repository: name });
   const { refusePatch, refuseReadBodies, ...proxying } = options;
   proxy = await startLoopbackServer((req, res) => {
@@ -93,35 +97,99 @@ function uploadRequests(server: LoopbackServer): string[] {
     );
 }
 
+/**
+ * Pushes a blob of 3 MiB, then one of 2 MiB + 1, each checked as the registry stores it: what the proxy saw of the
+ * first's upload (uploadRequests) and every request of the second's (`METHOD content-length`).
+ */
+async function pushTwo(repository: RegistryRepository, content: (bytes: Uint8Array) => BlobContent): Promise<[string[], string[]]> {
+  const first = randomBytes(3 * MiB);
+  expect(await repository.pushBlob(blobOf(first), content(first))).toBe('uploaded');
+  expect(await storedDigest(repository.repository, blobOf(first).digest)).toBe(blobOf(first).digest);
+  const firstSent = uploadRequests(proxy as LoopbackServer);
+  const second = randomBytes(2 * MiB + 1);
+  const before = (proxy as LoopbackServer).requests.length;
+  expect(await repository.pushBlob(blobOf(second), content(second))).toBe('uploaded');
+  expect(await storedDigest(repository.repository, blobOf(second).digest)).toBe(blobOf(second).digest);
+  const sent = (proxy as LoopbackServer).requests.slice(before);
+  return [firstSent, sent.map((request) => `${request.method} ${request.headers['content-length']}`)];
+}
+
 describe.each(Object.keys(contents))('from %s', (kind) => {
   const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
   const name = kind.replace(' ', '-');
 
   test('behind a proxy that takes 1 MiB bodies: smaller chunks after each 413, and from the start for the next blob', async () => {
     const repository = await repositoryVia({ maxBodyBytes: MiB }, `limited/${name}`);
-    const first = randomBytes(3 * MiB);
-    expect(await repository.pushBlob(blobOf(first), content(first))).toBe('uploaded');
-    expect(await storedDigest(repository.repository, blobOf(first).digest)).toBe(blobOf(first).digest);
-    expect(uploadRequests(proxy as LoopbackServer)).toEqual([
+    const [first, second] = await pushTwo(repository, content);
+    expect(first).toEqual([
       `PUT ${3 * MiB}`,
       `PATCH 0-${1.5 * MiB - 1} ${1.5 * MiB}`,
       ...[0, 1, 2, 3].map((i) => `PATCH ${i * 0.75 * MiB}-${(i + 1) * 0.75 * MiB - 1} ${0.75 * MiB}`),
       'PUT 0',
     ]);
-
-    const second = randomBytes(2 * MiB + 1);
-    const before = (proxy as LoopbackServer).requests.length;
-    expect(await repository.pushBlob(blobOf(second), content(second))).toBe('uploaded');
-    expect(await storedDigest(repository.repository, blobOf(second).digest)).toBe(blobOf(second).digest);
-    const sent = (proxy as LoopbackServer).requests.slice(before);
-    expect(sent.map((request) => `${request.method} ${request.headers['content-length']}`)).toEqual([
-      'POST 0',
-      `PATCH ${0.75 * MiB}`,
-      `PATCH ${0.75 * MiB}`,
-      `PATCH ${0.5 * MiB + 1}`,
-      'PUT 0',
-    ]);
+    expect(second).toEqual(['POST 0', `PATCH ${0.75 * MiB}`, `PATCH ${0.75 * MiB}`, `PATCH ${0.5 * MiB + 1}`, 'PUT 0']);
   });
+});
+
+/** How a proxy that limits bodies without a 413 ends one, as a load balancer or an nginx closing early does. */
+const cuts: Record<string, Pick<BodyCut, 'afterBytes' | 'how'>> = {
+  'resets it before reading it': { afterBytes: 0, how: 'reset' },
+  'resets it once 1 MiB of it went': { afterBytes: MiB, how: 'reset' },
+  'closes the connection once 1 MiB of it went': { afterBytes: MiB, how: 'close' },
+};
+
+describe.each(Object.keys(cuts))('behind a proxy that, for a body over 2 MiB, %s', (cutName) => {
+  test.each(Object.keys(contents))(
+    'from %s: the blob goes again in chunks, once, and the next blob in chunks from the start',
+    async (kind) => {
+      const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
+      const cut = { ...(cuts[cutName] as BodyCut), overBytes: 2 * MiB };
+      const repository = await repositoryVia({ cutBodies: cut, retry: 3 }, `cut/${kind.replace(' ', '-')}/${cut.how}-${cut.afterBytes}`);
+      const [first, second] = await pushTwo(repository, content);
+      expect(first).toEqual([
+        `PUT ${3 * MiB}`,
+        `PATCH 0-${1.5 * MiB - 1} ${1.5 * MiB}`,
+        `PATCH ${1.5 * MiB}-${3 * MiB - 1} ${1.5 * MiB}`,
+        'PUT 0',
+      ]);
+      expect(second).toEqual(['POST 0', `PATCH ${1.5 * MiB}`, `PATCH ${0.5 * MiB + 1}`, 'PUT 0']);
+    },
+  );
+});
+
+// A byte range goes as a stream, sent once (transport.ts): its chunks are not tried again.
+test.each(['bytes', 'stream'])('from %s: a chunk the proxy resets is tried again, as any broken request', async (kind) => {
+  const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
+  const repository = await repositoryVia(
+    { cutBodies: { overBytes: 2 * MiB, afterBytes: 0, how: 'reset', patches: 1 }, retry: 3 },
+    'cut-chunk',
+  );
+  const bytes = randomBytes(3 * MiB);
+  expect(await repository.pushBlob(blobOf(bytes), content(bytes))).toBe('uploaded');
+  expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+  expect(uploadRequests(proxy as LoopbackServer)).toEqual([
+    `PUT ${3 * MiB}`,
+    `PATCH 0-${1.5 * MiB - 1} ${1.5 * MiB}`,
+    `PATCH 0-${1.5 * MiB - 1} ${1.5 * MiB}`,
+    `PATCH ${1.5 * MiB}-${3 * MiB - 1} ${1.5 * MiB}`,
+    'PUT 0',
+  ]);
+});
+
+test.each(Object.keys(contents))('from %s: a proxy that resets chunks too fails the upload, naming the blob and the host', async (kind) => {
+  const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
+  const cutBodies: BodyCut = { overBytes: 2 * MiB, afterBytes: MiB / 2, how: 'reset', patches: Number.POSITIVE_INFINITY };
+  const repository = await repositoryVia({ cutBodies, retry: 2 }, 'cut-all');
+  const bytes = randomBytes(3 * MiB);
+  const digest = blobOf(bytes).digest;
+  const failure = repository.pushBlob(blobOf(bytes), content(bytes));
+  await expect(failure).rejects.toThrow(
+    new RegExp(
+      `^upload of ${(proxy as LoopbackServer).host}/cut-all@${digest}: the connection broke while the blob went in one request ` +
+        `\\(.+\\), and again while it went in chunks: PATCH http://${(proxy as LoopbackServer).host}/v2/cut-all/blobs/uploads/[^?]+\\?…: `,
+    ),
+  );
+  expect((await fetch(`${registry.url}/v2/cut-all/blobs/${digest}`, { method: 'HEAD' })).status).toBe(404);
 });
 
 test('content that can be read again goes whole, however big', async () => {
@@ -140,27 +208,48 @@ test('a stream over the chunk size goes whole, in one PUT', async () => {
   expect(uploadRequests(proxy as LoopbackServer)).toEqual([`PUT ${bytes.byteLength}`]);
 });
 
-test('a big stream refused at once as too big goes in chunks from its start, each to the Location the last answer gave', async () => {
-  const bytes = randomBytes(CHUNK_BYTES * 2 + 12345);
-  const repository = await repositoryVia({ maxBodyBytes: CHUNK_BYTES }, 'chunks');
-  expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
-  expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
-  expect(uploadRequests(proxy as LoopbackServer)).toEqual([
-    `PUT ${bytes.byteLength}`,
-    `PATCH 0-${CHUNK_BYTES - 1} ${CHUNK_BYTES}`,
-    `PATCH ${CHUNK_BYTES}-${2 * CHUNK_BYTES - 1} ${CHUNK_BYTES}`,
-    `PATCH ${2 * CHUNK_BYTES}-${bytes.byteLength - 1} 12345`,
-    'PUT 0',
-  ]);
-  const sends = (proxy as LoopbackServer).requests.filter((request) => request.method === 'PATCH' || request.method === 'PUT');
-  const locations = sends.map((request) => request.url);
-  expect(new Set(locations).size).toBe(locations.length); // each request went where the answer before it said
-});
+/** A proxy that refuses a big stream before more of it went than the stream keeps. */
+const earlyRefusals: Record<string, Parameters<typeof repositoryVia>[0]> = {
+  'refused at once as too big': { maxBodyBytes: CHUNK_BYTES },
+  'cut before it was read': { cutBodies: { overBytes: CHUNK_BYTES, afterBytes: 0, how: 'reset' } },
+};
 
-test('a big stream refused as too big once read is spent: a BodyRefusedError, and the next stream goes in chunks', async () => {
+test.each(Object.keys(earlyRefusals))(
+  'a big stream %s goes in chunks from its start, each to the Location the last answer gave',
+  async (how) => {
+    const bytes = randomBytes(CHUNK_BYTES * 2 + 12345);
+    const repository = await repositoryVia(earlyRefusals[how], 'chunks');
+    expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
+    expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+    expect(uploadRequests(proxy as LoopbackServer)).toEqual([
+      `PUT ${bytes.byteLength}`,
+      `PATCH 0-${CHUNK_BYTES - 1} ${CHUNK_BYTES}`,
+      `PATCH ${CHUNK_BYTES}-${2 * CHUNK_BYTES - 1} ${CHUNK_BYTES}`,
+      `PATCH ${2 * CHUNK_BYTES}-${bytes.byteLength - 1} 12345`,
+      'PUT 0',
+    ]);
+    const sends = (proxy as LoopbackServer).requests.filter((request) => request.method === 'PATCH' || request.method === 'PUT');
+    const locations = sends.map((request) => request.url);
+    expect(new Set(locations).size).toBe(locations.length); // each request went where the answer before it said
+  },
+);
+
+/** A proxy that refuses a big stream once it read more of it than the stream keeps, and what the refusal says. */
+const lateRefusals: Record<string, { proxy: Parameters<typeof repositoryVia>[0]; says: RegExp }> = {
+  'refused as too big once read': { proxy: { refuseReadBodies: CHUNK_BYTES }, says: /: refused as too big \(413\) after more than/ },
+  'cut once more than it keeps went': {
+    proxy: { cutBodies: { overBytes: CHUNK_BYTES, afterBytes: REFUSAL_KEPT_BYTES + 4 * MiB, how: 'reset' } },
+    says: /: the connection broke \(ECONNRESET\) after more than/,
+  },
+};
+
+test.each(Object.keys(lateRefusals))('a big stream %s is spent: a BodyRefusedError, and the next stream goes in chunks', async (how) => {
+  const refusal = lateRefusals[how] as (typeof lateRefusals)[string];
   const bytes = randomBytes(Math.max(CHUNK_BYTES, REFUSAL_KEPT_BYTES) * 2);
-  const repository = await repositoryVia({ refuseReadBodies: CHUNK_BYTES }, 'refused-late');
-  await expect(repository.pushBlob(blobOf(bytes), streamOf(bytes))).rejects.toBeInstanceOf(BodyRefusedError);
+  const repository = await repositoryVia(refusal.proxy, 'refused-late');
+  const failure = repository.pushBlob(blobOf(bytes), streamOf(bytes));
+  await expect(failure).rejects.toBeInstanceOf(BodyRefusedError);
+  await expect(failure).rejects.toThrow(refusal.says);
   expect(uploadRequests(proxy as LoopbackServer)).toEqual([`PUT ${bytes.byteLength}`]);
   const before = (proxy as LoopbackServer).requests.length;
   expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');

@@ -2,16 +2,25 @@
  * How deserialize uploads, seen from a loopback proxy in front of the far registry: several blobs at once (a plain
  * tar by byte ranges, a compressed one from memory while the stream goes on), manifests of one level side by side,
  * and through a proxy that refuses request bodies over 1 MiB (as nginx's default client_max_body_size): chunks,
- * smaller after each 413. A compressed tar's big blob streams up in one PUT; refused once read, it goes up again.
+ * smaller after each 413; and through one that resets the connection of a big body instead (chunks, and a clear failure
+ * when it resets chunks too). A compressed tar's big blob streams up in one PUT; refused (413 or reset) once most of it
+ * was read, it goes up again.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from './support/cli.ts';
-import { proxyTo, startLoopbackServer, type LoopbackServer } from '../support/redirect-server.ts';
+import { proxyTo, startLoopbackServer, type BodyCut, type LoopbackServer, type ProxyOptions } from '../support/redirect-server.ts';
 import { digestsOf, fetchGraph, resolveTag } from '../../testkit/far-registry.ts';
-import { makeImage, tutorialImages, writeOciLayout, type ImageSet, type TutorialImages } from '../../testkit/images.ts';
+import {
+  makeImage,
+  manifestsChildrenFirst,
+  tutorialImages,
+  writeOciLayout,
+  type ImageSet,
+  type TutorialImages,
+} from '../../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 
 const MiB = 1024 * 1024;
@@ -62,7 +71,9 @@ interface WatchingProxy extends LoopbackServer {
   largestForwarded(): number;
 }
 
-async function watchingProxy(maxBodyBytes?: number): Promise<WatchingProxy> {
+/** A proxy in front of the far registry that refuses bodies over a limit (413) or cuts them short (`cutBodies`). */
+async function watchingProxy(limit: Pick<ProxyOptions, 'maxBodyBytes' | 'cutBodies'> = {}): Promise<WatchingProxy> {
+  const maxBodyBytes = limit.maxBodyBytes ?? limit.cutBodies?.overBytes;
   let atOnce = 0;
   let most = 0;
   let manifestsAtOnce = 0;
@@ -78,7 +89,7 @@ async function watchingProxy(maxBodyBytes?: number): Promise<WatchingProxy> {
     if (upload) most = Math.max(most, ++atOnce);
     if (manifest) mostManifests = Math.max(mostManifests, ++manifestsAtOnce);
     try {
-      await proxyTo(far.url, req, res, maxBodyBytes === undefined ? {} : { maxBodyBytes });
+      await proxyTo(far.url, req, res, limit);
     } finally {
       if (upload) atOnce--;
       if (manifest) manifestsAtOnce--;
@@ -98,6 +109,14 @@ async function expectLoaded(path: string): Promise<void> {
   expect(await fetchGraph(far.url, `${path}/tools`, 'sources2')).toEqual(digestsOf(images.sources2));
 }
 
+/** Proxies that take request bodies of at most 1 MiB (nginx's default client_max_body_size), by a 413 or by cutting. */
+const bodyLimits: Record<string, Pick<ProxyOptions, 'maxBodyBytes' | 'cutBodies'>> = {
+  'refuses bodies over 1 MiB': { maxBodyBytes: MiB },
+  'resets the connection of a body over 1 MiB once 256 KiB of it went': {
+    cutBodies: { overBytes: MiB, afterBytes: 256 * 1024, how: 'reset' },
+  },
+};
+
 describe.each(['none', 'zstd'])('a tar with compression %s', (compression) => {
   test('its blobs go up several at once, and so do manifests that point only at manifests pushed before', async () => {
     const proxy = await watchingProxy();
@@ -114,16 +133,39 @@ describe.each(['none', 'zstd'])('a tar with compression %s', (compression) => {
     }
   });
 
-  test('it loads through a proxy that refuses bodies over 1 MiB', async () => {
-    const proxy = await watchingProxy(MiB);
+  test.each(Object.keys(bodyLimits))('it loads through a proxy that %s', async (limit) => {
+    const proxy = await watchingProxy(bodyLimits[limit]);
+    const path = `limited-${compression}-${Object.keys(bodyLimits).indexOf(limit)}`;
     try {
-      const loaded = await runCli(['deserialize', syncDirs[compression] as string, `${proxy.host}/limited-${compression}`]);
-      expect(loaded.stderr, loaded.stderr).not.toMatch(/error|warning/i);
+      const loaded = await runCli(['deserialize', syncDirs[compression] as string, `${proxy.host}/${path}`]);
+      expect(loaded.stderr, loaded.stderr).not.toMatch(/error|warning|trying again/i);
       expect(loaded.code).toBe(0);
       expect(proxy.refused()).toBeGreaterThan(0);
       expect(proxy.largestForwarded()).toBeLessThanOrEqual(MiB);
       expect(proxy.requests.some((request) => request.method === 'PATCH')).toBe(true);
-      await expectLoaded(`limited-${compression}`);
+      await expectLoaded(path);
+    } finally {
+      await proxy.stop();
+      await rm(join(syncDirs[compression] as string, 'successful-syncs.csv'), { force: true });
+    }
+  });
+
+  test('through a proxy that resets chunks too, the tar fails naming the blob and the host, and nothing of it is referenced', async () => {
+    const cutBodies: BodyCut = { overBytes: MiB, afterBytes: 256 * 1024, how: 'reset', patches: Number.POSITIVE_INFINITY };
+    const proxy = await watchingProxy({ cutBodies });
+    const path = `cut-all-${compression}`;
+    try {
+      const loaded = await runCli(['deserialize', syncDirs[compression] as string, `${proxy.host}/${path}`]);
+      expect(loaded.code).toBe(1);
+      expect(loaded.stderr).toMatch(
+        new RegExp(
+          `000001-tools\\.tar[^:]*: entry blobs/sha256/[a-f0-9]{64}: upload of ${proxy.host}/${path}/tools@sha256:[a-f0-9]{64}: ` +
+            'the connection broke while the blob went in one request \\(ECONNRESET\\), and again while it went in chunks: PATCH ',
+        ),
+      );
+      for (const manifest of manifestsChildrenFirst(images.sources2))
+        expect((await fetch(`${far.url}/v2/${path}/tools/manifests/${manifest.digest}`, { method: 'HEAD' })).status).toBe(404);
+      expect((await fetch(`${far.url}/v2/${path}/tools/manifests/sources2`, { method: 'HEAD' })).status).toBe(404);
     } finally {
       await proxy.stop();
       await rm(join(syncDirs[compression] as string, 'successful-syncs.csv'), { force: true });
@@ -132,15 +174,20 @@ describe.each(['none', 'zstd'])('a tar with compression %s', (compression) => {
 });
 
 describe("a zstd tar's blob over what uploads hold in memory", () => {
-  /** PUT and PATCH bodies as the proxy saw them: `PUT 41943552`, `PATCH 16777216`, `PUT 0`; `→ 413` after a refused one. */
-  async function loadVia(path: string, refuseReadBodies?: number): Promise<string[]> {
+  /**
+   * PUT and PATCH bodies as the proxy saw them: `PUT 41943552`, `PATCH 16777216`, `PUT 0`; `→ 413` after one it
+   * refused (read whole first), `→ reset` after one it cut once that many bytes went.
+   */
+  async function loadVia(path: string, refuseReadBodies?: number, how: '413' | 'reset' = '413'): Promise<string[]> {
     const bodies: string[] = [];
     const proxy = await startLoopbackServer((req, res) => {
       const length = Number(req.headers['content-length'] ?? 0);
       if ((req.method !== 'PUT' && req.method !== 'PATCH') || !req.url?.includes('/blobs/uploads/')) return proxyTo(far.url, req, res);
       bodies.push(`${req.method} ${length}`);
       if (refuseReadBodies === undefined || length <= refuseReadBodies) return proxyTo(far.url, req, res);
-      bodies.push('→ 413');
+      bodies.push(`→ ${how}`);
+      if (how === 'reset')
+        return proxyTo(far.url, req, res, { cutBodies: { overBytes: refuseReadBodies, afterBytes: refuseReadBodies, how } });
       req.resume(); // a proxy that takes the body whole before it judges it
       req.once('end', () => res.writeHead(413).end());
     });
@@ -161,9 +208,9 @@ describe("a zstd tar's blob over what uploads hold in memory", () => {
     expect((await loadVia('whole')).filter((body) => body === `PUT ${layer()}`)).toHaveLength(1);
   });
 
-  test('refused as too big once the proxy read it, goes up again in chunks', async () => {
-    const bodies = await loadVia('refused', 32 * MiB);
-    expect(bodies.slice(bodies.indexOf(`PUT ${layer()}`), bodies.indexOf(`PUT ${layer()}`) + 2)).toEqual([`PUT ${layer()}`, '→ 413']);
+  test.each(['413', 'reset'] as const)('refused (%s) once the proxy read most of it, goes up again in chunks', async (how) => {
+    const bodies = await loadVia(`refused-${how}`, 32 * MiB, how);
+    expect(bodies.slice(bodies.indexOf(`PUT ${layer()}`), bodies.indexOf(`PUT ${layer()}`) + 2)).toEqual([`PUT ${layer()}`, `→ ${how}`]);
     expect(bodies.filter((body) => body.startsWith('PATCH')).length).toBeGreaterThanOrEqual(3);
   });
 });

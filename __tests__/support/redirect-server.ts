@@ -65,6 +65,22 @@ export interface ProxyOptions {
   dropContentRange?: boolean;
   /** The answer's body stops after this many bytes and the connection closes (a FIN before Content-Length bytes). */
   cutAfter?: number;
+  /** Request bodies cut short instead of refused with a 413, as a load balancer over its body limit does. */
+  cutBodies?: BodyCut;
+}
+
+/**
+ * Which request bodies a proxy cuts short, and how: it forwards `afterBytes` of the body (the registry's upload session
+ * keeps them, as behind a proxy that streams), then breaks the upstream connection and ends the client's by a reset
+ * (RST) or a close (FIN, the rest of the body read and dropped).
+ */
+export interface BodyCut {
+  /** Bodies over this many bytes are cut. */
+  overBytes: number;
+  afterBytes: number;
+  how: 'reset' | 'close';
+  /** PATCH bodies cut whatever their size: the first so many (counted down; default none). */
+  patches?: number;
 }
 
 /** Forwards a request to `target` (an origin) as is, Host header included unless told otherwise. */
@@ -75,6 +91,7 @@ export function proxyTo(target: string, req: IncomingMessage, res: ServerRespons
     res.end('<html><body>413 Request Entity Too Large</body></html>');
     return Promise.resolve();
   }
+  if (options.cutBodies !== undefined && cuts(req, options.cutBodies)) return cutBody(target, req, options.cutBodies);
   return new Promise((resolve, reject) => {
     const headers = options.targetHost ? { ...req.headers, host: new URL(target).host } : { ...req.headers };
     if (options.ignoreRange) delete headers.range;
@@ -101,5 +118,33 @@ export function proxyTo(target: string, req: IncomingMessage, res: ServerRespons
     });
     upstream.on('error', reject);
     req.pipe(upstream);
+  });
+}
+
+function cuts(req: IncomingMessage, cut: BodyCut): boolean {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length > cut.overBytes) return true;
+  if (req.method !== 'PATCH' || length === 0 || (cut.patches ?? 0) <= 0) return false;
+  cut.patches = (cut.patches ?? 0) - 1;
+  return true;
+}
+
+/** Forwards `afterBytes` of the body to `target`, then breaks both connections (BodyCut). */
+async function cutBody(target: string, req: IncomingMessage, { afterBytes, how }: BodyCut): Promise<void> {
+  const upstream = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers });
+  upstream.on('error', () => undefined);
+  const end = () => {
+    upstream.destroy();
+    if (how === 'reset') return void req.socket.resetAndDestroy();
+    req.socket.end();
+    req.resume();
+  };
+  if (afterBytes === 0) return end();
+  let forwarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    if (forwarded >= afterBytes) return;
+    upstream.write(chunk.subarray(0, afterBytes - forwarded));
+    forwarded += chunk.byteLength;
+    if (forwarded >= afterBytes) end();
   });
 }

@@ -6,8 +6,8 @@
  * range of the file once the scan found it right, UPLOADS at a time. A compressed tar can only be read from its
  * start: small blobs are taken into memory (BUFFER_BYTES in all) and uploaded while the stream goes on, a bigger one
  * streams straight through (one PUT: the tar is read and unpacked while the registry takes it), its upload holding
- * the stream back. A big stream a proxy refuses as too big once it took most of it (BodyRefusedError) is read again
- * (the second pass), in chunks.
+ * the stream back. A big stream a proxy refuses once it took most of it (a 413, or a connection it reset or closed:
+ * BodyRefusedError) is read again (the second pass), in chunks.
  */
 import { once } from 'node:events';
 import { PassThrough, pipeline, Readable, Transform } from 'node:stream';

@@ -3,15 +3,18 @@
  * with the whole blob, or chunks (PATCH with Content-Range and Content-Length, each to the Location the last answer
  * gave) closed by an empty PUT ?digest=. Content goes whole, a stream too (nothing of it held but its first bytes,
  * so that the reader it comes from runs while the registry takes it), until a registry or its proxy finds a body too
- * big (413): then in chunks, halved at each 413, for the rest of the run; a stream's chunks are held in memory, each
- * until the next is asked for (a chunk held can be sent again, a whole stream cannot). A registry that refuses
- * chunks gets blobs whole.
+ * big: it answers 413, or (a load balancer, an nginx closing early) resets or closes the connection while the body
+ * goes. Then in chunks for the rest of the run: halved at each 413; after a broken connection, of half the body cut
+ * (at most CHUNK_BYTES), a chunk whose connection breaks being tried again as any broken request, not made smaller.
+ * A stream's chunks are held in memory, each until the next is asked for (a chunk held can be sent again, a whole
+ * stream cannot). A registry that refuses chunks gets blobs whole.
  */
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.ts';
 import type { BlobContent } from '../oci/storage.ts';
 import { RegistryError } from './errors.ts';
 import { header } from './headers.ts';
+import { brokenConnectionCode } from './retry.ts';
 import type { RegistryResponse, RequestBody, Transport } from './transport.ts';
 
 /**
@@ -22,8 +25,8 @@ import type { RegistryResponse, RequestBody, Transport } from './transport.ts';
 export const CHUNK_BYTES = 16 * 1024 * 1024;
 /**
  * A stream sent whole keeps its first bytes until this many went: a proxy that refuses a body by its Content-Length
- * (nginx's client_max_body_size) answers 413 before more than its socket buffers took, and the stream then goes in
- * chunks from its start. A later refusal leaves the stream spent (BodyRefusedError).
+ * (nginx's client_max_body_size) answers 413, or ends the connection, before more than its socket buffers took, and
+ * the stream then goes in chunks from its start. A later refusal leaves the stream spent (BodyRefusedError).
  */
 export const REFUSAL_KEPT_BYTES = 8 * 1024 * 1024;
 /** Halving a refused chunk stops here: a proxy that refuses this much refuses uploads. */
@@ -65,14 +68,40 @@ export function sessionOf(response: RegistryResponse, transport: Transport, what
 }
 
 /**
- * A stream sent whole was refused as too big after more than REFUSAL_KEPT_BYTES of it went: it cannot be sent again,
- * its source can (the registry's limit is learned: it goes in chunks).
+ * A stream sent whole was refused (413, or its connection broke) after more than REFUSAL_KEPT_BYTES of it went: it
+ * cannot be sent again, its source can (the registry's limit is learned: it goes in chunks).
  */
-export class BodyRefusedError extends RegistryError {
-  constructor(what: string) {
-    super(`${what}: refused as too big (413) after more than ${REFUSAL_KEPT_BYTES} bytes of the stream went: send it again`, TOO_BIG);
+export class BodyRefusedError extends Error {
+  constructor(what: string, refusal: Refusal) {
+    super(`${what}: ${refusal.said} after more than ${REFUSAL_KEPT_BYTES} bytes of the stream went: send it again`, {
+      cause: refusal.error,
+    });
     this.name = 'BodyRefusedError';
   }
+}
+
+/** How a body-sized request was refused: a 413, or a connection that broke under it (`broken` names how). */
+interface Refusal {
+  error: unknown;
+  broken: string | undefined;
+  /** `refused as too big (413)`, `the connection broke (ECONNRESET)` */
+  said: string;
+}
+
+/** The refusal `error` is, undefined when it is another failure. */
+function refusalOf(error: unknown): Refusal | undefined {
+  if (isTooBig(error)) return { error, broken: undefined, said: 'refused as too big (413)' };
+  const broken = brokenConnectionCode(error);
+  return broken === undefined ? undefined : { error, broken, said: `the connection broke (${broken})` };
+}
+
+/**
+ * After a refusal of `size` bytes: chunks of half as many, and after a broken connection at most CHUNK_BYTES (a
+ * chunk whose connection breaks is not made smaller).
+ */
+function chunksAfter(refusal: Refusal, size: number): number {
+  const half = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil(size / 2));
+  return refusal.broken === undefined ? half : Math.max(SMALLEST_CHUNK_BYTES, Math.min(CHUNK_BYTES, half));
 }
 
 /** Sends the blob's bytes into `session` and closes it with the digest; the registry checks the bytes against it. */
@@ -84,25 +113,47 @@ export async function sendBlob(upload: BlobUpload, session: UploadSession, conte
   if (pieces instanceof StreamPieces && size > chunk && limits.chunkBytes === undefined) return sendStream(upload, session, pieces, limits);
   if (size > chunk && !limits.chunksRefused) return sendChunks(upload, session, pieces, limits);
   if (size > chunk) return put(upload, session.location, pieces.whole(), size);
+  // A small body's broken connection is no refusal, nor one where chunks cannot follow: tried again as any other.
+  const final = size <= SMALLEST_CHUNK_BYTES || limits.chunksRefused;
   try {
-    return await put(upload, session.location, await pieces.piece(0, size), size);
+    return await put(upload, session.location, await pieces.piece(0, size), size, final);
   } catch (error) {
-    if (!isTooBig(error) || size <= SMALLEST_CHUNK_BYTES || limits.chunksRefused) throw error;
-    limits.chunkBytes = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil(size / 2));
-    return sendChunks(upload, await upload.restart(), pieces, limits);
+    const refusal = refusalOf(error);
+    if (refusal === undefined || final) throw error;
+    limits.chunkBytes = chunksAfter(refusal, size);
+    return inChunksAfter(refusal, upload, pieces, limits);
   }
 }
 
-/** A big stream whole; refused early as too big, in chunks from its start (what it kept), else a BodyRefusedError. */
+/** A big stream whole; refused early, in chunks from its start (what it kept), else a BodyRefusedError. */
 async function sendStream(upload: BlobUpload, session: UploadSession, pieces: StreamPieces, limits: BodyLimits): Promise<void> {
   const { size } = upload.descriptor;
   try {
     return await put(upload, session.location, pieces.whole(REFUSAL_KEPT_BYTES), size);
   } catch (error) {
-    if (!isTooBig(error) || limits.chunksRefused) throw error;
-    limits.chunkBytes ??= Math.max(SMALLEST_CHUNK_BYTES, Math.min(CHUNK_BYTES, Math.ceil(size / 2)));
-    if (!pieces.rewound()) throw new BodyRefusedError(upload.what);
-    return sendChunks(upload, await upload.restart(), pieces, limits);
+    const refusal = refusalOf(error);
+    if (refusal === undefined || limits.chunksRefused) throw error;
+    limits.chunkBytes ??= Math.min(CHUNK_BYTES, chunksAfter(refusal, size));
+    if (!pieces.rewound()) throw new BodyRefusedError(upload.what, refusal);
+    return inChunksAfter(refusal, upload, pieces, limits);
+  }
+}
+
+/**
+ * The blob again, in chunks in a fresh session (the refused one may hold part of the body), after its whole-blob
+ * request was refused. After a broken connection a failure tells both: a proxy's limit under the chunk size and a
+ * registry whose connections keep breaking look alike from here.
+ */
+async function inChunksAfter(refusal: Refusal, upload: BlobUpload, pieces: Pieces, limits: BodyLimits): Promise<void> {
+  try {
+    return await sendChunks(upload, await upload.restart(), pieces, limits);
+  } catch (error) {
+    if (refusal.broken === undefined) throw error;
+    const again = brokenConnectionCode(error) === undefined ? 'then in chunks it failed' : 'and again while it went in chunks';
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`${upload.what}: the connection broke while the blob went in one request (${refusal.broken}), ${again}: ${why}`, {
+      cause: error,
+    });
   }
 }
 
@@ -146,8 +197,11 @@ async function sendChunks(upload: BlobUpload, session: UploadSession, pieces: Pi
   await put(upload, location, new Uint8Array(0), 0);
 }
 
-/** The closing PUT ?digest=, with the whole blob or (after chunks) nothing. */
-async function put(upload: BlobUpload, location: URL, body: RequestBody, length: number): Promise<void> {
+/**
+ * The closing PUT ?digest=, with the whole blob or (after chunks) nothing; `retryBroken` false when a broken
+ * connection is better answered by chunks than by the same request again.
+ */
+async function put(upload: BlobUpload, location: URL, body: RequestBody, length: number, retryBroken = true): Promise<void> {
   const target = new URL(location);
   target.searchParams.set('digest', upload.descriptor.digest);
   const done = await upload.transport.request({
@@ -157,6 +211,7 @@ async function put(upload: BlobUpload, location: URL, body: RequestBody, length:
     expect: [201],
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
     body,
+    retryBroken,
   });
   await done.body.dump();
 }

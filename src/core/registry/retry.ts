@@ -58,6 +58,18 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 
+/**
+ * A connection that ended under a request: reset (ECONNRESET), closed by the other side (undici's "other side
+ * closed", UND_ERR_SOCKET) or written to after either (EPIPE). A proxy that limits request bodies may end one so
+ * instead of answering 413.
+ */
+const BROKEN_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** The code (`ECONNRESET`, `UND_ERR_SOCKET`, ...) of a connection that broke under the request, if that is what failed. */
+export function brokenConnectionCode(error: unknown): string | undefined {
+  return errorCode(error, (c) => BROKEN_CODES.has(c));
+}
+
 /** A connection that failed or broke: worth another try. TLS and DNS-name errors are not. */
 export function isTransientError(error: unknown): boolean {
   const code = errorCode(error, (c) => TRANSIENT_CODES.has(c));

@@ -12,6 +12,7 @@ import { readCapped } from '../streams.ts';
 import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statusMessage } from './errors.ts';
 import type { Keychain } from './keychain.ts';
 import {
+  brokenConnectionCode,
   describeError,
   errorCode,
   isRetryableStatus,
@@ -35,6 +36,11 @@ export interface RegistryRequest {
   headers?: Record<string, string>;
   /** Bytes, whole or as buffers in order, can be sent again (retries, auth); a stream is sent once. */
   body?: RequestBody;
+  /**
+   * False: a connection that broke under the request (brokenConnectionCode) fails it at once, as the caller has a
+   * better next step than the same request again (a whole blob goes in chunks: blob-upload.ts). Default true.
+   */
+  retryBroken?: boolean;
 }
 
 export type RegistryResponse = Dispatcher.ResponseData;
@@ -193,7 +199,7 @@ export class Transport {
     for (let hop = 0; ; hop++) {
       const headers = { ...this.baseHeaders(), ...request.headers };
       if (authorization !== undefined && url.origin === this.origin) headers.authorization = authorization;
-      const response = await this.dispatch(url, request.method, headers, request.body, what);
+      const response = await this.dispatch(url, request.method, headers, request.body, what, request.retryBroken);
       const follow = REDIRECTS.has(response.statusCode) && (request.method === 'GET' || request.method === 'HEAD');
       if (!follow) return response;
       const location = response.headers.location;
@@ -206,13 +212,17 @@ export class Transport {
     }
   }
 
-  /** One HTTP exchange, tried again on 429, 5xx (not 501) and broken connections while the body allows it. */
+  /**
+   * One HTTP exchange, tried again on 429, 5xx (not 501) and failed or broken connections while the body allows it
+   * (broken ones only with `retryBroken`).
+   */
   private async dispatch(
     url: URL,
     method: Method,
     headers: Record<string, string>,
     body: RequestBody | undefined,
     what: string,
+    retryBroken = true,
   ): Promise<RegistryResponse> {
     const dispatcher: Dispatcher = url.origin === this.origin ? this.pool : this.foreign;
     const canRetry = replayable(body);
@@ -234,7 +244,8 @@ export class Transport {
           ...(method === 'HEAD' ? { reset: false } : {}),
         });
       } catch (error) {
-        if (canRetry && attempt < this.retry.attempts && isTransientError(error)) {
+        const retryable = isTransientError(error) && (retryBroken || brokenConnectionCode(error) === undefined);
+        if (canRetry && attempt < this.retry.attempts && retryable) {
           await waitBeforeRetry(this.retry, {
             what,
             attempt,
