@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from './support/cli.ts';
+import { CLI, runCli, type CliResult } from './support/cli.ts';
 import { runCliUntil, snapshot } from './support/crash.ts';
 import { digestsOf, fetchGraph, repositoriesWithManifests, resolveTag } from '../../testkit/far-registry.ts';
 import { pushImageSet, tutorialImages, type TutorialImages } from '../../testkit/images.ts';
@@ -198,6 +198,34 @@ describe('joined with cat (for ace-dt), the whole tar still verifies and loads',
     const loaded = await runCli(['deserialize', sync, `${far.host}/joined-${compression}`], { env });
     expect(loaded.code, loaded.stderr).toBe(0);
     expect(await fetchGraph(far.url, `joined-${compression}/ops`, 'sources1')).toEqual(digestsOf(images.sources1));
+  });
+});
+
+describe('a tar of more parts than the process may hold open', () => {
+  /** The CLI with at most `files` file descriptors (`ulimit -n`). */
+  const runLimited = (files: number, args: string[]): Promise<CliResult> =>
+    new Promise((resolve) => {
+      const script = `ulimit -n ${files} && exec "$0" "$@"`;
+      execFile('sh', ['-c', script, process.execPath, CLI, ...args], { env }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+      );
+    });
+
+  test('verify and deserialize read its parts a few at a time (ulimit -n 64, some 200 parts)', async () => {
+    const sync = await copyOf('none');
+    // The same tar cut into 4 KiB parts, listed by its sidecar: the reader takes the parts the sidecar lists, whatever their size.
+    const recut =
+      'cat 000001-ops.tar.part-* > ../joined && rm 000001-ops.tar.part-* && ' +
+      'split -b 4096 -a 3 --numeric-suffixes=1 ../joined 000001-ops.tar.part- && rm ../joined && ' +
+      'sha256sum 000001-ops.tar.part-* > batch-serialize/000001-ops.tar.sha256';
+    await exec('sh', ['-c', recut], { cwd: sync });
+    expect((await partsOf(sync, '000001-ops.tar')).length).toBeGreaterThan(150);
+    const verified = await runLimited(64, ['verify', sync]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/everything checks out/);
+    const loaded = await runLimited(64, ['deserialize', sync, `${far.host}/many-parts`]);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect(await fetchGraph(far.url, 'many-parts/ops', 'sources1')).toEqual(digestsOf(images.sources1));
   });
 });
 

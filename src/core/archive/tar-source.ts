@@ -16,21 +16,32 @@ export interface SourcePart {
 }
 
 /**
+ * Parts held open at once, most recently read kept: a tar of more parts than the process may open (`ulimit -n`)
+ * is read all the same. A reader may open a part beyond them while all are being read from.
+ */
+const OPEN_PARTS = 8;
+
+/**
  * A tar file as its readers see it: one file, or the parts of a tar written with `--max-file-size` read as one
- * stream (docs/formats.md, "File names"), by position or from a start to an end. Every file is opened at once,
- * each a regular file opened without following links, so that what is read is what was checked.
+ * stream (docs/formats.md, "File names"), by position or from a start to an end. Every file is opened and checked
+ * at once, a regular file opened without following links; at most OPEN_PARTS stay open, and a part opened again
+ * must be the very file checked (same device and inode, same size), so that what is read is what was checked.
  */
 export class TarSource implements PositionalReader {
   /** The tar's path (the joined name for parts): what messages name. */
   readonly path: string;
   readonly parts: readonly SourcePart[];
   readonly size: number;
-  private readonly handles: readonly FileHandle[];
+  private readonly checked: readonly CheckedFile[];
+  /** The parts open now, least recently used first (a Map keeps insertion order). */
+  private readonly open: Map<number, OpenPart>;
+  private closed = false;
 
-  private constructor(path: string, parts: SourcePart[], handles: FileHandle[]) {
+  private constructor(path: string, parts: SourcePart[], checked: CheckedFile[], open: Map<number, OpenPart>) {
     this.path = path;
     this.parts = parts;
-    this.handles = handles;
+    this.checked = checked;
+    this.open = open;
     this.size = parts.reduce((sum, part) => sum + part.size, 0);
   }
 
@@ -40,21 +51,24 @@ export class TarSource implements PositionalReader {
    */
   static async open(path: string, parts: readonly string[] = []): Promise<TarSource> {
     const paths = parts.length === 0 ? [path] : parts;
-    const handles: FileHandle[] = [];
+    const open = new Map<number, OpenPart>();
+    const checked: CheckedFile[] = [];
     const placed: SourcePart[] = [];
     try {
       let start = 0;
-      for (const partPath of paths) {
-        const { handle, size } = await openRegularFile(partPath, parts.length > 0);
-        handles.push(handle);
-        placed.push({ path: partPath, start, size });
-        start += size;
+      for (const [index, partPath] of paths.entries()) {
+        const file = await openRegularFile(partPath, parts.length > 0);
+        checked.push(file);
+        placed.push({ path: partPath, start, size: file.size });
+        start += file.size;
+        if (open.size < OPEN_PARTS) open.set(index, { handle: Promise.resolve(file.handle), reading: 0 });
+        else await file.handle.close();
       }
     } catch (error) {
-      await Promise.all(handles.map((handle) => handle.close()));
+      await closeAll(open);
       throw error;
     }
-    return new TarSource(path, placed, handles);
+    return new TarSource(path, placed, checked, open);
   }
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
@@ -63,7 +77,7 @@ export class TarSource implements PositionalReader {
       const part = this.parts[index] as SourcePart;
       const from = position + bytesRead - part.start;
       const want = Math.min(length - bytesRead, part.size - from);
-      const got = (await (this.handles[index] as FileHandle).read(buffer, offset + bytesRead, want, from)).bytesRead;
+      const got = await this.withPart(index, async (handle) => (await handle.read(buffer, offset + bytesRead, want, from)).bytesRead);
       bytesRead += got;
       if (got < want) break; // the part shrank since it was opened: the caller sees a short read
     }
@@ -90,7 +104,8 @@ export class TarSource implements PositionalReader {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.handles.map((handle) => handle.close()));
+    this.closed = true;
+    await closeAll(this.open);
   }
 
   /** The index of the part holding byte `position` (the last part for the end). */
@@ -98,13 +113,75 @@ export class TarSource implements PositionalReader {
     const index = this.parts.findIndex((part) => position < part.start + part.size);
     return index === -1 ? this.parts.length - 1 : index;
   }
+
+  /** Runs `use` on part `index`'s file, opening it again (and closing the least recently used idle one) if need be. */
+  private async withPart<T>(index: number, use: (handle: FileHandle) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error(`${this.path}: read after it was closed`);
+    let part = this.open.get(index);
+    if (part === undefined) {
+      const idle = [...this.open].find(([, candidate]) => candidate.reading === 0);
+      if (this.open.size >= OPEN_PARTS && idle !== undefined) {
+        this.open.delete(idle[0]);
+        void idle[1].handle.then((handle) => handle.close()).catch(() => undefined);
+      }
+      const reopened: OpenPart = { handle: this.reopen(index), reading: 0 };
+      reopened.handle.catch(() => this.open.get(index) === reopened && this.open.delete(index));
+      part = reopened;
+    }
+    this.open.delete(index);
+    this.open.set(index, part); // most recently used last
+    part.reading++;
+    try {
+      return await use(await part.handle);
+    } finally {
+      part.reading--;
+    }
+  }
+
+  /** The part's file again, refused unless it is the file checked when the tar was opened. */
+  private async reopen(index: number): Promise<FileHandle> {
+    const was = this.checked[index] as CheckedFile;
+    const part = this.parts[index] as SourcePart;
+    const name = part.path.slice(part.path.lastIndexOf('/') + 1);
+    let file: CheckedFile;
+    try {
+      file = await openRegularFile(part.path, true);
+    } catch (error) {
+      throw new Error(`${this.path}: changed since it was checked: ${name}: ${(error as Error).message}`, { cause: error });
+    }
+    if (file.dev !== was.dev || file.ino !== was.ino || file.size !== was.size) {
+      await file.handle.close();
+      throw new Error(`${this.path}: changed since it was checked: ${name} is another file now`);
+    }
+    return file.handle;
+  }
+}
+
+/** A file as opened and checked: its handle, and what tells it from another file put at its path later. */
+interface CheckedFile {
+  handle: FileHandle;
+  size: number;
+  dev: number;
+  ino: number;
+}
+
+interface OpenPart {
+  handle: Promise<FileHandle>;
+  /** Reads under way: the part is not closed meanwhile. */
+  reading: number;
+}
+
+async function closeAll(open: Map<number, OpenPart>): Promise<void> {
+  const parts = [...open.values()];
+  open.clear();
+  await Promise.all(parts.map(async (part) => (await part.handle.catch(() => undefined))?.close()));
 }
 
 /**
  * Opens the file itself, never what a symbolic link points at, and without waiting on a FIFO's writer; only a
  * regular file is read (a directory, a FIFO or a device named like a tar would fail or never end).
  */
-async function openRegularFile(path: string, isPart: boolean): Promise<{ handle: FileHandle; size: number }> {
+async function openRegularFile(path: string, isPart: boolean): Promise<CheckedFile> {
   const which = isPart ? ` (${path.slice(path.lastIndexOf('/') + 1)})` : '';
   let handle: FileHandle;
   try {
@@ -116,7 +193,7 @@ async function openRegularFile(path: string, isPart: boolean): Promise<{ handle:
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new NotRegularFileError(`${fileKind(stats)}${which}`);
-    return { handle, size: stats.size };
+    return { handle, size: stats.size, dev: stats.dev, ino: stats.ino };
   } catch (error) {
     await handle.close();
     throw error;
