@@ -73,7 +73,8 @@ export class Authenticator {
 
   /**
    * After a 401: the header to try once more with, or undefined when there is nothing new to try.
-   * A bearer token is refreshed (unless another request already did), with any scopes the challenge adds.
+   * A request sent without credentials gets the ones the challenge asks for, as after a ping (`authorization`);
+   * a bearer token is refreshed (unless another request already did), with any scopes the challenge adds.
    */
   async reauthorize(
     scopes: readonly string[],
@@ -81,6 +82,7 @@ export class Authenticator {
     used: string | undefined,
   ): Promise<string | undefined> {
     this.learn(header);
+    if (used === undefined) return this.authorization(scopes);
     const challenge = this.challenge;
     if (challenge === undefined) return undefined;
     if (challenge.scheme === 'basic') {
