@@ -8,6 +8,7 @@ import { MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
 import { RegistryClient } from '../../src/core/registry/client.ts';
 import { UnauthorizedError } from '../../src/core/registry/errors.ts';
 import { DockerConfigKeychain, StaticKeychain, type Keychain } from '../../src/core/registry/keychain.ts';
+import { proxyTo, startLoopbackServer } from '../support/redirect-server.ts';
 import { startHtpasswdRegistry, startTokenRegistry, type AuthRegistry, type TokenAuthRegistry } from './support/auth-registry.ts';
 
 let dir: string;
@@ -163,6 +164,25 @@ describe('token auth', () => {
       { method: 'GET', user: 'alice', scopes: ['repository:cached:pull'] },
       { method: 'GET', user: 'alice', scopes: ['repository:other:pull'] },
     ]);
+  });
+
+  test('first requests sent at once learn the scheme from their own 401s, no GET /v2/, and share one token', async () => {
+    const pushed = await roundTrip(clientWith(explicit()), auth.registry.host, 'first');
+    const front = await startLoopbackServer((req, res) => proxyTo(auth.registry.url, req, res));
+    try {
+      const before = auth.tokenRequests.length;
+      const keychain = new StaticKeychain({ [front.host]: { username: auth.username, password: auth.password } });
+      const repo = clientWith(keychain).repository({ registry: front.host, repository: 'first' });
+      expect(await Promise.all([repo.resolve('v1'), repo.resolve('v1'), repo.resolve('v1')])).toEqual([pushed, pushed, pushed]);
+      expect(await repo.fetchManifest(pushed)).toHaveLength(pushed.size);
+      expect(auth.tokenRequests.slice(before)).toEqual([{ method: 'GET', user: 'alice', scopes: ['repository:first:pull'] }]);
+      expect(front.requests.filter((r) => r.url === '/v2/')).toEqual([]);
+      // The three HEADs went before the scheme was known; everything after them carries the one token.
+      expect(front.requests.filter((r) => r.headers.authorization === undefined).map((r) => r.answered?.status)).toEqual([401, 401, 401]);
+      expect(new Set(front.requests.map((r) => r.headers.authorization).filter(Boolean)).size).toBe(1);
+    } finally {
+      await front.stop();
+    }
   });
 
   test('a 401 for an expired token refreshes it once', async () => {
