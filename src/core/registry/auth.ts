@@ -54,6 +54,11 @@ export class Authenticator {
     if (chosen !== undefined) this.challenge = chosen;
   }
 
+  /** Whether a challenge (a ping's or a 401's) named the scheme yet. */
+  get knowsScheme(): boolean {
+    return this.challenge !== undefined;
+  }
+
   /** The Authorization header for a request needing these scopes, or undefined (anonymous). */
   async authorization(scopes: readonly string[]): Promise<string | undefined> {
     const challenge = this.challenge;

@@ -3,8 +3,8 @@
  * bearer/basic auth, retries with backoff, and redirects followed by hand so Authorization never leaves the registry's
  * origin. A request that can be sent twice goes out at once and learns the auth scheme from its own 401, then goes
  * again with credentials: an anonymous registry answers it directly, where a `GET /v2/` ping first would cost a round
- * trip. Only a body that cannot be sent twice (a streamed upload) waits for that ping, once per registry, so that it
- * carries credentials the first time.
+ * trip. Only a body that cannot be sent twice (a streamed upload) waits for that ping, once per registry and only
+ * while no 401 named the scheme, so that it carries credentials the first time.
  */
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -137,7 +137,9 @@ export class Transport {
    */
   async request(request: RegistryRequest): Promise<RegistryResponse> {
     const canResend = replayable(request.body);
-    if (!canResend) await this.ping();
+    // A body sent once must carry credentials the first time; an earlier request's 401 may have named the scheme already
+    // (an upload's POST always goes first), else the ping asks.
+    if (!canResend && !this.auth.knowsScheme) await this.ping();
     const url = new URL(request.path, this.origin);
     const what = describeRequest(request.method, url);
     let authorization = await this.auth.authorization(request.scopes);
