@@ -238,7 +238,7 @@ export class Transport {
       let response: RegistryResponse;
       try {
         // undici puts a connection back to use a full turn of the event loop after its response ended: a request
-        // sent sooner (the next of a sequence: ping, HEAD, GET) opens a new connection, its handshakes included.
+        // sent sooner (the next of a sequence: a HEAD, then a GET) opens a new connection, its handshakes included.
         await nextTurn();
         response = await dispatcher.request({
           origin: url.origin,
