@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sha256 } from '../../src/core/oci/digest.ts';
 import { MediaType, type Descriptor } from '../../src/core/oci/descriptor.ts';
+import { CHUNK_BYTES } from '../../src/core/registry/blob-upload.ts';
 import { RegistryClient } from '../../src/core/registry/client.ts';
 import { UnauthorizedError } from '../../src/core/registry/errors.ts';
 import { DockerConfigKeychain, StaticKeychain, type Keychain } from '../../src/core/registry/keychain.ts';
+import { proxyTo, startLoopbackServer } from '../support/redirect-server.ts';
 import { startHtpasswdRegistry, startTokenRegistry, type AuthRegistry, type TokenAuthRegistry } from './support/auth-registry.ts';
 
 let dir: string;
@@ -163,6 +166,44 @@ describe('token auth', () => {
       { method: 'GET', user: 'alice', scopes: ['repository:cached:pull'] },
       { method: 'GET', user: 'alice', scopes: ['repository:other:pull'] },
     ]);
+  });
+
+  test('first requests sent at once learn the scheme from their own 401s, no GET /v2/, and share one token', async () => {
+    const pushed = await roundTrip(clientWith(explicit()), auth.registry.host, 'first');
+    const front = await startLoopbackServer((req, res) => proxyTo(auth.registry.url, req, res));
+    try {
+      const before = auth.tokenRequests.length;
+      const keychain = new StaticKeychain({ [front.host]: { username: auth.username, password: auth.password } });
+      const repo = clientWith(keychain).repository({ registry: front.host, repository: 'first' });
+      expect(await Promise.all([repo.resolve('v1'), repo.resolve('v1'), repo.resolve('v1')])).toEqual([pushed, pushed, pushed]);
+      expect(await repo.fetchManifest(pushed)).toHaveLength(pushed.size);
+      expect(auth.tokenRequests.slice(before)).toEqual([{ method: 'GET', user: 'alice', scopes: ['repository:first:pull'] }]);
+      expect(front.requests.filter((r) => r.url === '/v2/')).toEqual([]);
+      // The three HEADs went before the scheme was known; everything after them carries the one token.
+      expect(front.requests.filter((r) => r.headers.authorization === undefined).map((r) => r.answered?.status)).toEqual([401, 401, 401]);
+      expect(new Set(front.requests.map((r) => r.headers.authorization).filter(Boolean)).size).toBe(1);
+    } finally {
+      await front.stop();
+    }
+  });
+
+  test('a blob streamed up after its POST met the challenge: no GET /v2/ before the stream either', async () => {
+    const front = await startLoopbackServer((req, res) => proxyTo(auth.registry.url, req, res));
+    try {
+      const keychain = new StaticKeychain({ [front.host]: { username: auth.username, password: auth.password } });
+      const repo = clientWith(keychain).repository({ registry: front.host, repository: 'streamed' });
+      // Over CHUNK_BYTES, a stream goes whole in one PUT: a body that cannot be sent twice.
+      const bytes = Buffer.alloc(CHUNK_BYTES + 1, 7);
+      const layer = { mediaType: 'application/octet-stream', digest: sha256(bytes), size: bytes.byteLength };
+      expect(await repo.pushBlob(layer, Readable.from([bytes]))).toBe('uploaded');
+      expect(front.requests.map((r) => `${r.method} ${r.url.split('?')[0]} ${r.answered?.status}`)).toEqual([
+        'POST /v2/streamed/blobs/uploads/ 401',
+        'POST /v2/streamed/blobs/uploads/ 202',
+        expect.stringMatching(/^PUT \/v2\/streamed\/blobs\/uploads\/[^ ]+ 201$/),
+      ]);
+    } finally {
+      await front.stop();
+    }
   });
 
   test('a 401 for an expired token refreshes it once', async () => {

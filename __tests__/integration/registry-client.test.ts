@@ -131,7 +131,7 @@ describe('against an anonymous registry', () => {
     try {
       const pushed = await pushImage(client.repository({ registry: registry.host, repository: 'client/reuse' }), 'v1', 'oci');
       const repo = own.repository({ registry: front.host, repository: 'client/reuse' });
-      // The ping, then what a resolve and the far side's probes send one after the other.
+      // What a resolve and the far side's probes send one after the other.
       expect(await repo.resolve('v1')).toEqual(pushed.manifest.descriptor);
       expect(await repo.fetchManifest(pushed.manifest.descriptor)).toEqual(pushed.manifest.bytes);
       for (const { descriptor } of [pushed.config, pushed.layer]) expect(await repo.exists(descriptor)).toBe(true);
@@ -141,6 +141,34 @@ describe('against an anonymous registry', () => {
     } finally {
       await own.close();
       await front.stop();
+    }
+  });
+
+  test('a first resolve is one request, its manifest HEAD: no GET /v2/ before it (a round trip saved)', async () => {
+    const front = await startLoopbackServer((req, res) => proxyTo(registry.url, req, res));
+    const own = new RegistryClient({ keychain: new StaticKeychain({}) });
+    try {
+      const pushed = await pushImage(client.repository({ registry: registry.host, repository: 'client/first' }), 'v1', 'oci');
+      expect(await own.repository({ registry: front.host, repository: 'client/first' }).resolve('v1')).toEqual(pushed.manifest.descriptor);
+      expect(front.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['HEAD /v2/client/first/manifests/v1']);
+    } finally {
+      await own.close();
+      await front.stop();
+    }
+  });
+
+  test('a web server that is no registry: its first refusal asks whether it is one', async () => {
+    const web = await startLoopbackServer(
+      (_req, res) => void res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>'),
+    );
+    const own = new RegistryClient({ keychain: new StaticKeychain({}) });
+    try {
+      await expect(own.repository({ registry: web.host, repository: 'tools' }).resolve('v1')).rejects.toThrow(
+        `GET ${web.origin}/v2/tools/manifests/v1: 404 <h1>Not Found</h1> (is ${web.host} an OCI registry?)`,
+      );
+    } finally {
+      await own.close();
+      await web.stop();
     }
   });
 
@@ -203,7 +231,6 @@ describe('against a registry that misbehaves', () => {
         'content-length': String(m.descriptor.size),
         ...extra,
       });
-      if (path === '/v2/') return send(200, {}, Buffer.from('{}'));
       // A huge manifest, announced honestly.
       if (path === '/v2/lying/manifests/huge') return send(200, manifestHeaders(huge), huge.bytes);
       // A huge manifest without a usable HEAD answer and with a chunked body: only the read can stop it.

@@ -251,7 +251,9 @@ test('a redirect to a blob store: the resume goes the same way, and the store ne
     cut = { how: 'truncate', at: MiB + 7, times: 1 };
     const bytes = await read(await client.repository({ registry: front.host, repository: 'resume' }).fetchBlob(layer));
     expect(bytes.byteLength).toBe(layer.size);
+    // The first GET goes before the scheme is known, without credentials: its 401 says Basic.
     expect(layerGets(front).map((r) => [r.headers.authorization, r.headers.range])).toEqual([
+      [undefined, undefined],
       [basic, undefined],
       [basic, `bytes=${MiB + 7}-${layer.size - 1}`],
     ]);
@@ -271,9 +273,8 @@ test('a 206 whose Content-Range starts past the byte asked for is not trusted: a
   const { sha256 } = await import('../../src/core/oci/digest.ts');
   const blob = { mediaType: 'application/octet-stream', digest: sha256(content), size: content.byteLength };
   const liar = await startLoopbackServer((req, res) => {
-    if (req.url === '/v2/') return void res.end('{}');
     const range = req.headers.range;
-    if (range === undefined && liar.requests.length === 2) {
+    if (range === undefined && liar.requests.length === 1) {
       res.writeHead(200, { 'content-length': String(content.byteLength) });
       return void res.write(content.subarray(0, 50_000), () => req.socket.end());
     }
@@ -287,7 +288,7 @@ test('a 206 whose Content-Range starts past the byte asked for is not trusted: a
   try {
     const bytes = await read(await client.repository({ registry: liar.host, repository: 'r' }).fetchBlob(blob));
     expect(bytes.equals(content)).toBe(true); // toEqual compares 200 000 bytes one by one: seconds
-    expect(liar.requests.slice(1).map((r) => r.headers.range)).toEqual([undefined, 'bytes=50000-199999', undefined]);
+    expect(liar.requests.map((r) => r.headers.range)).toEqual([undefined, 'bytes=50000-199999', undefined]);
   } finally {
     await client.close();
     await liar.stop();

@@ -146,7 +146,7 @@ test('a registry that refuses connections is tried a bounded number of times', a
   });
   clients.push(client);
   await expect(client.repository({ registry: closed.host, repository: 'gone' }).resolve('v1')).rejects.toThrow(
-    `GET ${closed.origin}/v2/: connect ECONNREFUSED ${closed.host} (after 3 attempts)`,
+    `HEAD ${closed.origin}/v2/gone/manifests/v1: connect ECONNREFUSED ${closed.host} (after 3 attempts)`,
   );
   expect(events.map((e) => e.attempt)).toEqual([1, 2]);
 });

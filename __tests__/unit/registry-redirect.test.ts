@@ -27,7 +27,6 @@ beforeAll(async () => {
       return void res.writeHead(401, { 'www-authenticate': 'Basic realm="front"' }).end();
     }
     const url = req.url ?? '';
-    if (url === '/v2/') return void res.end('{}');
     if (url === `/v2/away/blobs/${layer.digest}`) {
       return void res.writeHead(307, { location: `${storage.origin}/storage/${layer.digest}?X-Signature=abc` }).end();
     }
@@ -54,7 +53,8 @@ test('a redirect to another origin drops Authorization', async () => {
   const blob = await client.repository({ registry: registry.host, repository: 'away' }).fetchBlob(layer);
   expect(await read(blob)).toEqual(content);
   const asked = registry.requests.filter((r) => r.url === `/v2/away/blobs/${layer.digest}`);
-  expect(asked.map((r) => r.headers.authorization)).toEqual([basic]);
+  // The first try goes before the scheme is known, without credentials: its 401 says Basic, the second carries them.
+  expect(asked.map((r) => r.headers.authorization)).toEqual([undefined, basic]);
   expect(storage.requests).toHaveLength(1);
   expect(storage.requests[0]!.headers.authorization).toBeUndefined();
 });

@@ -54,6 +54,11 @@ export class Authenticator {
     if (chosen !== undefined) this.challenge = chosen;
   }
 
+  /** Whether a challenge (a ping's or a 401's) named the scheme yet. */
+  get knowsScheme(): boolean {
+    return this.challenge !== undefined;
+  }
+
   /** The Authorization header for a request needing these scopes, or undefined (anonymous). */
   async authorization(scopes: readonly string[]): Promise<string | undefined> {
     const challenge = this.challenge;
@@ -73,7 +78,8 @@ export class Authenticator {
 
   /**
    * After a 401: the header to try once more with, or undefined when there is nothing new to try.
-   * A bearer token is refreshed (unless another request already did), with any scopes the challenge adds.
+   * A request sent without credentials gets the ones the challenge asks for, as after a ping (`authorization`);
+   * a bearer token is refreshed (unless another request already did), with any scopes the challenge adds.
    */
   async reauthorize(
     scopes: readonly string[],
@@ -81,6 +87,7 @@ export class Authenticator {
     used: string | undefined,
   ): Promise<string | undefined> {
     this.learn(header);
+    if (used === undefined) return this.authorization(scopes);
     const challenge = this.challenge;
     if (challenge === undefined) return undefined;
     if (challenge.scheme === 'basic') {

@@ -1,7 +1,10 @@
 /**
- * HTTP to one registry (go-containerregistry's transport layer): a keep-alive undici Pool for the
- * registry's origin, a `/v2/` ping to learn its auth scheme, bearer/basic auth, retries with backoff,
- * and redirects followed by hand so Authorization never leaves the registry's origin.
+ * HTTP to one registry (go-containerregistry's transport layer): a keep-alive undici Pool for the registry's origin,
+ * bearer/basic auth, retries with backoff, and redirects followed by hand so Authorization never leaves the registry's
+ * origin. A request that can be sent twice goes out at once and learns the auth scheme from its own 401, then goes
+ * again with credentials: an anonymous registry answers it directly, where a `GET /v2/` ping first would cost a round
+ * trip. Only a body that cannot be sent twice (a streamed upload) waits for that ping, once per registry and only
+ * while no 401 named the scheme, so that it carries credentials the first time.
  */
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -9,7 +12,7 @@ import { Pool, type Agent, type Dispatcher } from 'undici';
 import { isLoopbackHost, apiHost } from '../oci/reference.ts';
 import { Authenticator, type TokenHttp } from './auth.ts';
 import { readCapped } from '../streams.ts';
-import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statusMessage } from './errors.ts';
+import { RegistryError, UnauthorizedError, describeRequest, readErrorBody, statusMessage, type ErrorBody } from './errors.ts';
 import type { Keychain } from './keychain.ts';
 import {
   brokenConnectionCode,
@@ -114,6 +117,8 @@ export class Transport {
   private readonly auth: Authenticator;
   private readonly timeouts: Timeouts;
   private pinged: Promise<void> | undefined;
+  /** Whether the registry has answered as one yet: see refused. */
+  private answered = false;
 
   constructor(options: TransportOptions) {
     this.registry = options.registry;
@@ -131,22 +136,33 @@ export class Transport {
    * must then consume or destroy the body. Every other response body is finished here.
    */
   async request(request: RegistryRequest): Promise<RegistryResponse> {
-    await this.ping();
+    const canResend = replayable(request.body);
+    // A body sent once must carry credentials the first time; an earlier request's 401 may have named the scheme already
+    // (an upload's POST always goes first), else the ping asks.
+    if (!canResend && !this.auth.knowsScheme) await this.ping();
     const url = new URL(request.path, this.origin);
     const what = describeRequest(request.method, url);
-    const authorization = await this.auth.authorization(request.scopes);
+    let authorization = await this.auth.authorization(request.scopes);
     let response = await this.send(request, url, what, authorization);
-    if (response.statusCode === 401 && replayable(request.body)) {
+    // After a 401, one more try with fresh credentials; two after one sent with none (before the scheme was known, or
+    // while the registry asked for none): its 401 taught the scheme as a ping's would have, so the second try is the
+    // first with credentials and the third its one refresh, as when a ping came first.
+    let tries = authorization === undefined ? 2 : 1;
+    while (response.statusCode === 401 && canResend && tries-- > 0) {
       const challenge = response.headers['www-authenticate'];
       await response.body.dump();
       const retried = await this.auth.reauthorize(request.scopes, challenge, authorization);
       if (retried === undefined) throw await this.unauthorized(what, 401, { codes: [], text: '' });
+      authorization = retried;
       response = await this.send(request, url, what, retried);
     }
-    if (request.expect.includes(response.statusCode)) return response;
+    if (request.expect.includes(response.statusCode)) {
+      if (response.statusCode < 300) this.answered = true;
+      return response;
+    }
     const body = await readErrorBody(response.body);
     if (response.statusCode === 401) throw await this.unauthorized(what, 401, body);
-    throw new RegistryError(statusMessage(what, response.statusCode, response.statusText, body), response.statusCode, body.codes);
+    throw this.refused(what, response, body);
   }
 
   async close(): Promise<void> {
@@ -173,21 +189,13 @@ export class Transport {
       const url = new URL('/v2/', this.origin);
       const what = describeRequest('GET', url);
       const response = await this.dispatch(url, 'GET', this.baseHeaders(), undefined, what);
-      if (response.statusCode === 200) {
+      if (response.statusCode === 200 || response.statusCode === 401) {
+        this.answered = true;
+        if (response.statusCode === 401) this.auth.learn(response.headers['www-authenticate']);
         await response.body.dump();
         return;
       }
-      if (response.statusCode === 401) {
-        this.auth.learn(response.headers['www-authenticate']);
-        await response.body.dump();
-        return;
-      }
-      const body = await readErrorBody(response.body);
-      throw new RegistryError(
-        `${statusMessage(what, response.statusCode, response.statusText, body)} (is ${this.registry} an OCI registry?)`,
-        response.statusCode,
-        body.codes,
-      );
+      throw this.refused(what, response, await readErrorBody(response.body));
     })();
     this.pinged.catch(() => (this.pinged = undefined));
     return this.pinged;
@@ -230,7 +238,7 @@ export class Transport {
       let response: RegistryResponse;
       try {
         // undici puts a connection back to use a full turn of the event loop after its response ended: a request
-        // sent sooner (the next of a sequence: ping, HEAD, GET) opens a new connection, its handshakes included.
+        // sent sooner (the next of a sequence: a HEAD, then a GET) opens a new connection, its handshakes included.
         await nextTurn();
         response = await dispatcher.request({
           origin: url.origin,
@@ -277,6 +285,15 @@ export class Transport {
       () => new RegistryError(`${what}: token answer over ${TOKEN_RESPONSE_LIMIT} bytes`, response.statusCode),
     );
     return { status: response.statusCode, statusText: response.statusText, text: text.toString('utf8') };
+  }
+
+  /**
+   * An unexpected status as an error. Until the registry has answered once as one (a success, or the ping's challenge),
+   * an answer without distribution error codes asks whether it is one: a web server at that address answers so.
+   */
+  private refused(what: string, response: RegistryResponse, body: ErrorBody): RegistryError {
+    const doubt = !this.answered && body.codes.length === 0 ? ` (is ${this.registry} an OCI registry?)` : '';
+    return new RegistryError(statusMessage(what, response.statusCode, response.statusText, body) + doubt, response.statusCode, body.codes);
   }
 
   private async unauthorized(what: string, status: number, body: { codes: string[]; text: string }): Promise<UnauthorizedError> {
