@@ -195,6 +195,27 @@ test('the concurrency bounds what runs at once, on a slow link too: never one do
   }
 });
 
+test('the downloads find their connections open: they were opened while the artifact was resolved', async () => {
+  /** Each connection, by the request it first carried. */
+  const opened = new Map<Socket, string>();
+  const blobSockets = new Set<Socket>();
+  const front = await startLoopbackServer((req, res) => {
+    if (!opened.has(req.socket)) opened.set(req.socket, `${req.method} ${req.url}`);
+    if (req.method === 'GET' && req.url?.includes('/blobs/')) blobSockets.add(req.socket);
+    return proxyTo(registry.url, req, res);
+  });
+  try {
+    await expected();
+    expect(await contents((await serialize(front.host, 4)).path)).toEqual(await contents(reference!.path));
+    expect(blobSockets.size).toBeGreaterThan(1);
+    // Before: the downloads opened their own, a TCP and TLS handshake each before their first byte.
+    for (const socket of blobSockets) expect(opened.get(socket)).not.toMatch(/\/blobs\//);
+    expect(opened.size).toBeLessThanOrEqual(4 + 1);
+  } finally {
+    await front.stop();
+  }
+});
+
 test('a registry that ignores Range: one answer is the whole layer, one stream; nothing is fetched twice', async () => {
   misbehave = () => ({ ignoreRange: true });
   const tar = await expected();

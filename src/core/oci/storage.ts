@@ -21,6 +21,8 @@ export interface ReadOnlyStorage {
    */
   fetchBlobPart?(descriptor: Descriptor, start: number, end: number, options?: FetchBlobOptions): Promise<BlobPart>;
   exists(descriptor: Descriptor): Promise<boolean>;
+  /** Opens connections for downloads to come, ahead of them (a registry's); storages without connections leave it out. */
+  preconnect?(connections: number): void;
 }
 
 export interface FetchBlobOptions {

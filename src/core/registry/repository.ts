@@ -95,6 +95,10 @@ export class RegistryRepository implements Repository {
     return downloadBlobPart(this.transport, this.blobTarget(descriptor, options), start, end);
   }
 
+  preconnect(connections: number): void {
+    this.transport.preconnect(connections);
+  }
+
   async exists(descriptor: Descriptor): Promise<boolean> {
     if (!isManifest(descriptor.mediaType)) return this.blobExists(descriptor.digest);
     const response = await this.manifestRequest('HEAD', descriptor.digest, MANIFEST_ACCEPT, [200, 404]);

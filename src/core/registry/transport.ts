@@ -117,6 +117,7 @@ export class Transport {
   private readonly auth: Authenticator;
   private readonly timeouts: Timeouts;
   private pinged: Promise<void> | undefined;
+  private preconnected = false;
   /** Whether the registry has answered as one yet: see refused. */
   private answered = false;
 
@@ -163,6 +164,22 @@ export class Transport {
     const body = await readErrorBody(response.body);
     if (response.statusCode === 401) throw await this.unauthorized(what, 401, body);
     throw this.refused(what, response, body);
+  }
+
+  /**
+   * Opens `connections` more connections now, once per registry, so that downloads to come find them past their
+   * handshakes (TCP, then TLS: two round trips each, 80 ms at 40 ms): a `HEAD /v2/` on each, whatever it answers.
+   * Failures are left to the requests that follow, which meet them again and say so.
+   */
+  preconnect(connections: number): void {
+    if (this.preconnected) return;
+    this.preconnected = true;
+    for (let i = 0; i < Math.min(connections, CONNECTIONS_PER_ORIGIN); i++) {
+      this.pool
+        .request({ method: 'HEAD', path: '/v2/', headers: this.baseHeaders(), reset: false })
+        .then((response) => response.body.dump())
+        .catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

@@ -64,6 +64,9 @@ export interface PlanHooks {
 export async function planBatch(input: PlanInput, storages: Storages, hooks: PlanHooks = {}): Promise<Plan> {
   const limit = pLimit(input.concurrency);
   if (input.entries.length > 0) hooks.resolving?.(input.entries.length);
+  // The resolves open as many connections as run at once; the downloads' others open while they go (once per registry).
+  const resolvesAtOnce = Math.min(input.concurrency, input.entries.length);
+  for (const entry of input.entries) storages.open(entry.reference).preconnect?.(input.concurrency - resolvesAtOnce);
   const roots = await resolveAll(input.entries, storages, limit);
 
   const plan: Plan = { tars: [], upToDate: [], learned: [] };
