@@ -44500,9 +44500,10 @@ function compressor(compression, level) {
 }
 /**
  * Output buffer of a decompressor. The 16 KiB default makes a chunk, a callback and a stream hop for every 16 KiB;
- * 64 KiB cut the CPU of unpacking a zstd tar by a third (bigger chunks cost more in allocation than they save).
+ * 64 KiB cut the CPU of unpacking a zstd tar by a third, 256 KiB a fifth more of deserialize's (bench:far). Readers
+ * that keep a piece of the output copy it (tar-upload.ts): a piece keeps its whole buffer alive.
  */
-const DECOMPRESSOR_CHUNK_BYTES = 64 * 1024;
+const DECOMPRESSOR_CHUNK_BYTES = 256 * 1024;
 function decompressor(compression) {
     const chunkSize = DECOMPRESSOR_CHUNK_BYTES;
     switch (compression) {
@@ -45139,7 +45140,11 @@ class TarReadError extends Error {
         this.name = 'TarReadError';
     }
 }
-const READ_CHUNK = 1024 * 1024;
+/**
+ * Read size of the tar file. Chunks in flight and not yet collected are most of the memory a read uses: 1 MiB reads
+ * took deserialize of a plain tar above 128 MiB (bench:far), 256 KiB ones not, for no more time.
+ */
+const READ_CHUNK = 256 * 1024;
 const BLOCK = 512;
 const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 /**
@@ -45170,8 +45175,9 @@ async function readTarFile(path, visit, options = {}) {
         hasher?.update(chunk);
         partHashes?.update(chunk);
     });
-    const inner = new CountingStream();
     const unpack = (0,_compression_js__WEBPACK_IMPORTED_MODULE_3__/* .decompressor */ .ni)(compression);
+    // The decompressor's output is fresh buffers too, spent once read.
+    const inner = new CountingStream(unpack === undefined ? undefined : (chunk) => (0,_spent_buffers_js__WEBPACK_IMPORTED_MODULE_6__/* .spentBuffers */ .s)(chunk.byteLength));
     const reader = (0,tar_stream__WEBPACK_IMPORTED_MODULE_2__.extract)();
     const source = file.stream(0, file.size, READ_CHUNK);
     source.once('close', () => void file.close());
@@ -45790,20 +45796,30 @@ function readEntry(body, limit) {
 
 
 /**
+ * Parts held open at once, most recently read kept: a tar of more parts than the process may open (`ulimit -n`)
+ * is read all the same. A reader may open a part beyond them while all are being read from.
+ */
+const OPEN_PARTS = 8;
+/**
  * A tar file as its readers see it: one file, or the parts of a tar written with `--max-file-size` read as one
- * stream (docs/formats.md, "File names"), by position or from a start to an end. Every file is opened at once,
- * each a regular file opened without following links, so that what is read is what was checked.
+ * stream (docs/formats.md, "File names"), by position or from a start to an end. Every file is opened and checked
+ * at once, a regular file opened without following links; at most OPEN_PARTS stay open, and a part opened again
+ * must be the very file checked (same device and inode, same size), so that what is read is what was checked.
  */
 class TarSource {
     /** The tar's path (the joined name for parts): what messages name. */
     path;
     parts;
     size;
-    handles;
-    constructor(path, parts, handles) {
+    checked;
+    /** The parts open now, least recently used first (a Map keeps insertion order). */
+    open;
+    closed = false;
+    constructor(path, parts, checked, open) {
         this.path = path;
         this.parts = parts;
-        this.handles = handles;
+        this.checked = checked;
+        this.open = open;
         this.size = parts.reduce((sum, part) => sum + part.size, 0);
     }
     /**
@@ -45812,22 +45828,27 @@ class TarSource {
      */
     static async open(path, parts = []) {
         const paths = parts.length === 0 ? [path] : parts;
-        const handles = [];
+        const open = new Map();
+        const checked = [];
         const placed = [];
         try {
             let start = 0;
-            for (const partPath of paths) {
-                const { handle, size } = await openRegularFile(partPath, parts.length > 0);
-                handles.push(handle);
-                placed.push({ path: partPath, start, size });
-                start += size;
+            for (const [index, partPath] of paths.entries()) {
+                const file = await openRegularFile(partPath, parts.length > 0);
+                checked.push(file);
+                placed.push({ path: partPath, start, size: file.size });
+                start += file.size;
+                if (open.size < OPEN_PARTS)
+                    open.set(index, { handle: Promise.resolve(file.handle), reading: 0 });
+                else
+                    await file.handle.close();
             }
         }
         catch (error) {
-            await Promise.all(handles.map((handle) => handle.close()));
+            await closeAll(open);
             throw error;
         }
-        return new TarSource(path, placed, handles);
+        return new TarSource(path, placed, checked, open);
     }
     async read(buffer, offset, length, position) {
         let bytesRead = 0;
@@ -45835,7 +45856,7 @@ class TarSource {
             const part = this.parts[index];
             const from = position + bytesRead - part.start;
             const want = Math.min(length - bytesRead, part.size - from);
-            const got = (await this.handles[index].read(buffer, offset + bytesRead, want, from)).bytesRead;
+            const got = await this.withPart(index, async (handle) => (await handle.read(buffer, offset + bytesRead, want, from)).bytesRead);
             bytesRead += got;
             if (got < want)
                 break; // the part shrank since it was opened: the caller sees a short read
@@ -45861,13 +45882,62 @@ class TarSource {
         }
     }
     async close() {
-        await Promise.all(this.handles.map((handle) => handle.close()));
+        this.closed = true;
+        await closeAll(this.open);
     }
     /** The index of the part holding byte `position` (the last part for the end). */
     partAt(position) {
         const index = this.parts.findIndex((part) => position < part.start + part.size);
         return index === -1 ? this.parts.length - 1 : index;
     }
+    /** Runs `use` on part `index`'s file, opening it again (and closing the least recently used idle one) if need be. */
+    async withPart(index, use) {
+        if (this.closed)
+            throw new Error(`${this.path}: read after it was closed`);
+        let part = this.open.get(index);
+        if (part === undefined) {
+            const idle = [...this.open].find(([, candidate]) => candidate.reading === 0);
+            if (this.open.size >= OPEN_PARTS && idle !== undefined) {
+                this.open.delete(idle[0]);
+                void idle[1].handle.then((handle) => handle.close()).catch(() => undefined);
+            }
+            const reopened = { handle: this.reopen(index), reading: 0 };
+            reopened.handle.catch(() => this.open.get(index) === reopened && this.open.delete(index));
+            part = reopened;
+        }
+        this.open.delete(index);
+        this.open.set(index, part); // most recently used last
+        part.reading++;
+        try {
+            return await use(await part.handle);
+        }
+        finally {
+            part.reading--;
+        }
+    }
+    /** The part's file again, refused unless it is the file checked when the tar was opened. */
+    async reopen(index) {
+        const was = this.checked[index];
+        const part = this.parts[index];
+        const name = part.path.slice(part.path.lastIndexOf('/') + 1);
+        let file;
+        try {
+            file = await openRegularFile(part.path, true);
+        }
+        catch (error) {
+            throw new Error(`${this.path}: changed since it was checked: ${name}: ${error.message}`, { cause: error });
+        }
+        if (file.dev !== was.dev || file.ino !== was.ino || file.size !== was.size) {
+            await file.handle.close();
+            throw new Error(`${this.path}: changed since it was checked: ${name} is another file now`);
+        }
+        return file.handle;
+    }
+}
+async function closeAll(open) {
+    const parts = [...open.values()];
+    open.clear();
+    await Promise.all(parts.map(async (part) => (await part.handle.catch(() => undefined))?.close()));
 }
 /**
  * Opens the file itself, never what a symbolic link points at, and without waiting on a FIFO's writer; only a
@@ -45888,7 +45958,7 @@ async function openRegularFile(path, isPart) {
         const stats = await handle.stat();
         if (!stats.isFile())
             throw new NotRegularFileError(`${fileKind(stats)}${which}`);
-        return { handle, size: stats.size };
+        return { handle, size: stats.size, dev: stats.dev, ino: stats.ino };
     }
     catch (error) {
         await handle.close();
@@ -46319,8 +46389,8 @@ var spent_buffers = __nccwpck_require__(1697);
  * range of the file once the scan found it right, UPLOADS at a time. A compressed tar can only be read from its
  * start: small blobs are taken into memory (BUFFER_BYTES in all) and uploaded while the stream goes on, a bigger one
  * streams straight through (one PUT: the tar is read and unpacked while the registry takes it), its upload holding
- * the stream back. A big stream a proxy refuses as too big once it took most of it (BodyRefusedError) is read again
- * (the second pass), in chunks.
+ * the stream back. A big stream a proxy refuses once it took most of it (a 413, or a connection it reset or closed:
+ * BodyRefusedError) is read again (the second pass), in chunks.
  */
 
 
@@ -46339,8 +46409,11 @@ var spent_buffers = __nccwpck_require__(1697);
 const UPLOADS = 4;
 /** A compressed tar's blobs held in memory at once while they upload; a blob over it streams through. */
 const BUFFER_BYTES = 16 * 1024 * 1024;
-/** Read size of a blob's byte range. */
-const RANGE_READ_BYTES = 1024 * 1024;
+/**
+ * Read size of a blob's byte range, and what a streamed upload buffers. UPLOADS ranges in flight, each a few chunks
+ * deep, were what held a plain tar's deserialize above 128 MiB with 1 MiB reads (256 KiB: 110 MiB, at no cost in time).
+ */
+const RANGE_READ_BYTES = 256 * 1024;
 /**
  * Uploads during the scan of a tar: `tap` goes to scanTar; each blob it is shown that `wanted` says the target
  * lacks goes up (a plain tar's by byte range once its bytes checked out, a compressed tar's from the scan's own
@@ -46432,15 +46505,15 @@ class UploadsWhileChecking {
             },
         };
     }
-    /** Held in memory as the scan reads it, uploaded once it checked out. */
+    /** Held in memory as the scan reads it (HeldChunks), uploaded once it checked out. */
     held(blob) {
-        const chunks = [];
+        const held = new HeldChunks(blob.size);
         return {
-            write: (chunk) => void chunks.push(chunk),
+            write: (chunk) => void held.add(chunk),
             close: (ok) => {
                 if (!ok)
                     return this.memory.give(blob.size);
-                void this.uploads.start(() => this.push(blob, heldRanges(chunks)).finally(() => this.memory.give(blob.size)));
+                void this.uploads.start(() => this.push(blob, held.ranges).finally(() => this.memory.give(blob.size)));
             },
         };
     }
@@ -46587,32 +46660,45 @@ async function push(path, target, blob, content, hooks) {
     }
     hooks.uploaded?.(blob);
 }
-/**
- * A blob's body held in memory as it came, as a byte-range reader over its chunks: nothing is copied, and a piece a
- * proxy refused can be sent again.
- */
+/** A blob's body held in memory; fails with `tooLong()` past `size`. */
 async function heldChunks(body, size, tooLong) {
-    const chunks = [];
-    let total = 0;
-    for await (const chunk of body) {
-        total += chunk.byteLength;
-        if (total > size)
+    const held = new HeldChunks(size);
+    for await (const chunk of body)
+        if (!held.add(chunk))
             throw tooLong();
-        chunks.push(chunk);
-    }
-    return heldRanges(chunks);
+    return held.ranges;
 }
-/** Byte ranges of content held as chunks, each a stream of subarrays. */
-function heldRanges(chunks) {
-    return (start, end) => external_node_stream_.Readable.from((function* () {
-        let at = 0;
-        for (const chunk of chunks) {
-            const [from, to] = [Math.max(start - at, 0), Math.min(end - at, chunk.byteLength)];
-            if (from < to)
-                yield chunk.subarray(from, to);
-            at += chunk.byteLength;
-        }
-    })());
+/**
+ * A blob's bytes held in memory as they come, as a byte-range reader over its chunks: a piece a proxy refused can be
+ * sent again. A chunk much smaller than the buffer it is a piece of (the decompressor's output buffer, a file read)
+ * is copied: held, it would keep that whole buffer alive, unseen by the budget.
+ */
+class HeldChunks {
+    chunks = [];
+    size;
+    bytes = 0;
+    constructor(size) {
+        this.size = size;
+    }
+    /** False (nothing held) for a chunk that runs past the size. */
+    add(chunk) {
+        if (this.bytes + chunk.byteLength > this.size)
+            return false;
+        this.chunks.push(chunk.byteLength * 2 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk);
+        this.bytes += chunk.byteLength;
+        return true;
+    }
+    /** Bytes `start` to `end`, a stream of subarrays. */
+    ranges = (start, end) => external_node_stream_.Readable.from(subarrays(this.chunks, start, end));
+}
+function* subarrays(chunks, start, end) {
+    let at = 0;
+    for (const chunk of chunks) {
+        const [from, to] = [Math.max(start - at, 0), Math.min(end - at, chunk.byteLength)];
+        if (from < to)
+            yield chunk.subarray(from, to);
+        at += chunk.byteLength;
+    }
 }
 function changed(path, blob) {
     return new Error(`${path}: changed since it was checked: ${blob.digest} is no longer in it`);
@@ -48141,16 +48227,20 @@ function isLoopbackHost(registry) {
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5408);
-/* harmony import */ var _headers_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2285);
+/* harmony import */ var _headers_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2285);
+/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9421);
 /**
  * A blob's bytes into an upload session the registry opened (distribution spec, "Pushing blobs"): one PUT ?digest=
  * with the whole blob, or chunks (PATCH with Content-Range and Content-Length, each to the Location the last answer
  * gave) closed by an empty PUT ?digest=. Content goes whole, a stream too (nothing of it held but its first bytes,
  * so that the reader it comes from runs while the registry takes it), until a registry or its proxy finds a body too
- * big (413): then in chunks, halved at each 413, for the rest of the run; a stream's chunks are held in memory, each
- * until the next is asked for (a chunk held can be sent again, a whole stream cannot). A registry that refuses
- * chunks gets blobs whole.
+ * big: it answers 413, or (a load balancer, an nginx closing early) resets or closes the connection while the body
+ * goes. Then in chunks for the rest of the run: halved at each 413; after a broken connection, of half the body cut
+ * (at most CHUNK_BYTES), a chunk whose connection breaks being tried again as any broken request, not made smaller.
+ * A stream's chunks are held in memory, each until the next is asked for (a chunk held can be sent again, a whole
+ * stream cannot). A registry that refuses chunks gets blobs whole.
  */
+
 
 
 
@@ -48162,8 +48252,8 @@ function isLoopbackHost(registry) {
 const CHUNK_BYTES = 16 * 1024 * 1024;
 /**
  * A stream sent whole keeps its first bytes until this many went: a proxy that refuses a body by its Content-Length
- * (nginx's client_max_body_size) answers 413 before more than its socket buffers took, and the stream then goes in
- * chunks from its start. A later refusal leaves the stream spent (BodyRefusedError).
+ * (nginx's client_max_body_size) answers 413, or ends the connection, before more than its socket buffers took, and
+ * the stream then goes in chunks from its start. A later refusal leaves the stream spent (BodyRefusedError).
  */
 const REFUSAL_KEPT_BYTES = 8 * 1024 * 1024;
 /** Halving a refused chunk stops here: a proxy that refuses this much refuses uploads. */
@@ -48174,21 +48264,38 @@ const TOO_BIG = 413;
 const limitsOf = new WeakMap();
 /** The session's answer to POST /blobs/uploads/ (202): where to send the bytes. */
 function sessionOf(response, transport, what) {
-    const location = (0,_headers_js__WEBPACK_IMPORTED_MODULE_2__/* .header */ .w)(response, 'location');
+    const location = (0,_headers_js__WEBPACK_IMPORTED_MODULE_3__/* .header */ .w)(response, 'location');
     if (location === undefined)
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .RegistryError */ .gl(`${what}: ${response.statusCode} without a Location`, response.statusCode);
-    const min = Number((0,_headers_js__WEBPACK_IMPORTED_MODULE_2__/* .header */ .w)(response, 'oci-chunk-min-length') ?? 0);
+    const min = Number((0,_headers_js__WEBPACK_IMPORTED_MODULE_3__/* .header */ .w)(response, 'oci-chunk-min-length') ?? 0);
     return { location: new URL(location, transport.origin), minChunkBytes: Number.isSafeInteger(min) && min > 0 ? min : 0 };
 }
 /**
- * A stream sent whole was refused as too big after more than REFUSAL_KEPT_BYTES of it went: it cannot be sent again,
- * its source can (the registry's limit is learned: it goes in chunks).
+ * A stream sent whole was refused (413, or its connection broke) after more than REFUSAL_KEPT_BYTES of it went: it
+ * cannot be sent again, its source can (the registry's limit is learned: it goes in chunks).
  */
-class BodyRefusedError extends _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .RegistryError */ .gl {
-    constructor(what) {
-        super(`${what}: refused as too big (413) after more than ${REFUSAL_KEPT_BYTES} bytes of the stream went: send it again`, TOO_BIG);
+class BodyRefusedError extends Error {
+    constructor(what, refusal) {
+        super(`${what}: ${refusal.said} after more than ${REFUSAL_KEPT_BYTES} bytes of the stream went: send it again`, {
+            cause: refusal.error,
+        });
         this.name = 'BodyRefusedError';
     }
+}
+/** The refusal `error` is, undefined when it is another failure. */
+function refusalOf(error) {
+    if (isTooBig(error))
+        return { error, broken: undefined, said: 'refused as too big (413)' };
+    const broken = (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .brokenConnectionCode */ .D3)(error);
+    return broken === undefined ? undefined : { error, broken, said: `the connection broke (${broken})` };
+}
+/**
+ * After a refusal of `size` bytes: chunks of half as many, and after a broken connection at most CHUNK_BYTES (a
+ * chunk whose connection breaks is not made smaller).
+ */
+function chunksAfter(refusal, size) {
+    const half = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil(size / 2));
+    return refusal.broken === undefined ? half : Math.max(SMALLEST_CHUNK_BYTES, Math.min(CHUNK_BYTES, half));
 }
 /** Sends the blob's bytes into `session` and closes it with the digest; the registry checks the bytes against it. */
 async function sendBlob(upload, session, content) {
@@ -48202,29 +48309,52 @@ async function sendBlob(upload, session, content) {
         return sendChunks(upload, session, pieces, limits);
     if (size > chunk)
         return put(upload, session.location, pieces.whole(), size);
+    // A small body's broken connection is no refusal, nor one where chunks cannot follow: tried again as any other.
+    const final = size <= SMALLEST_CHUNK_BYTES || limits.chunksRefused;
     try {
-        return await put(upload, session.location, await pieces.piece(0, size), size);
+        return await put(upload, session.location, await pieces.piece(0, size), size, final);
     }
     catch (error) {
-        if (!isTooBig(error) || size <= SMALLEST_CHUNK_BYTES || limits.chunksRefused)
+        const refusal = refusalOf(error);
+        if (refusal === undefined || final)
             throw error;
-        limits.chunkBytes = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil(size / 2));
-        return sendChunks(upload, await upload.restart(), pieces, limits);
+        limits.chunkBytes = chunksAfter(refusal, size);
+        return inChunksAfter(refusal, upload, pieces, limits);
     }
 }
-/** A big stream whole; refused early as too big, in chunks from its start (what it kept), else a BodyRefusedError. */
+/** A big stream whole; refused early, in chunks from its start (what it kept), else a BodyRefusedError. */
 async function sendStream(upload, session, pieces, limits) {
     const { size } = upload.descriptor;
     try {
         return await put(upload, session.location, pieces.whole(REFUSAL_KEPT_BYTES), size);
     }
     catch (error) {
-        if (!isTooBig(error) || limits.chunksRefused)
+        const refusal = refusalOf(error);
+        if (refusal === undefined || limits.chunksRefused)
             throw error;
-        limits.chunkBytes ??= Math.max(SMALLEST_CHUNK_BYTES, Math.min(CHUNK_BYTES, Math.ceil(size / 2)));
+        limits.chunkBytes ??= Math.min(CHUNK_BYTES, chunksAfter(refusal, size));
         if (!pieces.rewound())
-            throw new BodyRefusedError(upload.what);
-        return sendChunks(upload, await upload.restart(), pieces, limits);
+            throw new BodyRefusedError(upload.what, refusal);
+        return inChunksAfter(refusal, upload, pieces, limits);
+    }
+}
+/**
+ * The blob again, in chunks in a fresh session (the refused one may hold part of the body), after its whole-blob
+ * request was refused. After a broken connection a failure tells both: a proxy's limit under the chunk size and a
+ * registry whose connections keep breaking look alike from here.
+ */
+async function inChunksAfter(refusal, upload, pieces, limits) {
+    try {
+        return await sendChunks(upload, await upload.restart(), pieces, limits);
+    }
+    catch (error) {
+        if (refusal.broken === undefined)
+            throw error;
+        const again = (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .brokenConnectionCode */ .D3)(error) === undefined ? 'then in chunks it failed' : 'and again while it went in chunks';
+        const why = error instanceof Error ? error.message : String(error);
+        throw new Error(`${upload.what}: the connection broke while the blob went in one request (${refusal.broken}), ${again}: ${why}`, {
+            cause: error,
+        });
     }
 }
 async function sendChunks(upload, session, pieces, limits) {
@@ -48259,16 +48389,19 @@ async function sendChunks(upload, session, pieces, limits) {
             throw error;
         }
         await answer.body.dump();
-        const range = (0,_headers_js__WEBPACK_IMPORTED_MODULE_2__/* .header */ .w)(answer, 'range');
+        const range = (0,_headers_js__WEBPACK_IMPORTED_MODULE_3__/* .header */ .w)(answer, 'range');
         if (range !== undefined && !new RegExp(`^(bytes=)?0-${end - 1}$`).test(range))
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .RegistryError */ .gl(`${upload.what}: sent bytes 0-${end - 1}, the registry holds ${range}`, answer.statusCode);
-        location = new URL((0,_headers_js__WEBPACK_IMPORTED_MODULE_2__/* .header */ .w)(answer, 'location') ?? location.href, upload.transport.origin);
+        location = new URL((0,_headers_js__WEBPACK_IMPORTED_MODULE_3__/* .header */ .w)(answer, 'location') ?? location.href, upload.transport.origin);
         offset = end;
     }
     await put(upload, location, new Uint8Array(0), 0);
 }
-/** The closing PUT ?digest=, with the whole blob or (after chunks) nothing. */
-async function put(upload, location, body, length) {
+/**
+ * The closing PUT ?digest=, with the whole blob or (after chunks) nothing; `retryBroken` false when a broken
+ * connection is better answered by chunks than by the same request again.
+ */
+async function put(upload, location, body, length, retryBroken = true) {
     const target = new URL(location);
     target.searchParams.set('digest', upload.descriptor.digest);
     const done = await upload.transport.request({
@@ -48278,6 +48411,7 @@ async function put(upload, location, body, length) {
         expect: [201],
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
         body,
+        retryBroken,
     });
     await done.body.dump();
 }
@@ -48517,6 +48651,10 @@ class Authenticator {
         if (chosen !== undefined)
             this.challenge = chosen;
     }
+    /** Whether a challenge (a ping's or a 401's) named the scheme yet. */
+    get knowsScheme() {
+        return this.challenge !== undefined;
+    }
     /** The Authorization header for a request needing these scopes, or undefined (anonymous). */
     async authorization(scopes) {
         const challenge = this.challenge;
@@ -48537,10 +48675,13 @@ class Authenticator {
     }
     /**
      * After a 401: the header to try once more with, or undefined when there is nothing new to try.
-     * A bearer token is refreshed (unless another request already did), with any scopes the challenge adds.
+     * A request sent without credentials gets the ones the challenge asks for, as after a ping (`authorization`);
+     * a bearer token is refreshed (unless another request already did), with any scopes the challenge adds.
      */
     async reauthorize(scopes, header, used) {
         this.learn(header);
+        if (used === undefined)
+            return this.authorization(scopes);
         const challenge = this.challenge;
         if (challenge === undefined)
             return undefined;
@@ -48973,6 +49114,9 @@ class RegistryRepository {
     fetchBlobPart(descriptor, start, end, options = {}) {
         return downloadBlobPart(this.transport, this.blobTarget(descriptor, options), start, end);
     }
+    preconnect(connections) {
+        this.transport.preconnect(connections);
+    }
     async exists(descriptor) {
         if (!(0,oci_descriptor/* isManifest */.Yh)(descriptor.mediaType))
             return this.blobExists(descriptor.digest);
@@ -49093,14 +49237,20 @@ function tooBig(what, size) {
 
 // EXTERNAL MODULE: ./src/core/defaults.ts
 var defaults = __nccwpck_require__(5553);
+// EXTERNAL MODULE: external "node:timers/promises"
+var promises_ = __nccwpck_require__(8500);
 // EXTERNAL MODULE: ./src/core/oci/reference.ts
 var reference = __nccwpck_require__(488);
 ;// CONCATENATED MODULE: ./src/core/registry/transport.ts
 /**
- * HTTP to one registry (go-containerregistry's transport layer): a keep-alive undici Pool for the
- * registry's origin, a `/v2/` ping to learn its auth scheme, bearer/basic auth, retries with backoff,
- * and redirects followed by hand so Authorization never leaves the registry's origin.
+ * HTTP to one registry (go-containerregistry's transport layer): a keep-alive undici Pool for the registry's origin,
+ * bearer/basic auth, retries with backoff, and redirects followed by hand so Authorization never leaves the registry's
+ * origin. A request that can be sent twice goes out at once and learns the auth scheme from its own 401, then goes
+ * again with credentials: an anonymous registry answers it directly, where a `GET /v2/` ping first would cost a round
+ * trip. Only a body that cannot be sent twice (a streamed upload) waits for that ping, once per registry and only
+ * while no 401 named the scheme, so that it carries credentials the first time.
  */
+
 
 
 
@@ -49147,6 +49297,9 @@ class Transport {
     auth;
     timeouts;
     pinged;
+    preconnected = false;
+    /** Whether the registry has answered as one yet: see refused. */
+    answered = false;
     constructor(options) {
         this.registry = options.registry;
         this.origin = registryOrigin(options.registry, options.insecureHosts);
@@ -49162,25 +49315,53 @@ class Transport {
      * must then consume or destroy the body. Every other response body is finished here.
      */
     async request(request) {
-        await this.ping();
+        const canResend = replayable(request.body);
+        // A body sent once must carry credentials the first time; an earlier request's 401 may have named the scheme already
+        // (an upload's POST always goes first), else the ping asks.
+        if (!canResend && !this.auth.knowsScheme)
+            await this.ping();
         const url = new URL(request.path, this.origin);
         const what = (0,errors/* describeRequest */.Ng)(request.method, url);
-        const authorization = await this.auth.authorization(request.scopes);
+        let authorization = await this.auth.authorization(request.scopes);
         let response = await this.send(request, url, what, authorization);
-        if (response.statusCode === 401 && replayable(request.body)) {
+        // After a 401, one more try with fresh credentials; two after one sent with none (before the scheme was known, or
+        // while the registry asked for none): its 401 taught the scheme as a ping's would have, so the second try is the
+        // first with credentials and the third its one refresh, as when a ping came first.
+        let tries = authorization === undefined ? 2 : 1;
+        while (response.statusCode === 401 && canResend && tries-- > 0) {
             const challenge = response.headers['www-authenticate'];
             await response.body.dump();
             const retried = await this.auth.reauthorize(request.scopes, challenge, authorization);
             if (retried === undefined)
                 throw await this.unauthorized(what, 401, { codes: [], text: '' });
+            authorization = retried;
             response = await this.send(request, url, what, retried);
         }
-        if (request.expect.includes(response.statusCode))
+        if (request.expect.includes(response.statusCode)) {
+            if (response.statusCode < 300)
+                this.answered = true;
             return response;
+        }
         const body = await (0,errors/* readErrorBody */.Nk)(response.body);
         if (response.statusCode === 401)
             throw await this.unauthorized(what, 401, body);
-        throw new errors/* RegistryError */.gl((0,errors/* statusMessage */.uP)(what, response.statusCode, response.statusText, body), response.statusCode, body.codes);
+        throw this.refused(what, response, body);
+    }
+    /**
+     * Opens `connections` more connections now, once per registry, so that downloads to come find them past their
+     * handshakes (TCP, then TLS: two round trips each, 80 ms at 40 ms): a `HEAD /v2/` on each, whatever it answers.
+     * Failures are left to the requests that follow, which meet them again and say so.
+     */
+    preconnect(connections) {
+        if (this.preconnected)
+            return;
+        this.preconnected = true;
+        for (let i = 0; i < Math.min(connections, CONNECTIONS_PER_ORIGIN); i++) {
+            this.pool
+                .request({ method: 'HEAD', path: '/v2/', headers: this.baseHeaders(), reset: false })
+                .then((response) => response.body.dump())
+                .catch(() => undefined);
+        }
     }
     async close() {
         await this.pool.close();
@@ -49204,17 +49385,14 @@ class Transport {
             const url = new URL('/v2/', this.origin);
             const what = (0,errors/* describeRequest */.Ng)('GET', url);
             const response = await this.dispatch(url, 'GET', this.baseHeaders(), undefined, what);
-            if (response.statusCode === 200) {
+            if (response.statusCode === 200 || response.statusCode === 401) {
+                this.answered = true;
+                if (response.statusCode === 401)
+                    this.auth.learn(response.headers['www-authenticate']);
                 await response.body.dump();
                 return;
             }
-            if (response.statusCode === 401) {
-                this.auth.learn(response.headers['www-authenticate']);
-                await response.body.dump();
-                return;
-            }
-            const body = await (0,errors/* readErrorBody */.Nk)(response.body);
-            throw new errors/* RegistryError */.gl(`${(0,errors/* statusMessage */.uP)(what, response.statusCode, response.statusText, body)} (is ${this.registry} an OCI registry?)`, response.statusCode, body.codes);
+            throw this.refused(what, response, await (0,errors/* readErrorBody */.Nk)(response.body));
         })();
         this.pinged.catch(() => (this.pinged = undefined));
         return this.pinged;
@@ -49226,7 +49404,7 @@ class Transport {
             const headers = { ...this.baseHeaders(), ...request.headers };
             if (authorization !== undefined && url.origin === this.origin)
                 headers.authorization = authorization;
-            const response = await this.dispatch(url, request.method, headers, request.body, what);
+            const response = await this.dispatch(url, request.method, headers, request.body, what, request.retryBroken);
             const follow = REDIRECTS.has(response.statusCode) && (request.method === 'GET' || request.method === 'HEAD');
             if (!follow)
                 return response;
@@ -49240,13 +49418,19 @@ class Transport {
             url = new URL(location, url);
         }
     }
-    /** One HTTP exchange, tried again on 429, 5xx (not 501) and broken connections while the body allows it. */
-    async dispatch(url, method, headers, body, what) {
+    /**
+     * One HTTP exchange, tried again on 429, 5xx (not 501) and failed or broken connections while the body allows it
+     * (broken ones only with `retryBroken`).
+     */
+    async dispatch(url, method, headers, body, what, retryBroken = true) {
         const dispatcher = url.origin === this.origin ? this.pool : this.foreign;
         const canRetry = replayable(body);
         for (let attempt = 1;; attempt++) {
             let response;
             try {
+                // undici puts a connection back to use a full turn of the event loop after its response ended: a request
+                // sent sooner (the next of a sequence: a HEAD, then a GET) opens a new connection, its handshakes included.
+                await (0,promises_.setImmediate)();
                 response = await dispatcher.request({
                     origin: url.origin,
                     path: url.pathname + url.search,
@@ -49254,10 +49438,14 @@ class Transport {
                     headers,
                     body: sendable(body),
                     highWaterMark: BODY_BUFFER_BYTES,
+                    // undici closes the connection after a HEAD unless told not to, in case the server sends a body after all;
+                    // registries answer HEAD as HTTP says, and every artifact's resolve and every blob probe is a HEAD.
+                    ...(method === 'HEAD' ? { reset: false } : {}),
                 });
             }
             catch (error) {
-                if (canRetry && attempt < this.retry.attempts && (0,registry_retry/* isTransientError */.bV)(error)) {
+                const retryable = (0,registry_retry/* isTransientError */.bV)(error) && (retryBroken || (0,registry_retry/* brokenConnectionCode */.D3)(error) === undefined);
+                if (canRetry && attempt < this.retry.attempts && retryable) {
                     await (0,registry_retry/* waitBeforeRetry */.jy)(this.retry, {
                         what,
                         attempt,
@@ -49284,6 +49472,14 @@ class Transport {
         const response = await this.dispatch(request.url, request.method, { ...this.baseHeaders(), ...request.headers }, request.body, what);
         const text = await (0,streams/* readCapped */.E)(response.body, TOKEN_RESPONSE_LIMIT, () => new errors/* RegistryError */.gl(`${what}: token answer over ${TOKEN_RESPONSE_LIMIT} bytes`, response.statusCode));
         return { status: response.statusCode, statusText: response.statusText, text: text.toString('utf8') };
+    }
+    /**
+     * An unexpected status as an error. Until the registry has answered once as one (a success, or the ping's challenge),
+     * an answer without distribution error codes asks whether it is one: a web server at that address answers so.
+     */
+    refused(what, response, body) {
+        const doubt = !this.answered && body.codes.length === 0 ? ` (is ${this.registry} an OCI registry?)` : '';
+        return new errors/* RegistryError */.gl((0,errors/* statusMessage */.uP)(what, response.statusCode, response.statusText, body) + doubt, response.statusCode, body.codes);
     }
     async unauthorized(what, status, body) {
         const said = body.text ? `: ${body.text}` : '';
@@ -49671,6 +49867,7 @@ async function credentialHelperGet(name, server, env, configFile) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   CA: () => (/* binding */ errorCode),
+/* harmony export */   D3: () => (/* binding */ brokenConnectionCode),
 /* harmony export */   Jb: () => (/* binding */ retryPolicy),
 /* harmony export */   PS: () => (/* binding */ isRetryableStatus),
 /* harmony export */   Uc: () => (/* binding */ describeError),
@@ -49709,6 +49906,16 @@ const TRANSIENT_CODES = new Set([
     'UND_ERR_BODY_TIMEOUT',
     'UND_ERR_CLOSED',
 ]);
+/**
+ * A connection that ended under a request: reset (ECONNRESET), closed by the other side (undici's "other side
+ * closed", UND_ERR_SOCKET) or written to after either (EPIPE). A proxy that limits request bodies may end one so
+ * instead of answering 413.
+ */
+const BROKEN_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'UND_ERR_SOCKET']);
+/** The code (`ECONNRESET`, `UND_ERR_SOCKET`, ...) of a connection that broke under the request, if that is what failed. */
+function brokenConnectionCode(error) {
+    return errorCode(error, (c) => BROKEN_CODES.has(c));
+}
 /** A connection that failed or broke: worth another try. TLS and DNS-name errors are not. */
 function isTransientError(error) {
     const code = errorCode(error, (c) => TRANSIENT_CODES.has(c));
@@ -50422,6 +50629,10 @@ async function planBatch(input, storages, hooks = {}) {
     const limit = (0,p_limit/* default */.A)(input.concurrency);
     if (input.entries.length > 0)
         hooks.resolving?.(input.entries.length);
+    // The resolves open as many connections as run at once; the downloads' others open while they go (once per registry).
+    const resolvesAtOnce = Math.min(input.concurrency, input.entries.length);
+    for (const entry of input.entries)
+        storages.open(entry.reference).preconnect?.(input.concurrency - resolvesAtOnce);
     const roots = await resolveAll(input.entries, storages, limit);
     const plan = { tars: [], upToDate: [], learned: [] };
     const toShip = [];
@@ -51483,9 +51694,9 @@ const MAX_WINDOW_BYTES = 64 * prefetch_MiB;
  * Downloads a tar's blobs ahead of its writer, which takes them in order. Up to `concurrency` downloads run at once,
  * issued strictly in tar order, and they hold at most the window's bytes that the writer has not taken yet. A blob
  * larger than two pieces, from a storage that serves parts (a registry, by Range), comes in pieces over several
- * connections at once; the pieces are joined in order and the joined blob is digest-checked as one. Until a storage
- * has sent a part of some blob, the rest of a blob's pieces wait for its first: a server that sends the whole blob
- * instead (or that the registry redirected to) then gives that blob as one stream, and nothing was fetched twice.
+ * connections at once; the pieces are joined in order and the joined blob is digest-checked as one. A server that
+ * sends the whole blob instead (or that the registry redirected to) gives that blob as one stream: the other pieces
+ * are dropped at their headers, and from then on a blob's other pieces wait for its first to come as a part.
  * A download that breaks is resumed by the storage (registry/blob-download.ts); one that fails for good fails the
  * tar when the writer reaches it, and nothing after it is asked for.
  */
@@ -51501,8 +51712,13 @@ class Prefetcher {
     active = 0;
     /** The first blob whose bytes are not all asked for. */
     next = 0;
-    /** This storage has sent a part of a blob: pieces of a blob need not wait for its first. */
-    partsServed = false;
+    /**
+     * Whether this storage sends parts, as its last answer to a part said; undefined until one is answered. Only once it
+     * sent a whole blob for a part does a blob's first piece go alone: the first big blob's pieces all go at once (its
+     * first answer is a round trip away, over a new connection), and should they come whole, one is kept and the others
+     * are dropped at their headers (discard() closes their connections).
+     */
+    partsServed;
     started = false;
     failed = false;
     closed = false;
@@ -51542,7 +51758,7 @@ class Prefetcher {
             if (this.active >= this.slots)
                 return;
             const piece = download.nextPiece(this.pieceBytes());
-            if (piece.part && piece.start > 0 && !this.partsServed && !download.answered)
+            if (piece.part && piece.start > 0 && this.partsServed === false && !download.answered)
                 return;
             if (this.held > 0 && this.held + piece.reserved > this.window())
                 return;
@@ -51610,10 +51826,8 @@ class Prefetcher {
                 (0,streams/* discard */.v)(answer.body);
                 return;
             }
-            if (piece.part && !answer.whole)
-                this.partsServed = true;
-            if (piece.part && answer.whole)
-                this.partsServed = false;
+            if (piece.part)
+                this.partsServed = !answer.whole;
             download.answer(piece, answer);
         }, (error) => download.fail(piece, error));
         this.pending.add(settled);
