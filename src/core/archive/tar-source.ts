@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { basename } from 'node:path';
 
 /** Reads at a byte position, as FileHandle.read does: what tar-index.ts and the far side's ranged uploads need. */
 export interface PositionalReader {
@@ -142,7 +143,7 @@ export class TarSource implements PositionalReader {
   private async reopen(index: number): Promise<FileHandle> {
     const was = this.checked[index] as CheckedFile;
     const part = this.parts[index] as SourcePart;
-    const name = part.path.slice(part.path.lastIndexOf('/') + 1);
+    const name = basename(part.path);
     let file: CheckedFile;
     try {
       file = await openRegularFile(part.path, true);
@@ -182,7 +183,7 @@ async function closeAll(open: Map<number, OpenPart>): Promise<void> {
  * regular file is read (a directory, a FIFO or a device named like a tar would fail or never end).
  */
 async function openRegularFile(path: string, isPart: boolean): Promise<CheckedFile> {
-  const which = isPart ? ` (${path.slice(path.lastIndexOf('/') + 1)})` : '';
+  const which = isPart ? ` (${basename(path)})` : '';
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
