@@ -45792,6 +45792,9 @@ function readEntry(body, limit) {
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
+
 
 
 
@@ -45919,7 +45922,7 @@ class TarSource {
     async reopen(index) {
         const was = this.checked[index];
         const part = this.parts[index];
-        const name = part.path.slice(part.path.lastIndexOf('/') + 1);
+        const name = (0,node_path__WEBPACK_IMPORTED_MODULE_3__.basename)(part.path);
         let file;
         try {
             file = await openRegularFile(part.path, true);
@@ -45944,7 +45947,7 @@ async function closeAll(open) {
  * regular file is read (a directory, a FIFO or a device named like a tar would fail or never end).
  */
 async function openRegularFile(path, isPart) {
-    const which = isPart ? ` (${path.slice(path.lastIndexOf('/') + 1)})` : '';
+    const which = isPart ? ` (${(0,node_path__WEBPACK_IMPORTED_MODULE_3__.basename)(path)})` : '';
     let handle;
     try {
         handle = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.open)(path, node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_RDONLY | node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_NOFOLLOW | node_fs__WEBPACK_IMPORTED_MODULE_0__.constants.O_NONBLOCK);
