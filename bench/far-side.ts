@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   const before = loadAverage();
   const cli = await benchCli();
   try {
-    const start = await timeWithRss(process.execPath, [cli.path, '--version'], tmpdir());
+    const startScratch = await mkdtemp(join(tmpdir(), 'bs-bench-far-start-'));
+    const start = await timeCli(['--version'], startScratch, cli.path).finally(() => rm(startScratch, { recursive: true, force: true }));
     const lines: string[] = [
       `node ${process.versions.node}; ${cli.path}: starts in ${start.seconds.toFixed(2)} s, ${start.maxRssMiB?.toFixed(0)} MiB`,
       'seconds, median of the runs in brackets (after one warm-up); peak RSS, the largest of the runs',
