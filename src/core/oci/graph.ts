@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { isDigest } from './digest.ts';
 import { Annotation, isManifest, type Descriptor, type Manifest } from './descriptor.ts';
-import type { ReadOnlyStorage } from './storage.ts';
+import type { FetchedManifest, ReadOnlyStorage } from './storage.ts';
 
 export interface GraphNode {
   descriptor: Descriptor;
@@ -72,10 +72,15 @@ function checkDescriptor(descriptor: Descriptor, where: string): void {
   if (!valid) throw new Error(`${where}: bad descriptor ${JSON.stringify(descriptor)} (sha256 digests and sizes only)`);
 }
 
-/** Walks an artifact's graph from its root, fetching every manifest (children of an index concurrently). */
-export async function walkGraph(storage: ReadOnlyStorage, root: Descriptor): Promise<Graph> {
+/**
+ * Walks an artifact's graph from its root, fetching every manifest (children of an index concurrently); the root's
+ * bytes are not fetched again when given (fetched with the root: ReadOnlyStorage.fetchReference).
+ */
+export async function walkGraph(storage: ReadOnlyStorage, root: Descriptor | FetchedManifest): Promise<Graph> {
   const limit = pLimit(MANIFEST_FETCHES);
   const fetches = new Map<string, Promise<Uint8Array>>();
+  if ('bytes' in root) fetches.set(root.descriptor.digest, Promise.resolve(root.bytes));
+  const rootDescriptor = descriptorOf(root);
   const fetchManifest = (descriptor: Descriptor): Promise<Uint8Array> => {
     let pending = fetches.get(descriptor.digest);
     if (!pending) {
@@ -86,7 +91,7 @@ export async function walkGraph(storage: ReadOnlyStorage, root: Descriptor): Pro
     return pending;
   };
 
-  const graph: Graph = { root, nodes: [], manifests: [] };
+  const graph: Graph = { root: rootDescriptor, nodes: [], manifests: [] };
   const seen = new Set<string>();
   const visit = async (descriptor: Descriptor): Promise<void> => {
     if (seen.has(descriptor.digest)) return;
@@ -102,8 +107,13 @@ export async function walkGraph(storage: ReadOnlyStorage, root: Descriptor): Pro
     for (const child of next) if (isManifest(child.mediaType) && !seen.has(child.digest)) void fetchManifest(child);
     for (const child of next) await visit(child);
   };
-  await visit(root);
+  await visit(rootDescriptor);
   return graph;
+}
+
+/** The descriptor of a root, fetched with its bytes or not. */
+export function descriptorOf(root: Descriptor | FetchedManifest): Descriptor {
+  return 'bytes' in root ? root.descriptor : root;
 }
 
 export function totalSize(descriptors: Iterable<Descriptor>): number {

@@ -11,6 +11,11 @@ export interface ReadOnlyStorage {
   readonly location: string;
   /** A tag or digest to the descriptor of the manifest it names (mediaType, digest, size). */
   resolve(selector: string): Promise<Descriptor>;
+  /**
+   * resolve and fetchManifest at once (oras-go's ReferenceFetcher), for an artifact whose graph is walked next: one
+   * GET where a registry's resolve is a HEAD and the walk's first fetch a GET. Storages that resolve locally leave it out.
+   */
+  fetchReference?(selector: string): Promise<FetchedManifest>;
   /** A manifest's bytes, verified against the descriptor and capped at MAX_MANIFEST_BYTES. */
   fetchManifest(descriptor: Descriptor): Promise<Uint8Array>;
   /** A blob as a stream that fails instead of ending when the content does not match the descriptor. */
@@ -23,6 +28,12 @@ export interface ReadOnlyStorage {
   exists(descriptor: Descriptor): Promise<boolean>;
   /** Opens connections for downloads to come, ahead of them (a registry's); storages without connections leave it out. */
   preconnect?(connections: number): void;
+}
+
+/** A manifest fetched by tag or digest: what resolve gives, and its bytes (matching it). */
+export interface FetchedManifest {
+  descriptor: Descriptor;
+  bytes: Uint8Array;
 }
 
 export interface FetchBlobOptions {

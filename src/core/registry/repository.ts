@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { DigestMismatchError, isDigest, sha256, verifyBytes } from '../oci/digest.ts';
 import { MAX_MANIFEST_BYTES, isManifest, manifestMediaTypes, type Descriptor } from '../oci/descriptor.ts';
 import type { RegistryReference } from '../oci/reference.ts';
-import type { BlobContent, BlobPart, FetchBlobOptions, PushBlobOptions, Repository } from '../oci/storage.ts';
+import type { BlobContent, BlobPart, FetchBlobOptions, FetchedManifest, PushBlobOptions, Repository } from '../oci/storage.ts';
 import { pullScope, pushScope } from './auth.ts';
 import { downloadBlob, downloadBlobPart } from './blob-download.ts';
 import { checkLength } from './content-length.ts';
@@ -47,6 +47,11 @@ export class RegistryRepository implements Repository {
         return { mediaType, digest, size };
       }
     }
+    return (await this.fetchReference(selector)).descriptor;
+  }
+
+  /** One GET: the descriptor and the bytes of the manifest a tag or digest names, checked as resolve checks them. */
+  async fetchReference(selector: string): Promise<FetchedManifest> {
     const { response: get, bytes } = await this.readManifest(
       this.manifestName(selector),
       () => this.manifestRequest('GET', selector, MANIFEST_ACCEPT, [200]),
@@ -55,12 +60,12 @@ export class RegistryRepository implements Repository {
     );
     const digest = sha256(bytes);
     const announced = header(get, 'docker-content-digest');
-    if (pinned !== undefined && digest !== pinned) throw this.wrongDigest(selector, digest);
+    if (isDigest(selector) && digest !== selector) throw this.wrongDigest(selector, digest);
     if (announced !== undefined && announced !== digest) throw this.wrongDigest(selector, digest, announced);
     const mediaType = contentType(get) ?? mediaTypeField(bytes);
     if (mediaType === undefined)
       throw new RegistryError(`${this.manifestName(selector)}: neither Content-Type nor mediaType says what it is`, 200);
-    return { mediaType, digest, size: bytes.byteLength };
+    return { descriptor: { mediaType, digest, size: bytes.byteLength }, bytes };
   }
 
   async fetchManifest(descriptor: Descriptor): Promise<Uint8Array> {

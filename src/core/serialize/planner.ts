@@ -1,10 +1,10 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { BatchEntry } from './batch-list.ts';
-import { totalSize, walkGraph, type Graph } from '../oci/graph.ts';
+import { descriptorOf, totalSize, walkGraph, type Graph } from '../oci/graph.ts';
 import { entryFor, type LedgerBlob, type LedgerEntry } from '../sync-dir/ledger.ts';
 import { Annotation, isManifest, type Descriptor } from '../oci/descriptor.ts';
 import { parseReference, pinned, referenceSelector } from '../oci/reference.ts';
-import type { Storages } from '../oci/storage.ts';
+import type { FetchedManifest, Storages } from '../oci/storage.ts';
 import { newestRow, nextNumber, type TrackerRow } from '../sync-dir/tracker.ts';
 import type { Compression } from '../archive/compression.ts';
 import type { DedupScope } from '../sync-dir/dedup-scope.ts';
@@ -67,19 +67,20 @@ export async function planBatch(input: PlanInput, storages: Storages, hooks: Pla
   // The resolves open as many connections as run at once; the downloads' others open while they go (once per registry).
   const resolvesAtOnce = Math.min(input.concurrency, input.entries.length);
   for (const entry of input.entries) storages.open(entry.reference).preconnect?.(input.concurrency - resolvesAtOnce);
-  const roots = await resolveAll(input.entries, storages, limit);
+  const roots = await resolveAll(input.entries, storages, limit, (entry) => newestRow(input.tracker, entry.name) === undefined);
 
   const plan: Plan = { tars: [], upToDate: [], learned: [] };
-  const toShip: Array<{ entry: BatchEntry; root: Descriptor; previous: TrackerRow | undefined }> = [];
+  const toShip: Array<{ entry: BatchEntry; root: Descriptor; resolved: Resolved; previous: TrackerRow | undefined }> = [];
   input.entries.forEach((entry, i) => {
-    const root = roots[i] as Descriptor;
+    const resolved = roots[i] as Resolved;
+    const root = descriptorOf(resolved);
     const previous = newestRow(input.tracker, entry.name);
-    if (previous?.digest === root.digest) plan.upToDate.push({ entry, row: previous });
-    else toShip.push({ entry, root, previous });
+    if (previous !== undefined && previous.digest === root.digest) plan.upToDate.push({ entry, row: previous });
+    else toShip.push({ entry, root, resolved, previous });
   });
   if (toShip.length === 0) return plan;
 
-  const graphs = await Promise.all(toShip.map(({ entry, root }) => walkEntry(entry, root, storages)));
+  const graphs = await Promise.all(toShip.map(({ entry, resolved }) => walkEntry(entry, resolved, storages)));
   const known = new KnownBlobs(input, storages, limit);
   let number = Math.max(nextNumber(input.tracker), input.highestUsedNumber + 1);
   for (const [i, { entry, root, previous }] of toShip.entries()) {
@@ -112,20 +113,36 @@ export async function planBatch(input: PlanInput, storages: Storages, hooks: Pla
   return plan;
 }
 
-async function resolveAll(entries: BatchEntry[], storages: Storages, limit: LimitFunction): Promise<Descriptor[]> {
-  const results = await Promise.allSettled(
-    entries.map((entry) => limit(() => storages.open(entry.reference).resolve(referenceSelector(entry.reference)))),
-  );
+/** A root as resolved: its descriptor, with its bytes when they came at once (fetchReference). */
+type Resolved = Descriptor | FetchedManifest;
+
+/**
+ * Every entry's root. One never shipped (`walkedNext`) is walked next whatever it resolves to, so a storage that can
+ * (a registry) fetches its manifest at once: one GET instead of a HEAD and then a GET. Others are asked with a HEAD,
+ * which registries do not count against pull limits and which suffices when nothing changed.
+ */
+async function resolveAll(
+  entries: BatchEntry[],
+  storages: Storages,
+  limit: LimitFunction,
+  walkedNext: (entry: BatchEntry) => boolean,
+): Promise<Resolved[]> {
+  const resolve = (entry: BatchEntry): Promise<Resolved> => {
+    const storage = storages.open(entry.reference);
+    const selector = referenceSelector(entry.reference);
+    return storage.fetchReference !== undefined && walkedNext(entry) ? storage.fetchReference(selector) : storage.resolve(selector);
+  };
+  const results = await Promise.allSettled(entries.map((entry) => limit(() => resolve(entry))));
   const failures = results.flatMap((result, i) =>
     result.status === 'rejected' ? [`${entries[i]?.where}: ${entries[i]?.artifact}: ${(result.reason as Error).message}`] : [],
   );
   if (failures.length > 0) {
     throw new Error(`cannot resolve ${failures.length} of ${entries.length} artifacts; nothing was written:\n  ${failures.join('\n  ')}`);
   }
-  return results.map((result) => (result as PromiseFulfilledResult<Descriptor>).value);
+  return results.map((result) => (result as PromiseFulfilledResult<Resolved>).value);
 }
 
-async function walkEntry(entry: BatchEntry, root: Descriptor, storages: Storages): Promise<Graph> {
+async function walkEntry(entry: BatchEntry, root: Resolved, storages: Storages): Promise<Graph> {
   try {
     return await walkGraph(storages.open(entry.reference), root);
   } catch (error) {
