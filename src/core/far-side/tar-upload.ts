@@ -4,14 +4,14 @@
  * pass did not put there (rare: a blob the scan could not place) comes after the check, in a second pass
  * (`uploadFromTar`). A plain tar is read at any offset: its headers are indexed, then each blob is uploaded by byte
  * range of the file once the scan found it right, UPLOADS at a time. A compressed tar can only be read from its
- * start: blobs up to HELD_BLOB_BYTES are taken into memory (BUFFER_BYTES in all), bigger ones are staged in files of
- * TMPDIR as the scan unpacks them (staging.ts; STAGED_BYTES at once), and each goes up once the scan found it right,
- * from memory or by byte range of its file as a plain tar's, while the scan goes on. (Streamed instead, the scan
- * waited on each big upload and they went one at a time: bench:far's 131 MB zstd tar took 1.04x skopeo's time.)
- * Where no file can be staged (TMPDIR read-only, full, missing), a blob over BUFFER_BYTES streams straight through
- * (one PUT: the tar is read and unpacked while the registry takes it), its upload holding the scan back. A big stream
- * a proxy refuses once it took most of it (a 413, or a connection it reset or closed: BodyRefusedError) is read again
- * in the second pass, in chunks, and so is a blob whose staged file broke (the disk filled under it).
+ * start: blobs up to HELD_BLOB_BYTES are taken into memory (BUFFER_BYTES in all), bigger ones up to
+ * STAGED_BLOB_BYTES are staged in files of TMPDIR as the scan unpacks them (staging.ts; STAGED_BYTES at once), and
+ * each goes up once the scan found it right, from memory or by byte range of its file as a plain tar's, while the
+ * scan goes on. A bigger blob, or one over BUFFER_BYTES where no file can be staged (TMPDIR read-only, full,
+ * missing), streams straight through (one PUT: the tar is read and unpacked while the registry takes it), its upload
+ * holding the scan back. A big stream a proxy refuses once it took most of it (a 413, or a connection it reset or
+ * closed: BodyRefusedError) is read again in the second pass, in chunks, and so is a blob whose staged file broke
+ * (the disk filled under it).
  */
 import { once } from 'node:events';
 import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
@@ -33,12 +33,19 @@ import type { BlobContent, ByteRangeReader, Target } from '../oci/storage.ts';
  * own, so uploads side by side keep it busy; as many as the serializer downloads at once by default.
  */
 const UPLOADS = 4;
-/** A compressed tar's blobs held in memory at once while they upload; a blob over it streams through when it is not staged. */
+/** A compressed tar's blobs held in memory at once while they upload; a blob over it that is not staged streams. */
 const BUFFER_BYTES = 16 * 1024 * 1024;
 /** The biggest blob of a compressed tar held in memory while it uploads; a bigger one is staged on disk. */
 const HELD_BLOB_BYTES = 1024 * 1024;
-/** A compressed tar's blobs staged on disk at once (one bigger than that is staged alone). */
-const STAGED_BYTES = 512 * 1024 * 1024;
+/**
+ * The biggest blob of a compressed tar staged; a bigger one streams. Streamed, a 131 MB zstd tar's blobs of 1 to 26 MB
+ * went up one at a time, the scan waiting on each (1.04x skopeo's time in bench:far; staged, about 0.75x). But a blob
+ * this big keeps its one upload busy: staged, its bytes cost a write and a read more, and on two cores the 1.5 GB
+ * tar's blobs of 22 to 300 MB took 9.6 s staged, 8.8 s streamed, 9.0 s with those over 32 MiB streamed.
+ */
+const STAGED_BLOB_BYTES = 32 * 1024 * 1024;
+/** A compressed tar's blobs staged at once: the disk they may take. */
+const STAGED_BYTES = 256 * 1024 * 1024;
 /**
  * Read size of a blob's byte range, and what a streamed upload buffers. UPLOADS ranges in flight, each a few chunks
  * deep, were what held a plain tar's deserialize above 128 MiB with 1 MiB reads (256 KiB: 110 MiB, at no cost in time).
@@ -124,7 +131,8 @@ export class UploadsWhileChecking {
       return undefined;
     }
     if (this.members !== undefined) return this.ranged(blob, this.members);
-    const staged = blob.size > HELD_BLOB_BYTES && !this.stagingOff ? await this.staged(blob) : undefined;
+    const stageable = blob.size > HELD_BLOB_BYTES && blob.size <= STAGED_BLOB_BYTES && !this.stagingOff;
+    const staged = stageable ? await this.staged(blob) : undefined;
     if (staged !== undefined) return staged;
     if (blob.size > BUFFER_BYTES) return this.streamed(blob);
     await this.memory.take(blob.size);
