@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ByteRangeReader } from '../oci/storage.ts';
 
-export const STAGING_PREFIX = 'batch-serialize-staging-';
+const STAGING_PREFIX = 'batch-serialize-staging-';
 /**
  * The share of the file system staging never takes: the registry loaded into may keep its blobs there too, and a disk
  * filled to its end fails its writes.
@@ -31,10 +31,11 @@ export class StagedFile {
   }
 
   /**
-   * An empty file for `size` bytes in `parent`, or undefined when its file system lacks room for them beyond
-   * RESERVED_SHARE; fails as the file system does when no file can be made there (read-only, not ours, missing).
+   * An empty file for `size` bytes in the temporary directory, or undefined when its file system lacks room for them
+   * beyond RESERVED_SHARE; fails as the file system does when no file can be made there (read-only, not ours, missing).
    */
-  static async create(size: number, parent = tmpdir()): Promise<StagedFile | undefined> {
+  static async create(size: number): Promise<StagedFile | undefined> {
+    const parent = tmpdir();
     const room = await statfs(parent);
     if (room.bavail * room.bsize - size < room.blocks * room.bsize * RESERVED_SHARE) return undefined;
     const dir = await mkdtemp(join(parent, STAGING_PREFIX));

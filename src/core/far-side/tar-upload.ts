@@ -181,9 +181,9 @@ export class UploadsWhileChecking {
 
   /**
    * Staged on disk as the scan reads it (staging.ts), uploaded by byte range once it checked out. Undefined (held or
-   * streamed instead) when the disk lacks room for it; after a file could not be made or written (the staging
-   * directory read-only, full, not ours), the tar's big blobs stream, and one whose file broke goes up in the second
-   * pass.
+   * streamed instead) when the disk lacks room for it; once a file could not be made or written (the staging
+   * directory read-only, full, not ours), no more of the tar's blobs are staged, and one whose file broke goes up in
+   * the second pass.
    */
   private async staged(blob: Descriptor): Promise<BlobSink | undefined> {
     await this.disk.take(blob.size);
