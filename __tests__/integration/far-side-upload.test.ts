@@ -1,12 +1,13 @@
 /**
  * How deserialize uploads, seen from a loopback proxy in front of the far registry: several blobs at once (a plain
- * tar by byte ranges, a compressed one from memory while the stream goes on), manifests of one level side by side,
- * and through a proxy that refuses request bodies over 1 MiB (as nginx's default client_max_body_size): chunks,
- * smaller after each 413; and through one that resets the connection of a big body instead (chunks, and a clear failure
- * when it resets chunks too). A compressed tar's big blob streams up in one PUT; refused (413 or reset) once most of it
- * was read, it goes up again.
+ * tar by byte ranges, a compressed one from memory or staged files while the stream goes on), manifests of one level
+ * side by side, and through a proxy that refuses request bodies over 1 MiB (as nginx's default client_max_body_size):
+ * chunks, smaller after each 413; and through one that resets the connection of a big body instead (chunks, and a
+ * clear failure when it resets chunks too). A compressed tar's big blobs are staged in TMPDIR and go up side by side,
+ * each in one PUT; with TMPDIR read-only or full they stream up one at a time instead. Refused (413 or reset) once
+ * most of it was read, a big blob goes up again.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -22,6 +23,7 @@ import {
   type TutorialImages,
 } from '../../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
+import { makeReadOnly, mountTmpfs, unmount } from './support/tmpfs.ts';
 
 const MiB = 1024 * 1024;
 let far: RunningRegistry;
@@ -29,9 +31,11 @@ let images: TutorialImages;
 let work: string;
 /** The tutorial's sources2 with layers of up to 1.8 MB, serialized uncompressed and with zstd. */
 const syncDirs: Record<string, string> = {};
-/** An image with a 40 MiB layer (over what a compressed tar's uploads hold in memory), serialized with zstd. */
+/** An image with two 17 MiB layers (each over what a compressed tar's uploads hold in memory), serialized with zstd. */
 let big: ImageSet;
 let bigSyncDir: string;
+/** TMPDIR for the CLI: where it stages, and a read-only one, and one with 1 MiB of room (tmpfs, as root). */
+const tmp: Record<'writable' | 'read-only' | 'full', string> = { writable: '', 'read-only': '', full: '' };
 
 beforeAll(async () => {
   [far, images, work] = await Promise.all([
@@ -48,16 +52,20 @@ beforeAll(async () => {
     const serialized = await runCli([batch, syncDirs[compression] as string, '--compression', compression]);
     expect(serialized.code, serialized.stderr).toBe(0);
   }
-  big = await makeImage('big', { layers: [40 * MiB] });
+  big = await makeImage('big', { layers: [17 * MiB, 17 * MiB] });
   const bigStore = join(work, 'big-store');
   await writeOciLayout(bigStore, big.blobs, [{ descriptor: big.root, tag: 'v1' }]);
   await writeFile(batch, `name,artifact\nbig,ocidir://${bigStore}:v1\n`);
   bigSyncDir = join(work, 'big');
   const serialized = await runCli([batch, bigSyncDir, '--compression', 'zstd']);
   expect(serialized.code, serialized.stderr).toBe(0);
+  for (const kind of ['writable', 'read-only', 'full'] as const) await mkdir((tmp[kind] = join(work, `tmp-${kind}`)));
+  await makeReadOnly(tmp['read-only']);
+  if (process.getuid?.() === 0) await mountTmpfs(tmp.full, MiB);
 }, 120_000);
 afterAll(async () => {
   await far?.stop();
+  await Promise.all([unmount(tmp['read-only']), unmount(tmp.full)]);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -173,44 +181,156 @@ describe.each(['none', 'zstd'])('a tar with compression %s', (compression) => {
   });
 });
 
-describe("a zstd tar's blob over what uploads hold in memory", () => {
+describe("a zstd tar's blobs over what uploads hold in memory", () => {
   /**
-   * PUT and PATCH bodies as the proxy saw them: `PUT 41943552`, `PATCH 16777216`, `PUT 0`; `→ 413` after one it
-   * refused (read whole first), `→ reset` after one it cut once that many bytes went.
+   * PUT and PATCH bodies as the proxy saw them: `PUT 17830400`, `PATCH 8915200`, `PUT 0`; `→ 413` after one it
+   * refused (read whole first), `→ reset` after one it cut once that many bytes went. TMPDIR is the writable one
+   * unless told.
    */
-  async function loadVia(path: string, refuseReadBodies?: number, how: '413' | 'reset' = '413'): Promise<string[]> {
+  async function loadVia(path: string, refusal?: { over: number; how: '413' | 'reset' }, tmpdir = tmp.writable): Promise<string[]> {
     const bodies: string[] = [];
     const proxy = await startLoopbackServer((req, res) => {
       const length = Number(req.headers['content-length'] ?? 0);
       if ((req.method !== 'PUT' && req.method !== 'PATCH') || !req.url?.includes('/blobs/uploads/')) return proxyTo(far.url, req, res);
       bodies.push(`${req.method} ${length}`);
-      if (refuseReadBodies === undefined || length <= refuseReadBodies) return proxyTo(far.url, req, res);
+      if (refusal === undefined || length <= refusal.over) return proxyTo(far.url, req, res);
+      const { over, how } = refusal;
       bodies.push(`→ ${how}`);
-      if (how === 'reset')
-        return proxyTo(far.url, req, res, { cutBodies: { overBytes: refuseReadBodies, afterBytes: refuseReadBodies, how } });
+      if (how === 'reset') return proxyTo(far.url, req, res, { cutBodies: { overBytes: over, afterBytes: over, how } });
       req.resume(); // a proxy that takes the body whole before it judges it
       req.once('end', () => res.writeHead(413).end());
     });
     try {
-      const loaded = await runCli(['deserialize', bigSyncDir, `${proxy.host}/${path}`]);
-      expect(loaded.stderr, loaded.stderr).not.toMatch(/error|warning/i);
-      expect(loaded.code).toBe(0);
+      await expectLoads(bigSyncDir, `${proxy.host}/${path}`, { ...process.env, TMPDIR: tmpdir });
       expect(await resolveTag(far.url, `${path}/big`, 'v1')).toBe(big.root.digest);
       return bodies;
     } finally {
       await proxy.stop();
-      await rm(join(bigSyncDir, 'successful-syncs.csv'), { force: true });
     }
   }
-  const layer = () => [...big.blobs.values()].reduce((most, bytes) => Math.max(most, bytes.byteLength), 0);
+  const layers = () => [...big.blobs.values()].filter((bytes) => bytes.byteLength > MiB).map((bytes) => bytes.byteLength);
+  /** The PUTs of a big blob whole, sorted. */
+  const wholePuts = (bodies: string[]) => bodies.filter((body) => body.startsWith('PUT ') && Number(body.slice(4)) > MiB).sort();
 
-  test('streams up in one PUT while the tar is read', async () => {
-    expect((await loadVia('whole')).filter((body) => body === `PUT ${layer()}`)).toHaveLength(1);
+  /**
+   * A proxy that holds each big body back (unread) for `holdMs`, or until another one arrives: `sideBySide()` says
+   * whether one did, `staged()` names the files under TMPDIR the CLI (`pid()`) held open then.
+   */
+  async function holdingProxy(holdMs: number, pid: () => number) {
+    let sideBySide = false;
+    let staged: string[] = [];
+    const held = new Set<() => void>();
+    const proxy = await startLoopbackServer(async (req, res) => {
+      if (Number(req.headers['content-length'] ?? 0) <= MiB) return proxyTo(far.url, req, res);
+      if (held.size > 0) {
+        sideBySide = true;
+        staged = await filesOpenIn(pid(), tmp.writable);
+        for (const release of held) release();
+      } else {
+        await new Promise<void>((resolve) => {
+          const release = () => held.delete(release) && resolve();
+          held.add(release);
+          setTimeout(release, holdMs);
+        });
+      }
+      await proxyTo(far.url, req, res);
+    });
+    return { ...proxy, sideBySide: () => sideBySide, staged: () => staged };
+  }
+
+  test('they go up side by side while the tar is read, from files staged in TMPDIR that nothing else can open', async () => {
+    // Streamed, the second never came while the first was held: the tar was read as the first went up.
+    let pid = 0;
+    const proxy = await holdingProxy(5000, () => pid);
+    try {
+      await expectLoads(bigSyncDir, `${proxy.host}/side-by-side`, { ...process.env, TMPDIR: tmp.writable }, (spawned) => (pid = spawned));
+      expect(proxy.sideBySide()).toBe(true);
+      // Unlinked as soon as made, readable by the owner alone: nothing left to clean up, whatever ends the run.
+      expect(proxy.staged()).toHaveLength(2);
+      for (const file of proxy.staged())
+        expect(file).toMatch(new RegExp(`^${tmp.writable}/batch-serialize-staging-\\w{6}/blob \\(deleted\\), mode 600$`));
+      expect(await readdir(tmp.writable)).toEqual([]);
+      expect(await resolveTag(far.url, 'side-by-side/big', 'v1')).toBe(big.root.digest);
+    } finally {
+      await proxy.stop();
+    }
   });
 
-  test.each(['413', 'reset'] as const)('refused (%s) once the proxy read most of it, goes up again in chunks', async (how) => {
-    const bodies = await loadVia(`refused-${how}`, 32 * MiB, how);
-    expect(bodies.slice(bodies.indexOf(`PUT ${layer()}`), bodies.indexOf(`PUT ${layer()}`) + 2)).toEqual([`PUT ${layer()}`, `→ ${how}`]);
+  test.each(['read-only', 'full'] as const)('with TMPDIR %s they stream up, one at a time, each in one PUT', async (kind) => {
+    expect(process.getuid?.() === 0 || kind === 'read-only', 'a full TMPDIR takes a tmpfs, which takes root').toBe(true);
+    const proxy = await holdingProxy(500, () => 0);
+    try {
+      await expectLoads(bigSyncDir, `${proxy.host}/tmp-${kind}`, { ...process.env, TMPDIR: tmp[kind] });
+      expect(proxy.sideBySide()).toBe(false);
+      expect(wholePuts(proxy.requests.map((request) => `${request.method} ${request.headers['content-length']}`))).toEqual(
+        wholePuts(layers().map((size) => `PUT ${size}`)),
+      );
+      expect(await readdir(tmp[kind])).toEqual([]);
+      expect(await resolveTag(far.url, `tmp-${kind}/big`, 'v1')).toBe(big.root.digest);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('after a run that failed, or was killed while they were staged, nothing of them is left in TMPDIR', async () => {
+    const cutBodies: BodyCut = { overBytes: MiB, afterBytes: 256 * 1024, how: 'reset', patches: Number.POSITIVE_INFINITY };
+    const failing = await startLoopbackServer((req, res) => proxyTo(far.url, req, res, { cutBodies }));
+    let pid = 0;
+    const killing = await startLoopbackServer((req, res) => {
+      if (Number(req.headers['content-length'] ?? 0) <= MiB) return proxyTo(far.url, req, res);
+      process.kill(pid, 'SIGKILL'); // the first big blob is staged, and the scan is staging the next
+    });
+    try {
+      const env = { ...process.env, TMPDIR: tmp.writable };
+      const failed = await runCli(['deserialize', bigSyncDir, `${failing.host}/failed`], { env });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(/the connection broke/);
+      expect(await readdir(tmp.writable)).toEqual([]);
+      const killed = await runCli(['deserialize', bigSyncDir, `${killing.host}/killed`], { env, spawned: (spawned) => (pid = spawned) });
+      expect(killed.code).not.toBe(0);
+      expect(await readdir(tmp.writable)).toEqual([]);
+    } finally {
+      await Promise.all([failing.stop(), killing.stop()]);
+      await rm(join(bigSyncDir, 'successful-syncs.csv'), { force: true });
+    }
+  });
+
+  test('staged, each goes up in one PUT', async () => {
+    const bodies = await loadVia('whole');
+    expect(wholePuts(bodies)).toEqual(wholePuts(layers().map((size) => `PUT ${size}`)));
+  });
+
+  test.each([
+    ['staged', '413'],
+    ['staged', 'reset'],
+    ['streamed (TMPDIR read-only)', '413'],
+    ['streamed (TMPDIR read-only)', 'reset'],
+  ] as const)('%s, refused (%s) once the proxy read most of it, goes up again in chunks', async (how, refused) => {
+    const [layer] = layers();
+    const tmpdir = how === 'staged' ? tmp.writable : tmp['read-only'];
+    const bodies = await loadVia(`refused-${refused}-${how.split(' ')[0]}`, { over: 12 * MiB, how: refused }, tmpdir);
+    expect(bodies.slice(bodies.indexOf(`PUT ${layer}`), bodies.indexOf(`PUT ${layer}`) + 2)).toEqual([`PUT ${layer}`, `→ ${refused}`]);
     expect(bodies.filter((body) => body.startsWith('PATCH')).length).toBeGreaterThanOrEqual(3);
   });
 });
+
+/** Deserializes `dir` to `destination` with `env`, expecting it to load without a word of error or warning. */
+async function expectLoads(dir: string, destination: string, env: NodeJS.ProcessEnv, spawned?: (pid: number) => void): Promise<void> {
+  try {
+    const loaded = await runCli(['deserialize', dir, destination], { env, spawned });
+    expect(loaded.stderr, loaded.stderr).not.toMatch(/error|warning/i);
+    expect(loaded.code).toBe(0);
+  } finally {
+    await rm(join(dir, 'successful-syncs.csv'), { force: true });
+  }
+}
+
+/** The files process `pid` holds open under `dir`, as its descriptors name them, with their modes: `PATH, mode 600`. */
+async function filesOpenIn(pid: number, dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const path = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (path.startsWith(`${dir}/`)) files.push(`${path}, mode ${((await stat(`/proc/${pid}/fd/${fd}`)).mode & 0o777).toString(8)}`);
+  }
+  return files;
+}

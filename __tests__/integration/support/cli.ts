@@ -9,12 +9,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI as a user would (a child process under this Node), never throwing on a failed exit. */
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/**
+ * Runs the real CLI as a user would (a child process under this Node), never throwing on a failed exit; `spawned` is
+ * told its process id.
+ */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; spawned?: (pid: number) => void } = {},
+): Promise<CliResult> {
+  const { spawned, ...execOptions } = options;
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { ...options, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [CLI, ...args], { ...execOptions, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    if (child.pid !== undefined) spawned?.(child.pid);
   });
 }

@@ -8,6 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import './wasm-tiers.ts';
 import { Pool, type Agent, type Dispatcher } from 'undici';
 import { isLoopbackHost, apiHost } from '../oci/reference.ts';
 import { Authenticator, type TokenHttp } from './auth.ts';
