@@ -46513,10 +46513,10 @@ const BUFFER_BYTES = 16 * 1024 * 1024;
 /** The biggest blob of a compressed tar held in memory while it uploads; a bigger one is staged on disk. */
 const HELD_BLOB_BYTES = 1024 * 1024;
 /**
- * The biggest blob of a compressed tar staged; a bigger one streams. Streamed, a 131 MB zstd tar's blobs of 1 to 26 MB
- * went up one at a time, the scan waiting on each (1.04x skopeo's time in bench:far; staged, about 0.75x). But a blob
- * this big keeps its one upload busy: staged, its bytes cost a write and a read more, and on two cores the 1.5 GB
- * tar's blobs of 22 to 300 MB took 9.6 s staged, 8.8 s streamed, 9.0 s with those over 32 MiB streamed.
+ * The biggest blob of a compressed tar staged; a bigger one streams. Held in 16 MiB or streamed, a 131 MB zstd tar's
+ * blobs of 1 to 26 MB went up one at a time, the scan waiting on each (bench:far: 1.04x skopeo's time, staged 0.77x).
+ * But a blob this big keeps its one upload busy: staged, its bytes cost a write and a read more, and on two cores the
+ * 1.5 GB tar's blobs of 22 to 300 MB took 9.6 s staged, 8.8 s streamed, 9.0 s with those over 32 MiB streamed.
  */
 const STAGED_BLOB_BYTES = 32 * 1024 * 1024;
 /** A compressed tar's blobs staged at once: the disk they may take. */
