@@ -70,20 +70,21 @@ export async function planBatch(input: PlanInput, storages: Storages, hooks: Pla
   const roots = await resolveAll(input.entries, storages, limit, (entry) => newestRow(input.tracker, entry.name) === undefined);
 
   const plan: Plan = { tars: [], upToDate: [], learned: [] };
-  const toShip: Array<{ entry: BatchEntry; root: Descriptor; resolved: Resolved; previous: TrackerRow | undefined }> = [];
+  const toShip: Array<{ entry: BatchEntry; resolved: Resolved; previous: TrackerRow | undefined }> = [];
   input.entries.forEach((entry, i) => {
     const resolved = roots[i] as Resolved;
     const root = descriptorOf(resolved);
     const previous = newestRow(input.tracker, entry.name);
     if (previous !== undefined && previous.digest === root.digest) plan.upToDate.push({ entry, row: previous });
-    else toShip.push({ entry, root, resolved, previous });
+    else toShip.push({ entry, resolved, previous });
   });
   if (toShip.length === 0) return plan;
 
   const graphs = await Promise.all(toShip.map(({ entry, resolved }) => walkEntry(entry, resolved, storages)));
   const known = new KnownBlobs(input, storages, limit);
   let number = Math.max(nextNumber(input.tracker), input.highestUsedNumber + 1);
-  for (const [i, { entry, root, previous }] of toShip.entries()) {
+  for (const [i, { entry, resolved, previous }] of toShip.entries()) {
+    const root = descriptorOf(resolved);
     const graph = graphs[i] as Graph;
     const shipped = await known.before(entry.name);
     const blobs: Descriptor[] = [];
