@@ -50842,14 +50842,15 @@ async function planBatch(input, storages, hooks = {}) {
         if (previous !== undefined && previous.digest === root.digest)
             plan.upToDate.push({ entry, row: previous });
         else
-            toShip.push({ entry, root, resolved, previous });
+            toShip.push({ entry, resolved, previous });
     });
     if (toShip.length === 0)
         return plan;
     const graphs = await Promise.all(toShip.map(({ entry, resolved }) => walkEntry(entry, resolved, storages)));
     const known = new KnownBlobs(input, storages, limit);
     let number = Math.max((0,tracker/* nextNumber */.Pt)(input.tracker), input.highestUsedNumber + 1);
-    for (const [i, { entry, root, previous }] of toShip.entries()) {
+    for (const [i, { entry, resolved, previous }] of toShip.entries()) {
+        const root = (0,oci_graph/* descriptorOf */.nb)(resolved);
         const graph = graphs[i];
         const shipped = await known.before(entry.name);
         const blobs = [];
