@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { fileSink } from '../../src/core/archive/file-sink.ts';
+
+const MiB = 1024 * 1024;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bs-file-sink-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** `count` chunks of 1 MiB, each filled with its index. */
+function chunks(count: number): Buffer[] {
+  return Array.from({ length: count }, (_, i) => Buffer.alloc(MiB, i));
+}
+
+/** A real file's handle whose datasync calls are counted, or fail with `failure`. */
+async function watchedHandle(path: string, failure?: NodeJS.ErrnoException): Promise<{ handle: FileHandle; datasyncs: () => number }> {
+  const handle = await open(path, 'wx');
+  let calls = 0;
+  const datasync = handle.datasync.bind(handle);
+  handle.datasync = async () => {
+    calls++;
+    if (failure !== undefined) throw failure;
+    return datasync();
+  };
+  return { handle, datasyncs: () => calls };
+}
+
+describe('an uncompressed file sink', () => {
+  test('flushes the file while it is written, and the file is whole', async () => {
+    const path = join(dir, 'flushed');
+    const { handle, datasyncs } = await watchedHandle(path);
+    const data = chunks(100);
+    const sink = fileSink(handle, { compression: 'none', expectedBytes: 100 * MiB });
+    await pipeline(Readable.from(data), ...sink.stages);
+    await handle.close();
+    expect(datasyncs()).toBeGreaterThanOrEqual(2);
+    const written = await readFile(path);
+    const sha256 = 'sha256:' + createHash('sha256').update(written).digest('hex');
+    expect(sink.written()).toEqual({ bytes: 100 * MiB, sha256 });
+    expect(written.equals(Buffer.concat(data))).toBe(true);
+  });
+
+  test('fails when a flush while writing fails, though the fsync at the end passes', async () => {
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const { handle } = await watchedHandle(join(dir, 'failed'), eio);
+    const sink = fileSink(handle, { compression: 'none', expectedBytes: 100 * MiB });
+    await expect(pipeline(Readable.from(chunks(100)), ...sink.stages)).rejects.toThrow('EIO');
+    await handle.close();
+  });
+});
