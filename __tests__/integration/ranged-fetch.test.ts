@@ -9,9 +9,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, beforeEach, expect, test, vi } from 'vitest';
 import type { Descriptor } from '../../src/core/oci/descriptor.ts';
+import type { ReadOnlyStorage } from '../../src/core/oci/storage.ts';
 import { sha256 } from '../../src/core/oci/digest.ts';
 import { parseReference } from '../../src/core/oci/reference.ts';
 import type { BasicCredentials } from '../../src/core/registry/keychain.ts';
@@ -327,6 +329,39 @@ test('a writer that takes nothing: the downloads ask for no more bytes than the 
 
     expect(await length(firstBody)).toBe(huge.size);
     expectCovering(hugeGets().map(rangeOf), huge);
+  } finally {
+    await prefetcher.close();
+    await storages.close();
+  }
+});
+
+test('parts answered late, their bytes already here, do not make the link look like loopback: the next layer comes in pieces', async () => {
+  // This thread busy writing the tar reads an answer late, its bytes waiting in the socket meanwhile: here the bytes of
+  // each part but a layer's first are all read before its answer is handed over, 300 ms after its request went out
+  // (the first parts tell the round trip).
+  const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
+  const registryStorage = storages.open(parseReference(`${line.host}/ranged:v1`));
+  const late: ReadOnlyStorage = {
+    location: registryStorage.location,
+    resolve: (selector) => registryStorage.resolve(selector),
+    fetchManifest: (descriptor) => registryStorage.fetchManifest(descriptor),
+    fetchBlob: (descriptor) => registryStorage.fetchBlob(descriptor),
+    exists: (descriptor) => registryStorage.exists(descriptor),
+    fetchBlobPart: async (descriptor, start, end) => {
+      const sent = performance.now();
+      const part = await registryStorage.fetchBlobPart!(descriptor, start, end);
+      if (start === 0) return part;
+      const bytes = await buffer(part.body);
+      await new Promise((resolve) => setTimeout(resolve, 300 - (performance.now() - sent)));
+      return { whole: part.whole, body: Readable.from([bytes]) };
+    },
+  };
+  const before = proxy.requests.length;
+  const prefetcher = new Prefetcher(late, [big, bigToo], { concurrency: 4 });
+  try {
+    for (const blob of prefetcher.blobs()) expect(await length(await blob.open())).toBe(blob.descriptor.size);
+    expect(gets(proxy, before, bigToo).length).toBeGreaterThan(1);
+    expectCovering(gets(proxy, before, bigToo).map(rangeOf), bigToo);
   } finally {
     await prefetcher.close();
     await storages.close();

@@ -20,11 +20,21 @@ test('pieces last eight round trips of one connection, within 1 and 8 MiB and th
   const link = new LinkEstimate();
   expect(link.pieceBytes(64 * MiB)).toBe(4 * MiB); // before any measure
   link.answered(40);
-  link.delivered(4 * MiB, (4 * MiB) / 25_000); // 25 MB/s
+  link.delivered(4 * MiB, 40 + (4 * MiB) / 25_000); // 25 MB/s once the answer came
   expect(link.pieceBytes(64 * MiB)).toBe(8_000_000); // 8 x 40 ms x 25 MB/s
-  link.delivered(4 * MiB, 4); // 1 GB/s: capped at 8 MiB
+  link.delivered(4 * MiB, 44); // 1 GB/s: capped at 8 MiB
   expect(link.pieceBytes(64 * MiB)).toBe(8 * MiB);
   expect(link.pieceBytes(5 * MiB)).toBe(5 * MiB);
   link.answered(0.1); // the shortest round trip seen counts: 8 x 0.1 ms x 1 GB/s is 0.8 MB, under the least piece
   expect(link.pieceBytes(64 * MiB)).toBe(MiB);
+});
+
+test('rates count from the request, past the shortest round trip: an answer read late does not look fast', () => {
+  const link = new LinkEstimate();
+  link.answered(40);
+  // Sent at 0, its headers read at 257 ms (this thread busy), its last byte at 267 ms: the bytes came over 227 ms.
+  link.answered(257);
+  link.delivered(3.5 * MiB, 267);
+  expect(link.keepsUpAlone()).toBe(false);
+  expect(link.slow()).toBe(true); // 16 MB/s
 });

@@ -29,7 +29,8 @@ export interface Piece {
   /** Bytes that arrived, for the link's rate. */
   received: number;
   body?: Readable;
-  answeredAt?: number;
+  /** When its request was sent: the clock of the link's measures (LinkEstimate). */
+  sentAt?: number;
   finished: boolean;
   ended: boolean;
   error?: Error;

@@ -149,7 +149,7 @@ export class Prefetcher implements PieceOwner {
     piece.finished = true;
     this.active--;
     if (error !== undefined) this.failed = true;
-    else if (piece.ended && piece.answeredAt !== undefined) this.link.delivered(piece.received, performance.now() - piece.answeredAt);
+    else if (piece.ended && piece.sentAt !== undefined) this.link.delivered(piece.received, performance.now() - piece.sentAt);
     this.pump();
   }
 
@@ -160,13 +160,13 @@ export class Prefetcher implements PieceOwner {
     this.active++;
     this.held += piece.reserved;
     piece.unreleased = piece.reserved;
-    const sent = performance.now();
+    const sentAt = performance.now();
+    piece.sentAt = sentAt;
     const { descriptor } = download;
     const request = this.request(descriptor, piece);
     const settled = request.then(
       (answer) => {
-        piece.answeredAt = performance.now();
-        this.link.answered(piece.answeredAt - sent);
+        this.link.answered(performance.now() - sentAt);
         if (this.closed) {
           discard(answer.body);
           return;
