@@ -46434,13 +46434,13 @@ var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/core/far-side/staging.ts
 /**
  * A compressed tar's blob staged on disk as the scan unpacks it, so that it goes up by byte range like a plain tar's
- * blob (several at once, any piece sent again) while the scan goes on: tar-upload.ts. Each file is made in a
- * directory of its own under the system's temporary directory (os.tmpdir(): TMPDIR, else /tmp),
- * `batch-serialize-staging-XXXXXX`, private (mkdtemp: 0700), the file in it created exclusively (0600, never through
- * a link); both leave the directory tree at once, the file written and read through its open descriptor. So a
- * hostile temporary directory can neither read nor swap it, and nothing is left behind however the run ends, a kill
- * included (but for the instant between making the directory and removing it): the disk is given back as the file is
- * closed.
+ * blob (several at once, any piece sent again) while the scan goes on: tar-upload.ts. Each file is made in the system's
+ * temporary directory (os.tmpdir(): TMPDIR, else /tmp) without a name (Linux's O_TMPFILE, 0600, never linked in), and
+ * written and read through its open descriptor: a hostile temporary directory can neither read nor swap it, and
+ * nothing is left behind however the run ends, a kill included; the disk is given back as the file is closed. Where
+ * the file system or kernel has no O_TMPFILE, the file is made in a private directory of its own,
+ * `batch-serialize-staging-XXXXXX` (mkdtemp: 0700), exclusively and never through a link, and both leave the
+ * directory tree at once (a kill in that instant leaves the directory).
  */
 
 
@@ -46468,22 +46468,7 @@ class StagedFile {
         const room = await (0,promises_.statfs)(parent);
         if (room.bavail * room.bsize - size < room.blocks * room.bsize * RESERVED_SHARE)
             return undefined;
-        const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(parent, STAGING_PREFIX));
-        const path = (0,external_node_path_.join)(dir, 'blob');
-        try {
-            const handle = await (0,promises_.open)(path, external_node_fs_.constants.O_RDWR | external_node_fs_.constants.O_CREAT | external_node_fs_.constants.O_EXCL | external_node_fs_.constants.O_NOFOLLOW, 0o600);
-            try {
-                await (0,promises_.unlink)(path);
-            }
-            catch (error) {
-                await handle.close();
-                throw error;
-            }
-            return new StagedFile(handle);
-        }
-        finally {
-            await (0,promises_.rmdir)(dir).catch(() => undefined); // left, with the file, only when the file could not be unlinked
-        }
+        return new StagedFile((await unnamedFile(parent)) ?? (await fileUnlinkedAtOnce(parent)));
     }
     /** Appends `chunk`; fails as the file system does (full: ENOSPC). */
     async write(chunk) {
@@ -46513,6 +46498,36 @@ class StagedFile {
     /** The file's disk is free once this settles. */
     async close() {
         await this.handle.close();
+    }
+}
+/**
+ * Linux's O_TMPFILE, which Node leaves out of fs.constants: O_DIRECTORY and the bit __O_TMPFILE, 020000000 on x86-64
+ * and arm64 (it differs on some other architectures, where the named way is taken).
+ */
+const O_TMPFILE = process.platform === 'linux' && ['x64', 'arm64'].includes(process.arch) ? 0o20000000 | external_node_fs_.constants.O_DIRECTORY : undefined;
+/** A file without a name in `parent`, never to be linked in (O_EXCL); undefined where the kernel or file system cannot. */
+async function unnamedFile(parent) {
+    if (O_TMPFILE === undefined)
+        return undefined;
+    return (0,promises_.open)(parent, O_TMPFILE | external_node_fs_.constants.O_RDWR | external_node_fs_.constants.O_EXCL, 0o600).catch(() => undefined);
+}
+/** A file made in a private directory of `parent`, then unlinked and the directory removed. */
+async function fileUnlinkedAtOnce(parent) {
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(parent, STAGING_PREFIX));
+    const path = (0,external_node_path_.join)(dir, 'blob');
+    try {
+        const handle = await (0,promises_.open)(path, external_node_fs_.constants.O_RDWR | external_node_fs_.constants.O_CREAT | external_node_fs_.constants.O_EXCL | external_node_fs_.constants.O_NOFOLLOW, 0o600);
+        try {
+            await (0,promises_.unlink)(path);
+        }
+        catch (error) {
+            await handle.close();
+            throw error;
+        }
+        return handle;
+    }
+    finally {
+        await (0,promises_.rmdir)(dir).catch(() => undefined); // left, with the file, only when the file could not be unlinked
     }
 }
 
