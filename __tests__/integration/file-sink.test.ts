@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { zstdDecompressSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { fileSink } from '../../src/core/archive/file-sink.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { fileSink, partsSink } from '../../src/core/archive/file-sink.ts';
 
 const MiB = 1024 * 1024;
 let dir: string;
@@ -59,5 +59,42 @@ describe.each(['none', 'zstd'] as const)('a file sink, compression %s', (compres
     const sink = fileSink(handle, options);
     await expect(pipeline(Readable.from(chunks(100)), ...sink.stages)).rejects.toThrow('EIO');
     await handle.close();
+  });
+});
+
+describe('a tar written in parts', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  /** Every FileHandle's datasync, counted, or failing with `failure`. */
+  async function watchDatasyncs(failure?: NodeJS.ErrnoException): Promise<() => number> {
+    const probe = await open(join(dir, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const datasync = prototype.datasync;
+    const spy = vi.spyOn(prototype, 'datasync').mockImplementation(function (this: FileHandle) {
+      return failure === undefined ? datasync.call(this) : Promise.reject(failure);
+    });
+    return () => spy.mock.calls.length;
+  }
+
+  const target = (name: string) => ({ partBytes: 64 * MiB, partPath: (n: number) => join(dir, `${name}.part-${n}`) });
+  const options = { compression: 'none', expectedBytes: 100 * MiB } as const;
+
+  test('each part is flushed while it is written, and the parts are whole', async () => {
+    const datasyncs = await watchDatasyncs();
+    const data = chunks(100);
+    const sink = partsSink(target('parts'), options);
+    await pipeline(Readable.from(data), ...sink.stages);
+    expect(datasyncs()).toBeGreaterThanOrEqual(2);
+    const parts = await Promise.all(sink.parts().map((part) => readFile(part.path)));
+    expect(parts.map((part) => part.byteLength)).toEqual([64 * MiB, 36 * MiB]);
+    expect(Buffer.concat(parts).equals(Buffer.concat(data))).toBe(true);
+  });
+
+  test('a flush that fails while a part is written fails the tar', async () => {
+    await watchDatasyncs(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    const sink = partsSink(target('failed'), options);
+    await expect(pipeline(Readable.from(chunks(100)), ...sink.stages)).rejects.toThrow('EIO');
+    await sink.remove();
   });
 });

@@ -5,6 +5,7 @@ import { COMPRESSOR_CHUNK_BYTES, compressor, type Compression } from './compress
 import { spentBuffers } from '../spent-buffers.ts';
 import { startWorker, type Batch, type Written } from './worker-protocol.ts';
 import { PartWriter, type PartFile, type VolumeTarget } from './part-writer.ts';
+import { WriteBehind } from './write-behind.ts';
 
 /**
  * The tail of a pipeline that (compresses,) hashes and writes into an open file, fsyncing it before the last
@@ -67,14 +68,6 @@ export function fileSink(handle: FileHandle, options: FileSinkOptions): FileSink
  */
 const FILE_BUFFER_BYTES = 8 * 1024 * 1024;
 
-/**
- * Every this many bytes of tar, the file's data written so far is flushed (fdatasync on the thread pool, beside the
- * writes: this thread's, or the worker's of a compressed tar), so the disk works while the network does and the
- * fsync at the end waits for the last stretch only: through `npm run bench:wan`'s 40 ms link, 110 ms for the whole
- * 128 MB tar, 20-35 ms after it.
- */
-const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
-
 function inlineSink(handle: FileHandle, options: FileSinkOptions): FileSink {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -99,37 +92,6 @@ function inlineSink(handle: FileHandle, options: FileSinkOptions): FileSink {
     stages: compress ? [fixedChunks(COMPRESSOR_CHUNK_BYTES), compress, measure, file] : [measure, file],
     written: () => ({ bytes, sha256: (sha256 ??= 'sha256:' + hash.digest('hex')) }),
   };
-}
-
-/**
- * Flushes of a file while it is written (see WRITE_BEHIND_BYTES). A failed one fails the file: Linux reports a write-back
- * error to one fsync only, so the fsync at the end could pass over it.
- */
-class WriteBehind {
-  failure: Error | undefined;
-  private readonly handle: FileHandle;
-  private flushedAt = 0;
-  private flushing: Promise<void> | undefined;
-
-  constructor(handle: FileHandle) {
-    this.handle = handle;
-  }
-
-  /** `bytes` have passed towards the file: a flush once WRITE_BEHIND_BYTES more passed since the last began, and it ended. */
-  passed(bytes: number): void {
-    if (this.flushing !== undefined || bytes - this.flushedAt < WRITE_BEHIND_BYTES) return;
-    this.flushedAt = bytes;
-    this.flushing = this.handle
-      .datasync()
-      .catch((error: Error) => void (this.failure ??= error))
-      .finally(() => (this.flushing = undefined));
-  }
-
-  /** Once no flush is running: rejects with the first that failed. */
-  async settled(): Promise<void> {
-    await this.flushing;
-    if (this.failure !== undefined) throw this.failure;
-  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { spentBuffers } from '../spent-buffers.ts';
 import { FileHasher } from './file-hasher.ts';
+import { WriteBehind } from './write-behind.ts';
 import type { Written } from './worker-protocol.ts';
 
 /** Where a tar over `--max-file-size` goes: part files of `partBytes` each (the last one shorter or equal). */
@@ -32,7 +33,7 @@ export class PartWriter extends Writable {
   private readonly whole = createHash('sha256');
   private readonly done: PartFile[] = [];
   private readonly created: string[] = [];
-  private current: { handle: FileHandle; hash: FileHasher; bytes: number; path: string } | undefined;
+  private current: { handle: FileHandle; hash: FileHasher; bytes: number; path: string; writeBehind: WriteBehind } | undefined;
   private bytes = 0;
   /** The write under way: what `remove()` waits for, so that no part is created after it. */
   private writing: Promise<void> = Promise.resolve();
@@ -78,6 +79,8 @@ export class PartWriter extends Writable {
   }
 
   private async writeChunks(chunks: Buffer[]): Promise<void> {
+    const failed = this.current?.writeBehind.failure;
+    if (failed !== undefined) throw failed;
     let pending: Buffer[] = [];
     for (const chunk of chunks) {
       this.whole.update(chunk);
@@ -97,7 +100,10 @@ export class PartWriter extends Writable {
         }
       }
     }
-    if (this.current !== undefined) await writeAll(this.current.handle, pending);
+    if (this.current !== undefined) {
+      await writeAll(this.current.handle, pending);
+      this.current.writeBehind.passed(this.current.bytes);
+    }
   }
 
   private async openPart(): Promise<NonNullable<PartWriter['current']>> {
@@ -105,7 +111,7 @@ export class PartWriter extends Writable {
     const path = this.target.partPath(this.done.length + 1);
     const handle = await open(path, 'wx');
     this.created.push(path);
-    this.current = { handle, hash: new FileHasher(), bytes: 0, path };
+    this.current = { handle, hash: new FileHasher(), bytes: 0, path, writeBehind: new WriteBehind(handle) };
     return this.current;
   }
 
@@ -113,8 +119,12 @@ export class PartWriter extends Writable {
     const part = this.current;
     if (part === undefined) return;
     this.current = undefined;
-    await part.handle.sync();
-    await part.handle.close();
+    try {
+      await part.writeBehind.settled();
+      await part.handle.sync();
+    } finally {
+      await part.handle.close();
+    }
     this.done.push({ path: part.path, bytes: part.bytes, sha256: part.hash.digest() });
   }
 }
