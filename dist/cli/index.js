@@ -44568,7 +44568,7 @@ class FileHasher {
 
 /***/ }),
 
-/***/ 8579:
+/***/ 1733:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44665,7 +44665,46 @@ function startWorker(job) {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: ./src/core/archive/file-hasher.ts
 var file_hasher = __nccwpck_require__(4084);
+;// CONCATENATED MODULE: ./src/core/archive/write-behind.ts
+/**
+ * A file's data is flushed every this many bytes written (fdatasync on the thread pool, beside the writes), so the
+ * disk works while the network does and the fsync at the end waits for the last stretch only: through
+ * `npm run bench:wan`'s 40 ms link, 110 ms for the whole 128 MB tar, 20-35 ms after it.
+ */
+const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
+/**
+ * Flushes of a file while it is written (see WRITE_BEHIND_BYTES): a tar's (file-sink.ts: by this thread or the worker's
+ * of a compressed tar) or a volume part's (part-writer.ts). A failed one fails the file: Linux reports a write-back
+ * error to one fsync only, so the fsync at the end could pass over it.
+ */
+class WriteBehind {
+    failure;
+    handle;
+    flushedAt = 0;
+    flushing;
+    constructor(handle) {
+        this.handle = handle;
+    }
+    /** `bytes` have passed towards the file: a flush once WRITE_BEHIND_BYTES more passed since the last began, and it ended. */
+    passed(bytes) {
+        if (this.flushing !== undefined || bytes - this.flushedAt < WRITE_BEHIND_BYTES)
+            return;
+        this.flushedAt = bytes;
+        this.flushing = this.handle
+            .datasync()
+            .catch((error) => void (this.failure ??= error))
+            .finally(() => (this.flushing = undefined));
+    }
+    /** Once no flush is running: rejects with the first that failed. */
+    async settled() {
+        await this.flushing;
+        if (this.failure !== undefined)
+            throw this.failure;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/archive/part-writer.ts
+
 
 
 
@@ -44718,6 +44757,9 @@ class PartWriter extends external_node_stream_.Writable {
         closed.then(() => callback(error), () => callback(error));
     }
     async writeChunks(chunks) {
+        const failed = this.current?.writeBehind.failure;
+        if (failed !== undefined)
+            throw failed;
         let pending = [];
         for (const chunk of chunks) {
             this.whole.update(chunk);
@@ -44737,8 +44779,10 @@ class PartWriter extends external_node_stream_.Writable {
                 }
             }
         }
-        if (this.current !== undefined)
+        if (this.current !== undefined) {
             await writeAll(this.current.handle, pending);
+            this.current.writeBehind.passed(this.current.bytes);
+        }
     }
     async openPart() {
         if (this.destroyed)
@@ -44746,7 +44790,7 @@ class PartWriter extends external_node_stream_.Writable {
         const path = this.target.partPath(this.done.length + 1);
         const handle = await (0,promises_.open)(path, 'wx');
         this.created.push(path);
-        this.current = { handle, hash: new file_hasher/* FileHasher */.g(), bytes: 0, path };
+        this.current = { handle, hash: new file_hasher/* FileHasher */.g(), bytes: 0, path, writeBehind: new WriteBehind(handle) };
         return this.current;
     }
     async closePart() {
@@ -44754,8 +44798,13 @@ class PartWriter extends external_node_stream_.Writable {
         if (part === undefined)
             return;
         this.current = undefined;
-        await part.handle.sync();
-        await part.handle.close();
+        try {
+            await part.writeBehind.settled();
+            await part.handle.sync();
+        }
+        finally {
+            await part.handle.close();
+        }
         this.done.push({ path: part.path, bytes: part.bytes, sha256: part.hash.digest() });
     }
 }
@@ -44772,6 +44821,7 @@ async function writeAll(handle, buffers) {
 }
 
 ;// CONCATENATED MODULE: ./src/core/archive/file-sink.ts
+
 
 
 
@@ -44812,12 +44862,6 @@ function fileSink(handle, options) {
  * next blobs stream in; the default 64 KiB made a 400 MB tar about 15% slower (`npm run bench`).
  */
 const FILE_BUFFER_BYTES = 8 * 1024 * 1024;
-/**
- * Every this many bytes the file's data written so far is flushed (fdatasync on the thread pool, beside the writes),
- * so the disk works while the network does and the fsync at the end waits for the last stretch only: through
- * `npm run bench:wan`'s 40 ms link, 110 ms for the whole 128 MB tar, 20-35 ms after it.
- */
-const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
 function inlineSink(handle, options) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
     let bytes = 0;
@@ -44842,35 +44886,6 @@ function inlineSink(handle, options) {
         stages: compress ? [fixedChunks(compression/* COMPRESSOR_CHUNK_BYTES */.QC), compress, measure, file] : [measure, file],
         written: () => ({ bytes, sha256: (sha256 ??= 'sha256:' + hash.digest('hex')) }),
     };
-}
-/**
- * Flushes of a file while it is written (see WRITE_BEHIND_BYTES). A failed one fails the file: Linux reports a write-back
- * error to one fsync only, so the fsync at the end could pass over it.
- */
-class WriteBehind {
-    failure;
-    handle;
-    flushedAt = 0;
-    flushing;
-    constructor(handle) {
-        this.handle = handle;
-    }
-    /** `bytes` have passed towards the file: a flush once WRITE_BEHIND_BYTES more passed since the last began, and it ended. */
-    passed(bytes) {
-        if (this.flushing !== undefined || bytes - this.flushedAt < WRITE_BEHIND_BYTES)
-            return;
-        this.flushedAt = bytes;
-        this.flushing = this.handle
-            .datasync()
-            .catch((error) => void (this.failure ??= error))
-            .finally(() => (this.flushing = undefined));
-    }
-    /** Once no flush is running: rejects with the first that failed. */
-    async settled() {
-        await this.flushing;
-        if (this.failure !== undefined)
-            throw this.failure;
-    }
 }
 /**
  * Re-cuts a stream into chunks of exactly `size` bytes (the last one shorter). zstd's output depends on how its
@@ -44911,6 +44926,8 @@ function workerSink(handle, options) {
         level: options.level,
         chunkSize: compression/* COMPRESSOR_CHUNK_BYTES */.QC,
     });
+    const writeBehind = new WriteBehind(handle);
+    let fed = 0;
     const free = [];
     let batch = new Uint8Array(BATCH_BYTES);
     let filled = 0;
@@ -44958,7 +44975,10 @@ function workerSink(handle, options) {
     const sink = new external_node_stream_.Writable({
         highWaterMark: BATCH_BYTES,
         write(chunk, _encoding, done) {
+            if (writeBehind.failure !== undefined)
+                return done(writeBehind.failure);
             (0,spent_buffers/* spentBuffers */.s)(chunk.byteLength);
+            writeBehind.passed((fed += chunk.byteLength));
             for (let at = 0; at < chunk.byteLength;) {
                 const taken = Math.min(BATCH_BYTES - filled, chunk.byteLength - at);
                 batch.set(chunk.subarray(at, at + taken), filled);
@@ -44973,7 +44993,8 @@ function workerSink(handle, options) {
             if (filled > 0)
                 post();
             worker.postMessage(null);
-            settled(done, () => result !== undefined);
+            const flushed = (error) => (error ? done(error) : writeBehind.settled().then(() => done(), done));
+            settled(flushed, () => result !== undefined);
         },
         destroy(error, done) {
             void worker.terminate().finally(() => done(error));
@@ -52132,8 +52153,8 @@ var tar_reader = __nccwpck_require__(1929);
 var side_dir = __nccwpck_require__(9704);
 // EXTERNAL MODULE: ./node_modules/tar-stream/index.js
 var tar_stream = __nccwpck_require__(6118);
-// EXTERNAL MODULE: ./src/core/archive/file-sink.ts + 3 modules
-var file_sink = __nccwpck_require__(8579);
+// EXTERNAL MODULE: ./src/core/archive/file-sink.ts + 4 modules
+var file_sink = __nccwpck_require__(1733);
 // EXTERNAL MODULE: ./src/core/oci/layout.ts
 var layout = __nccwpck_require__(9307);
 ;// CONCATENATED MODULE: ./src/core/archive/tar-writer.ts
@@ -57097,8 +57118,8 @@ var sync_dir_tracker = __nccwpck_require__(3605);
 var external_node_stream_promises_ = __nccwpck_require__(6466);
 // EXTERNAL MODULE: ./node_modules/yauzl/index.js
 var yauzl = __nccwpck_require__(663);
-// EXTERNAL MODULE: ./src/core/archive/file-sink.ts + 3 modules
-var file_sink = __nccwpck_require__(8579);
+// EXTERNAL MODULE: ./src/core/archive/file-sink.ts + 4 modules
+var file_sink = __nccwpck_require__(1733);
 ;// CONCATENATED MODULE: ./src/github/artifact-zip.ts
 
 
