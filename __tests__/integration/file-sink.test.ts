@@ -21,18 +21,21 @@ function chunks(count: number): Buffer[] {
   return Array.from({ length: count }, (_, i) => Buffer.alloc(MiB, i));
 }
 
-/** A real file's handle whose datasync calls are counted, or fail with `failure`. */
-async function watchedHandle(path: string, failure?: NodeJS.ErrnoException): Promise<{ handle: FileHandle; datasyncs: () => number }> {
-  const handle = await open(path, 'wx');
-  let calls = 0;
-  const datasync = handle.datasync.bind(handle);
-  handle.datasync = async () => {
-    calls++;
-    if (failure !== undefined) throw failure;
-    return datasync();
-  };
-  return { handle, datasyncs: () => calls };
+/** Every FileHandle's datasync from now on (the test's end restores it), counted, or failing with `failure`. */
+async function watchDatasyncs(failure?: NodeJS.ErrnoException): Promise<() => number> {
+  const probe = await open(join(dir, 'probe'), 'w');
+  const prototype = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+  const datasync = prototype.datasync;
+  const spy = vi.spyOn(prototype, 'datasync').mockImplementation(function (this: FileHandle) {
+    return failure === undefined ? datasync.call(this) : Promise.reject(failure);
+  });
+  return () => spy.mock.calls.length;
 }
+
+const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+
+afterEach(() => vi.restoreAllMocks());
 
 describe.each(['none', 'zstd'] as const)('a file sink, compression %s', (compression) => {
   // 100 MiB: past the size from which a compressed tar is written on a worker thread (file-sink.ts, WORKER_THRESHOLD).
@@ -40,7 +43,8 @@ describe.each(['none', 'zstd'] as const)('a file sink, compression %s', (compres
 
   test('flushes the file while it is written, and the file is whole', async () => {
     const path = join(dir, `flushed-${compression}`);
-    const { handle, datasyncs } = await watchedHandle(path);
+    const datasyncs = await watchDatasyncs();
+    const handle = await open(path, 'wx');
     const data = chunks(100);
     const sink = fileSink(handle, options);
     await pipeline(Readable.from(data), ...sink.stages);
@@ -54,8 +58,8 @@ describe.each(['none', 'zstd'] as const)('a file sink, compression %s', (compres
   });
 
   test('fails when a flush while writing fails, though the fsync at the end passes', async () => {
-    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-    const { handle } = await watchedHandle(join(dir, `failed-${compression}`), eio);
+    await watchDatasyncs(eio());
+    const handle = await open(join(dir, `failed-${compression}`), 'wx');
     const sink = fileSink(handle, options);
     await expect(pipeline(Readable.from(chunks(100)), ...sink.stages)).rejects.toThrow('EIO');
     await handle.close();
@@ -63,20 +67,6 @@ describe.each(['none', 'zstd'] as const)('a file sink, compression %s', (compres
 });
 
 describe('a tar written in parts', () => {
-  afterEach(() => vi.restoreAllMocks());
-
-  /** Every FileHandle's datasync, counted, or failing with `failure`. */
-  async function watchDatasyncs(failure?: NodeJS.ErrnoException): Promise<() => number> {
-    const probe = await open(join(dir, 'probe'), 'w');
-    const prototype = Object.getPrototypeOf(probe) as FileHandle;
-    await probe.close();
-    const datasync = prototype.datasync;
-    const spy = vi.spyOn(prototype, 'datasync').mockImplementation(function (this: FileHandle) {
-      return failure === undefined ? datasync.call(this) : Promise.reject(failure);
-    });
-    return () => spy.mock.calls.length;
-  }
-
   const target = (name: string) => ({ partBytes: 64 * MiB, partPath: (n: number) => join(dir, `${name}.part-${n}`) });
   const options = { compression: 'none', expectedBytes: 100 * MiB } as const;
 
@@ -92,7 +82,7 @@ describe('a tar written in parts', () => {
   });
 
   test('a flush that fails while a part is written fails the tar', async () => {
-    await watchDatasyncs(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await watchDatasyncs(eio());
     const sink = partsSink(target('failed'), options);
     await expect(pipeline(Readable.from(chunks(100)), ...sink.stages)).rejects.toThrow('EIO');
     await sink.remove();
