@@ -13,8 +13,8 @@ const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
  * error to one fsync only, so the fsync at the end could pass over it.
  */
 export class WriteBehind {
-  failure: Error | undefined;
   private readonly handle: FileHandle;
+  private failed: Error | undefined;
   private flushedAt = 0;
   private flushing: Promise<void> | undefined;
 
@@ -28,13 +28,18 @@ export class WriteBehind {
     this.flushedAt = bytes;
     this.flushing = this.handle
       .datasync()
-      .catch((error: Error) => void (this.failure ??= error))
+      .catch((error: Error) => void (this.failed ??= error))
       .finally(() => (this.flushing = undefined));
+  }
+
+  /** The first flush that failed, once it did: the writer fails with it. */
+  get failure(): Error | undefined {
+    return this.failed;
   }
 
   /** Once no flush is running: rejects with the first that failed. */
   async settled(): Promise<void> {
     await this.flushing;
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failed !== undefined) throw this.failed;
   }
 }
