@@ -67,14 +67,15 @@ export async function planBatch(input: PlanInput, storages: Storages, hooks: Pla
   // The resolves open as many connections as run at once; the downloads' others open while they go (once per registry).
   const resolvesAtOnce = Math.min(input.concurrency, input.entries.length);
   for (const entry of input.entries) storages.open(entry.reference).preconnect?.(input.concurrency - resolvesAtOnce);
-  const roots = await resolveAll(input.entries, storages, limit, (entry) => newestRow(input.tracker, entry.name) === undefined);
+  const previousRows = input.entries.map((entry) => newestRow(input.tracker, entry.name));
+  const roots = await resolveAll(input.entries, storages, limit, (i) => previousRows[i] === undefined);
 
   const plan: Plan = { tars: [], upToDate: [], learned: [] };
   const toShip: Array<{ entry: BatchEntry; resolved: Resolved; previous: TrackerRow | undefined }> = [];
   input.entries.forEach((entry, i) => {
     const resolved = roots[i] as Resolved;
     const root = descriptorOf(resolved);
-    const previous = newestRow(input.tracker, entry.name);
+    const previous = previousRows[i];
     if (previous !== undefined && previous.digest === root.digest) plan.upToDate.push({ entry, row: previous });
     else toShip.push({ entry, resolved, previous });
   });
@@ -118,7 +119,7 @@ export async function planBatch(input: PlanInput, storages: Storages, hooks: Pla
 type Resolved = Descriptor | FetchedManifest;
 
 /**
- * Every entry's root. One never shipped (`walkedNext`) is walked next whatever it resolves to, so a storage that can
+ * Every entry's root. One never shipped (`walkedNext`, by its index) is walked next whatever it resolves to, so a storage that can
  * (a registry) fetches its manifest at once: one GET instead of a HEAD and then a GET. Others are asked with a HEAD,
  * which registries do not count against pull limits and which suffices when nothing changed.
  */
@@ -126,14 +127,14 @@ async function resolveAll(
   entries: BatchEntry[],
   storages: Storages,
   limit: LimitFunction,
-  walkedNext: (entry: BatchEntry) => boolean,
+  walkedNext: (index: number) => boolean,
 ): Promise<Resolved[]> {
-  const resolve = (entry: BatchEntry): Promise<Resolved> => {
+  const resolve = (entry: BatchEntry, index: number): Promise<Resolved> => {
     const storage = storages.open(entry.reference);
     const selector = referenceSelector(entry.reference);
-    return storage.fetchReference !== undefined && walkedNext(entry) ? storage.fetchReference(selector) : storage.resolve(selector);
+    return storage.fetchReference !== undefined && walkedNext(index) ? storage.fetchReference(selector) : storage.resolve(selector);
   };
-  const results = await Promise.allSettled(entries.map((entry) => limit(() => resolve(entry))));
+  const results = await Promise.allSettled(entries.map((entry, i) => limit(() => resolve(entry, i))));
   const failures = results.flatMap((result, i) =>
     result.status === 'rejected' ? [`${entries[i]?.where}: ${entries[i]?.artifact}: ${(result.reason as Error).message}`] : [],
   );
