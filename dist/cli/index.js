@@ -44678,8 +44678,8 @@ const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
  * error to one fsync only, so the fsync at the end could pass over it.
  */
 class WriteBehind {
-    failure;
     handle;
+    failed;
     flushedAt = 0;
     flushing;
     constructor(handle) {
@@ -44692,14 +44692,18 @@ class WriteBehind {
         this.flushedAt = bytes;
         this.flushing = this.handle
             .datasync()
-            .catch((error) => void (this.failure ??= error))
+            .catch((error) => void (this.failed ??= error))
             .finally(() => (this.flushing = undefined));
+    }
+    /** The first flush that failed, once it did: the writer fails with it. */
+    get failure() {
+        return this.failed;
     }
     /** Once no flush is running: rejects with the first that failed. */
     async settled() {
         await this.flushing;
-        if (this.failure !== undefined)
-            throw this.failure;
+        if (this.failed !== undefined)
+            throw this.failed;
     }
 }
 
@@ -50908,13 +50912,14 @@ async function planBatch(input, storages, hooks = {}) {
     const resolvesAtOnce = Math.min(input.concurrency, input.entries.length);
     for (const entry of input.entries)
         storages.open(entry.reference).preconnect?.(input.concurrency - resolvesAtOnce);
-    const roots = await resolveAll(input.entries, storages, limit, (entry) => (0,tracker/* newestRow */.fv)(input.tracker, entry.name) === undefined);
+    const previousRows = input.entries.map((entry) => (0,tracker/* newestRow */.fv)(input.tracker, entry.name));
+    const roots = await resolveAll(input.entries, storages, limit, (i) => previousRows[i] === undefined);
     const plan = { tars: [], upToDate: [], learned: [] };
     const toShip = [];
     input.entries.forEach((entry, i) => {
         const resolved = roots[i];
         const root = (0,oci_graph/* descriptorOf */.nb)(resolved);
-        const previous = (0,tracker/* newestRow */.fv)(input.tracker, entry.name);
+        const previous = previousRows[i];
         if (previous !== undefined && previous.digest === root.digest)
             plan.upToDate.push({ entry, row: previous });
         else
@@ -50956,17 +50961,17 @@ async function planBatch(input, storages, hooks = {}) {
     return plan;
 }
 /**
- * Every entry's root. One never shipped (`walkedNext`) is walked next whatever it resolves to, so a storage that can
+ * Every entry's root. One never shipped (`walkedNext`, by its index) is walked next whatever it resolves to, so a storage that can
  * (a registry) fetches its manifest at once: one GET instead of a HEAD and then a GET. Others are asked with a HEAD,
  * which registries do not count against pull limits and which suffices when nothing changed.
  */
 async function resolveAll(entries, storages, limit, walkedNext) {
-    const resolve = (entry) => {
+    const resolve = (entry, index) => {
         const storage = storages.open(entry.reference);
         const selector = (0,oci_reference/* referenceSelector */.d3)(entry.reference);
-        return storage.fetchReference !== undefined && walkedNext(entry) ? storage.fetchReference(selector) : storage.resolve(selector);
+        return storage.fetchReference !== undefined && walkedNext(index) ? storage.fetchReference(selector) : storage.resolve(selector);
     };
-    const results = await Promise.allSettled(entries.map((entry) => limit(() => resolve(entry))));
+    const results = await Promise.allSettled(entries.map((entry, i) => limit(() => resolve(entry, i))));
     const failures = results.flatMap((result, i) => result.status === 'rejected' ? [`${entries[i]?.where}: ${entries[i]?.artifact}: ${result.reason.message}`] : []);
     if (failures.length > 0) {
         throw new Error(`cannot resolve ${failures.length} of ${entries.length} artifacts; nothing was written:\n  ${failures.join('\n  ')}`);
