@@ -35,3 +35,19 @@ test('dist/cli copied on its own serializes and verifies', async () => {
   const { stdout } = await cli('verify', 'sync');
   expect(stdout).toMatch(/Verified: 2 tar\(s\) in sync, everything checks out/);
 });
+
+// undici's index loads fetch, WebSocket and the rest, and through them Node's own copy of undici: twice the loading at
+// every start (src/core/undici.ts).
+test('dist/cli loads only the parts of undici it uses, and not Node’s own copy', async () => {
+  const report = "process.on('exit', () => console.error(JSON.stringify(process.moduleLoadList)))";
+  const { stderr } = await exec(
+    process.execPath,
+    ['--import', `data:text/javascript,${report}`, join(BUNDLE, 'index.js'), 'batch.csv', 'light'],
+    {
+      cwd: dir,
+    },
+  );
+  const loaded = JSON.parse(stderr.slice(stderr.lastIndexOf('\n[') + 1)) as string[];
+  expect(loaded).toContain('NativeModule http');
+  expect(loaded).not.toContain('NativeModule internal/deps/undici/undici');
+});

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from '../core/undici.ts';
 import {
   describeError,
   isRetryableStatus,
@@ -209,7 +209,8 @@ export class ArtifactsApi {
       headers.accept = 'application/vnd.github+json';
       headers['x-github-api-version'] = '2022-11-28';
     }
-    return request(url, { method: 'GET', headers, dispatcher: this.agent });
+    const { origin, pathname, search } = new URL(url);
+    return request(this.agent, { origin, path: pathname + search, method: 'GET', headers });
   }
 }
 

@@ -1,4 +1,4 @@
-import { Agent } from 'undici';
+import { Agent } from '../undici.ts';
 import type { RegistryReference } from '../oci/reference.ts';
 import type { Repositories } from '../oci/storage.ts';
 import type { Keychain } from './keychain.ts';

@@ -9,7 +9,7 @@
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import './wasm-tiers.ts';
-import { Pool, type Agent, type Dispatcher } from 'undici';
+import { Pool, request, type Agent, type Dispatcher } from '../undici.ts';
 import { isLoopbackHost, apiHost } from '../oci/reference.ts';
 import { Authenticator, type TokenHttp } from './auth.ts';
 import { readCapped } from '../streams.ts';
@@ -176,8 +176,7 @@ export class Transport {
     if (this.preconnected) return;
     this.preconnected = true;
     for (let i = 0; i < Math.min(connections, CONNECTIONS_PER_ORIGIN); i++) {
-      this.pool
-        .request({ method: 'HEAD', path: '/v2/', headers: this.baseHeaders(), reset: false })
+      request(this.pool, { method: 'HEAD', path: '/v2/', headers: this.baseHeaders(), reset: false })
         .then((response) => response.body.dump())
         .catch(() => undefined);
     }
@@ -258,7 +257,7 @@ export class Transport {
         // undici puts a connection back to use a full turn of the event loop after its response ended: a request
         // sent sooner (the next of a sequence: a HEAD, then a GET) opens a new connection, its handshakes included.
         await nextTurn();
-        response = await dispatcher.request({
+        response = await request(dispatcher, {
           origin: url.origin,
           path: url.pathname + url.search,
           method,
