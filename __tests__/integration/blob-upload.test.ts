@@ -157,36 +157,65 @@ describe.each(Object.keys(cuts))('behind a proxy that, for a body over 2 MiB, %s
   );
 });
 
-// A byte range goes as a stream, sent once (transport.ts): its chunks are not tried again.
-test.each(['bytes', 'stream'])('from %s: a chunk the proxy resets is tried again, as any broken request', async (kind) => {
-  const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
-  const repository = await repositoryVia(
-    { cutBodies: { overBytes: 2 * MiB, afterBytes: 0, how: 'reset', patches: 1 }, retry: 3 },
-    'cut-chunk',
-  );
+// The registry keeps what reached it of the chunk, and its session then refuses the same chunk again (416).
+test.each(Object.keys(contents))(
+  'from %s: a chunk the proxy resets is halved, and the blob starts over in a fresh session',
+  async (kind) => {
+    const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
+    const repository = await repositoryVia(
+      { cutBodies: { overBytes: 2 * MiB, afterBytes: MiB / 2, how: 'reset', patches: 1 }, retry: 3 },
+      `cut-chunk/${kind.replace(' ', '-')}`,
+    );
+    const bytes = randomBytes(3 * MiB);
+    expect(await repository.pushBlob(blobOf(bytes), content(bytes))).toBe('uploaded');
+    expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+    expect(uploadRequests(proxy as LoopbackServer)).toEqual([
+      `PUT ${3 * MiB}`,
+      `PATCH 0-${1.5 * MiB - 1} ${1.5 * MiB}`,
+      ...[0, 1, 2, 3].map((i) => `PATCH ${i * 0.75 * MiB}-${(i + 1) * 0.75 * MiB - 1} ${0.75 * MiB}`),
+      'PUT 0',
+    ]);
+    const posts = (proxy as LoopbackServer).requests.filter((request) => request.method === 'POST');
+    expect(posts).toHaveLength(3); // the first session, the one for chunks, the one started over
+  },
+);
+
+test('a stream whose later chunk the proxy resets is spent: a BodyRefusedError, and the next goes in smaller chunks', async () => {
+  let cut = false;
+  proxy = await startLoopbackServer((req, res) => {
+    const later = req.method === 'PATCH' && !String(req.headers['content-range']).startsWith('0-');
+    const cutBodies: BodyCut | undefined = later && !cut ? { overBytes: 0, afterBytes: MiB / 2, how: 'reset' } : undefined;
+    cut ||= later;
+    return proxyTo(registry.url, req, res, { maxBodyBytes: 2 * MiB, ...(cutBodies ? { cutBodies } : {}) });
+  });
+  client = new RegistryClient({ keychain: new StaticKeychain({}), retry: { attempts: 3, baseDelayMs: 5 } });
+  const repository = client.repository({ registry: proxy.host, repository: 'cut-later' });
   const bytes = randomBytes(3 * MiB);
-  expect(await repository.pushBlob(blobOf(bytes), content(bytes))).toBe('uploaded');
-  expect(await storedDigest(repository.repository, blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
-  expect(uploadRequests(proxy as LoopbackServer)).toEqual([
-    `PUT ${3 * MiB}`,
-    `PATCH 0-${1.5 * MiB - 1} ${1.5 * MiB}`,
-    `PATCH 0-${1.5 * MiB - 1} ${1.5 * MiB}`,
-    `PATCH ${1.5 * MiB}-${3 * MiB - 1} ${1.5 * MiB}`,
+  const failure = repository.pushBlob(blobOf(bytes), streamOf(bytes));
+  await expect(failure).rejects.toBeInstanceOf(BodyRefusedError);
+  await expect(failure).rejects.toThrow(/: the connection broke \(ECONNRESET\) in a chunk from byte 1572864: send it again$/);
+  const before = proxy.requests.length;
+  expect(await repository.pushBlob(blobOf(bytes), streamOf(bytes))).toBe('uploaded');
+  expect(await storedDigest('cut-later', blobOf(bytes).digest)).toBe(blobOf(bytes).digest);
+  expect(proxy.requests.slice(before).map((request) => `${request.method} ${request.headers['content-length']}`)).toEqual([
+    'POST 0',
+    ...[0, 1, 2, 3].map(() => `PATCH ${0.75 * MiB}`),
     'PUT 0',
   ]);
 });
 
 test.each(Object.keys(contents))('from %s: a proxy that resets chunks too fails the upload, naming the blob and the host', async (kind) => {
   const content = contents[kind] as (bytes: Uint8Array) => BlobContent;
-  const cutBodies: BodyCut = { overBytes: 2 * MiB, afterBytes: MiB / 2, how: 'reset', patches: Number.POSITIVE_INFINITY };
+  // Every chunk cut before its end, the smallest too.
+  const cutBodies: BodyCut = { overBytes: 2 * MiB, afterBytes: 32 * 1024, how: 'reset', patches: Number.POSITIVE_INFINITY };
   const repository = await repositoryVia({ cutBodies, retry: 2 }, 'cut-all');
   const bytes = randomBytes(3 * MiB);
   const digest = blobOf(bytes).digest;
   const failure = repository.pushBlob(blobOf(bytes), content(bytes));
   await expect(failure).rejects.toThrow(
     new RegExp(
-      `^upload of ${(proxy as LoopbackServer).host}/cut-all@${digest}: the connection broke while the blob went in one request ` +
-        `\\(.+\\), and again while it went in chunks: PATCH http://${(proxy as LoopbackServer).host}/v2/cut-all/blobs/uploads/[^?]+\\?…: `,
+      `^upload of ${(proxy as LoopbackServer).host}/cut-all@${digest}: the connection broke \\(ECONNRESET\\) under chunks down to 65536 ` +
+        `bytes: PATCH http://${(proxy as LoopbackServer).host}/v2/cut-all/blobs/uploads/[^?]+\\?…: `,
     ),
   );
   expect((await fetch(`${registry.url}/v2/cut-all/blobs/${digest}`, { method: 'HEAD' })).status).toBe(404);
