@@ -23979,9 +23979,11 @@ function isLoopbackHost(registry) {
  * so that the reader it comes from runs while the registry takes it), until a registry or its proxy finds a body too
  * big: it answers 413, or (a load balancer, an nginx closing early) resets or closes the connection while the body
  * goes. Then in chunks for the rest of the run: halved at each 413; after a broken connection, of half the body cut
- * (at most CHUNK_BYTES), a chunk whose connection breaks being tried again as any broken request, not made smaller.
- * A stream's chunks are held in memory, each until the next is asked for (a chunk held can be sent again, a whole
- * stream cannot). A registry that refuses chunks gets blobs whole.
+ * (at most CHUNK_BYTES), and halved again whenever a chunk's connection breaks. A broken chunk is not sent again into
+ * its session: the registry may keep what it read of it (distribution does, and then refuses the session's next
+ * chunk with 416), so the blob starts over in a fresh session. A stream's chunks are held in memory, each until the
+ * next is asked for (a chunk held can be sent again, a whole stream cannot; nor can a stream start over once its
+ * first chunk went). A registry that refuses chunks gets blobs whole.
  */
 
 
@@ -24014,14 +24016,14 @@ function sessionOf(response, transport, what) {
     return { location: new URL(location, transport.origin), minChunkBytes: Number.isSafeInteger(min) && min > 0 ? min : 0 };
 }
 /**
- * A stream sent whole was refused (413, or its connection broke) after more than REFUSAL_KEPT_BYTES of it went: it
- * cannot be sent again, its source can (the registry's limit is learned: it goes in chunks).
+ * A stream was refused (413, or its connection broke) once more of it went than it keeps: sent whole, after more than
+ * REFUSAL_KEPT_BYTES; in chunks, in a chunk after its first. It cannot be sent again, its source can (the registry's
+ * limit is learned: it goes in chunks, or in smaller ones).
  */
 class BodyRefusedError extends Error {
-    constructor(what, refusal) {
-        super(`${what}: ${refusal.said} after more than ${REFUSAL_KEPT_BYTES} bytes of the stream went: send it again`, {
-            cause: refusal.error,
-        });
+    /** `went`: how much of the stream had gone, `after more than 8388608 bytes of the stream went` */
+    constructor(what, refusal, went) {
+        super(`${what}: ${refusal.said} ${went}: send it again`, { cause: refusal.error });
         this.name = 'BodyRefusedError';
     }
 }
@@ -24032,10 +24034,7 @@ function refusalOf(error) {
     const broken = (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .brokenConnectionCode */ .D3)(error);
     return broken === undefined ? undefined : { error, broken, said: `the connection broke (${broken})` };
 }
-/**
- * After a refusal of `size` bytes: chunks of half as many, and after a broken connection at most CHUNK_BYTES (a
- * chunk whose connection breaks is not made smaller).
- */
+/** After a refusal of `size` bytes: chunks of half as many, and after a broken connection at most CHUNK_BYTES. */
 function chunksAfter(refusal, size) {
     const half = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil(size / 2));
     return refusal.broken === undefined ? half : Math.max(SMALLEST_CHUNK_BYTES, Math.min(CHUNK_BYTES, half));
@@ -24077,31 +24076,28 @@ async function sendStream(upload, session, pieces, limits) {
             throw error;
         limits.chunkBytes ??= Math.min(CHUNK_BYTES, chunksAfter(refusal, size));
         if (!pieces.rewound())
-            throw new BodyRefusedError(upload.what, refusal);
+            throw new BodyRefusedError(upload.what, refusal, `after more than ${REFUSAL_KEPT_BYTES} bytes of the stream went`);
         return inChunksAfter(refusal, upload, pieces, limits);
     }
 }
 /**
  * The blob again, in chunks in a fresh session (the refused one may hold part of the body), after its whole-blob
- * request was refused. After a broken connection a failure tells both: a proxy's limit under the chunk size and a
- * registry whose connections keep breaking look alike from here.
+ * request was refused. A failure in chunks after a broken connection says both (a broken chunk says so itself).
  */
 async function inChunksAfter(refusal, upload, pieces, limits) {
     try {
         return await sendChunks(upload, await upload.restart(), pieces, limits);
     }
     catch (error) {
-        if (refusal.broken === undefined)
+        if (refusal.broken === undefined || (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .brokenConnectionCode */ .D3)(error) !== undefined)
             throw error;
-        const again = (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .brokenConnectionCode */ .D3)(error) === undefined ? 'then in chunks it failed' : 'and again while it went in chunks';
-        const why = error instanceof Error ? error.message : String(error);
-        throw new Error(`${upload.what}: the connection broke while the blob went in one request (${refusal.broken}), ${again}: ${why}`, {
-            cause: error,
-        });
+        const why = `the connection broke while the blob went in one request (${refusal.broken}), then in chunks`;
+        throw new Error(`${upload.what}: ${why}: ${messageOf(error)}`, { cause: error });
     }
 }
-async function sendChunks(upload, session, pieces, limits) {
+async function sendChunks(upload, first, pieces, limits) {
     const { size } = upload.descriptor;
+    let session = first;
     let location = session.location;
     for (let offset = 0; offset < size;) {
         const end = Math.min(size, offset + chunkSize(limits, session, pieces));
@@ -24118,12 +24114,27 @@ async function sendChunks(upload, session, pieces, limits) {
                     'content-range': `${offset}-${end - 1}`,
                 },
                 body: await pieces.piece(offset, end),
+                retryBroken: false, // into the same session it would meet what the registry kept of it
             });
         }
         catch (error) {
-            if (isTooBig(error) && end - offset > Math.max(SMALLEST_CHUNK_BYTES, session.minChunkBytes)) {
+            const refusal = refusalOf(error);
+            const smallest = end - offset <= Math.max(SMALLEST_CHUNK_BYTES, session.minChunkBytes);
+            if (refusal !== undefined && !smallest) {
                 limits.chunkBytes = Math.max(SMALLEST_CHUNK_BYTES, Math.ceil((end - offset) / 2));
-                continue; // the same bytes again, in a smaller chunk: a refused request left the session as it was
+                if (refusal.broken === undefined)
+                    continue; // the same bytes again, in a smaller chunk: a 413 left the session as it was
+                if (!pieces.rewound())
+                    throw new BodyRefusedError(upload.what, refusal, `in a chunk from byte ${offset}`);
+                session = await upload.restart();
+                location = session.location;
+                offset = 0;
+                continue;
+            }
+            // A proxy's limit under the smallest chunk and a registry whose connections keep breaking look alike from here.
+            if (refusal?.broken !== undefined) {
+                const why = `the connection broke (${refusal.broken}) under chunks down to ${end - offset} bytes`;
+                throw new Error(`${upload.what}: ${why}: ${messageOf(error)}`, { cause: error });
             }
             if (offset === 0 && error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .RegistryError */ .gl && CHUNKS_REFUSED.has(error.status)) {
                 limits.chunksRefused = true;
@@ -24176,9 +24187,9 @@ function isTooBig(error) {
 }
 function piecesOf(content, size, what) {
     if (content instanceof Uint8Array)
-        return { piece: async (start, end) => content.subarray(start, end), whole: () => content, held: false };
+        return { piece: async (start, end) => content.subarray(start, end), whole: () => content, held: false, rewound: () => true };
     if (typeof content === 'function')
-        return { piece: async (start, end) => content(start, end), whole: () => content(0, size), held: false };
+        return { piece: async (start, end) => content(start, end), whole: () => content(0, size), held: false, rewound: () => true };
     return new StreamPieces(content, size, what);
 }
 /**
@@ -24254,9 +24265,9 @@ class StreamPieces {
         if (sent < this.size)
             throw new Error(`${this.what}: the content ended after ${sent} of ${this.size} bytes`);
     }
-    /** Whether everything `whole()` read is still kept: pieces can start again from the first byte. */
+    /** Whether no piece after the first was asked for, and everything `whole()` read is still kept. */
     rewound() {
-        return !this.spent;
+        return !this.spent && this.keptFrom === 0;
     }
     drop(count) {
         this.keptFrom += count;
@@ -24269,6 +24280,9 @@ class StreamPieces {
             left -= Math.min(left, buffer.byteLength);
         }
     }
+}
+function messageOf(error) {
+    return error instanceof Error ? error.message : String(error);
 }
 
 
