@@ -2,10 +2,17 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Imports a folder may not make: the architecture, enforced (README, "Layout"). */
-const forbid = (...groups) => ({
-  'no-restricted-imports': ['error', { patterns: groups.map(([group, message]) => ({ group, message })) }],
+/** Everywhere in src: undici's index loads fetch, WebSocket and Node's own undici, twice the CLI's start. */
+const UNDICI_INDEX = {
+  name: 'undici',
+  allowTypeImports: true,
+  message: "undici's index loads all of undici and Node's own copy: import its dispatchers from src/core/undici.ts",
+};
+const restrict = (paths, groups) => ({
+  'no-restricted-imports': ['error', { paths, patterns: groups.map(([group, message]) => ({ group, message })) }],
 });
+/** Imports a folder of src may not make: the architecture, enforced (README, "Layout"). */
+const forbid = (...groups) => restrict([UNDICI_INDEX], groups);
 const NO_GITHUB = [['@actions/*'], 'src/core and src/cli know nothing of GitHub: only src/action imports @actions/*'];
 const NO_ENTRIES = [
   ['**/cli/**', '**/action/**', '**/github/**'],
@@ -34,6 +41,7 @@ export default tseslint.config(
       'max-len': ['error', { code: 140, ignoreUrls: true }],
     },
   },
+  { files: ['src/**'], rules: forbid() },
   { files: ['src/core/**'], rules: forbid(NO_GITHUB, NO_ENTRIES) },
   { files: ['src/core/{oci,registry,archive,sync-dir}/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_SIDES) },
   { files: ['src/core/far-side/**'], rules: forbid(NO_GITHUB, NO_ENTRIES, NO_NEAR_SIDE) },
@@ -56,5 +64,7 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['bench/**', 'examples/**', 'testkit/**', 'scripts/**'], rules: forbid(NO_TESTS) },
+  { files: ['bench/**', 'examples/**', 'testkit/**', 'scripts/**'], rules: restrict([], [NO_TESTS]) },
+  // Types the files src/core/undici.ts loads with undici's own.
+  { files: ['src/core/undici-parts.d.ts'], rules: { 'no-restricted-imports': 'off' } },
 );
