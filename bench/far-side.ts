@@ -17,7 +17,7 @@ import { resolveTag } from '../testkit/far-registry.ts';
 import { startRegistry } from '../testkit/registry.ts';
 import { pushBigArtifact } from './artifact.ts';
 import { benchCli, loadAverage } from './bundle.ts';
-import { median, timeCli, timeWithRss, type Timing } from './measure.ts';
+import { median, requireBenchMachine, timeCli, timeWithRss, type Timing } from './measure.ts';
 
 const SIZES = { small: { scale: 0.33, runs: 5 }, big: { scale: 3.75, runs: 3 } } as const;
 const TARGET = { skopeoRatio: 0.8, maxRssMiB: 128 };
@@ -29,6 +29,7 @@ const SKOPEO_CACHES = ['/var/lib/containers/cache', join(process.env.HOME ?? '/r
 type Side = 'ours' | 'oursZstd' | 'skopeo' | 'skopeoZstd';
 
 async function main(): Promise<void> {
+  requireBenchMachine('bench:far', ['docker-registry', 'skopeo', '/usr/bin/time']);
   const wanted = process.argv.slice(2);
   const sizes = (Object.keys(SIZES) as Array<keyof typeof SIZES>).filter((size) => wanted.length === 0 || wanted.includes(size));
   const before = loadAverage();

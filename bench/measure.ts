@@ -5,6 +5,19 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../bin/batch-serialize.js', import.meta.url));
 
+/** Refuses to measure on a machine without Node 24 or one of `tools`, naming how to get it. */
+export function requireBenchMachine(npmScript: string, tools: readonly string[]): void {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 24) throw new Error(`Node ${process.versions.node}: the bench needs Node 24 (npm run ${npmScript})`);
+  for (const tool of tools) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`${tool} is not installed: run bash scripts/install-test-tools.sh`);
+    }
+  }
+}
+
 export interface Timing {
   seconds: number;
   /** Peak RSS of the process, when it was measured. */

@@ -6,7 +6,6 @@
  * what users run: a fresh ncc bundle of the CLI (bench/bundle.ts), unless BENCH_CLI names another build to run.
  * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { MediaType } from '../src/core/oci/descriptor.ts';
 import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
 import { blobPaths, pushBigArtifact, pushSmallArtifacts, type PushedArtifact } from './artifact.ts';
 import { benchCli, type BenchCli } from './bundle.ts';
-import { median, timeCli, timeCommand, type Timing } from './measure.ts';
+import { median, requireBenchMachine, timeCli, timeCommand, type Timing } from './measure.ts';
 
 const RUNS = 3;
 const SMALL_ARTIFACTS = 20;
@@ -24,15 +23,7 @@ const MANIFEST_ACCEPT = Object.values(MediaType).join(', ');
 const DOWNLOAD_FLOOR = fileURLToPath(new URL('./download-floor.ts', import.meta.url));
 
 async function main(): Promise<void> {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < 24) throw new Error(`Node ${process.versions.node}: the bench needs Node 24 (npm run bench, or npx node bench/serialize.ts)`);
-  for (const tool of ['docker-registry', 'skopeo', 'curl']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      throw new Error(`${tool} is not installed: run bash scripts/install-test-tools.sh`);
-    }
-  }
+  requireBenchMachine('bench', ['docker-registry', 'skopeo', 'curl']);
 
   const scratch = await mkdtemp(join(tmpdir(), 'bs-bench-'));
   let registry: RunningRegistry | undefined;

@@ -14,7 +14,6 @@
  * names another build to run (`ncc build src/cli/main.ts -o DIR`, BENCH_CLI=DIR/index.js).
  * Needs docker-registry, skopeo and curl (`bash scripts/install-test-tools.sh`) and Node 24.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +23,7 @@ import { makeGather, makeImage, manifestsChildrenFirst, type Format, type Layer 
 import { startRegistry, type RunningRegistry } from '../testkit/registry.ts';
 import { blobPaths, pushLayer, pushWithoutLayers, type PushedArtifact } from './artifact.ts';
 import { benchCli, loadAverage, type BenchCli } from './bundle.ts';
-import { median, timeCli, timeCommand, type Timing } from './measure.ts';
+import { median, requireBenchMachine, timeCli, timeCommand, type Timing } from './measure.ts';
 
 const RUNS = 3;
 const CONNECTIONS = 4;
@@ -49,15 +48,7 @@ const IMAGES: Array<{ name: string; source: string; format: Format; layers: numb
 ];
 
 async function main(): Promise<void> {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < 24) throw new Error(`Node ${process.versions.node}: the bench needs Node 24 (npm run bench:wan, or npx node bench/wan.ts)`);
-  for (const tool of ['docker-registry', 'skopeo', 'curl']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      throw new Error(`${tool} is not installed: run bash scripts/install-test-tools.sh`);
-    }
-  }
+  requireBenchMachine('bench:wan', ['docker-registry', 'skopeo', 'curl']);
   const scratch = await mkdtemp(join(tmpdir(), 'bs-bench-wan-'));
   let registry: RunningRegistry | undefined;
   let line: DelayLine | undefined;
