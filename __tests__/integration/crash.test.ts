@@ -10,6 +10,7 @@ import { runCli } from './support/cli.ts';
 import { runCliUntil, snapshot } from './support/crash.ts';
 import { pushImageSet, tutorialImages } from '../../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
+import { batchSettings } from '../support/batch-settings.ts';
 
 /**
  * kill -9 of the real CLI at every step of writing a tar and recording it (src/core/crash-point.ts stops it there,
@@ -159,17 +160,7 @@ describe('a killed run’s tar compressed differently', () => {
 });
 
 describe('a first run says so', () => {
-  const settings = (syncDir: string, dryRun = false): BatchSettings => ({
-    batchFile: batch,
-    syncDir,
-    trackerFilename: 'record-keeping.csv',
-    compression: 'none',
-    compressionLevel: undefined,
-    manifestJson: false,
-    dedupScope: 'name',
-    dryRun,
-    concurrency: 4,
-  });
+  const settings = (syncDir: string, dryRun = false): BatchSettings => batchSettings(batch, syncDir, { dryRun, concurrency: 4 });
 
   test('"no tracker in DIR" before anything is written (a typo in the path ships everything as 000001)', async () => {
     const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });

@@ -9,6 +9,7 @@ import { MemoryRegistry } from '../../src/core/oci/memory-store.ts';
 import { runBatch } from '../../src/core/serialize/run.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
 import { mergeBlobs, tutorialImages, writeOciLayout } from '../../testkit/images.ts';
+import { batchSettings } from '../support/batch-settings.ts';
 
 /**
  * A far side whose sync directory is on read-only media, for real: a tmpfs mounted and remounted read-only when
@@ -35,8 +36,7 @@ beforeAll(async () => {
   await writeFile(batchFile, `name,artifact\ntools,ocidir://${store}:sources1\n`);
   const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
   try {
-    const options = { batchFile, syncDir: sync, trackerFilename: 'record-keeping.csv', compressionLevel: undefined, manifestJson: false };
-    await runBatch({ ...options, compression: 'none', dedupScope: 'name', dryRun: false, concurrency: 2 }, storages);
+    await runBatch(batchSettings(batchFile, sync), storages);
   } finally {
     await storages.close();
   }
@@ -113,14 +113,7 @@ describe('serialize onto read-only media', () => {
     const batchFile = join(work, 'batch.csv');
     const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
     try {
-      const options = {
-        batchFile,
-        syncDir: target,
-        trackerFilename: 'record-keeping.csv',
-        compressionLevel: undefined,
-        manifestJson: false,
-      };
-      const run = runBatch({ ...options, compression: 'none', dedupScope: 'name', dryRun: false, concurrency: 2 }, storages);
+      const run = runBatch(batchSettings(batchFile, target), storages);
       const why = media === 'read-only tmpfs' ? 'the file system is read-only' : 'permission denied';
       await expect(run).rejects.toThrow(`${target}: cannot create the sync directory: ${why}`);
     } finally {

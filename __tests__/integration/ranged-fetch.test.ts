@@ -25,6 +25,7 @@ import { startDelayLine, type DelayLine, type LinkProfile } from '../../testkit/
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 import { readTar } from './support/tar-contents.ts';
 import { proxyTo, startLoopbackServer, type LoopbackServer, type ProxyOptions, type RecordedRequest } from '../support/redirect-server.ts';
+import { batchSettings } from '../support/batch-settings.ts';
 
 const MiB = 1024 * 1024;
 /** A short round trip and a cap on each connection well below what the writer takes: pieces pay off. */
@@ -99,18 +100,7 @@ async function serialize(host: string, concurrency: number, credentials: Record<
   await writeFile(batchFile, `name,artifact\nranged,${host}/ranged:v1\n`);
   const storages = new RegistryAndLayoutStorages({ insecureRegistries: [], credentials, retry: { attempts: 3, baseDelayMs: 5 } });
   try {
-    const settings = {
-      batchFile,
-      syncDir: dir,
-      trackerFilename: 'record-keeping.csv',
-      compression: 'none',
-      compressionLevel: undefined,
-      manifestJson: false,
-      dedupScope: 'name',
-      dryRun: false,
-      concurrency,
-    } as const;
-    const { written } = await runBatch(settings, storages);
+    const { written } = await runBatch(batchSettings(batchFile, dir, { concurrency }), storages);
     expect(written).toHaveLength(1);
     return written[0]!;
   } finally {

@@ -20,6 +20,7 @@ import { layersOf, makeImage, pushImageSet } from '../../testkit/images.ts';
 import { startRegistry, type RunningRegistry } from '../../testkit/registry.ts';
 import { proxyTo, startLoopbackServer, type LoopbackServer, type RecordedRequest } from '../support/redirect-server.ts';
 import { blobDigests, readTar } from './support/tar-contents.ts';
+import { batchSettings } from '../support/batch-settings.ts';
 
 const MiB = 1024 * 1024;
 
@@ -115,18 +116,7 @@ async function serialize(events: RetryEvent[] = []): Promise<{ result: BatchResu
     retry: { attempts: 3, baseDelayMs: 5, onRetry: (event) => events.push(event) },
   });
   try {
-    const settings = {
-      batchFile,
-      syncDir: dir,
-      trackerFilename: 'record-keeping.csv',
-      compression: 'none',
-      compressionLevel: undefined,
-      manifestJson: false,
-      dedupScope: 'name',
-      dryRun: false,
-      concurrency: 2,
-    } as const;
-    return { result: await runBatch(settings, storages), syncDir: dir };
+    return { result: await runBatch(batchSettings(batchFile, dir), storages), syncDir: dir };
   } finally {
     await storages.close();
   }

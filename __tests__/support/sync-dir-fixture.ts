@@ -6,6 +6,7 @@ import { runBatch } from '../../src/core/serialize/run.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
 import type { DedupScope } from '../../src/core/sync-dir/dedup-scope.ts';
 import { mergeBlobs, tutorialImages, writeOciLayout, type TutorialImages } from '../../testkit/images.ts';
+import { batchSettings } from './batch-settings.ts';
 
 /** The far side's registry in these tests (an in-memory one) and the path each NAME is loaded under. */
 export const FAR = 'far.example:5000';
@@ -47,8 +48,7 @@ export async function syncDirFixture(prefix: string): Promise<SyncDirFixture> {
     await writeFile(batchFile, `name,artifact\n${lines.join('\n')}\n`);
     const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
     try {
-      const settings = { batchFile, syncDir, trackerFilename: 'record-keeping.csv', compressionLevel: undefined, manifestJson: false };
-      await runBatch({ ...settings, compression: 'none', dedupScope, dryRun: false, concurrency: 2 }, storages);
+      await runBatch(batchSettings(batchFile, syncDir, { dedupScope }), storages);
     } finally {
       await storages.close();
     }

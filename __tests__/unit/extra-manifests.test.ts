@@ -15,6 +15,7 @@ import {
   writeOciLayout,
   type ImageSet,
 } from '../../testkit/images.ts';
+import { batchSettings } from '../support/batch-settings.ts';
 
 let work: string;
 /** A gather whose one child is an index that lists nothing itself and names caddy's index in extra-manifests. */
@@ -36,8 +37,7 @@ test("serialize carries the nested index's extra manifests, and verify accepts t
   const sync = join(work, 'sync');
   const storages = new RegistryAndLayoutStorages({ insecureRegistries: [] });
   try {
-    const settings = { batchFile, syncDir: sync, trackerFilename: 'record-keeping.csv', compressionLevel: undefined, manifestJson: false };
-    await runBatch({ ...settings, compression: 'none', dedupScope: 'name', dryRun: false, concurrency: 2 }, storages);
+    await runBatch(batchSettings(batchFile, sync), storages);
   } finally {
     await storages.close();
   }

@@ -14,6 +14,7 @@ import { parseShardPlan, readShardPlan } from '../../src/core/serialize/shard-pl
 import { serializeShard } from '../../src/core/serialize/shard-serialize.ts';
 import { RegistryAndLayoutStorages } from '../../src/core/serialize/storages.ts';
 import { mergeBlobs, tutorialImages, writeOciLayout, type TutorialImages } from '../../testkit/images.ts';
+import { batchSettings } from '../support/batch-settings.ts';
 
 let scratch: string;
 let store: string;
@@ -40,8 +41,7 @@ async function settings(lines: string[], compression: Compression = 'none'): Pro
   const dir = join(scratch, `run-${++batches}`);
   const batchFile = `${dir}.csv`;
   await writeFile(batchFile, `name,artifact\n${lines.map((line) => line.replace(/,(.*)$/, `,ocidir://${store}:$1`)).join('\n')}\n`);
-  const common = { trackerFilename: 'record-keeping.csv', compressionLevel: undefined, manifestJson: false, dedupScope: 'name' } as const;
-  return { ...common, batchFile, syncDir: join(dir, 'sync'), compression, dryRun: false, concurrency: 2 };
+  return batchSettings(batchFile, join(dir, 'sync'), { compression });
 }
 
 describe('a shard writes what the plan numbered', () => {
