@@ -18,6 +18,12 @@ import type { Destination } from '../core/far-side/destination.ts';
 import type { DedupScope } from '../core/sync-dir/dedup-scope.ts';
 import { checkApiUrl, DEFAULT_API_URL } from '../github/api-url.ts';
 
+/** The options of REGISTRY_OPTIONS, as serialize's and deserialize's usage list them. */
+const REGISTRY_HELP = `  --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
+  --connect-timeout SECONDS      wait this long for a registry connection (default ${Defaults.connectTimeout})
+  --response-timeout SECONDS     wait this long for a response to begin (default ${Defaults.responseTimeout})
+  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${Defaults.idleTimeout})`;
+
 export const USAGE = `Usage: batch-serialize [serialize] BATCH-LIST SYNC-DIRECTORY [options]
        batch-serialize plan BATCH-LIST SYNC-DIRECTORY --shards N  (see plan --help)
        batch-serialize serialize --shard K --plan FILE DIRECTORY  (see plan --help)
@@ -40,10 +46,7 @@ Options:
   --dedup-scope name|all         skip blobs held by earlier tars of the same name or of any name (default ${Defaults.dedupScope})
   --dry-run                      plan only: fetch manifests, no layer blobs, write nothing
   --concurrency N                blobs fetched at once (default ${Defaults.concurrency})
-  --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
-  --connect-timeout SECONDS      wait this long for a registry connection (default ${Defaults.connectTimeout})
-  --response-timeout SECONDS     wait this long for a response to begin (default ${Defaults.responseTimeout})
-  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${Defaults.idleTimeout})
+${REGISTRY_HELP}
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -102,10 +105,7 @@ Options:
   --scatter-map FILE             SOURCE-PREFIX=DEST-PREFIX lines: the longest matching prefix is replaced
   --successful-syncs FILE        the record of loaded tars (default SYNC-DIRECTORY/successful-syncs.csv; elsewhere
                                  when SYNC-DIRECTORY is on read-only media)
-  --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
-  --connect-timeout SECONDS      wait this long for a registry connection (default ${Defaults.connectTimeout})
-  --response-timeout SECONDS     wait this long for a response to begin (default ${Defaults.responseTimeout})
-  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${Defaults.idleTimeout})
+${REGISTRY_HELP}
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -149,7 +149,13 @@ export class UsageError extends Error {
   }
 }
 
-export interface DeserializeCommand {
+/** How a command reaches registries (REGISTRY_OPTIONS). */
+export interface RegistryAccess {
+  insecureRegistries: string[];
+  timeouts: Timeouts;
+}
+
+export interface DeserializeCommand extends RegistryAccess {
   kind: 'deserialize';
   dir: string;
   destination: Destination;
@@ -159,8 +165,6 @@ export interface DeserializeCommand {
   scatterMap: string | undefined;
   /** successful-syncs.csv elsewhere than in SYNC-DIRECTORY (read-only media). */
   recordPath: string | undefined;
-  insecureRegistries: string[];
-  timeouts: Timeouts;
   json: boolean;
 }
 
@@ -175,11 +179,9 @@ export interface CollectCommand {
   json: boolean;
 }
 
-export interface SerializeCommand {
+export interface SerializeCommand extends RegistryAccess {
   kind: 'serialize';
   settings: BatchSettings;
-  insecureRegistries: string[];
-  timeouts: Timeouts;
   json: boolean;
 }
 
@@ -189,14 +191,12 @@ export interface PlanCommand extends Omit<SerializeCommand, 'kind'> {
 }
 
 /** A shard's settings are the plan's: only how it reaches the registry is its own. */
-export interface ShardCommand {
+export interface ShardCommand extends RegistryAccess {
   kind: 'shard';
   planFile: string;
   shard: number;
   dir: string;
   concurrency: number;
-  insecureRegistries: string[];
-  timeouts: Timeouts;
   json: boolean;
 }
 
@@ -401,10 +401,7 @@ const REGISTRY_OPTIONS = {
   'idle-timeout': { type: 'string', default: String(Defaults.idleTimeout) },
 } satisfies ParseArgsOptionsConfig;
 
-function registryAccess(values: ReturnType<typeof parse<typeof REGISTRY_OPTIONS>>['values']): {
-  insecureRegistries: string[];
-  timeouts: Timeouts;
-} {
+function registryAccess(values: ReturnType<typeof parse<typeof REGISTRY_OPTIONS>>['values']): RegistryAccess {
   const timeouts = parseTimeouts((wait) => `--${wait}-timeout`, {
     connect: values['connect-timeout'],
     response: values['response-timeout'],

@@ -10,6 +10,7 @@ import {
   type DeserializeCommand,
   type PlanCommand,
   type RecordCommand,
+  type RegistryAccess,
   type SerializeCommand,
   type ShardCommand,
 } from './args.ts';
@@ -80,19 +81,27 @@ const sayings = {
   warning: (message: string) => void process.stderr.write(`batch-serialize: warning: ${message}\n`),
 };
 
-async function serialize(command: SerializeCommand): Promise<number> {
-  const [{ runBatch }, { RegistryAndLayoutStorages }, { progressReporter }, { resultJson }] = await Promise.all([
-    import(/* webpackMode: "eager" */ '../core/serialize/run.ts'),
+/** What serialize, plan and a shard read registries and layouts through, retries reported among the progress lines. */
+async function nearSide(access: RegistryAccess) {
+  const [{ RegistryAndLayoutStorages }, { progressReporter }] = await Promise.all([
     import(/* webpackMode: "eager" */ '../core/serialize/storages.ts'),
     import(/* webpackMode: "eager" */ '../core/serialize/progress.ts'),
-    import(/* webpackMode: "eager" */ '../core/serialize/result-json.ts'),
   ]);
   const progress = progressReporter(process.stderr);
   const storages = new RegistryAndLayoutStorages({
-    insecureRegistries: command.insecureRegistries,
-    ...command.timeouts,
+    insecureRegistries: access.insecureRegistries,
+    ...access.timeouts,
     retry: { onRetry: progress.retrying },
   });
+  return { progress, storages };
+}
+
+async function serialize(command: SerializeCommand): Promise<number> {
+  const [{ runBatch }, { resultJson }, { progress, storages }] = await Promise.all([
+    import(/* webpackMode: "eager" */ '../core/serialize/run.ts'),
+    import(/* webpackMode: "eager" */ '../core/serialize/result-json.ts'),
+    nearSide(command),
+  ]);
   const written: WrittenTar[] = [];
   try {
     const result = await runBatch(command.settings, storages, {
@@ -120,18 +129,11 @@ async function serialize(command: SerializeCommand): Promise<number> {
 }
 
 async function plan(command: PlanCommand): Promise<number> {
-  const [{ planShards }, { RegistryAndLayoutStorages }, { progressReporter }, { shardSummaries }] = await Promise.all([
+  const [{ planShards }, { shardSummaries }, { progress, storages }] = await Promise.all([
     import(/* webpackMode: "eager" */ '../core/serialize/plan-shards.ts'),
-    import(/* webpackMode: "eager" */ '../core/serialize/storages.ts'),
-    import(/* webpackMode: "eager" */ '../core/serialize/progress.ts'),
     import(/* webpackMode: "eager" */ '../core/serialize/shard-plan.ts'),
+    nearSide(command),
   ]);
-  const progress = progressReporter(process.stderr);
-  const storages = new RegistryAndLayoutStorages({
-    insecureRegistries: command.insecureRegistries,
-    ...command.timeouts,
-    retry: { onRetry: progress.retrying },
-  });
   try {
     const result = await planShards(command.settings, command.shards, storages, { resolving: progress.resolving, ...sayings });
     const { shardPlan, path } = result;
@@ -153,19 +155,12 @@ async function plan(command: PlanCommand): Promise<number> {
 }
 
 async function shard(command: ShardCommand): Promise<number> {
-  const [{ serializeShard }, { readShardPlan }, { RegistryAndLayoutStorages }, { progressReporter }] = await Promise.all([
+  const [{ serializeShard }, { readShardPlan }] = await Promise.all([
     import(/* webpackMode: "eager" */ '../core/serialize/shard-serialize.ts'),
     import(/* webpackMode: "eager" */ '../core/serialize/shard-plan.ts'),
-    import(/* webpackMode: "eager" */ '../core/serialize/storages.ts'),
-    import(/* webpackMode: "eager" */ '../core/serialize/progress.ts'),
   ]);
   const shardPlan = await readShardPlan(command.planFile);
-  const progress = progressReporter(process.stderr);
-  const storages = new RegistryAndLayoutStorages({
-    insecureRegistries: command.insecureRegistries,
-    ...command.timeouts,
-    retry: { onRetry: progress.retrying },
-  });
+  const { progress, storages } = await nearSide(command);
   try {
     const settings = {
       plan: shardPlan,
