@@ -19023,6 +19023,11 @@ var api_url = __nccwpck_require__(7019);
 
 
 
+/** The options of REGISTRY_OPTIONS, as serialize's and deserialize's usage list them. */
+const REGISTRY_HELP = `  --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
+  --connect-timeout SECONDS      wait this long for a registry connection (default ${defaults/* Defaults */.Hw.connectTimeout})
+  --response-timeout SECONDS     wait this long for a response to begin (default ${defaults/* Defaults */.Hw.responseTimeout})
+  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${defaults/* Defaults */.Hw.idleTimeout})`;
 const USAGE = `Usage: batch-serialize [serialize] BATCH-LIST SYNC-DIRECTORY [options]
        batch-serialize plan BATCH-LIST SYNC-DIRECTORY --shards N  (see plan --help)
        batch-serialize serialize --shard K --plan FILE DIRECTORY  (see plan --help)
@@ -19045,10 +19050,7 @@ Options:
   --dedup-scope name|all         skip blobs held by earlier tars of the same name or of any name (default ${defaults/* Defaults */.Hw.dedupScope})
   --dry-run                      plan only: fetch manifests, no layer blobs, write nothing
   --concurrency N                blobs fetched at once (default ${defaults/* Defaults */.Hw.concurrency})
-  --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
-  --connect-timeout SECONDS      wait this long for a registry connection (default ${defaults/* Defaults */.Hw.connectTimeout})
-  --response-timeout SECONDS     wait this long for a response to begin (default ${defaults/* Defaults */.Hw.responseTimeout})
-  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${defaults/* Defaults */.Hw.idleTimeout})
+${REGISTRY_HELP}
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -19104,10 +19106,7 @@ Options:
   --scatter-map FILE             SOURCE-PREFIX=DEST-PREFIX lines: the longest matching prefix is replaced
   --successful-syncs FILE        the record of loaded tars (default SYNC-DIRECTORY/successful-syncs.csv; elsewhere
                                  when SYNC-DIRECTORY is on read-only media)
-  --insecure-registry HOST       allow plain HTTP to HOST (repeatable; loopback hosts always may)
-  --connect-timeout SECONDS      wait this long for a registry connection (default ${defaults/* Defaults */.Hw.connectTimeout})
-  --response-timeout SECONDS     wait this long for a response to begin (default ${defaults/* Defaults */.Hw.responseTimeout})
-  --idle-timeout SECONDS         wait this long while a response's bytes stop coming (default ${defaults/* Defaults */.Hw.idleTimeout})
+${REGISTRY_HELP}
   --json                         print the result as JSON on stdout
   -h, --help                     show this help
   -v, --version                  show the version
@@ -19722,19 +19721,26 @@ const sayings = {
     note: (message) => void process.stderr.write(`batch-serialize: note: ${message}\n`),
     warning: (message) => void process.stderr.write(`batch-serialize: warning: ${message}\n`),
 };
-async function serialize(command) {
-    const [{ runBatch }, { RegistryAndLayoutStorages }, { progressReporter }, { resultJson }] = await Promise.all([
-        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 3169)),
+/** What serialize, plan and a shard read registries and layouts through, retries reported among the progress lines. */
+async function nearSide(access) {
+    const [{ RegistryAndLayoutStorages }, { progressReporter }] = await Promise.all([
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 3402)),
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 1563)),
-        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 2788)),
     ]);
     const progress = progressReporter(process.stderr);
     const storages = new RegistryAndLayoutStorages({
-        insecureRegistries: command.insecureRegistries,
-        ...command.timeouts,
+        insecureRegistries: access.insecureRegistries,
+        ...access.timeouts,
         retry: { onRetry: progress.retrying },
     });
+    return { progress, storages };
+}
+async function serialize(command) {
+    const [{ runBatch }, { resultJson }, { progress, storages }] = await Promise.all([
+        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 3169)),
+        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 2788)),
+        nearSide(command),
+    ]);
     const written = [];
     try {
         const result = await runBatch(command.settings, storages, {
@@ -19762,18 +19768,11 @@ async function serialize(command) {
     }
 }
 async function plan(command) {
-    const [{ planShards }, { RegistryAndLayoutStorages }, { progressReporter }, { shardSummaries }] = await Promise.all([
+    const [{ planShards }, { shardSummaries }, { progress, storages }] = await Promise.all([
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 7981)),
-        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 3402)),
-        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 1563)),
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 8004)),
+        nearSide(command),
     ]);
-    const progress = progressReporter(process.stderr);
-    const storages = new RegistryAndLayoutStorages({
-        insecureRegistries: command.insecureRegistries,
-        ...command.timeouts,
-        retry: { onRetry: progress.retrying },
-    });
     try {
         const result = await planShards(command.settings, command.shards, storages, { resolving: progress.resolving, ...sayings });
         const { shardPlan, path } = result;
@@ -19795,19 +19794,12 @@ async function plan(command) {
     }
 }
 async function shard(command) {
-    const [{ serializeShard }, { readShardPlan }, { RegistryAndLayoutStorages }, { progressReporter }] = await Promise.all([
+    const [{ serializeShard }, { readShardPlan }] = await Promise.all([
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 5861)),
         Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 8004)),
-        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 3402)),
-        Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 1563)),
     ]);
     const shardPlan = await readShardPlan(command.planFile);
-    const progress = progressReporter(process.stderr);
-    const storages = new RegistryAndLayoutStorages({
-        insecureRegistries: command.insecureRegistries,
-        ...command.timeouts,
-        retry: { onRetry: progress.retrying },
-    });
+    const { progress, storages } = await nearSide(command);
     try {
         const settings = {
             plan: shardPlan,
