@@ -38,6 +38,10 @@ describe('batch list (docs/formats.md)', () => {
     ['name,artifact\ntools,a:1,extra\n', /batch\.csv:2: expected 2 columns/],
     ['name,artifact\ntools,\n', /batch\.csv:2: empty artifact for name "tools"/],
     ['name,artifact\ntools,Not A Ref\n', /batch\.csv:2: invalid reference "Not A Ref"/],
+    [
+      'name,artifact\ntools,https://bot:hunter2@ghcr.io/org/app:1\n',
+      /^batch\.csv:2: invalid reference "https:\/\/\*\*\*@ghcr\.io\/org\/app:1": credentials/,
+    ],
     ['name,artifact\n-tools,localhost:5000/a:1\n', /batch\.csv:2: invalid name "-tools"/],
     ['name,artifact\n.hidden,localhost:5000/a:1\n', /batch\.csv:2: invalid name ".hidden"/],
     ['name,artifact\na/b,localhost:5000/a:1\n', /batch\.csv:2: invalid name "a\/b"/],

@@ -14,16 +14,32 @@ describe('parseDestination', () => {
     expect(formatDestination(expected)).toBe(text.trim().replace(/\/+$/, ''));
   });
 
-  test.each(['mirror', 'mirror/tools', 'reg.example:5000/x:tag', `reg.example/x@sha256:${'a'.repeat(64)}`, ''])(
-    '%j: not HOST[:PORT][/PATH]',
-    (text) => {
-      const parse = () => parseDestination(text);
-      expect(parse).toThrow(InputError);
-      expect(parse).toThrow(
-        `destination ${JSON.stringify(text)}: expected HOST[:PORT][/PATH] (a registry and an optional repository path, no tag or digest)`,
-      );
-    },
-  );
+  test.each([
+    'mirror',
+    'mirror/tools',
+    'reg.example:5000/x:tag',
+    `reg.example/x@sha256:${'a'.repeat(64)}`,
+    '',
+    'reg example:5000',
+    'reg.ex_ample',
+  ])('%j: not HOST[:PORT][/PATH]', (text) => {
+    const parse = () => parseDestination(text);
+    expect(parse).toThrow(InputError);
+    expect(parse).toThrow(
+      `destination ${JSON.stringify(text)}: expected HOST[:PORT][/PATH] (a registry and an optional repository path, no tag or digest)`,
+    );
+  });
+
+  test.each([
+    ['user:secret@127.0.0.1:5000', '***@127.0.0.1:5000'],
+    ['https://user:secret@reg.example/mirror', 'https://***@reg.example/mirror'],
+  ])('%j: credentials refused, and not repeated', (text, shown) => {
+    expect(() => parseDestination(text)).toThrow(
+      new InputError(
+        `destination ${JSON.stringify(shown)}: credentials (USER:PASSWORD@) do not belong in it: log in to the registry instead`,
+      ),
+    );
+  });
 
   test.each([
     ['reg.example/Mirror', /^destination "reg\.example\/Mirror": invalid reference "reg\.example\/Mirror": .*component "Mirror"/],

@@ -1,5 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { apiHost, formatReference, isLoopbackHost, parseReference, pinned } from '../../src/core/oci/reference.ts';
+import {
+  apiHost,
+  CREDENTIALS_REFUSED,
+  formatReference,
+  hideCredentials,
+  InvalidReferenceError,
+  isLoopbackHost,
+  parseReference,
+  pinned,
+} from '../../src/core/oci/reference.ts';
 
 const D = 'sha256:' + 'a'.repeat(64);
 
@@ -33,6 +42,25 @@ describe('docker reference grammar', () => {
     ['repo:' + 'x'.repeat(129), /bad tag/],
   ])('rejects %j', (text, message) => {
     expect(() => parseReference(text)).toThrow(message);
+  });
+
+  test.each([
+    ['user:secret@ghcr.io/org/app:1', '***@ghcr.io/org/app:1'],
+    ['https://user:secret@ghcr.io/org/app:1', 'https://***@ghcr.io/org/app:1'],
+    ['user@localhost:5000/app', '***@localhost:5000/app'],
+    ['user:se/cr@et@reg.example/x@' + D, '***@reg.example/x@' + D],
+    ['user:secret@[::1]:5000/x', '***@[::1]:5000/x'],
+  ])('refuses the credentials in %j, and never repeats them', (text, shown) => {
+    expect(() => parseReference(text)).toThrow(new InvalidReferenceError(text, CREDENTIALS_REFUSED));
+    expect(new InvalidReferenceError(text, CREDENTIALS_REFUSED).message).toBe(
+      `invalid reference ${JSON.stringify(shown)}: credentials (USER:PASSWORD@) do not belong in it: log in to the registry instead`,
+    );
+    expect(hideCredentials(text)).toEqual({ text: shown, hidden: true });
+  });
+
+  test.each(['ubuntu@' + D, 'reg.example/x:1@' + D, 'ocidir://backups@host.example/store:v1'])('%j holds no credentials', (text) => {
+    expect(hideCredentials(text)).toEqual({ text, hidden: false });
+    expect(() => parseReference(text)).not.toThrow();
   });
 
   test('ocidir:// layouts', () => {

@@ -1,5 +1,5 @@
 import { InputError } from '../input-error.ts';
-import { parseReference, type RegistryReference } from '../oci/reference.ts';
+import { CREDENTIALS_REFUSED, hideCredentials, isRegistryHost, parseReference, type RegistryReference } from '../oci/reference.ts';
 
 /** Where the far side loads to: a registry and an optional path under which each name becomes a repository. */
 export interface Destination {
@@ -11,11 +11,13 @@ export interface Destination {
 /** `HOST[:PORT][/PATH]`, without a tag or digest: `registry.example.com/mirror`, `127.0.0.1:5000`. */
 export function parseDestination(text: string): Destination {
   const trimmed = text.trim().replace(/\/+$/, '');
+  const credentials = hideCredentials(trimmed);
+  if (credentials.hidden) throw new InputError(`destination ${JSON.stringify(credentials.text)}: ${CREDENTIALS_REFUSED}`);
   const slash = trimmed.indexOf('/');
   const registry = slash < 0 ? trimmed : trimmed.slice(0, slash);
   const path = slash < 0 ? '' : trimmed.slice(slash + 1);
   const looksLikeHost = registry.includes('.') || registry.includes(':') || registry === 'localhost';
-  if (!looksLikeHost || path.includes('@') || path.includes(':')) {
+  if (!looksLikeHost || !isRegistryHost(registry) || path.includes('@') || path.includes(':')) {
     throw new InputError(
       `destination ${JSON.stringify(text)}: expected HOST[:PORT][/PATH] (a registry and an optional repository path, no tag or digest)`,
     );

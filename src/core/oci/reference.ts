@@ -36,17 +36,43 @@ const MAX_NAME = 255;
 
 export class InvalidReferenceError extends Error {
   constructor(reference: string, why: string) {
-    super(`invalid reference ${JSON.stringify(reference)}: ${why}`);
+    super(`invalid reference ${JSON.stringify(hideCredentials(reference).text)}: ${why}`);
     this.name = 'InvalidReferenceError';
   }
+}
+
+/** What a reference or a destination holding USER[:PASSWORD]@ is told. */
+export const CREDENTIALS_REFUSED = 'credentials (USER:PASSWORD@) do not belong in it: log in to the registry instead';
+
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * `text` with the USER[:PASSWORD]@ a URL carries before its host shown as `***@`, and whether it had one: such a text
+ * is refused, and its password must not reach a log on the way. The host is what follows the last `@` that a host
+ * follows (a password may hold `/` or `@`); `name@sha256:…` is a digest, and an `ocidir://` path a file's.
+ */
+export function hideCredentials(text: string): { text: string; hidden: boolean } {
+  if (text.startsWith(OCIDIR_SCHEME)) return { text, hidden: false };
+  const scheme = URL_SCHEME.exec(text)?.[0] ?? '';
+  for (let at = text.lastIndexOf('@'); at > scheme.length; at = text.lastIndexOf('@', at - 1)) {
+    const host = text.slice(at + 1).split('/')[0] as string;
+    const named = host.includes('.') || host.includes(':') || host === 'localhost';
+    if (named && isRegistryHost(host) && !DIGEST.test(host)) return { text: `${scheme}***${text.slice(at)}`, hidden: true };
+  }
+  return { text, hidden: false };
+}
+
+/** `host`, `host:port` or `[ipv6]:port`, as a reference's first part names a registry. */
+export function isRegistryHost(name: string): boolean {
+  return DOMAIN.test(name) || IPV6_DOMAIN.test(name);
 }
 
 export function parseReference(input: string): Reference {
   const text = input.trim();
   if (text === '') throw new InvalidReferenceError(input, 'empty');
+  if (hideCredentials(text).hidden) throw new InvalidReferenceError(input, CREDENTIALS_REFUSED);
   if (text.startsWith(OCIDIR_SCHEME)) return parseLayoutReference(text);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
-    throw new InvalidReferenceError(input, 'unsupported scheme (only ocidir:// and plain registry references)');
+  if (URL_SCHEME.test(text)) throw new InvalidReferenceError(input, 'unsupported scheme (only ocidir:// and plain registry references)');
 
   let rest = text;
   let digest: string | undefined;
@@ -65,7 +91,7 @@ export function parseReference(input: string): Reference {
   if (rest.length > MAX_NAME) throw new InvalidReferenceError(input, `repository name longer than ${MAX_NAME} characters`);
 
   const { registry, repository } = splitDomain(rest);
-  if (registry !== DOCKER_HUB && !DOMAIN.test(registry) && !IPV6_DOMAIN.test(registry)) {
+  if (registry !== DOCKER_HUB && !isRegistryHost(registry)) {
     throw new InvalidReferenceError(input, `bad registry ${JSON.stringify(registry)}`);
   }
   for (const part of repository.split('/')) {
