@@ -22837,11 +22837,14 @@ function tagOf(root) {
 /** `HOST[:PORT][/PATH]`, without a tag or digest: `registry.example.com/mirror`, `127.0.0.1:5000`. */
 function parseDestination(text) {
     const trimmed = text.trim().replace(/\/+$/, '');
+    const credentials = (0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .hideCredentials */ .RW)(trimmed);
+    if (credentials.hidden)
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(`destination ${JSON.stringify(credentials.text)}: ${_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .CREDENTIALS_REFUSED */ .ar}`);
     const slash = trimmed.indexOf('/');
     const registry = slash < 0 ? trimmed : trimmed.slice(0, slash);
     const path = slash < 0 ? '' : trimmed.slice(slash + 1);
     const looksLikeHost = registry.includes('.') || registry.includes(':') || registry === 'localhost';
-    if (!looksLikeHost || path.includes('@') || path.includes(':')) {
+    if (!looksLikeHost || !(0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .isRegistryHost */ .EV)(registry) || path.includes('@') || path.includes(':')) {
         throw new _input_error_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(`destination ${JSON.stringify(text)}: expected HOST[:PORT][/PATH] (a registry and an optional repository path, no tag or digest)`);
     }
     if (path !== '')
@@ -23812,8 +23815,11 @@ function unlabelledManifestType(json) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   EV: () => (/* binding */ isRegistryHost),
 /* harmony export */   F2: () => (/* binding */ parseReference),
 /* harmony export */   FH: () => (/* binding */ formatReference),
+/* harmony export */   RW: () => (/* binding */ hideCredentials),
+/* harmony export */   ar: () => (/* binding */ CREDENTIALS_REFUSED),
 /* harmony export */   cW: () => (/* binding */ isLoopbackHost),
 /* harmony export */   d3: () => (/* binding */ referenceSelector),
 /* harmony export */   dp: () => (/* binding */ pinned),
@@ -23836,17 +23842,43 @@ const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]
 const MAX_NAME = 255;
 class InvalidReferenceError extends Error {
     constructor(reference, why) {
-        super(`invalid reference ${JSON.stringify(reference)}: ${why}`);
+        super(`invalid reference ${JSON.stringify(hideCredentials(reference).text)}: ${why}`);
         this.name = 'InvalidReferenceError';
     }
+}
+/** What a reference or a destination holding USER[:PASSWORD]@ is told. */
+const CREDENTIALS_REFUSED = 'credentials (USER:PASSWORD@) do not belong in it: log in to the registry instead';
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+/**
+ * `text` with the USER[:PASSWORD]@ a URL carries before its host shown as `***@`, and whether it had one: such a text
+ * is refused, and its password must not reach a log on the way. The host is what follows the last `@` that a host
+ * follows (a password may hold `/` or `@`); `name@sha256:…` is a digest, and an `ocidir://` path a file's.
+ */
+function hideCredentials(text) {
+    if (text.startsWith(OCIDIR_SCHEME))
+        return { text, hidden: false };
+    const scheme = URL_SCHEME.exec(text)?.[0] ?? '';
+    for (let at = text.lastIndexOf('@'); at > scheme.length; at = text.lastIndexOf('@', at - 1)) {
+        const host = text.slice(at + 1).split('/')[0];
+        const named = host.includes('.') || host.includes(':') || host === 'localhost';
+        if (named && isRegistryHost(host) && !DIGEST.test(host))
+            return { text: `${scheme}***${text.slice(at)}`, hidden: true };
+    }
+    return { text, hidden: false };
+}
+/** `host`, `host:port` or `[ipv6]:port`, as a reference's first part names a registry. */
+function isRegistryHost(name) {
+    return DOMAIN.test(name) || IPV6_DOMAIN.test(name);
 }
 function parseReference(input) {
     const text = input.trim();
     if (text === '')
         throw new InvalidReferenceError(input, 'empty');
+    if (hideCredentials(text).hidden)
+        throw new InvalidReferenceError(input, CREDENTIALS_REFUSED);
     if (text.startsWith(OCIDIR_SCHEME))
         return parseLayoutReference(text);
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
+    if (URL_SCHEME.test(text))
         throw new InvalidReferenceError(input, 'unsupported scheme (only ocidir:// and plain registry references)');
     let rest = text;
     let digest;
@@ -23866,7 +23898,7 @@ function parseReference(input) {
     if (rest.length > MAX_NAME)
         throw new InvalidReferenceError(input, `repository name longer than ${MAX_NAME} characters`);
     const { registry, repository } = splitDomain(rest);
-    if (registry !== DOCKER_HUB && !DOMAIN.test(registry) && !IPV6_DOMAIN.test(registry)) {
+    if (registry !== DOCKER_HUB && !isRegistryHost(registry)) {
         throw new InvalidReferenceError(input, `bad registry ${JSON.stringify(registry)}`);
     }
     for (const part of repository.split('/')) {
