@@ -1,5 +1,12 @@
 import { InputError } from '../input-error.ts';
-import { CREDENTIALS_REFUSED, hideCredentials, isRegistryHost, parseReference, type RegistryReference } from '../oci/reference.ts';
+import {
+  CREDENTIALS_REFUSED,
+  hideCredentials,
+  isRegistryHost,
+  looksLikeHost,
+  parseReference,
+  type RegistryReference,
+} from '../oci/reference.ts';
 
 /** Where the far side loads to: a registry and an optional path under which each name becomes a repository. */
 export interface Destination {
@@ -16,8 +23,7 @@ export function parseDestination(text: string): Destination {
   const slash = trimmed.indexOf('/');
   const registry = slash < 0 ? trimmed : trimmed.slice(0, slash);
   const path = slash < 0 ? '' : trimmed.slice(slash + 1);
-  const looksLikeHost = registry.includes('.') || registry.includes(':') || registry === 'localhost';
-  if (!looksLikeHost || !isRegistryHost(registry) || path.includes('@') || path.includes(':')) {
+  if (!looksLikeHost(registry) || !isRegistryHost(registry) || path.includes('@') || path.includes(':')) {
     throw new InputError(
       `destination ${JSON.stringify(text)}: expected HOST[:PORT][/PATH] (a registry and an optional repository path, no tag or digest)`,
     );

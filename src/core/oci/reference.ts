@@ -56,10 +56,14 @@ export function hideCredentials(text: string): { text: string; hidden: boolean }
   const scheme = URL_SCHEME.exec(text)?.[0] ?? '';
   for (let at = text.lastIndexOf('@'); at > scheme.length; at = text.lastIndexOf('@', at - 1)) {
     const host = text.slice(at + 1).split('/')[0] as string;
-    const named = host.includes('.') || host.includes(':') || host === 'localhost';
-    if (named && isRegistryHost(host) && !DIGEST.test(host)) return { text: `${scheme}***${text.slice(at)}`, hidden: true };
+    if (looksLikeHost(host) && isRegistryHost(host) && !DIGEST.test(host)) return { text: `${scheme}***${text.slice(at)}`, hidden: true };
   }
   return { text, hidden: false };
+}
+
+/** distribution/reference's test of a name's first part: a host has a `.` or a `:`, or is `localhost`. */
+export function looksLikeHost(part: string): boolean {
+  return part.includes('.') || part.includes(':') || part === 'localhost';
 }
 
 /** `host`, `host:port` or `[ipv6]:port`, as a reference's first part names a registry. */
@@ -109,7 +113,7 @@ export function parseReference(input: string): Reference {
 function splitDomain(name: string): { registry: string; repository: string } {
   const slash = name.indexOf('/');
   const first = slash < 0 ? '' : name.slice(0, slash);
-  const isHost = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase());
+  const isHost = slash >= 0 && (looksLikeHost(first) || first !== first.toLowerCase());
   if (!isHost) {
     return { registry: DOCKER_HUB, repository: slash < 0 ? `library/${name}` : name };
   }
