@@ -33,6 +33,8 @@ describe('parseDestination', () => {
   test.each([
     ['user:secret@127.0.0.1:5000', '***@127.0.0.1:5000'],
     ['https://user:secret@reg.example/mirror', 'https://***@reg.example/mirror'],
+    ['user:secret@registry/mirror', '***@registry/mirror'],
+    ['user:sec/ret@reg.example', '***@reg.example'],
   ])('%j: credentials refused, and not repeated', (text, shown) => {
     expect(() => parseDestination(text)).toThrow(
       new InputError(

@@ -18,8 +18,9 @@ export interface Destination {
 /** `HOST[:PORT][/PATH]`, without a tag or digest: `registry.example.com/mirror`, `127.0.0.1:5000`. */
 export function parseDestination(text: string): Destination {
   const trimmed = text.trim().replace(/\/+$/, '');
-  const credentials = hideCredentials(trimmed);
-  if (credentials.hidden) throw new InputError(`destination ${JSON.stringify(credentials.text)}: ${CREDENTIALS_REFUSED}`);
+  // A destination has no digest: whatever stands before an `@` in it is taken for USER:PASSWORD.
+  const shown = hideCredentials(trimmed);
+  if (shown !== trimmed) throw new InputError(`destination ${JSON.stringify(shown)}: ${CREDENTIALS_REFUSED}`);
   const slash = trimmed.indexOf('/');
   const registry = slash < 0 ? trimmed : trimmed.slice(0, slash);
   const path = slash < 0 ? '' : trimmed.slice(slash + 1);

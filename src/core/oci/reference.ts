@@ -36,7 +36,7 @@ const MAX_NAME = 255;
 
 export class InvalidReferenceError extends Error {
   constructor(reference: string, why: string) {
-    super(`invalid reference ${JSON.stringify(hideCredentials(reference).text)}: ${why}`);
+    super(`invalid reference ${JSON.stringify(hideCredentials(reference))}: ${why}`);
     this.name = 'InvalidReferenceError';
   }
 }
@@ -47,18 +47,33 @@ export const CREDENTIALS_REFUSED = 'credentials (USER:PASSWORD@) do not belong i
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /**
- * `text` with the USER[:PASSWORD]@ a URL carries before its host shown as `***@`, and whether it had one: such a text
- * is refused, and its password must not reach a log on the way. The host is what follows the last `@` that a host
- * follows (a password may hold `/` or `@`); `name@sha256:…` is a digest, and an `ocidir://` path a file's.
+ * Where a USER[:PASSWORD]@ would end: the last `@` not followed by a digest (a password may hold `/` or `@`; the
+ * digest is a reference's end), or -1. An `ocidir://` path is a file's, and has none.
  */
-export function hideCredentials(text: string): { text: string; hidden: boolean } {
-  if (text.startsWith(OCIDIR_SCHEME)) return { text, hidden: false };
-  const scheme = URL_SCHEME.exec(text)?.[0] ?? '';
-  for (let at = text.lastIndexOf('@'); at > scheme.length; at = text.lastIndexOf('@', at - 1)) {
-    const host = text.slice(at + 1).split('/')[0] as string;
-    if (looksLikeHost(host) && isRegistryHost(host) && !DIGEST.test(host)) return { text: `${scheme}***${text.slice(at)}`, hidden: true };
+function credentialsEnd(text: string): number {
+  if (text.startsWith(OCIDIR_SCHEME)) return -1;
+  for (let at = text.lastIndexOf('@'); at >= 0; at = at === 0 ? -1 : text.lastIndexOf('@', at - 1)) {
+    if (!DIGEST.test(text.slice(at + 1))) return at;
   }
-  return { text, hidden: false };
+  return -1;
+}
+
+/**
+ * `text` as a message may show it: all before an `@` that no digest follows is `***` (after a URL's scheme), for
+ * it may be USER:PASSWORD. `name@sha256:…` is shown whole.
+ */
+export function hideCredentials(text: string): string {
+  const at = credentialsEnd(text);
+  if (at < 0) return text;
+  const scheme = URL_SCHEME.exec(text)?.[0] ?? '';
+  return `${at >= scheme.length ? scheme : ''}***${text.slice(at)}`;
+}
+
+/** USER[:PASSWORD]@HOST, with or without a URL's scheme: what a reference is refused for, in words of its own. */
+function holdsCredentials(text: string): boolean {
+  const at = credentialsEnd(text);
+  const host = text.slice(at + 1).split('/')[0] as string;
+  return at > 0 && looksLikeHost(host) && isRegistryHost(host);
 }
 
 /** distribution/reference's test of a name's first part: a host has a `.` or a `:`, or is `localhost`. */
@@ -74,7 +89,7 @@ export function isRegistryHost(name: string): boolean {
 export function parseReference(input: string): Reference {
   const text = input.trim();
   if (text === '') throw new InvalidReferenceError(input, 'empty');
-  if (hideCredentials(text).hidden) throw new InvalidReferenceError(input, CREDENTIALS_REFUSED);
+  if (holdsCredentials(text)) throw new InvalidReferenceError(input, CREDENTIALS_REFUSED);
   if (text.startsWith(OCIDIR_SCHEME)) return parseLayoutReference(text);
   if (URL_SCHEME.test(text)) throw new InvalidReferenceError(input, 'unsupported scheme (only ocidir:// and plain registry references)');
 
