@@ -123,6 +123,11 @@ describe('scatterTarget', () => {
       () => scatterTarget('docker.io/library/caddy:2.7.6', DEST, [rule('docker.io/library/', 'ocidir://out/', 4)]),
       'scatter.map:4: maps docker.io/library/caddy:2.7.6 to ocidir://out/caddy:2.7.6, not a registry reference',
     );
+    expectInputError(
+      () => scatterTarget('docker.io/library/caddy:2.7.6', DEST, [rule('docker.io/library/', `bot:secret@${FAR}/`, 2)]),
+      `scatter.map:2: maps docker.io/library/caddy:2.7.6 to ***@${FAR}/caddy:2.7.6: ` +
+        `invalid reference "***@${FAR}/caddy:2.7.6": credentials`,
+    );
   });
 });
 

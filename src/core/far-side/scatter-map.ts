@@ -1,7 +1,7 @@
 import { readRequired } from '../sync-dir/files.ts';
 import { repositoryUnder, type Destination } from './destination.ts';
 import { InputError } from '../input-error.ts';
-import { formatReference, parseReference, type RegistryReference } from '../oci/reference.ts';
+import { formatReference, hideCredentials, parseReference, type RegistryReference } from '../oci/reference.ts';
 
 /** One `SOURCE-PREFIX=DEST-PREFIX` line of a scatter map. */
 export interface ScatterRule {
@@ -27,7 +27,7 @@ export async function readScatterMap(path: string): Promise<ScatterRule[]> {
     const from = line.slice(0, Math.max(equals, 0)).trim();
     const to = line.slice(equals + 1).trim();
     if (equals < 0 || from === '' || to === '')
-      throw new InputError(`${where}: expected SOURCE-PREFIX=DEST-PREFIX, got ${JSON.stringify(line)}`);
+      throw new InputError(`${where}: expected SOURCE-PREFIX=DEST-PREFIX, got ${JSON.stringify(hideCredentials(line))}`);
     return [{ from, to, where }];
   });
 }
@@ -56,9 +56,10 @@ export function scatterTarget(source: string, destination: Destination, rules: r
   try {
     target = parseReference(mapped);
   } catch (error) {
-    throw new InputError(`${rule.where}: maps ${source} to ${mapped}: ${(error as Error).message}`);
+    throw new InputError(`${rule.where}: maps ${source} to ${hideCredentials(mapped)}: ${(error as Error).message}`);
   }
-  if (target.kind !== 'registry') throw new InputError(`${rule.where}: maps ${source} to ${mapped}, not a registry reference`);
+  if (target.kind !== 'registry')
+    throw new InputError(`${rule.where}: maps ${source} to ${hideCredentials(mapped)}, not a registry reference`);
   return { reference: { kind: 'registry', registry: target.registry, repository: target.repository }, tag: target.tag };
 }
 
