@@ -22837,14 +22837,14 @@ function tagOf(root) {
 /** `HOST[:PORT][/PATH]`, without a tag or digest: `registry.example.com/mirror`, `127.0.0.1:5000`. */
 function parseDestination(text) {
     const trimmed = text.trim().replace(/\/+$/, '');
-    const credentials = (0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .hideCredentials */ .RW)(trimmed);
-    if (credentials.hidden)
-        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(`destination ${JSON.stringify(credentials.text)}: ${_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .CREDENTIALS_REFUSED */ .ar}`);
+    // A destination has no digest: whatever stands before an `@` in it is taken for USER:PASSWORD.
+    const shown = (0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .hideCredentials */ .RW)(trimmed);
+    if (shown !== trimmed)
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(`destination ${JSON.stringify(shown)}: ${_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .CREDENTIALS_REFUSED */ .ar}`);
     const slash = trimmed.indexOf('/');
     const registry = slash < 0 ? trimmed : trimmed.slice(0, slash);
     const path = slash < 0 ? '' : trimmed.slice(slash + 1);
-    const looksLikeHost = registry.includes('.') || registry.includes(':') || registry === 'localhost';
-    if (!looksLikeHost || !(0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .isRegistryHost */ .EV)(registry) || path.includes('@') || path.includes(':')) {
+    if (!(0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .looksLikeHost */ .oc)(registry) || !(0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_1__/* .isRegistryHost */ .EV)(registry) || path.includes('@') || path.includes(':')) {
         throw new _input_error_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(`destination ${JSON.stringify(text)}: expected HOST[:PORT][/PATH] (a registry and an optional repository path, no tag or digest)`);
     }
     if (path !== '')
@@ -22987,7 +22987,7 @@ async function readScatterMap(path) {
         const from = line.slice(0, Math.max(equals, 0)).trim();
         const to = line.slice(equals + 1).trim();
         if (equals < 0 || from === '' || to === '')
-            throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${where}: expected SOURCE-PREFIX=DEST-PREFIX, got ${JSON.stringify(line)}`);
+            throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${where}: expected SOURCE-PREFIX=DEST-PREFIX, got ${JSON.stringify((0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_3__/* .hideCredentials */ .RW)(line))}`);
         return [{ from, to, where }];
     });
 }
@@ -23018,10 +23018,10 @@ function scatterTarget(source, destination, rules) {
         target = (0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_3__/* .parseReference */ .F2)(mapped);
     }
     catch (error) {
-        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${rule.where}: maps ${source} to ${mapped}: ${error.message}`);
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${rule.where}: maps ${source} to ${(0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_3__/* .hideCredentials */ .RW)(mapped)}: ${error.message}`);
     }
     if (target.kind !== 'registry')
-        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${rule.where}: maps ${source} to ${mapped}, not a registry reference`);
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(`${rule.where}: maps ${source} to ${(0,_oci_reference_js__WEBPACK_IMPORTED_MODULE_3__/* .hideCredentials */ .RW)(mapped)}, not a registry reference`);
     return { reference: { kind: 'registry', registry: target.registry, repository: target.repository }, tag: target.tag };
 }
 function longestMatch(source, rules) {
@@ -23823,7 +23823,8 @@ function unlabelledManifestType(json) {
 /* harmony export */   cW: () => (/* binding */ isLoopbackHost),
 /* harmony export */   d3: () => (/* binding */ referenceSelector),
 /* harmony export */   dp: () => (/* binding */ pinned),
-/* harmony export */   nz: () => (/* binding */ apiHost)
+/* harmony export */   nz: () => (/* binding */ apiHost),
+/* harmony export */   oc: () => (/* binding */ looksLikeHost)
 /* harmony export */ });
 /* unused harmony export InvalidReferenceError */
 /* harmony import */ var _digest_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4933);
@@ -23842,7 +23843,7 @@ const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]
 const MAX_NAME = 255;
 class InvalidReferenceError extends Error {
     constructor(reference, why) {
-        super(`invalid reference ${JSON.stringify(hideCredentials(reference).text)}: ${why}`);
+        super(`invalid reference ${JSON.stringify(hideCredentials(reference))}: ${why}`);
         this.name = 'InvalidReferenceError';
     }
 }
@@ -23850,21 +23851,38 @@ class InvalidReferenceError extends Error {
 const CREDENTIALS_REFUSED = 'credentials (USER:PASSWORD@) do not belong in it: log in to the registry instead';
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 /**
- * `text` with the USER[:PASSWORD]@ a URL carries before its host shown as `***@`, and whether it had one: such a text
- * is refused, and its password must not reach a log on the way. The host is what follows the last `@` that a host
- * follows (a password may hold `/` or `@`); `name@sha256:…` is a digest, and an `ocidir://` path a file's.
+ * Where a USER[:PASSWORD]@ would end: the last `@` not followed by a digest (a password may hold `/` or `@`; the
+ * digest is a reference's end), or -1. An `ocidir://` path is a file's, and has none.
+ */
+function credentialsEnd(text) {
+    if (text.startsWith(OCIDIR_SCHEME))
+        return -1;
+    for (let at = text.lastIndexOf('@'); at >= 0; at = at === 0 ? -1 : text.lastIndexOf('@', at - 1)) {
+        if (!DIGEST.test(text.slice(at + 1)))
+            return at;
+    }
+    return -1;
+}
+/**
+ * `text` as a message may show it: all before an `@` that no digest follows is `***` (after a URL's scheme), for
+ * it may be USER:PASSWORD. `name@sha256:…` is shown whole.
  */
 function hideCredentials(text) {
-    if (text.startsWith(OCIDIR_SCHEME))
-        return { text, hidden: false };
+    const at = credentialsEnd(text);
+    if (at < 0)
+        return text;
     const scheme = URL_SCHEME.exec(text)?.[0] ?? '';
-    for (let at = text.lastIndexOf('@'); at > scheme.length; at = text.lastIndexOf('@', at - 1)) {
-        const host = text.slice(at + 1).split('/')[0];
-        const named = host.includes('.') || host.includes(':') || host === 'localhost';
-        if (named && isRegistryHost(host) && !DIGEST.test(host))
-            return { text: `${scheme}***${text.slice(at)}`, hidden: true };
-    }
-    return { text, hidden: false };
+    return `${at >= scheme.length ? scheme : ''}***${text.slice(at)}`;
+}
+/** USER[:PASSWORD]@HOST, with or without a URL's scheme: what a reference is refused for, in words of its own. */
+function holdsCredentials(text) {
+    const at = credentialsEnd(text);
+    const host = text.slice(at + 1).split('/')[0];
+    return at > 0 && looksLikeHost(host) && isRegistryHost(host);
+}
+/** distribution/reference's test of a name's first part: a host has a `.` or a `:`, or is `localhost`. */
+function looksLikeHost(part) {
+    return part.includes('.') || part.includes(':') || part === 'localhost';
 }
 /** `host`, `host:port` or `[ipv6]:port`, as a reference's first part names a registry. */
 function isRegistryHost(name) {
@@ -23874,7 +23892,7 @@ function parseReference(input) {
     const text = input.trim();
     if (text === '')
         throw new InvalidReferenceError(input, 'empty');
-    if (hideCredentials(text).hidden)
+    if (holdsCredentials(text))
         throw new InvalidReferenceError(input, CREDENTIALS_REFUSED);
     if (text.startsWith(OCIDIR_SCHEME))
         return parseLayoutReference(text);
@@ -23912,7 +23930,7 @@ function parseReference(input) {
 function splitDomain(name) {
     const slash = name.indexOf('/');
     const first = slash < 0 ? '' : name.slice(0, slash);
-    const isHost = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase());
+    const isHost = slash >= 0 && (looksLikeHost(first) || first !== first.toLowerCase());
     if (!isHost) {
         return { registry: DOCKER_HUB, repository: slash < 0 ? `library/${name}` : name };
     }
