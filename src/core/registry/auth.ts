@@ -36,15 +36,18 @@ export class Authenticator {
   private readonly registry: string;
   private readonly keychain: Keychain;
   private readonly http: TokenHttp;
+  /** The registry is reached over HTTPS: its credentials never go to a token realm over plain HTTP. */
+  private readonly overTls: boolean;
   private credentials: Promise<Credentials | undefined> | undefined;
   /** The scheme in force (bearer preferred over basic); undefined while the registry asks for none. */
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, Promise<Token>>();
 
-  constructor(registry: string, keychain: Keychain, http: TokenHttp) {
+  constructor(registry: string, keychain: Keychain, http: TokenHttp, overTls: boolean) {
     this.registry = registry;
     this.keychain = keychain;
     this.http = http;
+    this.overTls = overTls;
   }
 
   /** Takes the scheme from a `WWW-Authenticate` header (a ping's or a 401's). */
@@ -127,14 +130,25 @@ export class Authenticator {
 
   private async fetchToken(challenge: Challenge, scopes: readonly string[]): Promise<Token> {
     const realm = challenge.params.realm;
-    let url: URL;
+    let url: URL | undefined;
     try {
       url = new URL(realm ?? '');
     } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
       throw new RegistryError(`${this.registry}: bearer challenge has no usable realm (${JSON.stringify(realm ?? '')})`, 401);
     }
     const service = challenge.params.service;
     const credentials = await this.getCredentials();
+    if (credentials !== undefined && url.protocol === 'http:' && this.overTls) {
+      // A registry reached over HTTPS does not get its credentials sent in the clear on the way to a token.
+      throw new UnauthorizedError(
+        `unauthorized: ${this.registry} names the token realm ${url.origin}${url.pathname}, which is plain HTTP: ` +
+          `${await this.identity()} is not sent there (the registry itself is reached over HTTPS)`,
+        401,
+      );
+    }
     let response: Awaited<ReturnType<TokenHttp>>;
     let method: 'GET' | 'POST';
     if (credentials !== undefined && isIdentityToken(credentials)) {

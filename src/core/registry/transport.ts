@@ -130,7 +130,12 @@ export class Transport {
     this.foreign = options.foreign;
     this.userAgent = options.userAgent;
     this.retry = options.retry;
-    this.auth = new Authenticator(options.registry, options.keychain, (request) => this.tokenExchange(request));
+    this.auth = new Authenticator(
+      options.registry,
+      options.keychain,
+      (request) => this.tokenExchange(request),
+      this.origin.startsWith('https:'),
+    );
   }
 
   /**
