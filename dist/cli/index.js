@@ -24434,14 +24434,17 @@ class Authenticator {
     registry;
     keychain;
     http;
+    /** The registry is reached over HTTPS: its credentials never go to a token realm over plain HTTP. */
+    overTls;
     credentials;
     /** The scheme in force (bearer preferred over basic); undefined while the registry asks for none. */
     challenge;
     tokens = new Map();
-    constructor(registry, keychain, http) {
+    constructor(registry, keychain, http, overTls) {
         this.registry = registry;
         this.keychain = keychain;
         this.http = http;
+        this.overTls = overTls;
     }
     /** Takes the scheme from a `WWW-Authenticate` header (a ping's or a 401's). */
     learn(header) {
@@ -24525,10 +24528,18 @@ class Authenticator {
             url = new URL(realm ?? '');
         }
         catch {
+            url = undefined;
+        }
+        if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
             throw new errors/* RegistryError */.gl(`${this.registry}: bearer challenge has no usable realm (${JSON.stringify(realm ?? '')})`, 401);
         }
         const service = challenge.params.service;
         const credentials = await this.getCredentials();
+        if (credentials !== undefined && url.protocol === 'http:' && this.overTls) {
+            // A registry reached over HTTPS does not get its credentials sent in the clear on the way to a token.
+            throw new errors/* UnauthorizedError */.D_(`unauthorized: ${this.registry} names the token realm ${url.origin}${url.pathname}, which is plain HTTP: ` +
+                `${await this.identity()} is not sent there (the registry itself is reached over HTTPS)`, 401);
+        }
         let response;
         let method;
         if (credentials !== undefined && (0,keychain.isIdentityToken)(credentials)) {
@@ -25127,7 +25138,7 @@ class Transport {
         this.foreign = options.foreign;
         this.userAgent = options.userAgent;
         this.retry = options.retry;
-        this.auth = new Authenticator(options.registry, options.keychain, (request) => this.tokenExchange(request));
+        this.auth = new Authenticator(options.registry, options.keychain, (request) => this.tokenExchange(request), this.origin.startsWith('https:'));
     }
     /**
      * Sends a request with auth, retries and redirects. Resolves only with an expected status; the caller
