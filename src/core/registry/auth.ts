@@ -130,13 +130,8 @@ export class Authenticator {
 
   private async fetchToken(challenge: Challenge, scopes: readonly string[]): Promise<Token> {
     const realm = challenge.params.realm;
-    let url: URL | undefined;
-    try {
-      url = new URL(realm ?? '');
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    const url = URL.parse(realm ?? '');
+    if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
       throw new RegistryError(`${this.registry}: bearer challenge has no usable realm (${JSON.stringify(realm ?? '')})`, 401);
     }
     const service = challenge.params.service;
