@@ -24523,14 +24523,8 @@ class Authenticator {
     }
     async fetchToken(challenge, scopes) {
         const realm = challenge.params.realm;
-        let url;
-        try {
-            url = new URL(realm ?? '');
-        }
-        catch {
-            url = undefined;
-        }
-        if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+        const url = URL.parse(realm ?? '');
+        if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
             throw new errors/* RegistryError */.gl(`${this.registry}: bearer challenge has no usable realm (${JSON.stringify(realm ?? '')})`, 401);
         }
         const service = challenge.params.service;
