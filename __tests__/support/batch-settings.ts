@@ -1,3 +1,4 @@
+import { Defaults } from '../../src/core/defaults.ts';
 import type { BatchSettings } from '../../src/core/serialize/run.ts';
 
 /** A serialize run of BATCH-FILE into SYNC-DIR as the CLI runs it by default, but for `changes` (concurrency 2). */
@@ -5,11 +6,11 @@ export function batchSettings(batchFile: string, syncDir: string, changes: Parti
   return {
     batchFile,
     syncDir,
-    trackerFilename: 'record-keeping.csv',
-    compression: 'none',
+    trackerFilename: Defaults.trackerFilename,
+    compression: Defaults.compression,
     compressionLevel: undefined,
     manifestJson: false,
-    dedupScope: 'name',
+    dedupScope: Defaults.dedupScope,
     dryRun: false,
     concurrency: 2,
     ...changes,

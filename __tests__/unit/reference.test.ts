@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import {
   apiHost,
-  CREDENTIALS_REFUSED,
   formatReference,
   hideCredentials,
   InvalidReferenceError,
@@ -51,9 +50,8 @@ describe('docker reference grammar', () => {
     ['user:se/cr@et@reg.example/x@' + D, '***@reg.example/x@' + D],
     ['user:secret@[::1]:5000/x', '***@[::1]:5000/x'],
   ])('refuses the credentials in %j, and never repeats them', (text, shown) => {
-    expect(() => parseReference(text)).toThrow(new InvalidReferenceError(text, CREDENTIALS_REFUSED));
-    expect(new InvalidReferenceError(text, CREDENTIALS_REFUSED).message).toBe(
-      `invalid reference ${JSON.stringify(shown)}: credentials (USER:PASSWORD@) do not belong in it: log in to the registry instead`,
+    expect(() => parseReference(text)).toThrow(
+      new InvalidReferenceError(shown, 'credentials (USER:PASSWORD@) do not belong in it: log in to the registry instead'),
     );
     expect(hideCredentials(text)).toBe(shown);
   });
